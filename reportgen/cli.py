@@ -1,0 +1,233 @@
+"""The command line: the only module that knows click, environment variables and exit codes.
+
+Heavy imports (pandas, fastai, torch, matplotlib) happen inside the commands, so
+`reportgen --help` and `reportgen datasets` answer at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from reportgen import __version__
+from reportgen.errors import ReportgenError
+
+log = logging.getLogger("reportgen")
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+CONTEXT = {"help_option_names": ["-h", "--help"], "show_default": True, "max_content_width": 100}
+
+
+class OneLineErrors(click.Group):
+    """Every error, usage errors included, as one `Error: …` line on stderr.
+
+    Cron mails and CI logs stay short, and scripts can match the line exactly.
+    """
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        try:
+            result = super().main(*args, standalone_mode=False, **kwargs)
+        except click.ClickException as exc:
+            _fail(exc.format_message(), exc.exit_code)
+        except click.Abort:
+            _fail("interrupted", EXIT_INTERRUPTED)
+        if standalone_mode:
+            sys.exit(result if isinstance(result, int) else EXIT_OK)
+        return result
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"Error: {' '.join(str(message).split())}", err=True)
+    sys.exit(code)
+
+
+def _env(name: str) -> str:
+    return f"REPORTGEN_{name}"
+
+
+@click.group(cls=OneLineErrors, context_settings=CONTEXT)
+@click.version_option(__version__, "--version", prog_name="reportgen", message="%(prog)s %(version)s")
+def cli() -> None:
+    """Train fastai's collaborative-filtering model on movie ratings and write one
+    self-contained HTML report (plus report.json) about what it learned.
+
+    \b
+    Examples:
+      reportgen build               # MovieLens 100k with the tutorial's settings
+      reportgen build --seed 7 -o /srv/reports/nightly
+      reportgen datasets            # where ml-100k would be read from
+    """
+
+
+@cli.command()
+@click.option(
+    "--data",
+    type=click.Path(exists=True, path_type=Path),
+    envvar=_env("DATA"),
+    show_envvar=True,
+    help="A GroupLens ml-100k folder or zip (u.data + u.item). Without it: fastai's cache, "
+    "then the recbole copy, then a download.",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("output"),
+    envvar=_env("OUTPUT"),
+    show_envvar=True,
+    help="Folder that receives report.html and report.json.",
+)
+@click.option("--epochs", type=click.IntRange(min=1), default=5, envvar=_env("EPOCHS"), show_envvar=True, help="Training epochs (one-cycle schedule).")
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=5e-3, envvar=_env("LR"), show_envvar=True, help="Maximum learning rate of the one-cycle schedule.")
+@click.option("--wd", type=click.FloatRange(min=0), default=0.1, envvar=_env("WD"), show_envvar=True, help="Weight decay.")
+@click.option("--factors", type=click.IntRange(min=1), default=50, envvar=_env("FACTORS"), show_envvar=True, help="Latent factors per user and item.")
+@click.option("--bs", type=click.IntRange(min=1), default=64, envvar=_env("BS"), show_envvar=True, help="Batch size.")
+@click.option(
+    "--valid-pct",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=0.2,
+    envvar=_env("VALID_PCT"),
+    show_envvar=True,
+    help="Share of ratings held out at random for validation.",
+)
+@click.option(
+    "--y-range",
+    type=(float, float),
+    default=(0.0, 5.5),
+    envvar=_env("Y_RANGE"),
+    show_envvar=True,
+    metavar="LOW HIGH",
+    help="Range the predictions are squashed into (sigmoid).",
+)
+@click.option("--seed", type=int, default=42, envvar=_env("SEED"), show_envvar=True, help="Random seed: the same data and seed give the same numbers.")
+@click.option("--top-n", type=click.IntRange(min=2), default=1000, envvar=_env("TOP_N"), show_envvar=True, help="How many of the most-rated items to analyse.")
+@click.option(
+    "--templates",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    envvar=_env("TEMPLATES"),
+    show_envvar=True,
+    help="Folder of Jinja templates that override the packaged ones, file by file.",
+)
+@click.option("--offline", is_flag=True, envvar=_env("OFFLINE"), show_envvar=True, help="Never download ml-100k; fail if no local copy is found.")
+@click.option("--quiet", "-q", is_flag=True, envvar=_env("QUIET"), show_envvar=True, help="Print only errors.")
+@click.option("--debug", is_flag=True, help="Show the traceback of an unexpected error.")
+def build(
+    data: Path | None,
+    output: Path,
+    epochs: int,
+    lr: float,
+    wd: float,
+    factors: int,
+    bs: int,
+    valid_pct: float,
+    y_range: tuple[float, float],
+    seed: int,
+    top_n: int,
+    templates: Path | None,
+    offline: bool,
+    quiet: bool,
+    debug: bool,
+) -> None:
+    """Train the model and write report.html and report.json into --output.
+
+    Prints the report's path when done. On a terminal fastai's progress bar shows
+    training; otherwise (cron) each epoch is one timestamped line on stderr.
+
+    \b
+    Examples:
+      reportgen build
+      reportgen build --data ~/Downloads/ml-100k.zip --epochs 10 --output /tmp/r
+
+    \b
+    Exit codes: 0 report written; 1 the run failed; 2 bad input or usage;
+    130 interrupted. A failed run leaves the previous report untouched.
+    """
+    interactive = sys.stderr.isatty() and sys.stdout.isatty()
+    _configure_logging(quiet=quiet, interactive=interactive)
+    if y_range[0] >= y_range[1]:
+        _fail(f"Invalid value for '--y-range': LOW ({y_range[0]}) must be below HIGH ({y_range[1]})", EXIT_USAGE)
+    try:
+        from reportgen import data as data_stage
+        from reportgen import pipeline
+        from reportgen.train import TrainConfig
+
+        options = pipeline.BuildOptions(
+            data=data,
+            output=output,
+            train=TrainConfig(
+                epochs=epochs,
+                lr=lr,
+                wd=wd,
+                factors=factors,
+                bs=bs,
+                valid_pct=valid_pct,
+                y_range=(float(y_range[0]), float(y_range[1])),
+                seed=seed,
+            ),
+            top_n=top_n,
+            templates=templates,
+            progress=interactive and not quiet,
+            download=None if offline else data_stage.download_with_fastai,
+        )
+        # On a terminal fastai's own table shows each epoch; elsewhere, one log line each.
+        result = pipeline.build(options, on_epoch=None if options.progress else _log_epoch)
+    except ReportgenError as exc:
+        _fail(str(exc), exc.exit_code)
+    except KeyboardInterrupt:
+        _fail("interrupted", EXIT_INTERRUPTED)
+    except Exception as exc:
+        if debug:
+            raise
+        _fail(f"unexpected {type(exc).__name__}: {exc} (rerun with --debug for the traceback)", EXIT_FAILED)
+    if not quiet:
+        click.echo(str(result.written.html))
+
+
+@cli.command()
+@click.option("--data", type=click.Path(path_type=Path), envvar=_env("DATA"), show_envvar=True, help="A folder or zip that `build --data` would read.")
+def datasets(data: Path | None) -> None:
+    """Say where the built-in dataset ml-100k would be read from, in the order tried."""
+    from reportgen.data import candidates
+
+    found = candidates(data)
+    chosen = next((c for c in found if c.available), None)
+    click.echo("ml-100k is looked for in this order:")
+    for number, candidate in enumerate(found, start=1):
+        if candidate.source == "download":
+            state = "online only"
+        else:
+            state = "found" if candidate.available else "not found"
+        marker = "->" if candidate is chosen else "  "
+        click.echo(f"{marker} {number}. {candidate.source:<13} {state:<11} {candidate.location}")
+        click.echo(f"      {candidate.note}")
+    if chosen is not None:
+        click.echo(f"reportgen build would read: {chosen.source} ({chosen.location})")
+
+
+def _configure_logging(quiet: bool, interactive: bool) -> None:
+    """Plain lines on a terminal; timestamped lines elsewhere (cron, CI, files)."""
+    handler = logging.StreamHandler(sys.stderr)
+    fmt = "%(message)s" if interactive else "%(asctime)s %(message)s"
+    handler.setFormatter(logging.Formatter(fmt, datefmt="%Y-%m-%dT%H:%M:%S%z"))
+    log.handlers[:] = [handler]
+    log.setLevel(logging.WARNING if quiet else logging.INFO)
+    log.propagate = False
+
+
+def _log_epoch(stats: Any, total: int) -> None:
+    log.info(
+        "epoch %d/%d train_loss %.4f valid_loss %.4f %.1f s",
+        stats.epoch,
+        total,
+        stats.train_loss,
+        stats.valid_loss,
+        stats.seconds,
+    )
+
+
+def main() -> None:
+    cli(prog_name="reportgen")

@@ -1,0 +1,264 @@
+"""Render stage: the report as one self-contained HTML file plus `report.json`.
+
+The only module that knows Jinja. One environment, autoescaped, with a
+`ChoiceLoader` that puts a user's `--templates` folder before the packaged
+templates. Both files are written to temporary names beside their targets and
+moved into place with `os.replace`, so readers never see half a report.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import math
+import os
+import platform
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, TemplateError
+from markupsafe import Markup
+
+from reportgen import __version__
+from reportgen.analysis import Findings, ItemStat, Scored
+from reportgen.data import CITATION, Provenance
+from reportgen.errors import InputError, RunError
+from reportgen.train import Metrics, TrainConfig
+
+SCHEMA_VERSION = 1
+HTML_NAME = "report.html"
+JSON_NAME = "report.json"
+VERSIONED_PACKAGES = ("fastai", "torch", "pandas", "numpy", "matplotlib", "jinja2", "click")
+
+
+@dataclass(frozen=True)
+class DatasetSummary:
+    provenance: Provenance
+    n_ratings: int
+    n_users: int
+    n_items: int
+    n_titles: int
+
+
+@dataclass(frozen=True)
+class Timings:
+    """Seconds per stage. `render` covers drawing the figures; writing is not timed."""
+
+    load: float
+    train: float
+    analyse: float
+    render: float
+    total: float
+
+
+@dataclass(frozen=True)
+class Report:
+    """Everything the report shows; templates see nothing else."""
+
+    generated_at: str  # ISO 8601, UTC
+    dataset: DatasetSummary
+    config: TrainConfig
+    top_n: int
+    metrics: Metrics
+    findings: Findings
+    timings: Timings
+    figures: dict[str, str] = field(default_factory=dict)  # name -> our own inline SVG
+    versions: dict[str, str] = field(default_factory=dict)
+    citation: str = CITATION
+
+
+@dataclass(frozen=True)
+class Written:
+    html: Path
+    json: Path
+    html_bytes: int
+
+
+# --------------------------------------------------------------------------- filters
+
+
+def fixed(value: float | None, digits: int = 3) -> str:
+    """A number with a fixed count of decimals; a real minus sign; `–` for none."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    text = f"{value:.{digits}f}"
+    if text.startswith("-"):
+        text = "−" + text[1:]  # U+2212 lines up with the digits
+        if text.strip("−0.") == "":
+            text = text[1:]  # no "−0.000"
+    return text
+
+
+def thousands(value: int) -> str:
+    """An integer with thin-space thousands separators: 100 000."""
+    return f"{value:,}".replace(",", "\u202f")
+
+
+def seconds(value: float) -> str:
+    """A duration the way a person reads it: 0.42 s, 12.3 s, 2 min 05 s."""
+    if value < 10:
+        return f"{value:.2f} s"
+    if value < 120:
+        return f"{value:.1f} s"
+    minutes, rest = divmod(round(value), 60)
+    return f"{minutes} min {rest:02d} s"
+
+
+def percent(ratio: float, digits: int = 1) -> str:
+    return f"{100 * ratio:.{digits}f} %"
+
+
+# --------------------------------------------------------------------------- environment
+
+
+def packaged_templates() -> Path:
+    """The templates folder shipped as the package `reportgen.templates`."""
+    import importlib.resources
+
+    return Path(str(importlib.resources.files("reportgen.templates")))
+
+
+def environment(user_templates: Path | None = None) -> Environment:
+    """The one Jinja environment: autoescape on, undefined names are errors."""
+    loaders = [FileSystemLoader(str(user_templates))] if user_templates else []
+    loaders.append(FileSystemLoader(str(packaged_templates())))
+    env = Environment(
+        loader=ChoiceLoader(loaders),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(fixed=fixed, thousands=thousands, seconds=seconds, percent=percent)
+    return env
+
+
+def render_html(report: Report, user_templates: Path | None = None) -> str:
+    """The report page. Only our own figures are marked safe; all data is escaped."""
+    env = environment(user_templates)
+    figures = {name: Markup(svg) for name, svg in report.figures.items()}
+    try:
+        return env.get_template("report.html.j2").render(report=report, figures=figures)
+    except TemplateError as exc:
+        where = f" in {user_templates}" if user_templates else ""
+        raise InputError(f"template error{where}: {exc}") from exc
+
+
+# --------------------------------------------------------------------------- json
+
+
+def to_json(report: Report) -> dict[str, Any]:
+    """The machine-readable twin of the page (keys documented in the README)."""
+    d, m, f = report.dataset, report.metrics, report.findings
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "generated_at": report.generated_at,
+        "reportgen_version": __version__,
+        "dataset": {
+            "name": d.provenance.name,
+            "source": d.provenance.source,
+            "location": d.provenance.location,
+            "ratings_file": d.provenance.ratings_file,
+            "sha256": d.provenance.sha256,
+            "n_ratings": d.n_ratings,
+            "n_users": d.n_users,
+            "n_items": d.n_items,
+            "n_titles": d.n_titles,
+        },
+        "config": {**report.config.as_dict(), "top_n": report.top_n},
+        "metrics": {
+            "valid_mse": m.valid_mse,
+            "valid_rmse": m.valid_rmse,
+            "n_train": m.n_train,
+            "n_valid": m.n_valid,
+            "epochs": [
+                {"epoch": e.epoch, "train_loss": e.train_loss, "valid_loss": e.valid_loss, "seconds": e.seconds}
+                for e in m.epochs
+            ],
+        },
+        "top_items": list(f.top_items),
+        "unknown_to_model": f.unknown_to_model,
+        "bias": {"worst": [_item(s) for s in f.worst], "best": [_item(s) for s in f.best]},
+        "pca": {
+            "explained_variance_ratio": list(f.explained_variance_ratio),
+            "sign_rule": f.sign_rule,
+            "scatter_components": list(f.scatter_axes),
+            "components": [
+                {
+                    "index": c.index,
+                    "explained_variance_ratio": c.explained_variance_ratio,
+                    "top": [_scored(s) for s in c.top],
+                    "bottom": [_scored(s) for s in c.bottom],
+                }
+                for c in f.components
+            ],
+        },
+        "scatter": [{"title": p.title, "x": p.x, "y": p.y} for p in f.scatter],
+        "timings": {
+            "load": report.timings.load,
+            "train": report.timings.train,
+            "analyse": report.timings.analyse,
+            "render": report.timings.render,
+            "total": report.timings.total,
+        },
+        "versions": report.versions,
+        "citation": report.citation,
+    }
+
+
+def _item(stat: ItemStat) -> dict[str, Any]:
+    return {"title": stat.title, "bias": stat.bias, "mean_rating": stat.mean_rating, "count": stat.count}
+
+
+def _scored(item: Scored) -> dict[str, Any]:
+    return {"title": item.title, "score": item.score}
+
+
+def versions() -> dict[str, str]:
+    """Versions of Python, reportgen and the libraries that shape the numbers."""
+    found = {"python": platform.python_version(), "reportgen": __version__}
+    for package in VERSIONED_PACKAGES:
+        try:
+            found[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            found[package] = "not installed"
+    return found
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def write(report: Report, out_dir: Path, user_templates: Path | None = None) -> Written:
+    """Render both files, then move them into `out_dir` atomically (JSON first, then HTML)."""
+    html = render_html(report, user_templates)
+    payload = json.dumps(to_json(report), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RunError(f"{out_dir}: cannot create the output folder ({exc.strerror or exc})") from exc
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for name, text in ((JSON_NAME, payload), (HTML_NAME, html)):
+            target = out_dir / name
+            # A fresh hidden name beside the target, so os.replace stays on one filesystem.
+            temporary = target.with_name(f".{name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+            staged.append((temporary, target))
+            _write_synced(temporary, text)
+        for temporary, target in staged:
+            os.replace(temporary, target)
+    except OSError as exc:
+        raise RunError(f"{out_dir}: cannot write the report ({exc.strerror or exc})") from exc
+    finally:
+        for temporary, _ in staged:
+            temporary.unlink(missing_ok=True)
+    return Written(html=out_dir / HTML_NAME, json=out_dir / JSON_NAME, html_bytes=len(html.encode()))
+
+
+def _write_synced(path: Path, text: str) -> None:
+    with open(path, "x", encoding="utf-8", newline="\n") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
