@@ -1,0 +1,96 @@
+"""Shared test data: a small ratings table with planted structure, and writers for the
+two on-disk layouts reportgen reads (GroupLens ml-100k and recbole's copy)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from reportgen import data
+from reportgen.data import Provenance, Ratings
+
+# Items whose true bias is far above or below everyone else's: a trained model
+# must put them at the two ends of the bias ranking.
+GREAT = ("Planted Great A (2001)", "Planted Great B (2002)", "Planted Great C (2003)")
+AWFUL = ("Planted Awful A (2001)", "Planted Awful B (2002)", "Planted Awful C (2003)")
+IN_CI = os.environ.get("CI") == "true"
+
+
+@dataclass(frozen=True)
+class Planted:
+    frame: pd.DataFrame  # user, item, rating, title
+    titles: dict[int, str]  # item id -> title
+
+
+def planted_frame(n_users: int = 240, n_items: int = 60, density: float = 0.45, seed: int = 0) -> Planted:
+    """Ratings 1–5 from `3 + user bias + item bias + taste·genre + noise`, with planted extremes.
+
+    Every item has a mild random bias except the GREAT (+1.6) and AWFUL (−1.6)
+    ones; every user rates a random ~45 % of items, so each item has ~100 ratings.
+    """
+    rng = np.random.default_rng(seed)
+    titles = {i: f"Movie {i:03d} ({1950 + i % 50})" for i in range(1, n_items + 1)}
+    for offset, title in enumerate(GREAT):
+        titles[1 + offset] = title
+    for offset, title in enumerate(AWFUL):
+        titles[n_items - offset] = title
+    item_bias = rng.normal(0, 0.25, n_items + 1)
+    for item, title in titles.items():
+        if title in GREAT:
+            item_bias[item] = 1.6
+        elif title in AWFUL:
+            item_bias[item] = -1.6
+    user_bias = rng.normal(0, 0.3, n_users + 1)
+    genre = rng.choice([-1.0, 1.0], n_items + 1)
+    taste = rng.normal(0, 0.6, n_users + 1)
+    rows = []
+    for user in range(1, n_users + 1):
+        for item in range(1, n_items + 1):
+            if rng.random() < density:
+                value = 3 + user_bias[user] + item_bias[item] + taste[user] * genre[item] + rng.normal(0, 0.4)
+                rows.append((user, item, int(np.clip(np.rint(value), 1, 5))))
+    frame = pd.DataFrame(rows, columns=["user", "item", "rating"])
+    frame["title"] = frame["item"].map(titles)
+    return Planted(frame=frame, titles=titles)
+
+
+def as_ratings(frame: pd.DataFrame, name: str = "synthetic") -> Ratings:
+    digest = hashlib.sha256(frame.to_csv(index=False).encode()).hexdigest()
+    return Ratings(frame=frame, provenance=Provenance(name, "path", "(in memory)", "(in memory)", digest))
+
+
+def write_grouplens(folder: Path, frame: pd.DataFrame, titles: dict[int, str]) -> Path:
+    """A GroupLens-style folder: tab-separated u.data, |-separated latin-1 u.item."""
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = [f"{u}\t{i}\t{r}\t{880000000 + n}" for n, (u, i, r) in enumerate(frame[["user", "item", "rating"]].itertuples(index=False))]
+    (folder / "u.data").write_text("\n".join(lines) + "\n", encoding="ascii")
+    items = [f"{i}|{t}|01-Jan-1995||http://example.invalid/{i}|0|1|0" for i, t in sorted(titles.items())]
+    (folder / "u.item").write_bytes(("\n".join(items) + "\n").encode("latin-1"))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def planted() -> Planted:
+    return planted_frame()
+
+
+@pytest.fixture
+def planted_dir(tmp_path: Path, planted: Planted) -> Path:
+    return write_grouplens(tmp_path / "ml-planted", planted.frame, planted.titles)
+
+
+@pytest.fixture(scope="session")
+def recbole_ml100k() -> Path:
+    """The real ML-100k inside the recbole wheel. CI installs it, so there it must exist."""
+    folder = data.recbole_data_dir()
+    if folder is None or not (folder / data.RECBOLE_RATINGS).is_file():
+        if IN_CI:
+            pytest.fail("recbole==1.2.1 (the ML-100k data carrier) is not installed; `make test` installs it")
+        pytest.skip("ML-100k not available: run `make test`, which installs recbole==1.2.1 --no-deps")
+    return folder

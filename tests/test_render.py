@@ -1,0 +1,293 @@
+"""The render stage from a hand-made context: filters, page content, safety, atomic writes."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from bs4 import BeautifulSoup
+
+from reportgen import plots, render
+from reportgen.analysis import Component, Findings, ItemStat, ScatterPoint, Scored
+from reportgen.data import Provenance
+from reportgen.errors import InputError
+from reportgen.train import EpochStats, Metrics, TrainConfig
+
+HOSTILE = "<script>alert(1)</script>"
+INJECTION = "</title><img src=x onerror=alert(1)>"
+TEMPLATE_LIKE = "{{ 7*7 }}"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def hand_made_report(titles: tuple[str, ...] = ("Alpha (1990)", HOSTILE, "Gamma & Sons (1992)", INJECTION, TEMPLATE_LIKE)) -> render.Report:
+    stats = tuple(ItemStat(t, bias=0.5 - 0.25 * i, mean_rating=4.0 - 0.5 * i, count=100 - 10 * i) for i, t in enumerate(titles))
+    scatter = tuple(ScatterPoint(t, x=0.1 * i, y=-0.2 * i) for i, t in enumerate(titles))
+    components = tuple(
+        Component(
+            index=c,
+            explained_variance_ratio=[0.2, 0.1, 0.05][c],
+            top=tuple(Scored(t, 1.0 - 0.1 * i) for i, t in enumerate(titles[:2])),
+            bottom=tuple(Scored(t, -1.0 + 0.1 * i) for i, t in enumerate(titles[-2:])),
+        )
+        for c in range(3)
+    )
+    findings = Findings(
+        top_n_requested=1000,
+        top_items=titles,
+        unknown_to_model=0,
+        item_stats=stats,
+        worst=tuple(reversed(stats)),
+        best=stats,
+        explained_variance_ratio=(0.2, 0.1, 0.05),
+        components=components,
+        scatter_axes=(0, 2),
+        scatter=scatter,
+    )
+    return render.Report(
+        generated_at="2026-11-27T10:00:00+00:00",
+        dataset=render.DatasetSummary(
+            provenance=Provenance("ml-100k", "recbole", "/data/ml-100k", "/data/ml-100k/ml-100k.inter", "ab" * 32),
+            n_ratings=100_000,
+            n_users=943,
+            n_items=1682,
+            n_titles=1664,
+        ),
+        config=TrainConfig(),
+        top_n=1000,
+        metrics=Metrics(
+            valid_mse=0.8465,
+            valid_rmse=0.92005,
+            n_train=80_000,
+            n_valid=20_000,
+            epochs=(EpochStats(1, 0.95, 0.93, 8.25), EpochStats(2, 0.70, 0.8465, 7.5)),
+        ),
+        findings=findings,
+        timings=render.Timings(load=0.25, train=40.0, analyse=0.1, render=0.4, total=40.75),
+        figures=plots.figures(findings),
+        versions={"python": "3.11.7", "reportgen": "0.1.0", "fastai": "2.8.12"},
+    )
+
+
+@pytest.fixture(scope="module")
+def page() -> BeautifulSoup:
+    return BeautifulSoup(render.render_html(hand_made_report()), "html.parser")
+
+
+def table_rows(page: BeautifulSoup, caption: str) -> list[list[str]]:
+    table = next(c.parent for c in page.find_all("caption") if c.get_text(" ", strip=True) == caption)
+    return [[cell.get_text(" ", strip=True) for cell in row.find_all(["td", "th"])] for row in table.tbody.find_all("tr")]
+
+
+# --------------------------------------------------------------------------- filters
+
+
+@pytest.mark.parametrize(
+    ("value", "digits", "text"),
+    [(0.84651, 4, "0.8465"), (-0.35, 2, "−0.35"), (-0.00001, 3, "0.000"), (12.0, 0, "12"), (None, 2, "–"), (float("nan"), 2, "–")],
+)
+def test_fixed_gives_fixed_decimals_and_a_true_minus(value, digits, text) -> None:
+    assert render.fixed(value, digits) == text
+
+
+def test_thousands_seconds_and_percent_read_like_a_person_writes_them() -> None:
+    assert render.thousands(100_000) == "100\u202f000"
+    assert render.thousands(943) == "943"
+    assert [render.seconds(s) for s in (0.4211, 12.34, 125.2)] == ["0.42 s", "12.3 s", "2 min 05 s"]
+    assert render.percent(0.16515) == "16.5 %"
+
+
+def test_environment_autoescapes_every_template() -> None:
+    env = render.environment()
+    assert env.autoescape is True
+    assert env.from_string("{{ t }}").render(t=HOSTILE) == "&lt;script&gt;alert(1)&lt;/script&gt;"
+
+
+# --------------------------------------------------------------------------- content
+
+
+def test_header_gives_dataset_date_and_validation_error_at_a_glance(page: BeautifulSoup) -> None:
+    glance = {dt.get_text(strip=True): dt.find_next("dd").get_text(" ", strip=True) for dt in page.select(".at-a-glance dt")}
+    assert glance == {
+        "Dataset": "ml-100k (100\u202f000 ratings)",
+        "Generated": "2026-11-27T10:00:00+00:00",
+        "Valid RMSE": "0.9201",
+        "Valid MSE": "0.8465",
+    }
+
+
+def test_every_section_is_present_and_linked_from_the_contents(page: BeautifulSoup) -> None:
+    sections = [s["id"] for s in page.find_all("section")]
+    assert sections == ["run", "top-items", "bias", "pca", "scatter", "citation"]
+    assert [a["href"] for a in page.select("nav.toc a")] == [f"#{s}" for s in sections]
+
+
+def test_run_summary_shows_provenance_hyper_parameters_epochs_timings_and_versions(page: BeautifulSoup) -> None:
+    dataset = dict(row for row in table_rows(page, "Dataset"))
+    assert dataset["Source"] == "recbole: /data/ml-100k"
+    assert dataset["SHA-256 of the ratings file"] == "ab" * 32
+    assert dataset["Users"] == "943"
+    hyper = dict(table_rows(page, "Hyper-parameters"))
+    assert hyper["Epochs"] == "5" and hyper["Learning rate (one-cycle maximum)"] == "0.005"
+    assert hyper["Prediction range"] == "0.0 to 5.5" and hyper["Seed"] == "42"
+    epochs_caption = "Training, epoch by epoch (80\u202f000 training and 20\u202f000 validation ratings)"
+    assert table_rows(page, epochs_caption) == [["1", "0.9500", "0.9300", "8.25 s"], ["2", "0.7000", "0.8465", "7.50 s"]]
+    assert "MSE 0.8465" in page.select_one(".headline").get_text() and "RMSE 0.9201" in page.select_one(".headline").get_text()
+    assert dict(table_rows(page, "Time per stage"))["Total"] == "40.8 s"
+    assert dict(table_rows(page, "Library versions")) == {"python": "3.11.7", "reportgen": "0.1.0", "fastai": "2.8.12"}
+
+
+def test_bias_tables_list_title_bias_mean_and_count_in_order(page: BeautifulSoup) -> None:
+    best = table_rows(page, "Highest biases")
+    assert best[0] == ["1", "Alpha (1990)", "0.5000", "4.00", "100"]
+    assert best[1] == ["2", HOSTILE, "0.2500", "3.50", "90"]
+    assert table_rows(page, "Lowest biases")[0] == ["1", TEMPLATE_LIKE, "−0.5000", "2.00", "60"]
+
+
+def test_pca_section_shows_variance_and_both_ends_of_every_component(page: BeautifulSoup) -> None:
+    assert table_rows(page, "Share of the factor vectors' variance each component explains") == [["20.0 %", "10.0 %", "5.0 %"]]
+    for c in range(3):
+        assert table_rows(page, f"Component {c}: the 2 highest scores") == [["1", "Alpha (1990)", "1.0000"], ["2", HOSTILE, "0.9000"]]
+        assert table_rows(page, f"Component {c}: the 2 lowest scores")[0] == ["1", INJECTION, "−1.0000"]
+    assert "largest absolute score" in page.find(id="pca").get_text()
+
+
+def test_scatter_is_inline_svg_with_every_title_as_text(page: BeautifulSoup) -> None:
+    figure = page.find(id="scatter").figure
+    svg = figure.find("svg")
+    assert svg is not None and figure.figcaption.get_text(strip=True)
+    labels = [t.get_text() for t in svg.find_all("text")]
+    for title in ("Alpha (1990)", HOSTILE, "Gamma & Sons (1992)", INJECTION, TEMPLATE_LIKE):
+        assert title in labels
+    assert "PCA component 0" in labels and "PCA component 2" in labels
+
+
+def test_citation_acknowledges_movielens(page: BeautifulSoup) -> None:
+    text = page.find(id="citation").get_text(" ", strip=True)
+    assert "F. Maxwell Harper and Joseph A. Konstan" in text
+    assert "The MovieLens Datasets: History and Context" in text
+    assert "ACM Transactions on Interactive Intelligent Systems (TiiS) 5, 4" in text
+
+
+# --------------------------------------------------------------------------- safety
+
+
+def assert_self_contained(html: str) -> None:
+    """Nothing on the page makes a browser fetch anything."""
+    soup = BeautifulSoup(html, "html.parser")
+    assert soup.find("link") is None
+    assert soup.find("base") is None
+    assert all(not s.get("src") for s in soup.find_all("script"))
+    for tag in soup.find_all(src=True):
+        assert tag["src"].startswith("data:"), tag
+    for tag in soup.find_all(["image", "use", "iframe", "object", "embed", "source", "video", "audio"]):
+        ref = tag.get("href") or tag.get("xlink:href") or tag.get("data") or ""
+        assert ref == "" or ref.startswith(("#", "data:")), tag
+    css = " ".join(s.get_text() for s in soup.find_all("style")) + " ".join(t["style"] for t in soup.find_all(style=True))
+    assert not re.search(r"url\(\s*['\"]?(?!data:|#)", css)
+    assert "@import" not in css
+
+
+def test_page_is_self_contained(page: BeautifulSoup) -> None:
+    assert_self_contained(str(page))
+    assert page.find("style") is not None and "--accent" in page.find("style").get_text()
+
+
+def test_hostile_titles_are_text_not_markup(page: BeautifulSoup) -> None:
+    html = render.render_html(hand_made_report())
+    assert HOSTILE not in html and INJECTION not in html  # only escaped forms appear
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert page.find("script") is None
+    assert not page.find_all("img")
+    assert page.title.get_text() == "ml-100k: what the collaborative-filtering model learned"
+    assert "49" not in [cell.get_text() for cell in page.find_all("td")]
+    assert TEMPLATE_LIKE in [cell.get_text() for cell in page.find_all("td")]
+
+
+# --------------------------------------------------------------------------- json and writing
+
+
+def test_json_carries_the_documented_keys() -> None:
+    doc = render.to_json(hand_made_report())
+    assert set(doc["dataset"]) >= {"name", "source", "sha256", "n_ratings", "n_users", "n_items"}
+    assert doc["config"] == {
+        "epochs": 5, "lr": 0.005, "wd": 0.1, "factors": 50, "bs": 64, "valid_pct": 0.2,
+        "y_range": [0.0, 5.5], "seed": 42, "top_n": 1000,
+    }  # fmt: skip
+    assert doc["metrics"]["valid_mse"] == 0.8465
+    assert doc["metrics"]["epochs"][1] == {"epoch": 2, "train_loss": 0.7, "valid_loss": 0.8465, "seconds": 7.5}
+    assert doc["top_items"][:2] == ["Alpha (1990)", HOSTILE]
+    assert doc["bias"]["best"][0] == {"title": "Alpha (1990)", "bias": 0.5, "mean_rating": 4.0, "count": 100}
+    assert doc["pca"]["explained_variance_ratio"] == [0.2, 0.1, 0.05]
+    assert [c["index"] for c in doc["pca"]["components"]] == [0, 1, 2]
+    assert doc["pca"]["components"][0]["top"][0] == {"title": "Alpha (1990)", "score": 1.0}
+    assert doc["scatter"][1] == {"title": HOSTILE, "x": 0.1, "y": -0.2}
+    assert set(doc["timings"]) == {"load", "train", "analyse", "render", "total"}
+    assert doc["versions"]["fastai"] == "2.8.12"
+
+
+def test_write_replaces_both_files_and_leaves_no_temporary_files(tmp_path: Path) -> None:
+    (tmp_path / "report.html").write_text("old page")
+    written = render.write(hand_made_report(), tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html", "report.json"]
+    assert written.html.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert json.loads(written.json.read_text(encoding="utf-8"))["dataset"]["n_ratings"] == 100_000
+    assert written.html_bytes == written.html.stat().st_size
+
+
+def test_a_broken_user_template_leaves_the_previous_report_untouched(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "report.html").write_text("previous page")
+    (out / "report.json").write_text("{}")
+    custom = tmp_path / "templates"
+    custom.mkdir()
+    (custom / "_citation.html.j2").write_text("{{ report.no_such_field }}")
+    with pytest.raises(InputError, match=f"template error in {re.escape(str(custom))}: .*no_such_field"):
+        render.write(hand_made_report(), out, custom)
+    assert (out / "report.html").read_text() == "previous page"
+    assert (out / "report.json").read_text() == "{}"
+    assert sorted(p.name for p in out.iterdir()) == ["report.html", "report.json"]
+
+
+def test_user_templates_override_packaged_ones_file_by_file(tmp_path: Path) -> None:
+    (tmp_path / "_citation.html.j2").write_text('<section id="citation"><p>Our own footer for {{ report.dataset.provenance.name }}</p></section>')
+    soup = BeautifulSoup(render.render_html(hand_made_report(), tmp_path), "html.parser")
+    assert soup.find(id="citation").get_text(strip=True) == "Our own footer for ml-100k"
+    assert soup.find(id="bias") is not None  # everything else still packaged
+
+
+def test_an_installed_wheel_carries_and_renders_the_templates(tmp_path: Path) -> None:
+    """Not only an editable checkout: the wheel maps templates/ into reportgen/templates."""
+    source = tmp_path / "src"  # build from a copy: setuptools leaves build/ behind
+    for name in ("reportgen", "templates"):
+        shutil.copytree(ROOT / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(ROOT / name, source / name)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--quiet", "-w", str(tmp_path), str(source)],
+        check=True,
+        capture_output=True,
+    )
+    wheel = next(tmp_path.glob("reportgen-*.whl"))
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for template in ("base.html.j2", "report.html.j2", "_bias.html.j2", "_pca.html.j2", "report.css"):
+        assert f"reportgen/templates/{template}" in names
+    site = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(site)
+    probe = (
+        "import reportgen, reportgen.render as r; "
+        "assert reportgen.__file__.startswith(%r), reportgen.__file__; "
+        "print(r.packaged_templates()); "
+        "print(r.environment().get_template('report.html.j2').filename)"
+    ) % str(site)
+    out = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, env={"PYTHONPATH": str(site)}, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == [str(site / "reportgen" / "templates"), str(site / "reportgen" / "templates" / "report.html.j2")]
