@@ -1,0 +1,176 @@
+"""The command line as a user meets it: help, exit codes, one-line errors, a full run."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from bs4 import BeautifulSoup
+from click.testing import CliRunner
+
+from reportgen import __version__
+from reportgen.cli import cli
+from tests.conftest import AWFUL, GREAT, Planted
+
+FAST = ["--epochs", "3", "--factors", "8", "--lr", "0.01", "--top-n", "50"]
+
+
+def run(*args: str | Path) -> object:
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+@pytest.fixture
+def previous_report(tmp_path: Path) -> Path:
+    """An output folder holding an earlier run's report, which failures must not touch."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "report.html").write_text("<p>yesterday's report</p>")
+    (out / "report.json").write_text('{"yesterday": true}')
+    return out
+
+
+def assert_untouched(out: Path) -> None:
+    assert (out / "report.html").read_text() == "<p>yesterday's report</p>"
+    assert (out / "report.json").read_text() == '{"yesterday": true}'
+    assert sorted(p.name for p in out.iterdir()) == ["report.html", "report.json"]
+
+
+def test_version_and_help() -> None:
+    assert run("--version").output == f"reportgen {__version__}\n"
+    for flag in ("-h", "--help"):
+        result = run(flag)
+        assert result.exit_code == 0
+        assert "build" in result.output and "datasets" in result.output
+
+
+def test_build_help_documents_every_option_with_its_default_and_the_exit_codes() -> None:
+    result = run("build", "--help")
+    assert result.exit_code == 0
+    text = " ".join(result.output.split())
+    for option, default in [
+        ("--output", "output"), ("--epochs", "5"), ("--lr", "0.005"), ("--wd", "0.1"), ("--factors", "50"),
+        ("--bs", "64"), ("--valid-pct", "0.2"), ("--y-range", "0.0, 5.5"), ("--seed", "42"), ("--top-n", "1000"),
+    ]:  # fmt: skip
+        assert option in text
+        assert f"default: {default}" in text, option
+    for option in ("--data", "--templates", "--quiet", "--offline"):
+        assert option in text
+    assert "env var: REPORTGEN_EPOCHS" in text
+    assert "Exit codes: 0 report written; 1 the run failed; 2 bad input or usage" in text
+
+
+@pytest.mark.parametrize(
+    ("args", "start", "detail"),
+    [
+        (["--epochs", "0"], "Error: Invalid value for '--epochs'", "0 is not in the range x>=1."),
+        (["--valid-pct", "1.5"], "Error: Invalid value for '--valid-pct'", "1.5 is not in the range 0<x<1."),
+        (["--y-range", "5", "1"], "Error: Invalid value for '--y-range'", "LOW (5.0) must be below HIGH (1.0)"),
+        (["--data", "no/such/dir"], "Error: Invalid value for '--data'", "Path 'no/such/dir' does not exist."),
+        (["--epoch", "3"], "Error: No such option '--epoch'.", "Did you mean '--epochs'?"),
+    ],
+)
+def test_bad_usage_is_one_error_line_exit_2_and_no_report_change(
+    previous_report: Path, args: list[str], start: str, detail: str
+) -> None:
+    result = run("build", "--output", previous_report, *args)
+    assert result.exit_code == 2
+    assert len(result.stderr.splitlines()) == 1
+    assert result.stderr.startswith(start) and result.stderr.endswith(f" {detail}\n")
+    assert result.stdout == ""
+    assert_untouched(previous_report)
+
+
+def test_bad_data_folder_is_one_error_line_naming_the_file(previous_report: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "not-movielens"
+    folder.mkdir()
+    (folder / "u.item").write_text("1|A (1990)|x\n")
+    result = run("build", "--data", folder, "--output", previous_report)
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[-1] == (
+        f"Error: {folder}: no u.data found (expected a GroupLens ml-100k folder with u.data and u.item)"
+    )
+    assert "Traceback" not in result.output
+    assert_untouched(previous_report)
+
+
+def test_full_build_on_a_grouplens_folder(planted_dir: Path, planted: Planted, tmp_path: Path) -> None:
+    out = tmp_path / "report"
+    result = run("build", "--data", planted_dir, "--output", out, *FAST)
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"{out / 'report.html'}\n"
+    epoch_lines = [line for line in result.stderr.splitlines() if " epoch " in line]
+    assert len(epoch_lines) == 3
+    assert all(" train_loss " in line and " valid_loss " in line and line.endswith(" s") for line in epoch_lines)
+    assert "epoch 3/3" in epoch_lines[-1]
+
+    doc = json.loads((out / "report.json").read_text())
+    assert doc["dataset"]["source"] == "path" and doc["dataset"]["location"] == str(planted_dir)
+    assert doc["dataset"]["n_ratings"] == len(planted.frame)
+    assert doc["config"]["epochs"] == 3 and doc["config"]["top_n"] == 50
+    assert [e["epoch"] for e in doc["metrics"]["epochs"]] == [1, 2, 3]
+    assert {b["title"] for b in doc["bias"]["best"][:3]} == set(GREAT)
+    assert {b["title"] for b in doc["bias"]["worst"][:3]} == set(AWFUL)
+    counts = planted.frame.groupby("title")["rating"].agg(["count", "mean"])
+    for entry in doc["bias"]["best"] + doc["bias"]["worst"]:
+        assert entry["count"] == counts.loc[entry["title"], "count"]
+        assert entry["mean_rating"] == pytest.approx(counts.loc[entry["title"], "mean"])
+
+    page = BeautifulSoup((out / "report.html").read_text(encoding="utf-8"), "html.parser")
+    best_table = next(c.parent for c in page.find_all("caption") if c.get_text(strip=True) == "Highest biases")
+    assert best_table.tbody.tr.find_all("td")[1].get_text() == doc["bias"]["best"][0]["title"]
+    assert len(page.find(id="scatter").find("svg").find_all("text")) >= len(doc["scatter"])
+    assert sorted(p.name for p in out.iterdir()) == ["report.html", "report.json"]
+
+
+def test_quiet_prints_nothing_on_success(planted_dir: Path, tmp_path: Path) -> None:
+    result = run("build", "--data", planted_dir, "--output", tmp_path / "q", "--quiet", *FAST)
+    assert result.exit_code == 0
+    assert result.stdout == "" and result.stderr == ""
+
+
+def test_two_runs_with_the_same_seed_write_the_same_numbers(planted_dir: Path, tmp_path: Path) -> None:
+    def numbers(out: Path) -> dict:
+        assert run("build", "--data", planted_dir, "--output", out, *FAST).exit_code == 0
+        doc = json.loads((out / "report.json").read_text())
+        for volatile in ("generated_at", "timings"):
+            doc.pop(volatile)
+        for epoch in doc["metrics"]["epochs"]:
+            epoch.pop("seconds")
+        return doc
+
+    assert numbers(tmp_path / "a") == numbers(tmp_path / "b")
+
+
+def test_datasets_lists_the_ways_in_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FASTAI_HOME", str(tmp_path / "home"))
+    result = run("datasets")
+    assert result.exit_code == 0
+    lines = result.output.splitlines()
+    assert lines[0] == "ml-100k is looked for in this order:"
+    ways = [m.groups() for m in map(re.compile(r"^(->|  ) \d\. (\S+) +(found|not found|online only) ").match, lines) if m]
+    assert [source for _, source, _ in ways] == ["fastai-cache", "recbole", "download"]
+    assert ways[0] == ("  ", "fastai-cache", "not found")
+    chosen = [source for marker, source, _ in ways if marker == "->"]
+    assert chosen == (["recbole"] if ways[1][2] == "found" else [])
+    assert f"{tmp_path / 'home' / 'data' / 'ml-100k'}" in result.output
+
+
+def test_help_and_datasets_do_not_import_fastai_or_torch() -> None:
+    probe = (
+        "import sys; from click.testing import CliRunner; from reportgen.cli import cli; "
+        "r = CliRunner(); assert r.invoke(cli, ['--help']).exit_code == 0; "
+        "assert r.invoke(cli, ['datasets']).exit_code == 0; "
+        "print(sorted(m for m in ('fastai', 'torch', 'pandas', 'matplotlib') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_python_dash_m_runs_the_same_cli() -> None:
+    out = subprocess.run([sys.executable, "-m", "reportgen", "--version"], capture_output=True, text=True, check=True)
+    assert out.stdout == f"reportgen {__version__}\n"
