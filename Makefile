@@ -18,11 +18,11 @@ test: $(STAMP)
 
 install: $(STAMP)
 
+# MovieLens 100k for offline use: recbole 1.2.1's wheel carries it as plain files.
+# --no-deps: it is a data carrier only and is never imported (see DESIGN.md).
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --editable '.[test]'
-	# MovieLens 100k for offline use: recbole 1.2.1's wheel carries it as plain files.
-	# --no-deps: it is a data carrier only and is never imported (see DESIGN.md).
 	$(PIP) install --no-deps recbole==1.2.1
 	touch $@
 

@@ -4,6 +4,7 @@ two on-disk layouts reportgen reads (GroupLens ml-100k and recbole's copy)."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,3 +95,21 @@ def recbole_ml100k() -> Path:
             pytest.fail("recbole==1.2.1 (the ML-100k data carrier) is not installed; `make test` installs it")
         pytest.skip("ML-100k not available: run `make test`, which installs recbole==1.2.1 --no-deps")
     return folder
+
+
+@pytest.fixture(scope="session")
+def ml100k_report(recbole_ml100k: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """One `reportgen build --offline` on the real ML-100k at default settings (about a minute)."""
+    from click.testing import CliRunner
+
+    from reportgen.cli import cli
+
+    out = tmp_path_factory.mktemp("ml100k")
+    result = CliRunner().invoke(cli, ["build", "--offline", "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    return {
+        "out": out,
+        "result": result,
+        "doc": json.loads((out / "report.json").read_text(encoding="utf-8")),
+        "html": (out / "report.html").read_text(encoding="utf-8"),
+    }

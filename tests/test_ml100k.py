@@ -7,15 +7,12 @@ report that run wrote, and checks it against pandas reading the raw files.
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from bs4 import BeautifulSoup
-from click.testing import CliRunner
 
-from reportgen.cli import cli
 from tests.test_render import assert_self_contained
 
 pytestmark = pytest.mark.ml100k
@@ -35,19 +32,6 @@ TUTORIAL_TOP_10 = [
 
 
 @pytest.fixture(scope="module")
-def built(recbole_ml100k: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
-    out = tmp_path_factory.mktemp("ml100k")
-    result = CliRunner().invoke(cli, ["build", "--offline", "--output", str(out)])
-    assert result.exit_code == 0, result.output
-    return {
-        "out": out,
-        "result": result,
-        "doc": json.loads((out / "report.json").read_text(encoding="utf-8")),
-        "html": (out / "report.html").read_text(encoding="utf-8"),
-    }
-
-
-@pytest.fixture(scope="module")
 def raw(recbole_ml100k: Path) -> pd.DataFrame:
     """The ratings as plain pandas reads them, titles rebuilt here independently."""
     inter = pd.read_csv(recbole_ml100k / "ml-100k.inter", sep="\t")
@@ -58,22 +42,22 @@ def raw(recbole_ml100k: Path) -> pd.DataFrame:
     return inter.merge(items[["item", "title"]], left_on="item_id:token", right_on="item")
 
 
-def test_the_run_reads_the_offline_copy_and_says_which(built: dict, recbole_ml100k: Path) -> None:
-    d = built["doc"]["dataset"]
+def test_the_run_reads_the_offline_copy_and_says_which(ml100k_report: dict, recbole_ml100k: Path) -> None:
+    d = ml100k_report["doc"]["dataset"]
     assert (d["name"], d["source"]) == ("ml-100k", "recbole")
     assert d["sha256"] == hashlib.sha256((recbole_ml100k / "ml-100k.inter").read_bytes()).hexdigest()
     assert (d["n_ratings"], d["n_users"], d["n_items"], d["n_titles"]) == (100_000, 943, 1682, 1664)
-    assert built["result"].stdout == f"{built['out'] / 'report.html'}\n"
+    assert ml100k_report["result"].stdout == f"{ml100k_report['out'] / 'report.html'}\n"
 
 
-def test_top_items_are_the_tutorials(built: dict) -> None:
-    assert built["doc"]["top_items"][:10] == TUTORIAL_TOP_10
-    assert len(built["doc"]["top_items"]) == 1000
+def test_top_items_are_the_tutorials(ml100k_report: dict) -> None:
+    assert ml100k_report["doc"]["top_items"][:10] == TUTORIAL_TOP_10
+    assert len(ml100k_report["doc"]["top_items"]) == 1000
 
 
-def test_validation_error_at_default_settings(built: dict) -> None:
-    m = built["doc"]["metrics"]
-    assert built["doc"]["config"] == {
+def test_validation_error_at_default_settings(ml100k_report: dict) -> None:
+    m = ml100k_report["doc"]["metrics"]
+    assert ml100k_report["doc"]["config"] == {
         "epochs": 5, "lr": 0.005, "wd": 0.1, "factors": 50, "bs": 64, "valid_pct": 0.2,
         "y_range": [0.0, 5.5], "seed": 42, "top_n": 1000,
     }  # fmt: skip
@@ -82,9 +66,9 @@ def test_validation_error_at_default_settings(built: dict) -> None:
     assert len(m["epochs"]) == 5 and m["epochs"][-1]["valid_loss"] == m["valid_mse"]
 
 
-def test_mean_ratings_and_counts_match_pandas(built: dict, raw: pd.DataFrame) -> None:
+def test_mean_ratings_and_counts_match_pandas(ml100k_report: dict, raw: pd.DataFrame) -> None:
     truth = raw.groupby("title")["rating:float"].agg(["mean", "count"])
-    bias = built["doc"]["bias"]
+    bias = ml100k_report["doc"]["bias"]
     assert len(bias["worst"]) == len(bias["best"]) == 15
     for entry in bias["worst"] + bias["best"]:
         assert entry["count"] == truth.loc[entry["title"], "count"]
@@ -94,24 +78,24 @@ def test_mean_ratings_and_counts_match_pandas(built: dict, raw: pd.DataFrame) ->
     assert bias["worst"][-1]["bias"] < bias["best"][-1]["bias"]
 
 
-def test_three_pca_components_with_ten_items_at_each_end(built: dict) -> None:
-    pca = built["doc"]["pca"]
+def test_three_pca_components_with_ten_items_at_each_end(ml100k_report: dict) -> None:
+    pca = ml100k_report["doc"]["pca"]
     ratios = pca["explained_variance_ratio"]
     assert len(ratios) == 3 and ratios[0] >= ratios[1] >= ratios[2] > 0
     for c in pca["components"]:
         assert len(c["top"]) == len(c["bottom"]) == 10
         assert c["top"][0]["score"] > 0 and abs(c["top"][0]["score"]) >= abs(c["bottom"][0]["score"])
-    scatter = built["doc"]["scatter"]
-    assert [p["title"] for p in scatter] == built["doc"]["top_items"][:50]
+    scatter = ml100k_report["doc"]["scatter"]
+    assert [p["title"] for p in scatter] == ml100k_report["doc"]["top_items"][:50]
 
 
-def test_the_page_shows_it_all_offline(built: dict) -> None:
-    html = built["html"]
+def test_the_page_shows_it_all_offline(ml100k_report: dict) -> None:
+    html = ml100k_report["html"]
     assert_self_contained(html)
     page = BeautifulSoup(html, "html.parser")
     top_table = page.find(id="top-items").table
     assert [row.find_all("td")[1].get_text() for row in top_table.tbody.find_all("tr")][:10] == TUTORIAL_TOP_10
     labels = {t.get_text() for t in page.find(id="scatter").find_all("text")}
-    assert {p["title"] for p in built["doc"]["scatter"]} <= labels
-    assert f"{built['doc']['metrics']['valid_rmse']:.4f}" in page.select_one(".at-a-glance").get_text()
+    assert {p["title"] for p in ml100k_report["doc"]["scatter"]} <= labels
+    assert f"{ml100k_report['doc']['metrics']['valid_rmse']:.4f}" in page.select_one(".at-a-glance").get_text()
     assert len(html.encode()) < 400_000
