@@ -75,6 +75,26 @@ class Findings:
     scatter: tuple[ScatterPoint, ...]
     sign_rule: str = SIGN_RULE
 
+    @property
+    def top_n_clamped(self) -> bool:
+        return len(self.top_items) < self.top_n_requested
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """Warnings about the analysis, for the log and the report."""
+        notes = []
+        if self.top_n_clamped:
+            notes.append(
+                f"--top-n {self.top_n_requested} is more than the {len(self.top_items)} items the model "
+                f"knows, so all {len(self.top_items)} were analysed"
+            )
+        if self.unknown_to_model:
+            notes.append(
+                f"{self.unknown_to_model} item(s) appear only in the validation split; the model has no "
+                "embedding for them, so the analysis leaves them out"
+            )
+        return tuple(notes)
+
 
 def analyse(
     ratings: Ratings,

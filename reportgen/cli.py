@@ -73,6 +73,43 @@ def cli() -> None:
     "then the recbole copy, then a download.",
 )
 @click.option(
+    "--ratings",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    envvar=_env("RATINGS"),
+    show_envvar=True,
+    help="Your own ratings file instead of MovieLens: .csv, .tsv, .txt/.data, .parquet, or a .gz/.zip CSV.",
+)
+@click.option(
+    "--items",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    envvar=_env("ITEMS"),
+    show_envvar=True,
+    help="With --ratings: a file of item titles, joined on the item column.",
+)
+@click.option("--user-col", default="user", envvar=_env("USER_COL"), show_envvar=True, help="With --ratings: the user id column.")
+@click.option("--item-col", default="item", envvar=_env("ITEM_COL"), show_envvar=True, help="With --ratings: the item id column.")
+@click.option("--rating-col", default="rating", envvar=_env("RATING_COL"), show_envvar=True, help="With --ratings: the rating column.")
+@click.option("--title-col", default="title", envvar=_env("TITLE_COL"), show_envvar=True, help="With --ratings: the title column (in the ratings or --items file); without titles the item id is the label.")
+@click.option("--sep", envvar=_env("SEP"), show_envvar=True, help="With --ratings: the field separator.  [default: by extension]")
+@click.option("--encoding", default="utf-8", envvar=_env("ENCODING"), show_envvar=True, help="With --ratings: the text encoding, e.g. latin-1.")
+@click.option(
+    "--item-key",
+    type=click.Choice(["title", "id"]),
+    default="title",
+    envvar=_env("ITEM_KEY"),
+    show_envvar=True,
+    help="What is one item: items sharing a title are merged (title, like the tutorial) or kept apart "
+    "and labelled 'Title [id]' (id).",
+)
+@click.option(
+    "--duplicates",
+    type=click.Choice(["last", "error"]),
+    default="last",
+    envvar=_env("DUPLICATES"),
+    show_envvar=True,
+    help="A (user, item) pair rated twice: keep the last rating, or stop with an error.",
+)
+@click.option(
     "--output",
     "-o",
     type=click.Path(file_okay=False, path_type=Path),
@@ -97,11 +134,12 @@ def cli() -> None:
 @click.option(
     "--y-range",
     type=(float, float),
-    default=(0.0, 5.5),
+    default=None,
     envvar=_env("Y_RANGE"),
     show_envvar=True,
     metavar="LOW HIGH",
-    help="Range the predictions are squashed into (sigmoid).",
+    help="Range the predictions are squashed into (sigmoid); every rating must lie inside it.  "
+    "[default: 0 5.5 for ml-100k; for --ratings, min to max + 10 % of the span]",
 )
 @click.option("--seed", type=int, default=42, envvar=_env("SEED"), show_envvar=True, help="Random seed: the same data and seed give the same numbers.")
 @click.option("--top-n", type=click.IntRange(min=2), default=1000, envvar=_env("TOP_N"), show_envvar=True, help="How many of the most-rated items to analyse.")
@@ -117,6 +155,16 @@ def cli() -> None:
 @click.option("--debug", is_flag=True, help="Show the traceback of an unexpected error.")
 def build(
     data: Path | None,
+    ratings: Path | None,
+    items: Path | None,
+    user_col: str,
+    item_col: str,
+    rating_col: str,
+    title_col: str,
+    sep: str | None,
+    encoding: str,
+    item_key: str,
+    duplicates: str,
     output: Path,
     epochs: int,
     lr: float,
@@ -124,7 +172,7 @@ def build(
     factors: int,
     bs: int,
     valid_pct: float,
-    y_range: tuple[float, float],
+    y_range: tuple[float, float] | None,
     seed: int,
     top_n: int,
     templates: Path | None,
@@ -137,10 +185,15 @@ def build(
     Prints the report's path when done. On a terminal fastai's progress bar shows
     training; otherwise (cron) each epoch is one timestamped line on stderr.
 
+    Without --data or --ratings it reads MovieLens 100k (`reportgen datasets`
+    says from where).
+
     \b
     Examples:
       reportgen build
       reportgen build --data ~/Downloads/ml-100k.zip --epochs 10 --output /tmp/r
+      reportgen build --ratings export.csv --user-col customer --item-col sku \\
+                      --rating-col stars --items products.csv --title-col name
 
     \b
     Exit codes: 0 report written; 1 the run failed; 2 bad input or usage;
@@ -148,16 +201,31 @@ def build(
     """
     interactive = sys.stderr.isatty() and sys.stdout.isatty()
     _configure_logging(quiet=quiet, interactive=interactive)
-    if y_range[0] >= y_range[1]:
+    if y_range is not None and y_range[0] >= y_range[1]:
         _fail(f"Invalid value for '--y-range': LOW ({y_range[0]}) must be below HIGH ({y_range[1]})", EXIT_USAGE)
+    _check_source_options(click.get_current_context(), data=data, ratings=ratings)
     try:
         from reportgen import data as data_stage
         from reportgen import pipeline
         from reportgen.train import TrainConfig
 
+        source: Path | data_stage.OwnData | None = data
+        if ratings is not None:
+            source = data_stage.OwnData(
+                ratings=ratings,
+                items=items,
+                user_col=user_col,
+                item_col=item_col,
+                rating_col=rating_col,
+                title_col=title_col,
+                sep=sep,
+                encoding=encoding,
+            )
         options = pipeline.BuildOptions(
-            data=data,
+            source=source,
             output=output,
+            item_key=item_key,
+            duplicates=duplicates,
             train=TrainConfig(
                 epochs=epochs,
                 lr=lr,
@@ -165,7 +233,7 @@ def build(
                 factors=factors,
                 bs=bs,
                 valid_pct=valid_pct,
-                y_range=(float(y_range[0]), float(y_range[1])),
+                y_range=(float(y_range[0]), float(y_range[1])) if y_range is not None else None,
                 seed=seed,
             ),
             top_n=top_n,
@@ -206,6 +274,28 @@ def datasets(data: Path | None) -> None:
         click.echo(f"      {candidate.note}")
     if chosen is not None:
         click.echo(f"reportgen build would read: {chosen.source} ({chosen.location})")
+
+
+OWN_DATA_OPTIONS = ("items", "user_col", "item_col", "rating_col", "title_col", "sep", "encoding")
+
+
+def _check_source_options(ctx: click.Context, *, data: Path | None, ratings: Path | None) -> None:
+    """--data and --ratings exclude each other; the reading options belong to --ratings."""
+    if data is not None and ratings is not None:
+        _fail(
+            "--data and --ratings cannot be used together: --data reads a GroupLens ml-100k folder "
+            "or zip, --ratings your own ratings file",
+            EXIT_USAGE,
+        )
+    if ratings is None:
+        given = [
+            name
+            for name in OWN_DATA_OPTIONS
+            if ctx.get_parameter_source(name) in (click.core.ParameterSource.COMMANDLINE, click.core.ParameterSource.ENVIRONMENT)
+        ]
+        if given:
+            flags = ", ".join("--" + name.replace("_", "-") for name in given)
+            _fail(f"{flags} only apply to your own data: add --ratings FILE", EXIT_USAGE)
 
 
 def _configure_logging(quiet: bool, interactive: bool) -> None:

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import configparser
 import csv
+import gzip
 import hashlib
 import importlib.util
 import io
 import logging
 import os
 import zipfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +44,14 @@ SOURCE_PATH = "path"
 SOURCE_FASTAI_CACHE = "fastai-cache"
 SOURCE_RECBOLE = "recbole"
 SOURCE_DOWNLOAD = "download"
+SOURCE_FILE = "file"  # a user's own ratings file (`--ratings`)
+
+# Own files: the separator each extension implies, and the compressions understood.
+TEXT_SEPARATORS = {".csv": ",", ".tsv": "\t", ".txt": r"\s+", ".data": r"\s+"}
+COMPRESSED = (".gz", ".zip")
+ITEM_KEYS = ("title", "id")
+DUPLICATE_POLICIES = ("last", "error")
+MIN_ITEMS = 3
 
 CITATION = (
     "F. Maxwell Harper and Joseph A. Konstan. 2015. The MovieLens Datasets: "
@@ -55,19 +65,29 @@ CITATION = (
 class Provenance:
     """Where a ratings table came from."""
 
-    name: str  # dataset name, e.g. "ml-100k"
+    name: str  # dataset name: "ml-100k", or the ratings file's name
     source: str  # one of the SOURCE_* words
-    location: str  # the folder or zip that was read
+    location: str  # the folder, zip or file that was read
     ratings_file: str  # the file whose bytes `sha256` hashes
     sha256: str
+    items_file: str | None = None  # where titles came from, if not the ratings file
+    columns: tuple[tuple[str, str], ...] = ()  # (role, column) for own files, e.g. ("user", "uid")
 
 
 @dataclass(frozen=True)
 class Ratings:
-    """One row per rating: columns `user`, `item`, `rating`, `title`."""
+    """One row per rating: columns `user`, `item`, `rating`, `title`.
+
+    `title` is the label the model learns items by (see `item_key`); the index
+    holds the line (or Parquet row) each rating came from, for error messages.
+    """
 
     frame: pd.DataFrame
     provenance: Provenance
+    item_key: str = "title"  # "title": items with one title are one item (the tutorial); "id": kept apart
+    duplicates_dropped: int = 0
+    row_word: str = "line"  # what the index counts: "line" of a text file, "row" of a Parquet file
+    notes: tuple[str, ...] = ()  # warnings about the data, for the log and the report
 
     @property
     def n_ratings(self) -> int:
@@ -83,8 +103,26 @@ class Ratings:
 
     @property
     def n_titles(self) -> int:
-        """Distinct titles: the tutorial models titles, and ML-100k has a few duplicates."""
+        """Distinct labels, i.e. the model's items; ML-100k has 18 titles shared by two ids."""
         return int(self.frame["title"].nunique())
+
+    @property
+    def is_movielens(self) -> bool:
+        return self.provenance.name == ML100K
+
+
+@dataclass(frozen=True)
+class OwnData:
+    """A user's own ratings export and how to read it (`build --ratings`)."""
+
+    ratings: Path
+    items: Path | None = None
+    user_col: str = "user"
+    item_col: str = "item"
+    rating_col: str = "rating"
+    title_col: str = "title"
+    sep: str | None = None  # default: by extension (, for .csv, tab for .tsv, whitespace for .txt/.data)
+    encoding: str = "utf-8"
 
 
 @dataclass(frozen=True)
@@ -178,20 +216,36 @@ def download_with_fastai() -> Path:
 # --------------------------------------------------------------------------- loading
 
 
-def load(data: Path | None = None, download: Downloader | None = download_with_fastai) -> Ratings:
-    """Read `ml-100k` from `data`, else the first source that has it (see module doc).
+def load(
+    source: Path | OwnData | None = None,
+    download: Downloader | None = download_with_fastai,
+    *,
+    item_key: str = "title",
+    duplicates: str = "last",
+) -> Ratings:
+    """Read ratings: an own file, a GroupLens folder/zip, or the first source of ml-100k.
 
-    `download=None` forbids the network step, as tests and offline users may want.
+    `download=None` forbids the network step. `item_key` says what the model
+    treats as one item; `duplicates` what to do with repeated (user, item) pairs:
+    keep the `last` rating of each, or raise (`error`).
     """
-    if data is not None:
-        return read_grouplens(data, source=SOURCE_PATH)
+    if isinstance(source, OwnData):
+        raw = read_ratings_file(source)
+    elif source is not None:
+        raw = read_grouplens(source, source=SOURCE_PATH)
+    else:
+        raw = _load_ml100k(download)
+    return finalise(raw, item_key=item_key, duplicates=duplicates)
+
+
+def _load_ml100k(download: Downloader | None) -> Ratings:
     cache = fastai_data_dir() / ML100K
     if _is_grouplens_dir(cache):
         return read_grouplens(cache, source=SOURCE_FASTAI_CACHE)
     recbole = recbole_data_dir()
     if recbole is not None and _is_recbole_dir(recbole):
         return read_recbole(recbole)
-    failure = "downloading is turned off"
+    failure = "downloading is turned off (--offline)"
     if download is not None:
         log.info("ml-100k not found locally; downloading %s", ML100K_URL)
         try:
@@ -199,7 +253,7 @@ def load(data: Path | None = None, download: Downloader | None = download_with_f
         except InputError:
             raise
         except Exception as exc:  # network errors come in many types; all mean the same here
-            failure = f"the download failed ({type(exc).__name__}: {exc})".replace("\n", " ")
+            failure = f"the download failed ({type(exc).__name__}: {exc})"
     raise DataNotFoundError(
         f"cannot find MovieLens {ML100K} and {failure}; provide it one of these ways: "
         f"pass --data PATH (a GroupLens ml-100k folder or zip with {RATINGS_FILE} and "
@@ -230,50 +284,169 @@ def read_grouplens(path: Path, source: str = SOURCE_PATH) -> Ratings:
     else:
         raise InputError(f"{path}: no such file or folder")
 
-    frame = _parse_grouplens(ratings_bytes, ratings_name, items_bytes, items_name)
+    table = _read_text_table(ratings_bytes, ratings_name, sep="\t", header=None, encoding="ascii")
+    if table.shape[1] < 3:
+        raise InputError(
+            f"{ratings_name}: expected tab-separated columns user, item, rating, timestamp; "
+            f"found {table.shape[1]} column(s)"
+        )
+    ratings = _check_ratings(table, ratings_name, "line", columns=(0, 1, 2), integer_ids=True)
+
+    items = _read_text_table(items_bytes, items_name, sep="|", header=None, encoding="latin-1")
+    if items.shape[1] < 2:
+        raise InputError(
+            f"{items_name}: expected |-separated columns item id, title, …; found {items.shape[1]} column(s)"
+        )
+    ids = _as_ids(items[0], items_name, "line", "item id", integer=True)
+    titles = dict(zip(ids, items[1].str.strip()))
+    frame = _attach_titles(ratings, titles, ratings_name, items_name, missing="error")
     provenance = Provenance(
         name=ML100K,
         source=source,
         location=str(path),
         ratings_file=ratings_name,
         sha256=hashlib.sha256(ratings_bytes).hexdigest(),
+        items_file=items_name,
     )
     return Ratings(frame=frame, provenance=provenance)
 
 
 def read_recbole(folder: Path) -> Ratings:
     """Read the recbole copy of ML-100k and rebuild GroupLens' `Title (Year)` titles."""
-    import pandas as pd
-
     ratings_path, items_path = folder / RECBOLE_RATINGS, folder / RECBOLE_ITEMS
     ratings_bytes = _read_bytes(ratings_path)
-    raw = _read_table(ratings_bytes, str(ratings_path), sep="\t", header=0)
+    table = _read_text_table(ratings_bytes, str(ratings_path), sep="\t", header=0, encoding="utf-8")
     # recbole headers carry a type after a colon: `user_id:token`, `rating:float`.
-    raw.columns = [str(c).split(":", 1)[0] for c in raw.columns]
-    _require_columns(raw, ["user_id", "item_id", "rating"], str(ratings_path))
-    ratings = raw.rename(columns={"user_id": "user", "item_id": "item"})[["user", "item", "rating"]]
-    ratings = _check_ratings(ratings, str(ratings_path), first_data_line=2)
+    table.columns = [str(c).split(":", 1)[0] for c in table.columns]
+    _require_columns(table, ["user_id", "item_id", "rating"], str(ratings_path))
+    ratings = _check_ratings(table, str(ratings_path), "line", columns=("user_id", "item_id", "rating"), integer_ids=True)
 
-    items = _read_table(_read_bytes(items_path), str(items_path), sep="\t", header=0)
+    items = _read_text_table(_read_bytes(items_path), str(items_path), sep="\t", header=0, encoding="utf-8")
     items.columns = [str(c).split(":", 1)[0] for c in items.columns]
     _require_columns(items, ["item_id", "movie_title", "release_year"], str(items_path))
-    titles = pd.DataFrame(
-        {
-            "item": _as_int(items["item_id"], str(items_path), "item_id", first_data_line=2),
-            "title": [
-                grouplens_title(t, y) for t, y in zip(items["movie_title"], items["release_year"])
-            ],
-        }
-    )
-    frame = _attach_titles(ratings, titles, str(ratings_path), str(items_path))
+    ids = _as_ids(items["item_id"], str(items_path), "line", "item_id", integer=True)
+    titles = dict(zip(ids, (grouplens_title(t, y) for t, y in zip(items["movie_title"], items["release_year"]))))
+    frame = _attach_titles(ratings, titles, str(ratings_path), str(items_path), missing="error")
     provenance = Provenance(
         name=ML100K,
         source=SOURCE_RECBOLE,
         location=str(folder),
         ratings_file=str(ratings_path),
         sha256=hashlib.sha256(ratings_bytes).hexdigest(),
+        items_file=str(items_path),
     )
     return Ratings(frame=frame, provenance=provenance)
+
+
+def read_ratings_file(spec: OwnData) -> Ratings:
+    """Read a user's own ratings export (CSV, TSV, whitespace text, Parquet, .gz or .zip)."""
+    path = spec.ratings
+    raw = _read_bytes(path)
+    table, row_word = _read_any(path, raw, spec.sep, spec.encoding)
+    roles = {"user": spec.user_col, "item": spec.item_col, "rating": spec.rating_col}
+    _require_columns(table, list(roles.values()), str(path))
+    ratings = _check_ratings(
+        table, str(path), row_word, columns=(spec.user_col, spec.item_col, spec.rating_col), integer_ids=False, named=True
+    )
+    notes: list[str] = []
+    items_file = None
+    if spec.title_col in table.columns:
+        roles["title"] = spec.title_col
+        rated = table.loc[ratings.index, [spec.item_col, spec.title_col]]
+        present = rated[~_blank(rated[spec.title_col])]
+        # One title per item: the last one given for it, so the model never splits an item.
+        titles = dict(zip(present[spec.item_col].astype(str).str.strip(), present[spec.title_col].astype(str).str.strip()))
+        frame = _attach_titles(ratings, titles, str(path), str(path), missing="id", notes=notes)
+    elif spec.items is not None:
+        items_raw = _read_bytes(spec.items)
+        items, items_row_word = _read_any(spec.items, items_raw, spec.sep, spec.encoding)
+        _require_columns(items, [spec.item_col, spec.title_col], str(spec.items))
+        roles["title"] = f"{spec.title_col} (from {spec.items.name})"
+        items = items[~_blank(items[spec.title_col])]
+        ids = _as_ids(items[spec.item_col], str(spec.items), items_row_word, f"column '{spec.item_col}'", integer=False)
+        titles = dict(zip(ids, items[spec.title_col].astype(str).str.strip()))
+        frame = _attach_titles(ratings, titles, str(path), str(spec.items), missing="id", notes=notes)
+        items_file = str(spec.items)
+    else:
+        frame = ratings.assign(title=ratings["item"].astype(str))
+    provenance = Provenance(
+        name=path.name,
+        source=SOURCE_FILE,
+        location=str(path),
+        ratings_file=str(path),
+        sha256=hashlib.sha256(raw).hexdigest(),
+        items_file=items_file,
+        columns=tuple(roles.items()),
+    )
+    return Ratings(frame=frame, provenance=provenance, row_word=row_word, notes=tuple(notes))
+
+
+def finalise(ratings: Ratings, *, item_key: str = "title", duplicates: str = "last") -> Ratings:
+    """Apply the item key and the duplicate policy, check there is enough to learn from."""
+    import pandas as pd
+
+    name = ratings.provenance.ratings_file
+    frame = ratings.frame
+    notes = list(ratings.notes)
+    repeated = frame.duplicated(["user", "item"], keep="last")
+    n_repeated = int(repeated.sum())
+    if n_repeated and duplicates == "error":
+        first = frame.index[frame.duplicated(["user", "item"], keep="first").to_numpy().argmax()]
+        row = frame.loc[first]
+        raise InputError(
+            f"{name}: {n_repeated} duplicate (user, item) pair(s), first repeated at {ratings.row_word} {first} "
+            f"(user {row['user']}, item {row['item']}); pass --duplicates last to keep the last rating of each"
+        )
+    if n_repeated:
+        frame = frame[~repeated]
+        notes.append(f"{n_repeated} duplicate (user, item) pair(s): kept the last rating of each")
+
+    if item_key == "id":
+        ids = frame["item"].astype(str)
+        labels = frame["title"].astype(str)
+        frame = frame.assign(title=labels.where(labels == ids, labels + " [" + ids + "]"))
+    elif item_key != "title":
+        raise InputError(f"--item-key must be 'title' or 'id', not {item_key!r}")
+
+    n_items = frame["title"].nunique()
+    if n_items < MIN_ITEMS:
+        raise InputError(f"{name}: only {n_items} distinct item(s); at least {MIN_ITEMS} are needed")
+    single_users = int((frame.groupby("user").size() == 1).sum())
+    single_items = int((frame.groupby("title").size() == 1).sum())
+    if single_users or single_items:
+        notes.append(
+            f"{single_users} user(s) and {single_items} item(s) have a single rating; "
+            "the model learns little about them"
+        )
+    return Ratings(
+        frame=pd.DataFrame(frame),
+        provenance=ratings.provenance,
+        item_key=item_key,
+        duplicates_dropped=n_repeated,
+        row_word=ratings.row_word,
+        notes=tuple(notes),
+    )
+
+
+def default_y_range(ratings: Ratings) -> tuple[float, float]:
+    """The tutorial's (0, 5.5) for ML-100k; (min, max + 10 % of the span) for own data."""
+    if ratings.is_movielens:
+        return (0.0, 5.5)
+    low, high = float(ratings.frame["rating"].min()), float(ratings.frame["rating"].max())
+    return (low, high + 0.1 * (high - low or 1.0))
+
+
+def check_range(ratings: Ratings, y_range: tuple[float, float]) -> None:
+    """Every rating must lie inside the range the model's predictions are squashed into."""
+    low, high = y_range
+    rating = ratings.frame["rating"]
+    outside = (rating < low) | (rating > high)
+    if outside.any():
+        first = ratings.frame.index[outside.to_numpy().argmax()]
+        raise InputError(
+            f"{ratings.provenance.ratings_file}: {int(outside.sum())} rating(s) outside --y-range {low:g} {high:g}, "
+            f"first at {ratings.row_word} {first}: {rating.loc[first]:g}"
+        )
 
 
 def grouplens_title(title: object, year: object) -> str:
@@ -299,9 +472,18 @@ def _missing(value: object) -> bool:
     return value is None or (isinstance(value, float) and value != value)
 
 
+def _blank(column: pd.Series) -> pd.Series:
+    """True where a cell is missing, NaN or only whitespace."""
+    return column.isna() | (column.astype(str).str.strip() == "")
+
+
 def _read_bytes(path: Path) -> bytes:
     try:
-        return path.read_bytes()
+        return Path(path).read_bytes()
+    except FileNotFoundError as exc:
+        raise InputError(f"{path}: no such file") from exc
+    except IsADirectoryError as exc:
+        raise InputError(f"{path}: is a folder, not a file") from exc
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from exc
 
@@ -319,46 +501,88 @@ def _read_from_zip(path: Path) -> tuple[tuple[str, bytes], tuple[str, bytes]]:
                         f"with {RATINGS_FILE} and {ITEMS_FILE})"
                     )
                 found.append((f"{path}!{names[wanted]}", archive.read(names[wanted])))
-    except (zipfile.BadZipFile, OSError) as exc:
+    except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:
         raise InputError(f"{path}: cannot read the zip ({exc})") from exc
     return found[0], found[1]
 
 
-def _read_table(raw: bytes, name: str, **kwargs: object) -> pd.DataFrame:
+def _read_any(path: Path, raw: bytes, sep: str | None, encoding: str) -> tuple[pd.DataFrame, str]:
+    """A table of strings from an own file, by extension; index = line (or row) numbers."""
     import pandas as pd
 
-    if not raw.strip():
+    suffixes = [s.lower() for s in path.suffixes]
+    name = str(path)
+    if suffixes and suffixes[-1] in COMPRESSED:
+        raw = _decompress(raw, name, suffixes[-1])
+        suffixes = suffixes[:-1]
+    kind = suffixes[-1] if suffixes else ""
+    if kind == ".parquet":
+        try:
+            table = pd.read_parquet(io.BytesIO(raw))
+        except Exception as exc:  # pyarrow raises many types for a damaged file
+            raise InputError(f"{name}: cannot read the Parquet file ({type(exc).__name__}: {exc})") from exc
+        if table.empty:
+            raise InputError(f"{name}: the file has no rows")
+        table.index = pd.RangeIndex(1, len(table) + 1)
+        return table, "row"
+    if sep is None:
+        if kind not in TEXT_SEPARATORS and not (path.suffixes and path.suffixes[-1].lower() in COMPRESSED):
+            raise InputError(
+                f"{name}: cannot tell the format from the extension {kind or '(none)'!r}; use .csv, .tsv, "
+                ".txt/.data, .parquet, or .gz/.zip of a CSV, or pass --sep"
+            )
+        sep = TEXT_SEPARATORS.get(kind, ",")
+    return _read_text_table(raw, name, sep=sep, header=0, encoding=encoding), "line"
+
+
+def _decompress(raw: bytes, name: str, suffix: str) -> bytes:
+    try:
+        if suffix == ".gz":
+            return gzip.decompress(raw)
+        with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+            members = [m for m in archive.namelist() if not m.endswith("/")]
+            if len(members) != 1:
+                raise InputError(f"{name}: expected exactly one file in the zip, found {len(members)}")
+            return archive.read(members[0])
+    except (OSError, EOFError, zlib.error, zipfile.BadZipFile) as exc:
+        raise InputError(f"{name}: cannot decompress ({exc})") from exc
+
+
+def _read_text_table(raw: bytes, name: str, *, sep: str, header: int | None, encoding: str) -> pd.DataFrame:
+    """Parse delimited text into strings; the index is each row's line number in the file."""
+    import pandas as pd
+
+    try:
+        text = raw.decode(encoding)
+    except UnicodeDecodeError as exc:
+        hint = "; pass --encoding latin-1 if that is the file's encoding" if encoding.lower() != "latin-1" else ""
+        raise InputError(
+            f"{name}: not valid {encoding} (byte 0x{raw[exc.start]:02x} at offset {exc.start}){hint}"
+        ) from exc
+    except LookupError as exc:
+        raise InputError(f"--encoding: unknown encoding {encoding!r}") from exc
+    if not text.strip():
         raise InputError(f"{name}: the file is empty")
     try:
-        return pd.read_csv(io.BytesIO(raw), quoting=csv.QUOTE_NONE, **kwargs)
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{name}: not in the expected text encoding ({exc.reason} at byte {exc.start})") from exc
-    except (pd.errors.ParserError, ValueError) as exc:
-        raise InputError(f"{name}: cannot parse ({str(exc).strip()})") from exc
-
-
-def _parse_grouplens(ratings_bytes: bytes, ratings_name: str, items_bytes: bytes, items_name: str) -> pd.DataFrame:
-    import pandas as pd
-
-    raw = _read_table(ratings_bytes, ratings_name, sep="\t", header=None)
-    if raw.shape[1] < 3:
-        raise InputError(
-            f"{ratings_name}: expected tab-separated columns user, item, rating, timestamp; "
-            f"found {raw.shape[1]} column(s)"
+        table = pd.read_csv(
+            io.StringIO(text),
+            sep=sep,
+            header=header,
+            dtype=str,
+            keep_default_na=False,
+            skip_blank_lines=False,
+            quoting=csv.QUOTE_NONE if header is None else csv.QUOTE_MINIMAL,
         )
-    ratings = raw.iloc[:, :3].set_axis(["user", "item", "rating"], axis=1)
-    ratings = _check_ratings(ratings, ratings_name, first_data_line=1)
-
-    items = _read_table(items_bytes, items_name, sep="|", header=None, encoding="latin-1")
-    if items.shape[1] < 2:
-        raise InputError(f"{items_name}: expected |-separated columns item id, title, …; found {items.shape[1]}")
-    titles = pd.DataFrame(
-        {
-            "item": _as_int(items.iloc[:, 0], items_name, "item id", first_data_line=1),
-            "title": items.iloc[:, 1].astype(str).str.strip(),
-        }
-    )
-    return _attach_titles(ratings, titles, ratings_name, items_name)
+    except pd.errors.EmptyDataError as exc:
+        raise InputError(f"{name}: the file is empty") from exc
+    except (pd.errors.ParserError, ValueError) as exc:
+        raise InputError(f"{name}: cannot parse ({' '.join(str(exc).split())})") from exc
+    first_line = 1 if header is None else 2
+    table.index = pd.RangeIndex(first_line, first_line + len(table))
+    table = table[~table.apply(_blank).all(axis=1)]  # blank lines carry no rating
+    if table.empty:
+        raise InputError(f"{name}: no ratings below the header" if header is not None else f"{name}: the file is empty")
+    return table
 
 
 def _require_columns(frame: pd.DataFrame, required: list[str], name: str) -> None:
@@ -369,41 +593,73 @@ def _require_columns(frame: pd.DataFrame, required: list[str], name: str) -> Non
         )
 
 
-def _as_int(column: pd.Series, name: str, what: str, first_data_line: int) -> pd.Series:
+def _as_ids(column: pd.Series, name: str, row_word: str, what: str, *, integer: bool) -> pd.Series:
+    """Ids as int64 (GroupLens, recbole) or stripped strings (own files); none may be empty."""
     import pandas as pd
 
+    empty = _blank(column)
+    if empty.any():
+        raise InputError(f"{name}: {row_word} {column.index[empty.to_numpy().argmax()]}: {what} is empty")
+    if not integer:
+        return column.astype(str).str.strip()
     numbers = pd.to_numeric(column, errors="coerce")
     bad = numbers.isna() | (numbers != numbers.round())
     if bad.any():
-        row = int(bad.to_numpy().argmax())
-        raise InputError(
-            f"{name}: line {row + first_data_line}: {what} {column.iloc[row]!r} is not an integer id"
-        )
+        first = column.index[bad.to_numpy().argmax()]
+        raise InputError(f"{name}: {row_word} {first}: {what} {column.loc[first]!r} is not an integer id")
     return numbers.astype("int64")
 
 
-def _check_ratings(ratings: pd.DataFrame, name: str, first_data_line: int) -> pd.DataFrame:
-    """Ids must be integers and ratings numbers; keep pandas' own dtype for the rating."""
+def _check_ratings(
+    table: pd.DataFrame, name: str, row_word: str, *, columns: tuple, integer_ids: bool, named: bool = False
+) -> pd.DataFrame:
+    """user, item and rating columns, checked row by row; errors name the line and value.
+
+    `named`: the columns are the user's choice, so messages name them too.
+    """
+    import numpy as np
     import pandas as pd
 
-    user = _as_int(ratings["user"], name, "user", first_data_line)
-    item = _as_int(ratings["item"], name, "item", first_data_line)
-    rating = pd.to_numeric(ratings["rating"], errors="coerce")
-    if rating.isna().any():
-        row = int(rating.isna().to_numpy().argmax())
-        raise InputError(
-            f"{name}: line {row + first_data_line}: rating {ratings['rating'].iloc[row]!r} is not a number"
-        )
+    def label(column: object, role: str) -> str:
+        return f"{role} (column '{column}')" if named else role
+
+    user_col, item_col, rating_col = columns
+    user = _as_ids(table[user_col], name, row_word, label(user_col, "user"), integer=integer_ids)
+    item = _as_ids(table[item_col], name, row_word, label(item_col, "item"), integer=integer_ids)
+    raw = table[rating_col]
+    empty = _blank(raw)
+    if empty.any():
+        raise InputError(f"{name}: {row_word} {raw.index[empty.to_numpy().argmax()]}: {label(rating_col, 'rating')} is empty")
+    rating = pd.to_numeric(raw, errors="coerce")
+    bad = ~np.isfinite(rating.to_numpy(dtype="float64", na_value=np.nan))
+    if bad.any():
+        first = raw.index[bad.argmax()]
+        raise InputError(f"{name}: {row_word} {first}: {label(rating_col, 'rating')} {raw.loc[first]!r} is not a number")
     return pd.DataFrame({"user": user, "item": item, "rating": rating})
 
 
-def _attach_titles(ratings: pd.DataFrame, titles: pd.DataFrame, ratings_name: str, items_name: str) -> pd.DataFrame:
-    """Join titles on the item id, as the tutorial's merge does; every item needs one."""
-    titles = titles.drop_duplicates("item", keep="last")
-    frame = ratings.merge(titles, on="item", how="left", validate="many_to_one")
-    unknown = frame["title"].isna()
+def _attach_titles(
+    ratings: pd.DataFrame,
+    titles: dict,
+    ratings_name: str,
+    items_name: str,
+    *,
+    missing: str,
+    notes: list[str] | None = None,
+) -> pd.DataFrame:
+    """Label every rating with its item's title, as the tutorial's merge does.
+
+    `missing="error"` (MovieLens) refuses rated items without a title;
+    `missing="id"` (own files) labels them with their id and adds a note.
+    """
+    title = ratings["item"].map(titles)
+    unknown = title.isna()
     if unknown.any():
-        ids = sorted(frame.loc[unknown, "item"].unique().tolist())
-        shown = ", ".join(map(str, ids[:5])) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
-        raise InputError(f"{ratings_name}: item(s) {shown} have no title in {items_name}")
-    return frame.reset_index(drop=True)
+        ids = sorted(ratings.loc[unknown, "item"].unique().tolist(), key=str)
+        if missing == "error":
+            shown = ", ".join(map(str, ids[:5])) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
+            raise InputError(f"{ratings_name}: item(s) {shown} have no title in {items_name}")
+        title = title.where(~unknown, ratings["item"].astype(str))
+        if notes is not None:
+            notes.append(f"{len(ids)} rated item(s) have no title in {Path(items_name).name}; their id is the label")
+    return ratings.assign(title=title.astype(str))

@@ -35,12 +35,12 @@ class TrainConfig:
     factors: int = 50
     bs: int = 64
     valid_pct: float = 0.2
-    y_range: tuple[float, float] = (0.0, 5.5)
+    y_range: tuple[float, float] | None = (0.0, 5.5)  # None: the pipeline derives it from the data
     seed: int = 42
 
     def as_dict(self) -> dict[str, Any]:
         values = asdict(self)
-        values["y_range"] = list(self.y_range)
+        values["y_range"] = list(self.y_range) if self.y_range is not None else None
         return values
 
 
@@ -97,9 +97,26 @@ def fit(
     `progress` shows fastai's progress bar (for a terminal); `on_epoch(stats,
     total_epochs)` is called after every epoch, e.g. to log one line per epoch.
     """
+    if config.y_range is None or not config.y_range[0] < config.y_range[1]:
+        raise InputError(f"--y-range must be two numbers, low below high; got {config.y_range}")
+    check_enough_ratings(len(ratings.frame), config, ratings.provenance.ratings_file)
     with warnings.catch_warnings():
         _quiet_known_library_warnings()
         return _fit(ratings, config, progress=progress, on_epoch=on_epoch)
+
+
+def check_enough_ratings(n_ratings: int, config: TrainConfig, name: str) -> None:
+    """At least one full training batch must remain after the validation split.
+
+    fastai's RandomSplitter holds out `int(valid_pct * n)` ratings and its training
+    loader drops the last partial batch, so fewer than `bs` left means no training.
+    """
+    n_train = n_ratings - int(config.valid_pct * n_ratings)
+    if n_train < config.bs:
+        raise InputError(
+            f"{name}: too few ratings to train: {n_ratings} leave {n_train} in the training split, "
+            f"fewer than one batch of --bs {config.bs}"
+        )
 
 
 def _quiet_known_library_warnings() -> None:
@@ -114,10 +131,6 @@ def _fit(ratings: Ratings, config: TrainConfig, *, progress: bool, on_epoch: Epo
     from fastai.callback.progress import ProgressCallback
     from fastai.collab import CollabDataLoaders, collab_learner
     from fastai.torch_core import set_seed
-
-    low, high = config.y_range
-    if not low < high:
-        raise InputError(f"--y-range: low ({low}) must be below high ({high})")
 
     history: list[EpochStats] = []
 
@@ -143,7 +156,7 @@ def _fit(ratings: Ratings, config: TrainConfig, *, progress: bool, on_epoch: Epo
 
     started = time.perf_counter()
     set_seed(config.seed, reproducible=True)
-    frame = ratings.frame[["user", "title", "rating"]]
+    frame = ratings.frame[["user", "title", "rating"]].reset_index(drop=True)
     dls = CollabDataLoaders.from_df(
         frame,
         valid_pct=config.valid_pct,
@@ -153,11 +166,6 @@ def _fit(ratings: Ratings, config: TrainConfig, *, progress: bool, on_epoch: Epo
         seed=config.seed,
         bs=config.bs,
     )
-    if len(dls.train) == 0:
-        raise InputError(
-            f"too few ratings to train: {len(dls.train_ds)} in the training split, "
-            f"fewer than one batch of --bs {config.bs}"
-        )
     learn = collab_learner(
         dls, n_factors=config.factors, y_range=config.y_range, cbs=[EpochRecord()]
     )

@@ -53,12 +53,14 @@ def test_build_help_documents_every_option_with_its_default_and_the_exit_codes()
     text = " ".join(result.output.split())
     for option, default in [
         ("--output", "output"), ("--epochs", "5"), ("--lr", "0.005"), ("--wd", "0.1"), ("--factors", "50"),
-        ("--bs", "64"), ("--valid-pct", "0.2"), ("--y-range", "0.0, 5.5"), ("--seed", "42"), ("--top-n", "1000"),
+        ("--bs", "64"), ("--valid-pct", "0.2"), ("--seed", "42"), ("--top-n", "1000"), ("--item-key", "title"),
+        ("--duplicates", "last"), ("--encoding", "utf-8"), ("--user-col", "user"), ("--rating-col", "rating"),
     ]:  # fmt: skip
         assert option in text
         assert f"default: {default}" in text, option
-    for option in ("--data", "--templates", "--quiet", "--offline"):
+    for option in ("--data", "--ratings", "--items", "--sep", "--templates", "--quiet", "--offline"):
         assert option in text
+    assert "[default: 0 5.5 for ml-100k; for --ratings, min to max + 10 % of the span]" in text
     assert "env var: REPORTGEN_EPOCHS" in text
     assert "Exit codes: 0 report written; 1 the run failed; 2 bad input or usage" in text
 
@@ -70,7 +72,7 @@ def test_build_help_documents_every_option_with_its_default_and_the_exit_codes()
         (["--valid-pct", "1.5"], "Error: Invalid value for '--valid-pct'", "1.5 is not in the range 0<x<1."),
         (["--y-range", "5", "1"], "Error: Invalid value for '--y-range'", "LOW (5.0) must be below HIGH (1.0)"),
         (["--data", "no/such/dir"], "Error: Invalid value for '--data'", "Path 'no/such/dir' does not exist."),
-        (["--epoch", "3"], "Error: No such option '--epoch'.", "Did you mean '--epochs'?"),
+        (["--epoch", "3"], "Error: No such option '--epoch'.", "(Did you mean one of: '--epochs', '--sep'?)"),
     ],
 )
 def test_bad_usage_is_one_error_line_exit_2_and_no_report_change(

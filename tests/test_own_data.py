@@ -1,0 +1,454 @@
+"""Own ratings files (`--ratings`) and every way input can be bad.
+
+Each bad input must give exactly one `Error:` line naming the file, column or
+line, the documented exit code, no traceback, and leave the previous report
+byte-identical.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from reportgen import data
+from reportgen.cli import cli
+from reportgen.data import OwnData
+from reportgen.errors import InputError
+from tests.conftest import AWFUL, GREAT, Planted
+
+FAST = ["--epochs", "2", "--factors", "8", "--lr", "0.01"]
+PREVIOUS_HTML = b"<p>yesterday's report \xe2\x9c\x93</p>\n"
+PREVIOUS_JSON = b'{"valid_rmse": 0.92}\n'
+
+
+def invoke(*args: str | Path) -> object:
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def csv_file(tmp: Path, text: str, name: str = "ratings.csv") -> Path:
+    path = tmp / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def ratings_text(rows: int = 90, n_items: int = 6) -> str:
+    """A small valid CSV body: `rows` ratings over `n_items` items, no repeated pairs."""
+    return "".join(f"{r // n_items},{r % n_items},{1 + r % 5}\n" for r in range(rows))
+
+
+@pytest.fixture
+def out(tmp_path: Path) -> Path:
+    folder = tmp_path / "out"
+    folder.mkdir()
+    (folder / "report.html").write_bytes(PREVIOUS_HTML)
+    (folder / "report.json").write_bytes(PREVIOUS_JSON)
+    return folder
+
+
+# --------------------------------------------------------------------------- the bad-input table
+# Each case: (id, builds the arguments in a tmp folder, exit code, the exact Error line).
+
+Case = Callable[[Path], tuple[list[str | Path], str]]
+
+
+def _missing(tmp: Path):
+    return ["--ratings", tmp / "nope.csv"], (
+        f"Error: Invalid value for '--ratings' (env var: 'REPORTGEN_RATINGS'): File '{tmp / 'nope.csv'}' does not exist."
+    )
+
+
+def _empty(tmp: Path):
+    path = csv_file(tmp, "")
+    return ["--ratings", path], f"Error: {path}: the file is empty"
+
+
+def _header_only(tmp: Path):
+    path = csv_file(tmp, "user,item,rating\n")
+    return ["--ratings", path], f"Error: {path}: no ratings below the header"
+
+
+def _column_missing(tmp: Path):
+    path = csv_file(tmp, "user,item,score\n1,2,3\n")
+    return ["--ratings", path], f"Error: {path}: missing column(s) rating; found user, item, score"
+
+
+def _renamed_column_missing(tmp: Path):
+    path = csv_file(tmp, "user,item,rating\n1,2,3\n")
+    return ["--ratings", path, "--user-col", "customer"], f"Error: {path}: missing column(s) customer; found user, item, rating"
+
+
+def _not_a_number(tmp: Path):
+    path = csv_file(tmp, "user,item,rating\n" + ratings_text(3) + "7,1,good\n")
+    return ["--ratings", path], f"Error: {path}: line 5: rating (column 'rating') 'good' is not a number"
+
+
+def _nan_rating(tmp: Path):
+    path = csv_file(tmp, "user,item,rating\n1,1,4\n1,2,NaN\n")
+    return ["--ratings", path], f"Error: {path}: line 3: rating (column 'rating') 'NaN' is not a number"
+
+
+def _empty_rating(tmp: Path):
+    path = csv_file(tmp, "user,item,rating\n1,1,4\n1,2,\n")
+    return ["--ratings", path], f"Error: {path}: line 3: rating (column 'rating') is empty"
+
+
+def _empty_user(tmp: Path):
+    path = csv_file(tmp, "uid,item,rating\n1,1,4\n1,2,3\n ,3,5\n")
+    return ["--ratings", path, "--user-col", "uid"], f"Error: {path}: line 4: user (column 'uid') is empty"
+
+
+def _empty_item(tmp: Path):
+    path = csv_file(tmp, "user,item,rating\n1,,4\n")
+    return ["--ratings", path], f"Error: {path}: line 2: item (column 'item') is empty"
+
+
+def _outside_range(tmp: Path):
+    path = csv_file(tmp, "user,item,rating\n" + ratings_text(20) + "99,1,5.5\n99,2,0\n")
+    return ["--ratings", path, "--y-range", "1", "5"], (
+        f"Error: {path}: 2 rating(s) outside --y-range 1 5, first at line 22: 5.5"
+    )
+
+
+def _duplicates(tmp: Path):
+    path = csv_file(tmp, "user,item,rating\n" + ratings_text(10) + "0,3,5\n1,1,2\n")
+    return ["--ratings", path, "--duplicates", "error"], (
+        f"Error: {path}: 2 duplicate (user, item) pair(s), first repeated at line 12 (user 0, item 3); "
+        "pass --duplicates last to keep the last rating of each"
+    )
+
+
+def _too_few_items(tmp: Path):
+    path = csv_file(tmp, "user,item,rating\n" + "".join(f"{u},{u % 2},4\n" for u in range(200)))
+    return ["--ratings", path], f"Error: {path}: only 2 distinct item(s); at least 3 are needed"
+
+
+def _less_than_a_batch(tmp: Path):
+    path = csv_file(tmp, "user,item,rating\n" + ratings_text(70))
+    return ["--ratings", path], (
+        f"Error: {path}: too few ratings to train: 70 leave 56 in the training split, fewer than one batch of --bs 64"
+    )
+
+
+def _wrong_encoding(tmp: Path):
+    path = tmp / "ratings.csv"
+    path.write_bytes("user,item,rating,title\n1,1,4,Amélie (2001)\n".encode("latin-1"))
+    return ["--ratings", path], (
+        f"Error: {path}: not valid utf-8 (byte 0xe9 at offset 31); pass --encoding latin-1 if that is the file's encoding"
+    )
+
+
+def _truncated_gz(tmp: Path):
+    path = tmp / "ratings.csv.gz"
+    path.write_bytes(gzip.compress(("user,item,rating\n" + ratings_text(500)).encode())[:-40])
+    return ["--ratings", path], (
+        f"Error: {path}: cannot decompress (Compressed file ended before the end-of-stream marker was reached)"
+    )
+
+
+def _unknown_extension(tmp: Path):
+    path = csv_file(tmp, "user,item,rating\n1,1,1\n", name="ratings.xlsx")
+    return ["--ratings", path], (
+        f"Error: {path}: cannot tell the format from the extension '.xlsx'; use .csv, .tsv, .txt/.data, "
+        ".parquet, or .gz/.zip of a CSV, or pass --sep"
+    )
+
+
+def _u_item_missing(tmp: Path):
+    folder = tmp / "ml-100k"
+    folder.mkdir()
+    (folder / "u.data").write_text("1\t1\t5\t0\n")
+    return ["--data", folder], (
+        f"Error: {folder}: no u.item found (expected a GroupLens ml-100k folder with u.data and u.item)"
+    )
+
+
+def _u_item_malformed(tmp: Path):
+    folder = tmp / "ml-100k"
+    folder.mkdir()
+    (folder / "u.data").write_text("1\t1\t5\t0\n")
+    (folder / "u.item").write_text("1\tToy Story (1995)\n")  # tabs, not |
+    return ["--data", folder], (
+        f"Error: {folder / 'u.item'}: expected |-separated columns item id, title, …; found 1 column(s)"
+    )
+
+
+def _zip_without_files(tmp: Path):
+    archive = tmp / "ml-100k.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("ml-100k/README", "no data here")
+    return ["--data", archive], (
+        f"Error: {archive}: the zip has no u.data (expected a GroupLens ml-100k zip with u.data and u.item)"
+    )
+
+
+def _data_with_ratings(tmp: Path):
+    path = csv_file(tmp, "user,item,rating\n1,1,1\n")
+    return ["--data", tmp, "--ratings", path], (
+        "Error: --data and --ratings cannot be used together: --data reads a GroupLens ml-100k folder or zip, "
+        "--ratings your own ratings file"
+    )
+
+
+def _items_without_ratings(tmp: Path):
+    path = csv_file(tmp, "item,title\n1,A\n", name="items.csv")
+    return ["--items", path, "--user-col", "uid"], "Error: --items, --user-col only apply to your own data: add --ratings FILE"
+
+
+BAD_INPUT = [
+    ("missing file", _missing),
+    ("empty file", _empty),
+    ("header only", _header_only),
+    ("required column missing", _column_missing),
+    ("renamed column missing", _renamed_column_missing),
+    ("non-numeric rating", _not_a_number),
+    ("NaN rating", _nan_rating),
+    ("empty rating", _empty_rating),
+    ("empty user", _empty_user),
+    ("empty item", _empty_item),
+    ("ratings outside --y-range", _outside_range),
+    ("duplicate pairs with --duplicates error", _duplicates),
+    ("fewer than 3 items", _too_few_items),
+    ("fewer ratings than one batch", _less_than_a_batch),
+    ("wrong encoding", _wrong_encoding),
+    ("truncated .gz", _truncated_gz),
+    ("unknown extension", _unknown_extension),
+    ("u.item missing next to u.data", _u_item_missing),
+    ("malformed u.item", _u_item_malformed),
+    ("zip without the expected files", _zip_without_files),
+    ("--data with --ratings", _data_with_ratings),
+    ("own-data options without --ratings", _items_without_ratings),
+]
+
+
+@pytest.mark.parametrize("case", [c for _, c in BAD_INPUT], ids=[name for name, _ in BAD_INPUT])
+def test_bad_input_is_one_error_line_exit_2_and_the_previous_report_survives(case: Case, tmp_path: Path, out: Path) -> None:
+    args, line = case(tmp_path)
+    result = invoke("build", "--output", out, "--offline", *FAST, *args)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.splitlines()[-1] == line
+    assert [l for l in result.stderr.splitlines() if l.startswith("Error:")] == [line]
+    assert "Traceback" not in result.output and result.stdout == ""
+    assert (out / "report.html").read_bytes() == PREVIOUS_HTML
+    assert (out / "report.json").read_bytes() == PREVIOUS_JSON
+    assert sorted(p.name for p in out.iterdir()) == ["report.html", "report.json"]
+
+
+def test_unreadable_file(tmp_path: Path, out: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = csv_file(tmp_path, "user,item,rating\n" + ratings_text())
+    path.chmod(0)
+    if os.geteuid() == 0:
+        # root reads any file, so stand in for the kernel: refuse exactly this path.
+        real_access = os.access
+        monkeypatch.setattr(os, "access", lambda p, mode, **kw: False if Path(p) == path else real_access(p, mode, **kw))
+    result = invoke("build", "--output", out, "--ratings", path)
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"Error: Invalid value for '--ratings' (env var: 'REPORTGEN_RATINGS'): File '{path}' is not readable.\n"
+    )
+    assert (out / "report.html").read_bytes() == PREVIOUS_HTML
+
+
+def test_unreadable_file_inside_a_data_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """click checks only the folder; the loader must turn the OS refusal into one line too."""
+    folder = tmp_path / "ml-100k"
+    folder.mkdir()
+    (folder / "u.data").write_text("1\t1\t5\t0\n")
+    (folder / "u.item").write_text("1|A (1990)|\n")
+    real = Path.read_bytes
+
+    def refuse(self: Path) -> bytes:
+        if self.name == "u.item":
+            raise PermissionError(13, "Permission denied", str(self))
+        return real(self)
+
+    monkeypatch.setattr(Path, "read_bytes", refuse)
+    with pytest.raises(InputError) as err:
+        data.read_grouplens(folder)
+    assert str(err.value) == f"{folder / 'u.item'}: cannot read (Permission denied)"
+
+
+def test_a_failed_run_exits_1_and_keeps_the_previous_report(tmp_path: Path, planted_dir: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the output folder's parent should be")
+    result = invoke("build", "--data", planted_dir, "--output", blocker / "out", *FAST)
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[-1] == f"Error: {blocker / 'out'}: cannot create the output folder (Not a directory)"
+    assert blocker.read_text() == "a file where the output folder's parent should be"
+
+
+# --------------------------------------------------------------------------- reading own files
+
+
+BASE = pd.DataFrame(
+    {
+        "uid": ["u1", "u1", "u2", "u2", "u3"],
+        "sku": ["a", "b", "a", "c", "c"],
+        "stars": [4.5, 0.5, 3.0, 5.0, 2.5],
+        "name": ["Alpha", "Beta", "Alpha", "Gamma", "Gamma"],
+    }
+)
+SPEC = dict(user_col="uid", item_col="sku", rating_col="stars", title_col="name")
+
+
+def expected_records() -> list[dict]:
+    return [
+        {"user": u, "item": i, "rating": r, "title": t}
+        for u, i, r, t in BASE[["uid", "sku", "stars", "name"]].itertuples(index=False)
+    ]
+
+
+def write_format(tmp: Path, fmt: str) -> tuple[Path, dict]:
+    text_csv = BASE.to_csv(index=False)
+    if fmt == "csv":
+        return csv_file(tmp, text_csv), {}
+    if fmt == "tsv":
+        return csv_file(tmp, BASE.to_csv(index=False, sep="\t"), "ratings.tsv"), {}
+    if fmt == "txt":
+        return csv_file(tmp, BASE.to_csv(index=False, sep=" "), "ratings.txt"), {}
+    if fmt == "data-with-sep":
+        return csv_file(tmp, BASE.to_csv(index=False, sep=";"), "ratings.data"), {"sep": ";"}
+    if fmt == "parquet":
+        path = tmp / "ratings.parquet"
+        BASE.to_parquet(path)
+        return path, {}
+    if fmt == "csv.gz":
+        path = tmp / "ratings.csv.gz"
+        path.write_bytes(gzip.compress(text_csv.encode()))
+        return path, {}
+    if fmt == "zip":
+        path = tmp / "ratings.zip"
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+            z.writestr("export/ratings.csv", text_csv)
+        return path, {}
+    if fmt == "latin-1":
+        path = tmp / "ratings.csv"
+        path.write_bytes(text_csv.encode("latin-1"))
+        return path, {"encoding": "latin-1"}
+    raise AssertionError(fmt)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "tsv", "txt", "data-with-sep", "parquet", "csv.gz", "zip", "latin-1"])
+def test_every_format_reads_to_the_same_table(tmp_path: Path, fmt: str) -> None:
+    path, extra = write_format(tmp_path, fmt)
+    ratings = data.read_ratings_file(OwnData(ratings=path, **SPEC, **extra))
+    assert ratings.frame.to_dict("records") == expected_records()
+    assert ratings.row_word == ("row" if fmt == "parquet" else "line")
+    assert list(ratings.frame.index) == ([1, 2, 3, 4, 5] if fmt == "parquet" else [2, 3, 4, 5, 6])
+    p = ratings.provenance
+    assert (p.name, p.source, p.sha256) == (path.name, "file", __import__("hashlib").sha256(path.read_bytes()).hexdigest())
+    assert dict(p.columns) == {"user": "uid", "item": "sku", "rating": "stars", "title": "name"}
+
+
+def test_parquet_errors_name_the_row(tmp_path: Path) -> None:
+    path = tmp_path / "ratings.parquet"
+    BASE.assign(stars=[4.5, None, 3.0, 5.0, 2.5]).to_parquet(path)
+    with pytest.raises(InputError) as err:
+        data.read_ratings_file(OwnData(ratings=path, **SPEC))
+    assert str(err.value) == f"{path}: row 2: rating (column 'stars') is empty"
+
+
+def test_titles_from_an_items_file_and_ids_where_it_has_none(tmp_path: Path) -> None:
+    ratings = csv_file(tmp_path, BASE.drop(columns="name").to_csv(index=False))
+    items = csv_file(tmp_path, "sku,name\na,Alpha\nb,Beta\n", name="items.csv")
+    loaded = data.read_ratings_file(OwnData(ratings=ratings, items=items, **SPEC))
+    assert list(loaded.frame["title"]) == ["Alpha", "Beta", "Alpha", "c", "c"]
+    assert loaded.notes == ("1 rated item(s) have no title in items.csv; their id is the label",)
+    assert loaded.provenance.items_file == str(items)
+
+
+def test_without_titles_the_item_id_is_the_label(tmp_path: Path) -> None:
+    path = csv_file(tmp_path, BASE.drop(columns="name").to_csv(index=False))
+    loaded = data.read_ratings_file(OwnData(ratings=path, **SPEC))
+    assert list(loaded.frame["title"]) == ["a", "b", "a", "c", "c"]
+
+
+def test_item_key_merges_shared_titles_or_keeps_them_apart(tmp_path: Path) -> None:
+    same_title = pd.concat([BASE, pd.DataFrame({"uid": ["u3"], "sku": ["d"], "stars": [1.0], "name": ["Delta"]})])
+    same_title["name"] = same_title["name"].replace({"Gamma": "Alpha"})  # a and c share a title
+    path = csv_file(tmp_path, same_title.to_csv(index=False))
+    merged = data.load(OwnData(ratings=path, **SPEC), download=None, item_key="title")
+    apart = data.load(OwnData(ratings=path, **SPEC), download=None, item_key="id")
+    assert sorted(merged.frame["title"].unique()) == ["Alpha", "Beta", "Delta"]
+    assert sorted(apart.frame["title"].unique()) == ["Alpha [a]", "Alpha [c]", "Beta [b]", "Delta [d]"]
+    assert merged.n_items == apart.n_items == 4
+
+
+def test_duplicates_keep_the_last_rating_and_are_counted(tmp_path: Path) -> None:
+    path = csv_file(tmp_path, "user,item,rating\n1,a,1\n1,b,2\n2,c,3\n1,a,5\n2,c,4\n")
+    loaded = data.load(OwnData(ratings=path), download=None)
+    assert loaded.duplicates_dropped == 2
+    assert loaded.frame[["user", "item", "rating"]].to_dict("records") == [
+        {"user": "1", "item": "b", "rating": 2},
+        {"user": "1", "item": "a", "rating": 5},
+        {"user": "2", "item": "c", "rating": 4},
+    ]
+    assert "2 duplicate (user, item) pair(s): kept the last rating of each" in loaded.notes
+
+
+def test_default_y_range_is_the_tutorials_for_movielens_and_derived_for_own_data(tmp_path: Path) -> None:
+    path = csv_file(tmp_path, "user,item,rating\n1,a,0.5\n1,b,4.5\n2,c,3\n")
+    own = data.load(OwnData(ratings=path), download=None)
+    assert data.default_y_range(own) == (0.5, 4.9)
+
+
+# --------------------------------------------------------------------------- whole runs
+
+
+def build_json(out: Path, *args: str | Path) -> tuple[dict, object]:
+    result = invoke("build", "--output", out, *FAST, *args)
+    assert result.exit_code == 0, result.output
+    return json.loads((out / "report.json").read_text(encoding="utf-8")), result
+
+
+def check_against_pandas(doc: dict, frame: pd.DataFrame) -> None:
+    """The report's counts and means are pandas' own over the raw file."""
+    truth = frame.groupby("name")["stars"].agg(["count", "mean"])
+    assert doc["dataset"]["n_ratings"] == len(frame)
+    assert doc["dataset"]["n_users"] == frame["customer"].nunique()
+    assert doc["dataset"]["n_items"] == frame["product"].nunique()
+    for entry in doc["bias"]["best"] + doc["bias"]["worst"]:
+        assert entry["count"] == truth.loc[entry["title"], "count"]
+        assert entry["mean_rating"] == pytest.approx(truth.loc[entry["title"], "mean"], abs=1e-12)
+    assert {e["title"] for e in doc["bias"]["best"][:3]} == set(GREAT)
+    assert {e["title"] for e in doc["bias"]["worst"][:3]} == set(AWFUL)
+    assert doc["top_items"][:5] == sorted(truth.index, key=lambda t: (-truth.loc[t, "count"], t))[:5]
+
+
+@pytest.fixture(scope="module")
+def half_stars(planted: Planted) -> pd.DataFrame:
+    """The planted table on a half-star scale (0.5–5.0), under an export's own column names."""
+    frame = planted.frame.rename(columns={"user": "customer", "item": "product", "rating": "stars", "title": "name"})
+    frame["stars"] = (frame["stars"] - (frame["customer"] % 2) * 0.5).clip(lower=0.5)  # half the users give half stars
+    return frame
+
+
+def test_a_csv_export_with_other_column_names_and_half_stars(tmp_path: Path, half_stars: pd.DataFrame) -> None:
+    path = tmp_path / "export.csv"
+    half_stars.to_csv(path, index=False)
+    doc, result = build_json(
+        tmp_path / "out", "--ratings", path, "--user-col", "customer", "--item-col", "product",
+        "--rating-col", "stars", "--title-col", "name", "--top-n", "100000",
+    )  # fmt: skip
+    check_against_pandas(doc, half_stars)
+    assert doc["dataset"]["source"] == "file" and doc["dataset"]["name"] == "export.csv"
+    assert doc["config"]["y_range"] == [0.5, pytest.approx(5.45)]
+    assert len(doc["top_items"]) == half_stars["name"].nunique()
+    assert "warning: --top-n 100000 is more than the 60 items the model knows, so all 60 were analysed" in result.stderr
+
+
+def test_a_parquet_file(tmp_path: Path, half_stars: pd.DataFrame) -> None:
+    path = tmp_path / "export.parquet"
+    half_stars.to_parquet(path)
+    doc, _ = build_json(
+        tmp_path / "out", "--ratings", path, "--user-col", "customer", "--item-col", "product",
+        "--rating-col", "stars", "--title-col", "name",
+    )  # fmt: skip
+    check_against_pandas(doc, half_stars)
