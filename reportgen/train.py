@@ -37,6 +37,7 @@ class TrainConfig:
     valid_pct: float = 0.2
     y_range: tuple[float, float] | None = (0.0, 5.5)  # None: the pipeline derives it from the data
     seed: int = 42
+    loader: str = "fastai"  # "fastai": the tutorial's CollabDataLoaders; "lean": tensors built once
 
     def as_dict(self) -> dict[str, Any]:
         values = asdict(self)
@@ -157,18 +158,23 @@ def _fit(ratings: Ratings, config: TrainConfig, *, progress: bool, on_epoch: Epo
     started = time.perf_counter()
     set_seed(config.seed, reproducible=True)
     frame = ratings.frame[["user", "title", "rating"]].reset_index(drop=True)
-    dls = CollabDataLoaders.from_df(
-        frame,
-        valid_pct=config.valid_pct,
-        user_name="user",
-        item_name="title",
-        rating_name="rating",
-        seed=config.seed,
-        bs=config.bs,
-    )
-    learn = collab_learner(
-        dls, n_factors=config.factors, y_range=config.y_range, cbs=[EpochRecord()]
-    )
+    if config.loader == "fastai":
+        dls = CollabDataLoaders.from_df(
+            frame,
+            valid_pct=config.valid_pct,
+            user_name="user",
+            item_name="title",
+            rating_name="rating",
+            seed=config.seed,
+            bs=config.bs,
+        )
+        learn = collab_learner(dls, n_factors=config.factors, y_range=config.y_range, cbs=[EpochRecord()])
+        classes = dls.classes
+        n_train, n_valid = len(dls.train_ds), len(dls.valid_ds)
+    elif config.loader == "lean":
+        learn, classes, (n_train, n_valid) = _lean_learner(frame, config, cbs=[EpochRecord()])
+    else:
+        raise InputError(f"--loader must be 'lean' or 'fastai', not {config.loader!r}")
     if not progress:
         # Without the bar, fastai's Recorder would print its table to stdout.
         learn.remove_cb(ProgressCallback)
@@ -190,16 +196,88 @@ def _fit(ratings: Ratings, config: TrainConfig, *, progress: bool, on_epoch: Epo
         # fastai's valid loss is MSELossFlat averaged over every validation rating.
         valid_mse=final.valid_loss,
         valid_rmse=math.sqrt(final.valid_loss),
-        n_train=len(dls.train_ds),
-        n_valid=len(dls.valid_ds),
+        n_train=n_train,
+        n_valid=n_valid,
         epochs=tuple(history),
     )
     return TrainedModel(
         learner=learn,
         config=config,
-        item_classes=tuple(str(c) for c in dls.classes["title"]),
+        item_classes=tuple(str(c) for c in classes["title"]),
         item_factors=factors,
         item_biases=biases,
         metrics=metrics,
         seconds=time.perf_counter() - started,
     )
+
+
+# --------------------------------------------------------------------------- the lean path
+
+
+class TensorLoader:
+    """Batches sliced from tensors built once; a fresh random order every epoch.
+
+    What fastai's Learner needs of a loader: iteration over `(x, y)` batches,
+    `len`, and `to(device)`. Training shuffles and drops the last partial batch,
+    as fastai's training loader does; validation keeps every rating in order.
+    """
+
+    def __init__(self, x: Any, y: Any, bs: int, *, shuffle: bool, seed: int) -> None:
+        import torch
+
+        self.x, self.y, self.bs, self.shuffle = x, y, bs, shuffle
+        self.device = x.device
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def __len__(self) -> int:
+        n = len(self.x)
+        return n // self.bs if self.shuffle else -(-n // self.bs)
+
+    def __iter__(self) -> Any:
+        import torch
+
+        if self.shuffle:
+            order = torch.randperm(len(self.x), generator=self.generator).to(self.device)
+            for start in range(0, len(self) * self.bs, self.bs):
+                batch = order[start : start + self.bs]
+                yield self.x[batch], self.y[batch]
+        else:
+            for start in range(0, len(self.x), self.bs):
+                yield self.x[start : start + self.bs], self.y[start : start + self.bs]
+
+    def to(self, device: Any) -> TensorLoader:
+        self.x, self.y, self.device = self.x.to(device), self.y.to(device), device
+        return self
+
+
+def _lean_learner(frame: Any, config: TrainConfig, cbs: list[Any]) -> tuple[Any, dict[str, Any], tuple[int, int]]:
+    """The same split, vocabulary and model as the tutorial path, fed from tensors.
+
+    fastai's `RandomSplitter` with the same seed picks the validation ratings;
+    `CategoryMap` over the training split gives the vocabularies (`#na#` first),
+    exactly as `Categorify` does inside `CollabDataLoaders`.
+    """
+    import numpy as np
+    import pandas as pd
+    import torch
+    from fastai.collab import EmbeddingDotBias
+    from fastai.data.core import DataLoaders
+    from fastai.data.transforms import CategoryMap, RandomSplitter
+    from fastai.learner import Learner
+    from fastai.losses import MSELossFlat
+
+    train_idx, valid_idx = (np.asarray(s, dtype=np.int64) for s in RandomSplitter(config.valid_pct, config.seed)(range(len(frame))))
+    classes = {
+        name: CategoryMap(frame[name].iloc[train_idx], add_na=True) for name in ("user", "title")
+    }
+    codes = np.stack(
+        [pd.Categorical(frame[name], categories=list(classes[name].items[1:])).codes.astype(np.int64) + 1 for name in ("user", "title")],
+        axis=1,
+    )
+    x = torch.from_numpy(codes)
+    y = torch.tensor(frame["rating"].to_numpy(dtype=np.float32)).unsqueeze(1)
+    train = TensorLoader(x[train_idx], y[train_idx], config.bs, shuffle=True, seed=config.seed)
+    valid = TensorLoader(x[valid_idx], y[valid_idx], max(config.bs, 4096), shuffle=False, seed=config.seed)
+    model = EmbeddingDotBias.from_classes(config.factors, classes, y_range=config.y_range)
+    learn = Learner(DataLoaders(train, valid), model, loss_func=MSELossFlat(), cbs=cbs)
+    return learn, classes, (len(train_idx), len(valid_idx))
