@@ -1,6 +1,8 @@
 # The two commands a newcomer runs on a fresh machine: `make report` and `make test`.
 # Both create .venv (once; it is reused while pyproject.toml is unchanged) and install
-# the project, its test tools and the offline copy of MovieLens 100k.
+# the project, its test tools and the offline copy of MovieLens 100k. `make test` also
+# installs the page checkers (Nu HTML Checker, axe-core) from npm into .cache/npm;
+# the browser itself is Debian's chromium (`.ci/run` installs it in CI).
 
 PYTHON ?= python3
 VENV   := .venv
@@ -8,12 +10,17 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.reportgen-installed
 PIP    := $(BIN)/python -m pip --disable-pip-version-check --quiet
 
-.PHONY: report test install clean
+# Page checkers from npm, pinned; Java runs vnu.jar, Chromium runs axe-core.
+NPM_DIR     := .cache/npm
+NPM_STAMP   := $(NPM_DIR)/.installed
+NPM_TOOLS   := vnu-jar@26.9.27 axe-core@4.14.1
+
+.PHONY: report test install page-tools clean
 
 report: $(STAMP)
 	$(BIN)/reportgen build --output output
 
-test: $(STAMP)
+test: $(STAMP) page-tools
 	$(BIN)/python -m pytest
 
 install: $(STAMP)
@@ -25,6 +32,17 @@ $(STAMP): pyproject.toml Makefile
 	$(PIP) install --editable '.[test]'
 	$(PIP) install --no-deps recbole==1.2.1
 	touch $@
+
+# Without npm (or the registry) the page checks skip on a developer's machine and
+# fail under CI=true, each with one line saying what is missing.
+page-tools: $(NPM_STAMP)
+
+$(NPM_STAMP): Makefile
+	@if command -v npm >/dev/null 2>&1; then \
+	  npm install --prefix $(NPM_DIR) --no-audit --no-fund --save-exact --loglevel=error $(NPM_TOOLS) && touch $@; \
+	else \
+	  echo "npm not found: the page checks need vnu-jar and axe-core (install Node.js and npm, then run make test)"; \
+	fi
 
 clean:
 	rm -rf output/report.html output/report.json .pytest_cache build dist *.egg-info

@@ -8,6 +8,8 @@ moved into place with `os.replace`, so readers never see half a report.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import importlib.metadata
 import json
 import math
@@ -31,6 +33,13 @@ SCHEMA_VERSION = 1
 HTML_NAME = "report.html"
 JSON_NAME = "report.json"
 VERSIONED_PACKAGES = ("fastai", "torch", "pandas", "numpy", "matplotlib", "jinja2", "click")
+SCRIPT_TEMPLATE = "report.js.j2"
+# Nothing may be fetched; styles and images only inline or data:, and the one inline
+# script runs only because its hash is listed (no 'unsafe-inline' for scripts).
+CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+    "script-src {script_hash}; base-uri 'none'; form-action 'none'"
+)
 
 
 @dataclass(frozen=True)
@@ -136,12 +145,33 @@ def environment(user_templates: Path | None = None) -> Environment:
     return env
 
 
+def script_hash(script: str) -> str:
+    """The CSP source that allows exactly this inline script: `'sha256-…'`."""
+    digest = hashlib.sha256(script.encode("utf-8")).digest()
+    return f"'sha256-{base64.b64encode(digest).decode('ascii')}'"
+
+
+def content_security_policy(script: str) -> str:
+    """The page's policy, allowing the inline `script` by the hash of its exact text."""
+    return CSP.format(script_hash=script_hash(script))
+
+
 def render_html(report: Report, user_templates: Path | None = None) -> str:
-    """The report page. Only our own figures are marked safe; all data is escaped."""
+    """The report page. Only our own figures, CSS and script are marked safe; all data is escaped."""
     env = environment(user_templates)
     figures = {name: Markup(svg) for name, svg in report.figures.items()}
     try:
-        return env.get_template("report.html.j2").render(report=report, figures=figures)
+        # The script is inserted verbatim, so the hash of this text is the hash the browser
+        # checks; no outer whitespace, so checkers that trim it before hashing agree too.
+        script = env.get_template(SCRIPT_TEMPLATE).render().strip()
+        if "</script" in script.lower():
+            raise InputError(f"{SCRIPT_TEMPLATE}: an inline script cannot contain '</script'")
+        return env.get_template("report.html.j2").render(
+            report=report,
+            figures=figures,
+            script=Markup(script),
+            csp=Markup(content_security_policy(script)),
+        )
     except TemplateError as exc:
         where = f" in {user_templates}" if user_templates else ""
         raise InputError(f"template error{where}: {exc}") from exc

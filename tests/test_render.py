@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import re
 import shutil
@@ -178,7 +180,7 @@ def test_citation_acknowledges_movielens(page: BeautifulSoup) -> None:
 
 
 def assert_self_contained(html: str) -> None:
-    """Nothing on the page makes a browser fetch anything."""
+    """Nothing on the page makes a browser fetch anything (tests/test_browser.py watches a real one)."""
     soup = BeautifulSoup(html, "html.parser")
     assert soup.find("link") is None
     assert soup.find("base") is None
@@ -202,11 +204,138 @@ def test_hostile_titles_are_text_not_markup(page: BeautifulSoup) -> None:
     html = render.render_html(hand_made_report())
     assert HOSTILE not in html and INJECTION not in html  # only escaped forms appear
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
-    assert page.find("script") is None
+    assert [s.get_text() for s in page.find_all("script")] == [own_script()]  # ours, nothing else
     assert not page.find_all("img")
     assert page.title.get_text() == "ml-100k: what the collaborative-filtering model learned"
     assert "49" not in [cell.get_text() for cell in page.find_all("td")]
     assert TEMPLATE_LIKE in [cell.get_text() for cell in page.find_all("td")]
+
+
+def own_script() -> str:
+    """The one inline script the page may carry: the packaged sorter, exactly."""
+    return render.environment().get_template(render.SCRIPT_TEMPLATE).render().strip()
+
+
+def csp_directives(page: BeautifulSoup) -> dict[str, list[str]]:
+    meta = page.find("meta", attrs={"http-equiv": "Content-Security-Policy"})
+    directives = [d.split() for d in meta["content"].split(";") if d.strip()]
+    return {d[0]: d[1:] for d in directives}
+
+
+def test_content_security_policy_allows_only_our_script_by_its_hash(page: BeautifulSoup) -> None:
+    head = page.head.find_all("meta")
+    assert head[0].get("charset") == "utf-8" and head[1].get("http-equiv") == "Content-Security-Policy"  # before any style
+    csp = csp_directives(page)
+    assert csp["default-src"] == ["'none'"]
+    assert csp["style-src"] == ["'unsafe-inline'"] and csp["img-src"] == ["data:"]
+    assert csp["base-uri"] == ["'none'"] and csp["form-action"] == ["'none'"]
+    (script,) = page.find_all("script")
+    assert script.get("src") is None and script.get_text() == own_script()
+    digest = base64.b64encode(hashlib.sha256(script.get_text().encode()).digest()).decode()
+    assert csp["script-src"] == [f"'sha256-{digest}'"]  # hash of the exact text, no 'unsafe-inline'
+
+
+def test_the_hash_follows_the_script_a_user_template_supplies(tmp_path: Path) -> None:
+    (tmp_path / render.SCRIPT_TEMPLATE).write_text("document.title = 'mine';\n")
+    soup = BeautifulSoup(render.render_html(hand_made_report(), tmp_path), "html.parser")
+    assert soup.find("script").get_text() == "document.title = 'mine';"
+    digest = base64.b64encode(hashlib.sha256(b"document.title = 'mine';").digest()).decode()
+    assert csp_directives(soup)["script-src"] == [f"'sha256-{digest}'"]
+    (tmp_path / render.SCRIPT_TEMPLATE).write_text("alert(1)</script><script>alert(2)")
+    with pytest.raises(InputError, match="cannot contain '</script'"):
+        render.render_html(hand_made_report(), tmp_path)
+
+
+def test_every_table_has_a_caption_and_scoped_headers(page: BeautifulSoup) -> None:
+    tables = page.find_all("table")
+    assert len(tables) > 10
+    for table in tables:
+        assert table.caption is not None and table.caption.get_text(strip=True), table
+        assert all(th.get("scope") in ("col", "row") for th in table.find_all("th")), table
+
+
+def test_bias_pca_and_scatter_tables_are_sortable_by_raw_numbers(page: BeautifulSoup) -> None:
+    sortable = [t.caption.get_text(strip=True) for t in page.select("table.sortable")]
+    assert {"Lowest biases", "Highest biases", "Component 0: the 2 highest scores", "Component 2: the 2 lowest scores"} <= set(sortable)
+    for table in page.select("table.sortable"):
+        numeric = [i for i, th in enumerate(table.thead.find_all("th")) if "num" in th.get("class", [])]
+        assert numeric, table.caption
+        for row in table.tbody.find_all("tr"):
+            cells = row.find_all("td")
+            for i in numeric:
+                raw = cells[i].get("data-sort", cells[i].get_text())
+                shown = cells[i].get_text().replace("\u2212", "-").replace("\u202f", "").rstrip(" %")
+                assert float(raw) == pytest.approx(float(shown), abs=0.00005)  # what sorts is what shows
+    lowest = page.find("caption", string="Lowest biases").parent
+    assert [td.get("data-sort") for td in lowest.tbody.tr.find_all("td")[2:4]] == ["-0.5", "2.0"]
+
+
+def test_numbers_are_right_aligned_with_fixed_decimals(page: BeautifulSoup) -> None:
+    css = page.find("style").get_text()
+    assert re.search(r"\.num \{[^}]*text-align: right", css)
+    for caption in ("Highest biases", "Component 1: the 2 lowest scores"):
+        table = page.find("caption", string=caption).parent
+        scores = [row.find_all("td")[2] for row in table.tbody.find_all("tr")]
+        assert all("num" in td["class"] and re.fullmatch(r"\u2212?\d\.\d{4}", td.get_text()) for td in scores)
+
+
+def test_stylesheet_has_light_dark_and_print_themes(page: BeautifulSoup) -> None:
+    css = page.find("style").get_text()
+    assert "color-scheme: light dark" in css
+    dark = css[css.index("@media screen and (prefers-color-scheme: dark)") :]
+    assert "--bg: #16181c" in dark and "--plot-ink" in dark and "--plot-label-7" in dark
+    assert "@page { size: A4" in css
+    printed = css[css.index("@media print") :]
+    assert "break-before: page" in printed and "display: table-header-group" in printed
+    assert page.find("meta", attrs={"name": "color-scheme"})["content"] == "light dark"
+
+
+# --------------------------------------------------------------------------- the scatter
+
+
+def test_every_point_and_label_has_its_title_for_hover(page: BeautifulSoup) -> None:
+    svg = page.find(id="scatter").find("svg")
+    titles = [p.title for p in hand_made_report().findings.scatter]
+    for kind in ("point", "label"):
+        groups = svg.find_all("g", id=re.compile(f"^scatter-{kind}-\\d+$"))
+        assert [g.find("title", recursive=False).get_text() for g in groups] == titles
+    assert svg.find("metadata") is None  # matplotlib's RDF is not valid in HTML
+
+
+def test_scatter_titles_are_escaped_in_the_svg_text() -> None:
+    svg = plots.scatter_svg([ScatterPoint(HOSTILE, 0.0, 0.0), ScatterPoint('A & "B" $x$', 1.0, 1.0)], "x", "y")
+    assert HOSTILE not in svg and "<title>&lt;script&gt;alert(1)&lt;/script&gt;</title>" in svg
+    assert "<title>A &amp; \"B\" $x$</title>" in svg
+    assert ">A &amp; \"B\" $x$</text>" in svg  # a dollar sign, not mathtext
+
+
+def test_scatter_colours_follow_the_page_theme(page: BeautifulSoup) -> None:
+    svg = str(page.find(id="scatter").find("svg"))
+    colours = set(re.findall(r"(?:fill|stroke): ([^;\"]+)", svg))
+    assert colours <= {"none"} | {c for c in plots.CSS_COLOURS.values()}, colours
+    assert "var(--plot-label-0, #1f5f99)" in colours and "var(--plot-ink, #1d1d1f)" in colours
+
+
+def test_label_placement_keeps_crowded_labels_apart() -> None:
+    bounds = plots.Box(0, 0, 400, 300)
+    anchors = [(200.0, 150.0), (203.0, 151.0), (198.0, 148.0), (201.0, 146.0), (60.0, 60.0)]
+    sizes = [(80.0, 10.0)] * len(anchors)
+    spots = plots.place_labels(anchors, sizes, bounds)
+    assert all(s.clash == 0 for s in spots)
+    boxes = [s.box for s in spots]
+    assert all(a.overlap(b) == 0 for i, a in enumerate(boxes) for b in boxes[i + 1 :])
+    points = [plots.Box(x - 2.5, y - 2.5, x + 2.5, y + 2.5) for x, y in anchors]
+    assert all(box.overlap(p) == 0 for box in boxes for p in points)
+    assert all(bounds.x0 <= b.x0 and b.x1 <= bounds.x1 and bounds.y0 <= b.y0 and b.y1 <= bounds.y1 for b in boxes)
+    assert (spots[-1].dx, spots[-1].dy, spots[-1].ha) == (4.0, 0.0, "left")  # alone: just right of its point
+    assert not spots[-1].leader and any(s.leader for s in spots[:4])  # the crowd needed leader lines
+
+
+def test_label_placement_stays_inside_the_frame_and_admits_defeat_gracefully() -> None:
+    right_edge = plots.place_labels([(395.0, 150.0)], [(80.0, 10.0)], plots.Box(0, 0, 400, 300))
+    assert right_edge[0].ha == "right" and right_edge[0].box.x1 <= 400 and right_edge[0].clash == 0
+    crowded = plots.place_labels([(50.0, 50.0)] * 30, [(90.0, 12.0)] * 30, plots.Box(0, 0, 100, 100))
+    assert len(crowded) == 30 and crowded[0].clash == 0 and crowded[-1].clash > 0  # no room: least overlap
 
 
 # --------------------------------------------------------------------------- json and writing
@@ -215,10 +344,12 @@ def test_hostile_titles_are_text_not_markup(page: BeautifulSoup) -> None:
 def test_json_carries_the_documented_keys() -> None:
     doc = render.to_json(hand_made_report())
     assert set(doc["dataset"]) >= {"name", "source", "sha256", "n_ratings", "n_users", "n_items"}
-    assert doc["config"] == {
+    documented = {
         "epochs": 5, "lr": 0.005, "wd": 0.1, "factors": 50, "bs": 64, "valid_pct": 0.2,
         "y_range": [0.0, 5.5], "seed": 42, "top_n": 1000,
     }  # fmt: skip
+    # Every documented key with its value; TrainConfig may add settings of its own (e.g. `loader`).
+    assert {key: doc["config"].get(key) for key in documented} == documented
     assert doc["metrics"]["valid_mse"] == 0.8465
     assert doc["metrics"]["epochs"][1] == {"epoch": 2, "train_loss": 0.7, "valid_loss": 0.8465, "seconds": 7.5}
     assert doc["top_items"][:2] == ["Alpha (1990)", HOSTILE]
@@ -276,7 +407,7 @@ def test_an_installed_wheel_carries_and_renders_the_templates(tmp_path: Path) ->
     )
     wheel = next(tmp_path.glob("reportgen-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
-    for template in ("base.html.j2", "report.html.j2", "_bias.html.j2", "_pca.html.j2", "report.css"):
+    for template in ("base.html.j2", "report.html.j2", "_bias.html.j2", "_pca.html.j2", "report.css", "report.js.j2"):
         assert f"reportgen/templates/{template}" in names
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)

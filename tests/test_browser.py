@@ -1,0 +1,332 @@
+"""The report as a person sees it: opened from a file:// URL in headless Chromium, checked
+by the Nu HTML Checker and by axe-core, printed, and fed hostile titles.
+
+`make test` installs the tools (see tests/browser.py); without them these tests skip
+with one line saying how to install, and under CI=true they fail instead.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reportgen import render
+from tests import browser as tools
+from tests.test_render import HOSTILE, INJECTION, TEMPLATE_LIKE, hand_made_report
+
+QUOTES = "\"Double\" & 'single' quotes (1999)"
+HEBREW = "שלום עולם (2001)"
+ARABIC = "مرحبا بالعالم (2002)"
+EMOJI = "🎬 Popcorn 🍿 Night (2020)"
+OVERRIDE = "\u202eevil\u202c override (2003)"  # a right-to-left override inside a title
+DOLLARS = "Price $5 & $10 (1995)"
+JINJA_BLOCK = "{% if true %}x{% endif %}"
+HOSTILE_TITLES = ("Alpha (1990)", HOSTILE, INJECTION, QUOTES, TEMPLATE_LIKE, HEBREW, ARABIC, EMOJI, DOLLARS, OVERRIDE, JINJA_BLOCK)
+SECTIONS = ["run", "top-items", "bias", "pca", "scatter", "citation"]
+A4_PRINTABLE_PX = round((210 - 2 * 14) / 25.4 * 96)  # @page A4 with 14 mm side margins, in CSS px
+
+
+@pytest.fixture(scope="session")
+def browser() -> Any:
+    """One headless Chromium (Debian's, never a downloaded build) for the whole session."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        tools.missing("Playwright (Python)", "run `make test`, which installs the `test` extra")
+    executable = tools.chromium_path()
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(executable), args=tools.CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+class _Notes(list):
+    """Lines for the run's closing summary: where the screenshots are, what the checkers said."""
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        for line in self:
+            terminalreporter.write_line(f"page checks: {line}")
+
+
+@pytest.fixture(scope="session")
+def notes(request: pytest.FixtureRequest) -> list[str]:
+    lines = _Notes()
+    request.config.pluginmanager.register(lines, "reportgen-page-notes")  # prints after the tests
+    return lines
+
+
+@pytest.fixture(scope="session")
+def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The session's screenshot folder: <pytest tmp>/screenshots (pytest-current/screenshots)."""
+    return tmp_path_factory.mktemp("screenshots", numbered=False)
+
+
+@pytest.fixture(scope="session")
+def ml100k_page(ml100k_report: dict) -> Path:
+    return ml100k_report["out"] / "report.html"
+
+
+@pytest.fixture(scope="module")
+def hostile_page(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The report of a dataset whose titles try every trick, rendered as the pipeline would."""
+    return render.write(hand_made_report(HOSTILE_TITLES), tmp_path_factory.mktemp("hostile")).html
+
+
+def assert_clean(seen: tools.Visit) -> None:
+    problems = {kind: found for kind, found in seen.problems().items() if found}
+    assert problems == {}, problems
+
+
+def table_column(seen: tools.Visit, caption: str, column: int, attribute: str | None = None) -> list[str]:
+    """One column of the table with this caption, top to bottom (text, or an attribute's value)."""
+    return seen.page.evaluate(
+        """([caption, column, attribute]) => {
+             const table = [...document.querySelectorAll("table")].find(t => t.caption && t.caption.textContent.trim() === caption);
+             return [...table.tBodies[0].rows].map(r => {
+               const cell = r.cells[column];
+               return attribute ? cell.getAttribute(attribute) : cell.textContent.trim();
+             });
+           }""",
+        [caption, column, attribute],
+    )
+
+
+def click_header(seen: tools.Visit, caption: str, header: str) -> str | None:
+    """Click a column header's button as a person would; return the header's aria-sort."""
+    table = seen.page.locator("table", has=seen.page.locator(f"caption:text-is({caption!r})"))
+    th = table.locator("thead th", has_text=re.compile(rf"^\s*{re.escape(header)}\s*$")).first
+    th.get_by_role("button").click()
+    return th.get_attribute("aria-sort")
+
+
+# --------------------------------------------------------------------------- ML-100k in Chromium
+
+
+@pytest.mark.ml100k
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_the_ml100k_report_opens_offline_without_errors_in_both_themes(
+    browser: Any, ml100k_page: Path, ml100k_report: dict, scheme: str, screenshots: Path, notes: list[str], record_property: Any
+) -> None:
+    seen = tools.visit(browser, ml100k_page, color_scheme=scheme)
+    assert_clean(seen)  # no console error, no CSP violation, no request, no dialog
+    page = seen.page
+    csp = page.get_attribute('meta[http-equiv="Content-Security-Policy"]', "content")
+    assert csp is not None and "default-src 'none'" in csp and "'unsafe-inline'" not in csp.split("script-src")[1].split(";")[0]
+    assert page.locator("th button").count() > 0  # the inline script ran: its hash was accepted
+    assert page.title() == "ml-100k: what the collaborative-filtering model learned"
+    assert [a.get_attribute("href") for a in page.locator("nav.toc a").all()] == [f"#{s}" for s in SECTIONS]
+    assert f"{ml100k_report['doc']['metrics']['valid_rmse']:.4f}" in page.inner_text(".at-a-glance")
+
+    background = page.evaluate("getComputedStyle(document.documentElement).backgroundColor")
+    ink = page.evaluate("getComputedStyle(document.querySelector('#scatter-label-0 text')).fill")
+    if scheme == "light":
+        assert (background, ink) == ("rgb(255, 255, 255)", "rgb(31, 95, 153)")
+    else:  # the page and the figure both follow prefers-color-scheme
+        assert (background, ink) == ("rgb(22, 24, 28)", "rgb(140, 188, 240)")
+
+    shot = screenshots / f"ml100k-{scheme}.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 50_000
+    size = len(ml100k_report["html"].encode())
+    assert size <= 400_000
+    record_property("screenshot", str(shot))
+    record_property("report_bytes", size)
+    notes.append(f"{scheme} screenshot {shot}" + (f"; ML-100k report.html is {size} bytes" if scheme == "light" else ""))
+    page.context.close()
+
+
+@pytest.mark.ml100k
+def test_clicking_a_header_sorts_the_bias_and_pca_tables(browser: Any, ml100k_page: Path, ml100k_report: dict) -> None:
+    seen = tools.visit(browser, ml100k_page)
+    caption = "Highest biases"
+    best = {e["title"]: e["bias"] for e in ml100k_report["doc"]["bias"]["best"]}
+    shown = table_column(seen, caption, 1)
+    assert [float(v) for v in table_column(seen, caption, 2, "data-sort")] == [best[t] for t in shown]
+
+    assert click_header(seen, caption, "Bias") == "ascending"
+    ascending = [float(v) for v in table_column(seen, caption, 2, "data-sort")]
+    assert ascending == sorted(best.values())
+    titles = table_column(seen, caption, 1)
+    assert [best[t] for t in titles] == ascending  # whole rows moved, not one column
+    assert click_header(seen, caption, "Bias") == "descending"
+    assert [float(v) for v in table_column(seen, caption, 2, "data-sort")] == sorted(best.values(), reverse=True)
+
+    assert click_header(seen, caption, "Ratings") == "ascending"
+    counts = [int(v) for v in table_column(seen, caption, 4)]
+    assert counts == sorted(counts) and counts != [e["count"] for e in ml100k_report["doc"]["bias"]["best"]]
+    assert click_header(seen, caption, "Title") == "ascending"
+    in_order = seen.page.evaluate(
+        "titles => titles.every((t, i) => i === 0 || titles[i - 1].localeCompare(t, undefined, {numeric: true, sensitivity: 'base'}) <= 0)",
+        table_column(seen, caption, 1),
+    )
+    assert in_order and sorted(table_column(seen, caption, 1)) == sorted(best)
+    assert click_header(seen, caption, "#") == "ascending"
+    assert table_column(seen, caption, 1) == shown  # back to the page's own order
+
+    component = ml100k_report["doc"]["pca"]["components"][0]
+    pca_caption = "Component 0: the 10 highest scores"
+    assert table_column(seen, pca_caption, 1) == [s["title"] for s in component["top"]]
+    assert click_header(seen, pca_caption, "Score") == "ascending"
+    assert table_column(seen, pca_caption, 1) == [s["title"] for s in reversed(component["top"])]
+    assert seen.page.locator("th[aria-sort]").count() == 2  # one per table that was sorted
+    assert_clean(seen)
+    seen.page.context.close()
+
+
+@pytest.mark.ml100k
+def test_without_javascript_the_page_is_complete(browser: Any, ml100k_page: Path) -> None:
+    scripted = tools.visit(browser, ml100k_page)
+    plain = tools.visit(browser, ml100k_page, javascript=False)
+    assert plain.page.locator("th button").count() == 0 and scripted.page.locator("th button").count() > 0
+    assert plain.page.inner_text("main") == scripted.page.inner_text("main")  # same words, same order
+    assert plain.page.locator("table.sortable tbody tr").count() == scripted.page.locator("table.sortable tbody tr").count() > 100
+    assert_clean(plain)
+    plain.page.context.close()
+    scripted.page.context.close()
+
+
+@pytest.mark.ml100k
+def test_scatter_points_carry_their_titles_and_labels_do_not_overlap(browser: Any, ml100k_page: Path, ml100k_report: dict) -> None:
+    seen = tools.visit(browser, ml100k_page)
+    found = seen.page.evaluate(
+        """() => {
+             const points = [...document.querySelectorAll("#scatter g[id^='scatter-point-']")];
+             const labels = [...document.querySelectorAll("#scatter g[id^='scatter-label-']")];
+             const boxes = labels.map(g => g.querySelector("text").getBoundingClientRect());
+             const overlaps = [];
+             boxes.forEach((a, i) => boxes.slice(i + 1).forEach((b, k) => {
+               const w = Math.min(a.right, b.right) - Math.max(a.left, b.left);
+               const h = Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top);
+               if (w > 0.5 && h > 0.5) overlaps.push([labels[i].id, labels[i + 1 + k].id]);
+             }));
+             const frame = document.querySelector("#scatter svg").getBoundingClientRect();
+             return {
+               pointTitles: points.map(g => g.querySelector(":scope > title").textContent),
+               labelTitles: labels.map(g => g.querySelector(":scope > title").textContent),
+               labelTexts: labels.map(g => g.querySelector("text").textContent),
+               overlaps,
+               outside: boxes.filter(b => b.left < frame.left || b.right > frame.right || b.top < frame.top || b.bottom > frame.bottom).length,
+               smallest: Math.min(...boxes.map(b => b.height)),
+             };
+           }"""
+    )
+    titles = [p["title"] for p in ml100k_report["doc"]["scatter"]]
+    assert len(titles) == 50
+    assert found["pointTitles"] == found["labelTitles"] == found["labelTexts"] == titles
+    assert found["overlaps"] == []
+    assert found["outside"] == 0
+    assert found["smallest"] >= 9  # px on a 1280 px wide window: readable
+    seen.page.context.close()
+
+
+@pytest.mark.ml100k
+def test_print_is_a4_light_and_nothing_overflows(browser: Any, ml100k_page: Path, screenshots: Path, notes: list[str]) -> None:
+    seen = tools.visit(browser, ml100k_page, color_scheme="dark", width=A4_PRINTABLE_PX)
+    page = seen.page
+    page.emulate_media(media="print", color_scheme="dark")  # a dark screen still prints light
+    assert page.evaluate("getComputedStyle(document.documentElement).backgroundColor") == "rgb(255, 255, 255)"
+    assert page.evaluate("getComputedStyle(document.documentElement).color") == "rgb(29, 29, 31)"
+    overflow = page.evaluate(
+        """() => [...document.body.querySelectorAll("*")]
+                 .filter(e => e.getClientRects().length && e.getBoundingClientRect().right > window.innerWidth + 0.5)
+                 .map(e => e.tagName + (e.id ? "#" + e.id : "") + " " + Math.round(e.getBoundingClientRect().right))"""
+    )
+    assert overflow == []
+    assert page.evaluate("document.documentElement.scrollWidth") <= A4_PRINTABLE_PX
+    pdf = screenshots / "ml100k.pdf"
+    page.pdf(path=str(pdf), prefer_css_page_size=True, print_background=True)
+    pages = len(re.findall(rb"/Type\s*/Page\b(?!s)", pdf.read_bytes()))
+    assert pages >= len(SECTIONS)  # every section starts a page
+    notes.append(f"print to PDF ({pages} A4 pages) {pdf}")
+    assert_clean(seen)
+    page.context.close()
+
+
+@pytest.mark.ml100k
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_axe_finds_no_serious_or_critical_violations(browser: Any, ml100k_page: Path, scheme: str, notes: list[str]) -> None:
+    seen = tools.visit(browser, ml100k_page, color_scheme=scheme)
+    violations = tools.run_axe(seen)
+    severe = [v for v in violations if v["impact"] in ("serious", "critical")]
+    assert severe == []
+    by_impact = {impact: sum(v["impact"] == impact for v in violations) for impact in ("critical", "serious", "moderate", "minor")}
+    notes.append(f"axe-core on ML-100k ({scheme}): {by_impact}")
+    seen.page.context.close()
+
+
+@pytest.mark.ml100k
+def test_the_nu_html_checker_finds_no_errors_in_the_ml100k_report(ml100k_page: Path, notes: list[str]) -> None:
+    messages = tools.nu_messages(ml100k_page)[ml100k_page.resolve()]
+    errors = [tools.describe(m) for m in messages if m["type"] in ("error", "non-document-error")]
+    warnings = [tools.describe(m) for m in messages if m.get("subType") == "warning"]
+    assert errors == []
+    assert warnings == []
+    notes.append(f"Nu HTML Checker on ML-100k: {len(errors)} errors, {len(warnings)} warnings")
+
+
+# --------------------------------------------------------------------------- hostile titles
+
+
+def test_hostile_titles_show_as_text_and_run_nothing(browser: Any, hostile_page: Path, screenshots: Path) -> None:
+    seen = tools.visit(browser, hostile_page)
+    assert_clean(seen)  # in particular: no alert() dialog, no request for "x"
+    page = seen.page
+    dom = page.evaluate(
+        """() => ({
+             title: document.title,
+             scripts: document.scripts.length,
+             images: document.images.length,
+             handlers: document.querySelectorAll("[onerror], [onload]").length,
+             cells: [...document.querySelectorAll("td")].map(td => td.textContent),
+             labels: [...document.querySelectorAll("#scatter svg text")].map(t => t.textContent),
+             hovers: [...document.querySelectorAll("#scatter svg g[id^='scatter-point-'] > title")].map(t => t.textContent),
+           })"""
+    )
+    assert dom["title"] == "ml-100k: what the collaborative-filtering model learned"
+    assert (dom["scripts"], dom["images"], dom["handlers"]) == (1, 0, 0)
+    for title in HOSTILE_TITLES:
+        assert title in dom["cells"], title
+        assert title in dom["labels"], title
+    assert dom["hovers"] == list(HOSTILE_TITLES)
+    assert "49" not in dom["cells"] and "x" not in dom["cells"]  # no Jinja was evaluated
+    assert page.locator("th button").count() > 0  # our own script still ran
+    page.screenshot(path=str(screenshots / "hostile-light.png"), full_page=True)
+    page.context.close()
+
+
+def test_the_nu_html_checker_finds_no_errors_in_the_hostile_report(hostile_page: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.html"  # a control: the checker does report errors
+    broken.write_text(hostile_page.read_text(encoding="utf-8").replace("<main>", "<main><p><div></p>", 1), encoding="utf-8")
+    messages = tools.nu_messages(hostile_page, broken)
+    assert [tools.describe(m) for m in messages[hostile_page.resolve()]] == []
+    assert any(m["type"] == "error" for m in messages[broken.resolve()])
+
+
+# --------------------------------------------------------------------------- the checks can fail
+
+
+def test_the_browser_checks_catch_a_broken_page(browser: Any, hostile_page: Path, tmp_path: Path) -> None:
+    """Controls: a script that no longer matches its hash, a fetch, a missing language."""
+    html = hostile_page.read_text(encoding="utf-8")
+    tampered = tmp_path / "tampered.html"
+    tampered.write_text(html.replace('"use strict";', '"use strict"; ', 1), encoding="utf-8")
+    seen = tools.visit(browser, tampered)
+    assert seen.csp_violations and seen.console_errors  # the browser refused the script...
+    assert seen.page.locator("th button").count() == 0  # ...and the page still reads without it
+    seen.page.context.close()
+
+    fetching = tmp_path / "fetching.html"
+    csp_meta = re.search(r'<meta http-equiv="Content-Security-Policy"[^>]*>\n', html).group(0)
+    fetching.write_text(html.replace(csp_meta, "").replace("<main>", '<main><img src="missing.png" alt="">', 1), encoding="utf-8")
+    seen = tools.visit(browser, fetching)
+    assert seen.foreign_requests == [(tmp_path / "missing.png").as_uri()]
+    seen.page.context.close()
+
+    unlabelled = tmp_path / "unlabelled.html"
+    unlabelled.write_text(html.replace('<html lang="en">', "<html>", 1), encoding="utf-8")
+    seen = tools.visit(browser, unlabelled)
+    assert "html-has-lang" in {v["id"] for v in tools.run_axe(seen) if v["impact"] == "serious"}
+    seen.page.context.close()
