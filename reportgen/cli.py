@@ -6,8 +6,13 @@ Heavy imports (pandas, fastai, torch, matplotlib) happen inside the commands, so
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import logging
+import os
+import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +23,7 @@ from reportgen.errors import ReportgenError
 
 log = logging.getLogger("reportgen")
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REGRESSION, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 CONTEXT = {"help_option_names": ["-h", "--help"], "show_default": True, "max_content_width": 100}
 
 
@@ -151,42 +156,56 @@ def cli() -> None:
     help="Folder of Jinja templates that override the packaged ones, file by file.",
 )
 @click.option("--offline", is_flag=True, envvar=_env("OFFLINE"), show_envvar=True, help="Never download ml-100k; fail if no local copy is found.")
+@click.option("--keep", type=click.IntRange(min=1), default=30, envvar=_env("KEEP"), show_envvar=True, help="How many runs to keep under OUTPUT/runs/.")
+@click.option(
+    "--compare-with",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    envvar=_env("COMPARE_WITH"),
+    show_envvar=True,
+    help="The report.json to compare with.  [default: OUTPUT/report.json, the previous run]",
+)
+@click.option(
+    "--fail-on-regression",
+    type=click.FloatRange(min=0),
+    metavar="PCT",
+    envvar=_env("FAIL_ON_REGRESSION"),
+    show_envvar=True,
+    help="Exit 3 (after writing the report) when valid RMSE is more than PCT percent worse than the previous run's.",
+)
+@click.option(
+    "--wait",
+    type=click.FloatRange(min=0),
+    default=0,
+    metavar="SECONDS",
+    envvar=_env("WAIT"),
+    show_envvar=True,
+    help="If another run holds OUTPUT, wait up to this long instead of exiting 75 at once.",
+)
+@click.option(
+    "--config",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    is_eager=True,
+    expose_value=False,
+    callback=lambda ctx, param, value: _load_config(ctx, value),
+    envvar=_env("CONFIG"),
+    show_envvar=True,
+    help="A TOML file of option values (epochs = 10, y-range = [1, 5], ...). Command-line options, "
+    "then REPORTGEN_* variables, override it.",
+)
 @click.option("--quiet", "-q", is_flag=True, envvar=_env("QUIET"), show_envvar=True, help="Print only errors.")
 @click.option("--debug", is_flag=True, help="Show the traceback of an unexpected error.")
-def build(
-    data: Path | None,
-    ratings: Path | None,
-    items: Path | None,
-    user_col: str,
-    item_col: str,
-    rating_col: str,
-    title_col: str,
-    sep: str | None,
-    encoding: str,
-    item_key: str,
-    duplicates: str,
-    output: Path,
-    epochs: int,
-    lr: float,
-    wd: float,
-    factors: int,
-    bs: int,
-    valid_pct: float,
-    y_range: tuple[float, float] | None,
-    seed: int,
-    top_n: int,
-    templates: Path | None,
-    offline: bool,
-    quiet: bool,
-    debug: bool,
-) -> None:
+def build(**opts: Any) -> None:
     """Train the model and write report.html and report.json into --output.
 
     Prints the report's path when done. On a terminal fastai's progress bar shows
-    training; otherwise (cron) each epoch is one timestamped line on stderr.
+    training; otherwise (cron) each stage and epoch is one timestamped line on stderr.
+    Every run is also kept under OUTPUT/runs/<UTC time>/, and the report compares
+    itself with the previous run.
 
     Without --data or --ratings it reads MovieLens 100k (`reportgen datasets`
-    says from where).
+    says from where). Every option can come from a --config file or a
+    REPORTGEN_<OPTION> variable; the command line wins, then the environment.
+    With SOURCE_DATE_EPOCH set, the files are byte-identical between runs.
 
     \b
     Examples:
@@ -194,65 +213,92 @@ def build(
       reportgen build --data ~/Downloads/ml-100k.zip --epochs 10 --output /tmp/r
       reportgen build --ratings export.csv --user-col customer --item-col sku \\
                       --rating-col stars --items products.csv --title-col name
+      reportgen build --config nightly.toml --fail-on-regression 5 --quiet
 
     \b
-    Exit codes: 0 report written; 1 the run failed; 2 bad input or usage;
-    130 interrupted. A failed run leaves the previous report untouched.
+    Exit codes:
+      0   report written
+      1   the run failed
+      2   bad input or usage
+      3   report written, but valid RMSE regressed (--fail-on-regression)
+      75  another run holds the output folder (try again, or --wait)
+      130 interrupted (SIGINT), 143 terminated (SIGTERM)
+    A run that does not finish leaves the previous report untouched.
     """
+    ctx = click.get_current_context()
     interactive = sys.stderr.isatty() and sys.stdout.isatty()
-    _configure_logging(quiet=quiet, interactive=interactive)
-    if y_range is not None and y_range[0] >= y_range[1]:
-        _fail(f"Invalid value for '--y-range': LOW ({y_range[0]}) must be below HIGH ({y_range[1]})", EXIT_USAGE)
-    _check_source_options(click.get_current_context(), data=data, ratings=ratings)
+    _configure_logging(quiet=opts["quiet"], interactive=interactive)
+    _check_usage(ctx, opts)
+    source_date = _source_date()
     try:
-        from reportgen import data as data_stage
-        from reportgen import pipeline
-        from reportgen.train import TrainConfig
+        with _signals_raise():
+            from reportgen import pipeline
 
-        source: Path | data_stage.OwnData | None = data
-        if ratings is not None:
-            source = data_stage.OwnData(
-                ratings=ratings,
-                items=items,
-                user_col=user_col,
-                item_col=item_col,
-                rating_col=rating_col,
-                title_col=title_col,
-                sep=sep,
-                encoding=encoding,
-            )
-        options = pipeline.BuildOptions(
-            source=source,
-            output=output,
-            item_key=item_key,
-            duplicates=duplicates,
-            train=TrainConfig(
-                epochs=epochs,
-                lr=lr,
-                wd=wd,
-                factors=factors,
-                bs=bs,
-                valid_pct=valid_pct,
-                y_range=(float(y_range[0]), float(y_range[1])) if y_range is not None else None,
-                seed=seed,
-            ),
-            top_n=top_n,
-            templates=templates,
-            progress=interactive and not quiet,
-            download=None if offline else data_stage.download_with_fastai,
-        )
-        # On a terminal fastai's own table shows each epoch; elsewhere, one log line each.
-        result = pipeline.build(options, on_epoch=None if options.progress else _log_epoch)
+            options = _build_options(opts, progress=interactive and not opts["quiet"], source_date=source_date)
+            # On a terminal fastai's own table shows each epoch; elsewhere, one log line each.
+            result = pipeline.build(options, on_epoch=None if options.progress else _log_epoch)
     except ReportgenError as exc:
         _fail(str(exc), exc.exit_code)
-    except KeyboardInterrupt:
-        _fail("interrupted", EXIT_INTERRUPTED)
+    except Stopped as exc:
+        _fail(exc.message, exc.code)
     except Exception as exc:
-        if debug:
+        if opts["debug"]:
             raise
         _fail(f"unexpected {type(exc).__name__}: {exc} (rerun with --debug for the traceback)", EXIT_FAILED)
-    if not quiet:
-        click.echo(str(result.written.html))
+    if not opts["quiet"]:
+        click.echo(str(result.html))
+    limit = opts["fail_on_regression"]
+    comparison = result.comparison
+    if limit is not None and comparison is not None and comparison.rmse_change_pct > limit:
+        _fail(
+            f"valid RMSE regressed by {comparison.rmse_change_pct:.2f} % ({comparison.valid_rmse_before:.4f} -> "
+            f"{comparison.valid_rmse_after:.4f}), more than --fail-on-regression {limit:g}; the report was written",
+            EXIT_REGRESSION,
+        )
+
+
+def _build_options(opts: dict[str, Any], *, progress: bool, source_date: dt.datetime | None) -> Any:
+    from reportgen import data as data_stage
+    from reportgen import pipeline
+    from reportgen.train import TrainConfig
+
+    source: Path | data_stage.OwnData | None = opts["data"]
+    if opts["ratings"] is not None:
+        source = data_stage.OwnData(
+            ratings=opts["ratings"],
+            items=opts["items"],
+            user_col=opts["user_col"],
+            item_col=opts["item_col"],
+            rating_col=opts["rating_col"],
+            title_col=opts["title_col"],
+            sep=opts["sep"],
+            encoding=opts["encoding"],
+        )
+    y_range = opts["y_range"]
+    return pipeline.BuildOptions(
+        source=source,
+        output=opts["output"],
+        item_key=opts["item_key"],
+        duplicates=opts["duplicates"],
+        train=TrainConfig(
+            epochs=opts["epochs"],
+            lr=opts["lr"],
+            wd=opts["wd"],
+            factors=opts["factors"],
+            bs=opts["bs"],
+            valid_pct=opts["valid_pct"],
+            y_range=(float(y_range[0]), float(y_range[1])) if y_range is not None else None,
+            seed=opts["seed"],
+        ),
+        top_n=opts["top_n"],
+        templates=opts["templates"],
+        progress=progress,
+        download=None if opts["offline"] else data_stage.download_with_fastai,
+        keep=opts["keep"],
+        compare_with=opts["compare_with"],
+        wait=opts["wait"],
+        source_date=source_date,
+    )
 
 
 @cli.command()
@@ -277,6 +323,75 @@ def datasets(data: Path | None) -> None:
 
 
 OWN_DATA_OPTIONS = ("items", "user_col", "item_col", "rating_col", "title_col", "sep", "encoding")
+PATH_OPTIONS = ("data", "ratings", "items", "output", "templates", "compare_with")
+
+
+def _check_usage(ctx: click.Context, opts: dict[str, Any]) -> None:
+    y_range = opts["y_range"]
+    if y_range is not None and y_range[0] >= y_range[1]:
+        _fail(f"Invalid value for '--y-range': LOW ({y_range[0]}) must be below HIGH ({y_range[1]})", EXIT_USAGE)
+    _check_source_options(ctx, data=opts["data"], ratings=opts["ratings"])
+
+
+def _load_config(ctx: click.Context, path: Path | None) -> None:
+    """Make a TOML file's values the defaults of this command (below env vars and the command line).
+
+    Keys are option names (`epochs`, `y-range` or `y_range`); relative paths are
+    taken from the config file's folder, so a crontab can name just the file.
+    """
+    if path is None:
+        return
+    import tomllib
+
+    try:
+        values = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise click.BadParameter(f"{path}: not a readable TOML file ({exc})", ctx=ctx, param_hint="'--config'") from exc
+    known = {p.name for p in ctx.command.params if p.name not in ("config", "help")}
+    defaults: dict[str, Any] = {}
+    for key, value in values.items():
+        name = key.replace("-", "_")
+        if name not in known:
+            raise click.BadParameter(f"{path}: unknown option {key!r}", ctx=ctx, param_hint="'--config'")
+        if name in PATH_OPTIONS and isinstance(value, str):
+            value = str((path.parent / value).resolve()) if not Path(value).is_absolute() else value
+        defaults[name] = value
+    ctx.default_map = {**(ctx.default_map or {}), **defaults}
+
+
+def _source_date() -> dt.datetime | None:
+    """SOURCE_DATE_EPOCH (reproducible-builds.org): the time to print instead of now."""
+    raw = os.environ.get("SOURCE_DATE_EPOCH")
+    if raw is None or raw == "":
+        return None
+    if not raw.isdigit():
+        _fail(f"SOURCE_DATE_EPOCH must be a whole number of seconds since 1970, not {raw!r}", EXIT_USAGE)
+    return dt.datetime.fromtimestamp(int(raw), tz=dt.timezone.utc)
+
+
+class Stopped(BaseException):
+    """SIGINT or SIGTERM arrived: unwind (releasing the lock, removing staging) and exit."""
+
+    def __init__(self, signum: int) -> None:
+        name = signal.Signals(signum).name
+        self.code = 128 + signum
+        self.message = f"{'interrupted' if signum == signal.SIGINT else 'terminated'} ({name}); the previous report is unchanged"
+        super().__init__(self.message)
+
+
+@contextlib.contextmanager
+def _signals_raise() -> Iterator[None]:
+    """Turn SIGINT and SIGTERM into `Stopped` while a run is in progress."""
+
+    def stop(signum: int, frame: object) -> None:
+        raise Stopped(signum)
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _check_source_options(ctx: click.Context, *, data: Path | None, ratings: Path | None) -> None:

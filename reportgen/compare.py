@@ -6,7 +6,6 @@ run's file, and keeps the comparison exactly as reproducible as the files.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,8 +49,8 @@ class Comparison:
     @property
     def rmse_change_pct(self) -> float:
         """How much worse (positive) or better (negative) valid RMSE got, in percent."""
-        if self.valid_rmse_before == 0:
-            return 0.0 if self.valid_rmse_after == 0 else math.inf
+        if self.valid_rmse_before <= 0:
+            return 0.0  # no meaningful percentage of nothing
         return 100.0 * (self.valid_rmse_after - self.valid_rmse_before) / self.valid_rmse_before
 
     @property
@@ -60,16 +59,16 @@ class Comparison:
 
 
 def compare(previous: dict[str, Any], current: dict[str, Any], previous_path: str) -> Comparison:
-    """Compare two report.json documents; missing parts of an older file compare as empty."""
+    """Compare two report.json documents (both need `metrics`); missing lists compare as empty."""
     return Comparison(
         previous=previous_path,
         previous_generated_at=str(previous.get("generated_at", "")),
         dataset_changed=_get(previous, "dataset", "sha256") != _get(current, "dataset", "sha256"),
         previous_sha256=str(_get(previous, "dataset", "sha256") or ""),
         current_sha256=str(_get(current, "dataset", "sha256") or ""),
-        valid_mse_before=float(_get(previous, "metrics", "valid_mse") or math.nan),
+        valid_mse_before=float(previous["metrics"]["valid_mse"]),
         valid_mse_after=float(current["metrics"]["valid_mse"]),
-        valid_rmse_before=float(_get(previous, "metrics", "valid_rmse") or math.nan),
+        valid_rmse_before=float(previous["metrics"]["valid_rmse"]),
         valid_rmse_after=float(current["metrics"]["valid_rmse"]),
         lists=tuple(
             _list_change(name, before, after)

@@ -58,8 +58,11 @@ class RunLock:
         self._fd: int | None = None
 
     def __enter__(self) -> RunLock:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise RunError(f"{self.path.parent}: cannot create the output folder ({exc.strerror or exc})") from exc
         deadline = time.monotonic() + self.wait
         while True:
             try:
@@ -196,8 +199,11 @@ def previous_report(folder: Path, explicit: Path | None = None) -> tuple[Path, d
         return None
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
-        if not isinstance(doc, dict) or "metrics" not in doc:
-            raise ValueError("not a reportgen report.json")
+        metrics = doc.get("metrics") if isinstance(doc, dict) else None
+        if not isinstance(metrics, dict) or not all(
+            isinstance(metrics.get(k), (int, float)) for k in ("valid_mse", "valid_rmse")
+        ):
+            raise ValueError("not a reportgen report.json: no metrics.valid_mse and valid_rmse")
     except (OSError, ValueError) as exc:
         if explicit is not None:
             raise InputError(f"{path}: cannot read it as a report.json ({exc})") from exc

@@ -16,7 +16,7 @@ import math
 import os
 import platform
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from markupsafe import Markup
 
 from reportgen import __version__
 from reportgen.analysis import Findings, ItemStat, Scored
+from reportgen.compare import Comparison
 from reportgen.data import CITATION, Provenance
 from reportgen.errors import InputError, RunError
 from reportgen.train import Metrics, TrainConfig
@@ -49,6 +50,8 @@ class DatasetSummary:
     n_users: int
     n_items: int
     n_titles: int
+    item_key: str = "title"
+    duplicates_dropped: int = 0
 
 
 @dataclass(frozen=True)
@@ -72,10 +75,17 @@ class Report:
     top_n: int
     metrics: Metrics
     findings: Findings
-    timings: Timings
+    timings: Timings | None  # None under SOURCE_DATE_EPOCH: durations never repeat
     figures: dict[str, str] = field(default_factory=dict)  # name -> our own inline SVG
     versions: dict[str, str] = field(default_factory=dict)
     citation: str = CITATION
+    notes: tuple[str, ...] = ()  # warnings about the data and the analysis
+    comparison: Comparison | None = None  # with the previous run, when there is one
+
+    @property
+    def reproducible(self) -> bool:
+        """Built under SOURCE_DATE_EPOCH: no durations, so the bytes repeat."""
+        return self.timings is None
 
 
 @dataclass(frozen=True)
@@ -181,9 +191,13 @@ def render_html(report: Report, user_templates: Path | None = None) -> str:
 
 
 def to_json(report: Report) -> dict[str, Any]:
-    """The machine-readable twin of the page (keys documented in the README)."""
+    """The machine-readable twin of the page (keys documented in the README).
+
+    Under SOURCE_DATE_EPOCH (`report.reproducible`) `timings` and each epoch's
+    `seconds` are left out, since durations never repeat.
+    """
     d, m, f = report.dataset, report.metrics, report.findings
-    return {
+    doc: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "generated_at": report.generated_at,
         "reportgen_version": __version__,
@@ -192,11 +206,15 @@ def to_json(report: Report) -> dict[str, Any]:
             "source": d.provenance.source,
             "location": d.provenance.location,
             "ratings_file": d.provenance.ratings_file,
+            "items_file": d.provenance.items_file,
+            "columns": dict(d.provenance.columns),
             "sha256": d.provenance.sha256,
             "n_ratings": d.n_ratings,
             "n_users": d.n_users,
             "n_items": d.n_items,
             "n_titles": d.n_titles,
+            "item_key": d.item_key,
+            "duplicates_dropped": d.duplicates_dropped,
         },
         "config": {**report.config.as_dict(), "top_n": report.top_n},
         "metrics": {
@@ -205,12 +223,16 @@ def to_json(report: Report) -> dict[str, Any]:
             "n_train": m.n_train,
             "n_valid": m.n_valid,
             "epochs": [
-                {"epoch": e.epoch, "train_loss": e.train_loss, "valid_loss": e.valid_loss, "seconds": e.seconds}
+                {"epoch": e.epoch, "train_loss": e.train_loss, "valid_loss": e.valid_loss}
+                | ({} if report.reproducible else {"seconds": e.seconds})
                 for e in m.epochs
             ],
         },
+        "notes": list(report.notes),
         "top_items": list(f.top_items),
+        "top_n_clamped": f.top_n_clamped,
         "unknown_to_model": f.unknown_to_model,
+        "items": [_item(s) for s in f.item_stats],
         "bias": {"worst": [_item(s) for s in f.worst], "best": [_item(s) for s in f.best]},
         "pca": {
             "explained_variance_ratio": list(f.explained_variance_ratio),
@@ -227,15 +249,30 @@ def to_json(report: Report) -> dict[str, Any]:
             ],
         },
         "scatter": [{"title": p.title, "x": p.x, "y": p.y} for p in f.scatter],
-        "timings": {
-            "load": report.timings.load,
-            "train": report.timings.train,
-            "analyse": report.timings.analyse,
-            "render": report.timings.render,
-            "total": report.timings.total,
-        },
-        "versions": report.versions,
-        "citation": report.citation,
+    }
+    if report.timings is not None:
+        doc["timings"] = asdict(report.timings)
+    if report.comparison is not None:
+        doc["comparison"] = _comparison(report.comparison)
+    doc["versions"] = report.versions
+    doc["citation"] = report.citation
+    return doc
+
+
+def _comparison(c: Comparison) -> dict[str, Any]:
+    return {
+        "previous": c.previous,
+        "previous_generated_at": c.previous_generated_at,
+        "dataset_changed": c.dataset_changed,
+        "previous_sha256": c.previous_sha256,
+        "current_sha256": c.current_sha256,
+        "valid_mse_before": c.valid_mse_before,
+        "valid_mse_after": c.valid_mse_after,
+        "valid_rmse_before": c.valid_rmse_before,
+        "valid_rmse_after": c.valid_rmse_after,
+        "valid_rmse_change_pct": c.rmse_change_pct,
+        "lists": [{"name": l.name, "entered": list(l.entered), "left": list(l.left)} for l in c.lists],
+        "bias_moves": [{"title": b.title, "before": b.before, "after": b.after, "change": b.change} for b in c.bias_moves],
     }
 
 

@@ -36,7 +36,13 @@ def previous_report(tmp_path: Path) -> Path:
 def assert_untouched(out: Path) -> None:
     assert (out / "report.html").read_text() == "<p>yesterday's report</p>"
     assert (out / "report.json").read_text() == '{"yesterday": true}'
-    assert sorted(p.name for p in out.iterdir()) == ["report.html", "report.json"]
+    assert_nothing_left(out)
+
+
+def assert_nothing_left(out: Path) -> None:
+    """Besides the reports, at most the (released, empty) lock: no runs, no temporary files."""
+    assert sorted(p.name for p in out.iterdir()) in (["report.html", "report.json"], [".reportgen.lock", "report.html", "report.json"])
+    assert not (out / ".reportgen.lock").exists() or (out / ".reportgen.lock").read_text() == ""
 
 
 def test_version_and_help() -> None:
@@ -62,7 +68,11 @@ def test_build_help_documents_every_option_with_its_default_and_the_exit_codes()
         assert option in text
     assert "[default: 0 5.5 for ml-100k; for --ratings, min to max + 10 % of the span]" in text
     assert "env var: REPORTGEN_EPOCHS" in text
-    assert "Exit codes: 0 report written; 1 the run failed; 2 bad input or usage" in text
+    for code in ("0 report written", "1 the run failed", "2 bad input or usage", "3 report written, but valid RMSE regressed",
+                 "75 another run holds the output folder", "130 interrupted (SIGINT), 143 terminated (SIGTERM)"):
+        assert code in text, code
+    for option in ("--config", "--keep", "--wait", "--compare-with", "--fail-on-regression"):
+        assert option in text
 
 
 @pytest.mark.parametrize(
@@ -72,7 +82,7 @@ def test_build_help_documents_every_option_with_its_default_and_the_exit_codes()
         (["--valid-pct", "1.5"], "Error: Invalid value for '--valid-pct'", "1.5 is not in the range 0<x<1."),
         (["--y-range", "5", "1"], "Error: Invalid value for '--y-range'", "LOW (5.0) must be below HIGH (1.0)"),
         (["--data", "no/such/dir"], "Error: Invalid value for '--data'", "Path 'no/such/dir' does not exist."),
-        (["--epoch", "3"], "Error: No such option '--epoch'.", "(Did you mean one of: '--epochs', '--sep'?)"),
+        (["--epoch", "3"], "Error: No such option '--epoch'.", "(Did you mean one of: '--epochs', '--keep', '--sep'?)"),
     ],
 )
 def test_bad_usage_is_one_error_line_exit_2_and_no_report_change(
@@ -126,7 +136,7 @@ def test_full_build_on_a_grouplens_folder(planted_dir: Path, planted: Planted, t
     best_table = next(c.parent for c in page.find_all("caption") if c.get_text(strip=True) == "Highest biases")
     assert best_table.tbody.tr.find_all("td")[1].get_text() == doc["bias"]["best"][0]["title"]
     assert len(page.find(id="scatter").find("svg").find_all("text")) >= len(doc["scatter"])
-    assert sorted(p.name for p in out.iterdir()) == ["report.html", "report.json"]
+    assert sorted(p.name for p in out.iterdir()) == [".reportgen.lock", "report.html", "report.json", "runs"]
 
 
 def test_quiet_prints_nothing_on_success(planted_dir: Path, tmp_path: Path) -> None:

@@ -119,8 +119,11 @@ def test_leftovers_of_dead_runs_are_removed_and_live_ones_kept(tmp_path: Path) -
 
 def test_previous_report_is_the_published_one_and_a_damaged_one_is_skipped(tmp_path: Path) -> None:
     assert history.previous_report(tmp_path) is None
-    (tmp_path / "report.json").write_text('{"metrics": {"valid_rmse": 1.0}}')
-    assert history.previous_report(tmp_path) == (tmp_path / "report.json", {"metrics": {"valid_rmse": 1.0}})
+    good = {"metrics": {"valid_mse": 1.0, "valid_rmse": 1.0}}
+    (tmp_path / "report.json").write_text(json.dumps(good))
+    assert history.previous_report(tmp_path) == (tmp_path / "report.json", good)
+    (tmp_path / "report.json").write_text('{"metrics": {"valid_rmse": "n/a"}}')
+    assert history.previous_report(tmp_path) is None
     (tmp_path / "report.json").write_text('{"metrics": ')
     assert history.previous_report(tmp_path) is None
     with pytest.raises(InputError, match=r"cannot read it as a report.json"):

@@ -23,6 +23,7 @@ from reportgen.cli import cli
 from reportgen.data import OwnData
 from reportgen.errors import InputError
 from tests.conftest import AWFUL, GREAT, Planted
+from tests.test_cli import assert_nothing_left
 
 FAST = ["--epochs", "2", "--factors", "8", "--lr", "0.01"]
 PREVIOUS_HTML = b"<p>yesterday's report \xe2\x9c\x93</p>\n"
@@ -238,7 +239,7 @@ def test_bad_input_is_one_error_line_exit_2_and_the_previous_report_survives(cas
     assert "Traceback" not in result.output and result.stdout == ""
     assert (out / "report.html").read_bytes() == PREVIOUS_HTML
     assert (out / "report.json").read_bytes() == PREVIOUS_JSON
-    assert sorted(p.name for p in out.iterdir()) == ["report.html", "report.json"]
+    assert_nothing_left(out)
 
 
 def test_unreadable_file(tmp_path: Path, out: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,0 +1,267 @@
+"""Nightly runs from cron: history, comparison, locking, signals, config, reproducible bytes."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from bs4 import BeautifulSoup
+from click.testing import CliRunner
+
+from reportgen import history
+from reportgen.cli import cli
+from tests.conftest import Planted, planted_frame, write_grouplens
+
+QUICK = ["--epochs", "1", "--factors", "4", "--lr", "0.01", "--top-n", "40"]
+
+
+def build(out: Path, *args: str | Path, env: dict[str, str] | None = None) -> object:
+    return CliRunner().invoke(cli, ["build", "--output", str(out), *QUICK, *map(str, args)], env=env)
+
+
+def report(out: Path) -> dict:
+    return json.loads((out / "report.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def second_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Another planted table (other seed): a changed dataset for the second run."""
+    other: Planted = planted_frame(seed=5)
+    return write_grouplens(tmp_path_factory.mktemp("data") / "ml-other", other.frame, other.titles)
+
+
+# --------------------------------------------------------------------------- history and comparison
+
+
+def test_two_runs_keep_two_entries_and_the_second_compares_itself_with_the_first(
+    tmp_path: Path, planted_dir: Path, second_dataset: Path
+) -> None:
+    out = tmp_path / "out"
+    assert build(out, "--data", planted_dir).exit_code == 0
+    first = report(out)
+    assert "comparison" not in first
+
+    result = build(out, "--data", second_dataset)
+    assert result.exit_code == 0, result.output
+    second = report(out)
+    runs = history.runs(out)
+    assert len(runs) == 2
+    assert json.loads((runs[0] / "report.json").read_text()) == first
+    assert (runs[1] / "report.html").read_bytes() == (out / "report.html").read_bytes()
+    assert not (out / "report.html").is_symlink()
+
+    c = second["comparison"]
+    assert c["previous"] == str(out / "report.json")
+    assert c["dataset_changed"] is True
+    assert (c["previous_sha256"], c["current_sha256"]) == (first["dataset"]["sha256"], second["dataset"]["sha256"])
+    assert (c["valid_rmse_before"], c["valid_rmse_after"]) == (first["metrics"]["valid_rmse"], second["metrics"]["valid_rmse"])
+    assert c["valid_rmse_change_pct"] == pytest.approx(100 * (c["valid_rmse_after"] / c["valid_rmse_before"] - 1))
+    lists = {entry["name"]: entry for entry in c["lists"]}
+    was = {e["title"] for e in first["bias"]["worst"]}
+    now = {e["title"] for e in second["bias"]["worst"]}
+    assert set(lists["Lowest biases"]["entered"]) == now - was
+    assert set(lists["Lowest biases"]["left"]) == was - now
+    before = {e["title"]: e["bias"] for e in first["items"]}
+    moves = c["bias_moves"]
+    assert moves and all(m["before"] == before[m["title"]] for m in moves)
+    assert [abs(m["after"] - m["before"]) for m in moves] == sorted((abs(m["after"] - m["before"]) for m in moves), reverse=True)
+
+    section = BeautifulSoup((out / "report.html").read_text(encoding="utf-8"), "html.parser").find(id="changes")
+    text = " ".join(section.get_text(" ").split())
+    assert "Changes since the previous run" in text
+    assert "The dataset changed" in text
+    assert f"{c['valid_rmse_before']:.4f}" in text and f"{c['valid_rmse_after']:.4f}" in text
+    assert moves[0]["title"] in text
+
+
+def test_keep_prunes_the_oldest_runs(tmp_path: Path, planted_dir: Path) -> None:
+    out = tmp_path / "out"
+    for _ in range(3):
+        assert build(out, "--data", planted_dir, "--keep", "2").exit_code == 0
+    assert len(history.runs(out)) == 2
+
+
+def test_compare_with_picks_another_runs_report(tmp_path: Path, planted_dir: Path, second_dataset: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    assert build(elsewhere, "--data", second_dataset).exit_code == 0
+    out = tmp_path / "out"
+    assert build(out, "--data", planted_dir, "--compare-with", elsewhere / "report.json").exit_code == 0
+    assert report(out)["comparison"]["previous"] == str(elsewhere / "report.json")
+    assert report(out)["comparison"]["dataset_changed"] is True
+
+
+def test_fail_on_regression_exits_3_after_writing_the_report(tmp_path: Path, planted_dir: Path) -> None:
+    out = tmp_path / "out"
+    assert build(out, "--data", planted_dir, "--epochs", "4").exit_code == 0
+    good = report(out)["metrics"]["valid_rmse"]
+    result = build(out, "--data", planted_dir, "--epochs", "1", "--lr", "0.0001", "--fail-on-regression", "5")
+    assert result.exit_code == 3
+    bad = report(out)["metrics"]["valid_rmse"]
+    assert bad > good * 1.05
+    pct = 100 * (bad - good) / good
+    assert result.stderr.splitlines()[-1] == (
+        f"Error: valid RMSE regressed by {pct:.2f} % ({good:.4f} -> {bad:.4f}), more than --fail-on-regression 5; "
+        "the report was written"
+    )
+    assert len(history.runs(out)) == 2
+    assert build(out, "--data", planted_dir, "--epochs", "1", "--lr", "0.0001", "--fail-on-regression", "5").exit_code == 0
+
+
+# --------------------------------------------------------------------------- locking
+
+
+def test_a_second_run_is_refused_with_75_while_one_holds_the_folder(tmp_path: Path, planted_dir: Path) -> None:
+    out = tmp_path / "out"
+    with history.RunLock(out):
+        result = build(out, "--data", planted_dir)
+    assert result.exit_code == 75
+    assert result.stderr == f"Error: another reportgen run holds {out / '.reportgen.lock'} (pid {os.getpid()})\n"
+    assert not (out / "report.html").exists()
+
+
+def test_a_stale_lock_is_taken_over(tmp_path: Path, planted_dir: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    (out / ".reportgen.lock").write_text(f"{child.pid}\n")
+    result = build(out, "--data", planted_dir)
+    assert result.exit_code == 0
+    assert f"taking over the stale lock {out / '.reportgen.lock'} of pid {child.pid}, which is no longer running" in result.stderr
+
+
+# --------------------------------------------------------------------------- killed runs
+
+
+def start_slow_run(out: Path, data: Path) -> subprocess.Popen:
+    """A real `reportgen build` process that trains long enough to be killed mid-way."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "reportgen", "build", "--data", str(data), "--output", str(out),
+         "--epochs", "200", "--factors", "4", "--top-n", "40"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+
+def wait_for_training(process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 120
+    for line in process.stderr:
+        if " epoch 1/200 " in line:
+            return
+        assert time.monotonic() < deadline, "training never started"
+    raise AssertionError(f"the run ended before training: {process.wait()}")
+
+
+@pytest.fixture
+def published(tmp_path: Path, planted_dir: Path) -> Path:
+    """An output folder with one finished run in it."""
+    out = tmp_path / "out"
+    assert build(out, "--data", planted_dir).exit_code == 0
+    return out
+
+
+def snapshot(out: Path) -> dict[str, bytes]:
+    return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+
+
+def test_sigkill_during_training_leaves_the_previous_report_and_nothing_to_trip_over(published: Path, planted_dir: Path) -> None:
+    before = snapshot(published)
+    process = start_slow_run(published, planted_dir)
+    wait_for_training(process)
+    process.kill()
+    assert process.wait() == -signal.SIGKILL
+    after = snapshot(published)
+    assert after.pop(".reportgen.lock") == f"{process.pid}\n".encode()  # the dead run's pid, nothing else
+    before.pop(".reportgen.lock")
+    assert after == before
+    result = build(published, "--data", planted_dir)  # the next run neither trips nor complains of a live lock
+    assert result.exit_code == 0, result.output
+    assert f"of pid {process.pid}, which is no longer running" in result.stderr
+    assert len(history.runs(published)) == 2
+
+
+@pytest.mark.parametrize(("sig", "code", "line"), [
+    (signal.SIGTERM, 143, "Error: terminated (SIGTERM); the previous report is unchanged"),
+    (signal.SIGINT, 130, "Error: interrupted (SIGINT); the previous report is unchanged"),
+])  # fmt: skip
+def test_sigterm_and_sigint_stop_cleanly(published: Path, planted_dir: Path, sig: int, code: int, line: str) -> None:
+    before = snapshot(published)
+    process = start_slow_run(published, planted_dir)
+    wait_for_training(process)
+    process.send_signal(sig)
+    assert process.wait(timeout=60) == code
+    rest = process.stderr.read()
+    assert rest.splitlines()[-1] == line
+    assert "Traceback" not in rest
+    assert snapshot(published) == before  # lock released (empty again), no staging left
+
+
+# --------------------------------------------------------------------------- reproducible bytes
+
+
+def test_source_date_epoch_gives_byte_identical_files(tmp_path: Path, planted_dir: Path) -> None:
+    env = {"SOURCE_DATE_EPOCH": "1764201600"}  # 2025-11-27T00:00:00Z
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert build(a, "--data", planted_dir, env=env).exit_code == 0
+    assert build(b, "--data", planted_dir, env=env).exit_code == 0
+    assert (a / "report.html").read_bytes() == (b / "report.html").read_bytes()
+    assert (a / "report.json").read_bytes() == (b / "report.json").read_bytes()
+    doc = report(a)
+    assert doc["generated_at"] == "2025-11-27T00:00:00+00:00"
+    assert "timings" not in doc and all("seconds" not in e for e in doc["metrics"]["epochs"])
+    page = BeautifulSoup((a / "report.html").read_text(encoding="utf-8"), "html.parser")
+    assert "SOURCE_DATE_EPOCH" in page.find(id="run").get_text()
+
+
+def test_bad_source_date_epoch_is_a_usage_error(tmp_path: Path, planted_dir: Path) -> None:
+    result = build(tmp_path / "out", "--data", planted_dir, env={"SOURCE_DATE_EPOCH": "yesterday"})
+    assert result.exit_code == 2
+    assert result.stderr == "Error: SOURCE_DATE_EPOCH must be a whole number of seconds since 1970, not 'yesterday'\n"
+
+
+# --------------------------------------------------------------------------- configuration
+
+
+def test_config_file_then_environment_then_command_line(tmp_path: Path, planted_dir: Path) -> None:
+    config = tmp_path / "nightly.toml"
+    assert planted_dir.parent == config.parent  # so `data` below is a path relative to the config file
+    config.write_text(f'data = "{planted_dir.name}"\nepochs = 2\nseed = 7\ny-range = [0.5, 5.5]\n')
+    runner = CliRunner()
+
+    def config_used(*args: str, env: dict[str, str] | None = None) -> dict:
+        out = tmp_path / f"out{len(list(tmp_path.glob('out*')))}"
+        result = runner.invoke(cli, ["build", "--config", str(config), "--output", str(out), "--factors", "4", *args], env=env)
+        assert result.exit_code == 0, result.output
+        return report(out)["config"]
+
+    cfg = config_used()
+    assert (cfg["epochs"], cfg["seed"], cfg["y_range"]) == (2, 7, [0.5, 5.5])
+    assert config_used(env={"REPORTGEN_EPOCHS": "3"})["epochs"] == 3
+    assert config_used("--epochs", "1", env={"REPORTGEN_EPOCHS": "3"})["epochs"] == 1
+    assert config_used(env={"REPORTGEN_SEED": "9"})["seed"] == 9
+
+
+def test_config_file_with_an_unknown_option_names_it(tmp_path: Path) -> None:
+    config = tmp_path / "nightly.toml"
+    config.write_text("epoch = 2\n")
+    result = CliRunner().invoke(cli, ["build", "--config", str(config)])
+    assert result.exit_code == 2
+    assert result.stderr == f"Error: Invalid value for '--config': {config}: unknown option 'epoch'\n"
+
+
+def test_log_lines_on_a_non_terminal_are_timestamped_and_quiet_silences_them(tmp_path: Path, planted_dir: Path) -> None:
+    result = build(tmp_path / "out", "--data", planted_dir)
+    lines = result.stderr.splitlines()
+    stamp = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4} "
+    assert all(re.match(stamp, line) for line in lines)
+    joined = "\n".join(lines)
+    for needle in ("start: reportgen", "loaded ", " epoch 1/1 ", "trained in ", "analysed in ", "drew the figures in ", "wrote "):
+        assert needle in joined, needle
+    quiet = build(tmp_path / "q", "--data", planted_dir, "--quiet")
+    assert quiet.exit_code == 0 and quiet.stderr == "" and quiet.stdout == ""
