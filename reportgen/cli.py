@@ -50,8 +50,10 @@ def _fail(message: str, code: int) -> None:
     sys.exit(code)
 
 
-def _env(name: str) -> str:
-    return f"REPORTGEN_{name}"
+def option(*decls: str, **kwargs: Any) -> Any:
+    """`click.option` that also reads REPORTGEN_<NAME> (from the first long flag) and shows it in --help."""
+    flag = next(d for d in decls if d.startswith("--"))
+    return click.option(*decls, envvar=f"REPORTGEN_{flag[2:].replace('-', '_').upper()}", show_envvar=True, **kwargs)
 
 
 @click.group(cls=OneLineErrors, context_settings=CONTEXT)
@@ -69,130 +71,104 @@ def cli() -> None:
 
 
 @cli.command()
-@click.option(
+@option(
     "--data",
     type=click.Path(exists=True, path_type=Path),
-    envvar=_env("DATA"),
-    show_envvar=True,
     help="A GroupLens ml-100k folder or zip (u.data + u.item). Without it: fastai's cache, "
     "then the recbole copy, then a download.",
 )
-@click.option(
+@option(
     "--ratings",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    envvar=_env("RATINGS"),
-    show_envvar=True,
     help="Your own ratings file instead of MovieLens: .csv, .tsv, .txt/.data, .parquet, or a .gz/.zip CSV.",
 )
-@click.option(
+@option(
     "--items",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    envvar=_env("ITEMS"),
-    show_envvar=True,
     help="With --ratings: a file of item titles, joined on the item column.",
 )
-@click.option("--user-col", default="user", envvar=_env("USER_COL"), show_envvar=True, help="With --ratings: the user id column.")
-@click.option("--item-col", default="item", envvar=_env("ITEM_COL"), show_envvar=True, help="With --ratings: the item id column.")
-@click.option("--rating-col", default="rating", envvar=_env("RATING_COL"), show_envvar=True, help="With --ratings: the rating column.")
-@click.option("--title-col", default="title", envvar=_env("TITLE_COL"), show_envvar=True, help="With --ratings: the title column (in the ratings or --items file); without titles the item id is the label.")
-@click.option("--sep", envvar=_env("SEP"), show_envvar=True, help="With --ratings: the field separator.  [default: by extension]")
-@click.option("--encoding", default="utf-8", envvar=_env("ENCODING"), show_envvar=True, help="With --ratings: the text encoding, e.g. latin-1.")
-@click.option(
+@option("--user-col", default="user", help="With --ratings: the user id column.")
+@option("--item-col", default="item", help="With --ratings: the item id column.")
+@option("--rating-col", default="rating", help="With --ratings: the rating column.")
+@option("--title-col", default="title", help="With --ratings: the title column (in the ratings or --items file); without titles the item id is the label.")
+@option("--sep", help="With --ratings: the field separator.  [default: by extension]")
+@option("--encoding", default="utf-8", help="With --ratings: the text encoding, e.g. latin-1.")
+@option(
     "--item-key",
     type=click.Choice(["title", "id"]),
     default="title",
-    envvar=_env("ITEM_KEY"),
-    show_envvar=True,
     help="What is one item: items sharing a title are merged (title, like the tutorial) or kept apart "
     "and labelled 'Title [id]' (id).",
 )
-@click.option(
+@option(
     "--duplicates",
     type=click.Choice(["last", "error"]),
     default="last",
-    envvar=_env("DUPLICATES"),
-    show_envvar=True,
     help="A (user, item) pair rated twice: keep the last rating, or stop with an error.",
 )
-@click.option(
+@option(
     "--output",
     "-o",
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("output"),
-    envvar=_env("OUTPUT"),
-    show_envvar=True,
     help="Folder that receives report.html and report.json.",
 )
-@click.option("--epochs", type=click.IntRange(min=1), default=5, envvar=_env("EPOCHS"), show_envvar=True, help="Training epochs (one-cycle schedule).")
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=5e-3, envvar=_env("LR"), show_envvar=True, help="Maximum learning rate of the one-cycle schedule.")
-@click.option("--wd", type=click.FloatRange(min=0), default=0.1, envvar=_env("WD"), show_envvar=True, help="Weight decay.")
-@click.option("--factors", type=click.IntRange(min=1), default=50, envvar=_env("FACTORS"), show_envvar=True, help="Latent factors per user and item.")
-@click.option("--bs", type=click.IntRange(min=1), default=64, envvar=_env("BS"), show_envvar=True, help="Batch size.")
-@click.option(
+@option("--epochs", type=click.IntRange(min=1), default=5, help="Training epochs (one-cycle schedule).")
+@option("--lr", type=click.FloatRange(min=0, min_open=True), default=5e-3, help="Maximum learning rate of the one-cycle schedule.")
+@option("--wd", type=click.FloatRange(min=0), default=0.1, help="Weight decay.")
+@option("--factors", type=click.IntRange(min=1), default=50, help="Latent factors per user and item.")
+@option("--bs", type=click.IntRange(min=1), default=64, help="Batch size.")
+@option(
     "--valid-pct",
     type=click.FloatRange(0, 1, min_open=True, max_open=True),
     default=0.2,
-    envvar=_env("VALID_PCT"),
-    show_envvar=True,
     help="Share of ratings held out at random for validation.",
 )
-@click.option(
+@option(
     "--y-range",
     type=(float, float),
     default=None,
-    envvar=_env("Y_RANGE"),
-    show_envvar=True,
     metavar="LOW HIGH",
     help="Range the predictions are squashed into (sigmoid); every rating must lie inside it.  "
     "[default: 0 5.5 for ml-100k; for --ratings, min to max + 10 % of the span]",
 )
-@click.option("--seed", type=int, default=42, envvar=_env("SEED"), show_envvar=True, help="Random seed: the same data and seed give the same numbers.")
-@click.option("--top-n", type=click.IntRange(min=2), default=1000, envvar=_env("TOP_N"), show_envvar=True, help="How many of the most-rated items to analyse.")
-@click.option(
+@option("--seed", type=int, default=42, help="Random seed: the same data and seed give the same numbers.")
+@option("--top-n", type=click.IntRange(min=2), default=1000, help="How many of the most-rated items to analyse.")
+@option(
     "--templates",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
-    envvar=_env("TEMPLATES"),
-    show_envvar=True,
     help="Folder of Jinja templates that override the packaged ones, file by file.",
 )
-@click.option("--offline", is_flag=True, envvar=_env("OFFLINE"), show_envvar=True, help="Never download ml-100k; fail if no local copy is found.")
-@click.option("--keep", type=click.IntRange(min=1), default=30, envvar=_env("KEEP"), show_envvar=True, help="How many runs to keep under OUTPUT/runs/.")
-@click.option(
+@option("--offline", is_flag=True, help="Never download ml-100k; fail if no local copy is found.")
+@option("--keep", type=click.IntRange(min=1), default=30, help="How many runs to keep under OUTPUT/runs/.")
+@option(
     "--compare-with",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    envvar=_env("COMPARE_WITH"),
-    show_envvar=True,
     help="The report.json to compare with.  [default: OUTPUT/report.json, the previous run]",
 )
-@click.option(
+@option(
     "--fail-on-regression",
     type=click.FloatRange(min=0),
     metavar="PCT",
-    envvar=_env("FAIL_ON_REGRESSION"),
-    show_envvar=True,
     help="Exit 3 (after writing the report) when valid RMSE is more than PCT percent worse than the previous run's.",
 )
-@click.option(
+@option(
     "--wait",
     type=click.FloatRange(min=0),
     default=0,
     metavar="SECONDS",
-    envvar=_env("WAIT"),
-    show_envvar=True,
     help="If another run holds OUTPUT, wait up to this long instead of exiting 75 at once.",
 )
-@click.option(
+@option(
     "--config",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     is_eager=True,
     expose_value=False,
     callback=lambda ctx, param, value: _load_config(ctx, value),
-    envvar=_env("CONFIG"),
-    show_envvar=True,
     help="A TOML file of option values (epochs = 10, y-range = [1, 5], ...). Command-line options, "
     "then REPORTGEN_* variables, override it.",
 )
-@click.option("--quiet", "-q", is_flag=True, envvar=_env("QUIET"), show_envvar=True, help="Print only errors.")
+@option("--quiet", "-q", is_flag=True, help="Print only errors.")
 @click.option("--debug", is_flag=True, help="Show the traceback of an unexpected error.")
 def build(**opts: Any) -> None:
     """Train the model and write report.html and report.json into --output.
@@ -302,7 +278,7 @@ def _build_options(opts: dict[str, Any], *, progress: bool, source_date: dt.date
 
 
 @cli.command()
-@click.option("--data", type=click.Path(path_type=Path), envvar=_env("DATA"), show_envvar=True, help="A folder or zip that `build --data` would read.")
+@option("--data", type=click.Path(path_type=Path), help="A folder or zip that `build --data` would read.")
 def datasets(data: Path | None) -> None:
     """Say where the built-in dataset ml-100k would be read from, in the order tried."""
     from reportgen.data import candidates

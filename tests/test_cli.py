@@ -186,3 +186,11 @@ def test_help_and_datasets_do_not_import_fastai_or_torch() -> None:
 def test_python_dash_m_runs_the_same_cli() -> None:
     out = subprocess.run([sys.executable, "-m", "reportgen", "--version"], capture_output=True, text=True, check=True)
     assert out.stdout == f"reportgen {__version__}\n"
+
+
+def test_every_build_option_reads_its_reportgen_variable() -> None:
+    import click
+
+    options = [p for p in cli.commands["build"].params if isinstance(p, click.Option) and p.name not in ("debug", "help")]
+    assert len(options) >= 29
+    assert {p.name: p.envvar for p in options} == {p.name: f"REPORTGEN_{p.name.upper()}" for p in options}
