@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -49,9 +51,11 @@ def test_planted_high_and_low_bias_items_come_out_at_the_ends(fitted, planted: P
     assert f.best[0].bias > 0 > f.worst[0].bias
 
 
-def test_same_data_and_seed_give_the_same_numbers(fitted, planted: Planted) -> None:
-    first, _ = fitted
-    second = train.fit(as_ratings(planted.frame), CONFIG)
+@pytest.mark.parametrize("loader", train.LOADERS)
+def test_same_data_and_seed_give_the_same_numbers(fitted, planted: Planted, loader: str) -> None:
+    config = dataclasses.replace(CONFIG, loader=loader)
+    first = fitted[0] if config == CONFIG else train.fit(as_ratings(planted.frame), config)
+    second = train.fit(as_ratings(planted.frame), config)
     assert second.metrics.epochs[-1].valid_loss == first.metrics.epochs[-1].valid_loss
     assert [(e.train_loss, e.valid_loss) for e in second.metrics.epochs] == [
         (e.train_loss, e.valid_loss) for e in first.metrics.epochs

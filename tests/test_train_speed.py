@@ -1,0 +1,189 @@
+"""The lean training path against the tutorial's: same split, same model, numbers within tolerance.
+
+Speed itself is measured by `benchmarks/train_speed.py`, never here; these tests
+hold what makes the speed-up honest: the lean path trains the same model on the
+same split, and is never worse than the tutorial path.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from reportgen import train
+from reportgen.errors import InputError
+from tests.conftest import Planted, as_ratings
+
+CONFIG = train.TrainConfig(epochs=4, lr=1e-2, factors=8, bs=64)
+# Importing fastai directly (not through train.fit, which quiets it) warns about torch.jit.
+pytestmark = pytest.mark.filterwarnings(r"ignore:.*torch\.jit\.script.* is deprecated")
+
+
+@pytest.fixture(scope="module")
+def both(planted: Planted) -> dict[str, train.TrainedModel]:
+    ratings = as_ratings(planted.frame)
+    return {loader: train.fit(ratings, dataclasses.replace(CONFIG, loader=loader)) for loader in train.LOADERS}
+
+
+def test_lean_is_the_default_and_records_how_it_ran(both) -> None:
+    assert train.TrainConfig().loader == "lean"
+    lean = both["lean"].runtime
+    assert (lean.loader, lean.device, lean.threads, lean.preset) == ("lean", train.resolve_device("auto"), 1, "tutorial")
+    n_train = both["lean"].metrics.n_train
+    assert lean.steps == (n_train // CONFIG.bs) * CONFIG.epochs == both["fastai"].runtime.steps
+    assert both["fastai"].runtime.loader == "fastai"
+
+
+def test_both_paths_split_the_same_ratings_and_build_the_same_vocabulary(planted: Planted) -> None:
+    from fastai.collab import CollabDataLoaders
+
+    frame = planted.frame[["user", "title", "rating"]].reset_index(drop=True)
+    dls = CollabDataLoaders.from_df(frame, valid_pct=0.2, user_name="user", item_name="title", rating_name="rating", seed=CONFIG.seed, bs=64)
+    train_idx, valid_idx, classes = train.lean_split(frame, CONFIG)
+    # TabularPandas keeps the frame's index: the rows of each split, by their row number.
+    assert sorted(dls.valid_ds.items.index) == sorted(valid_idx.tolist())
+    assert sorted(dls.train_ds.items.index) == sorted(train_idx.tolist())
+    for name in ("user", "title"):
+        assert list(classes[name]) == list(dls.classes[name])
+
+
+def test_both_fits_report_the_same_split_and_vocabularies(both) -> None:
+    lean, tutorial = both["lean"], both["fastai"]
+    for mine, theirs in zip(lean.split, tutorial.split):
+        np.testing.assert_array_equal(mine, theirs)
+    assert lean.item_classes == tutorial.item_classes and lean.user_classes == tutorial.user_classes
+    assert lean.user_biases.shape == (len(lean.user_classes),)
+
+
+def test_lean_valid_mse_is_never_worse_than_the_tutorial_path(both) -> None:
+    lean, tutorial = both["lean"].metrics, both["fastai"].metrics
+    assert (lean.n_train, lean.n_valid) == (tutorial.n_train, tutorial.n_valid)
+    assert lean.valid_mse <= tutorial.valid_mse + 0.005
+    # ... and not suspiciously better either (a leak of validation ratings would be).
+    assert lean.valid_mse >= tutorial.valid_mse - 0.05
+    assert both["lean"].item_classes == both["fastai"].item_classes
+
+
+def test_the_lean_training_loader_is_a_permutation_per_epoch() -> None:
+    x = torch.arange(10).unsqueeze(1)
+    loader = train.TensorLoader(x, x.float(), 3, shuffle=True, seed=0)
+    epochs = [torch.cat([b[0] for b in loader]).view(-1).tolist() for _ in range(2)]
+    assert len(loader) == 3 and all(len(e) == 9 for e in epochs)  # the last partial batch is dropped
+    assert all(len(set(e)) == 9 for e in epochs)  # no rating twice in an epoch
+    assert epochs[0] != epochs[1]  # a new order each epoch
+    valid = train.TensorLoader(x, x.float(), 4, shuffle=False, seed=0)
+    assert torch.cat([b[0] for b in valid]).view(-1).tolist() == list(range(10))
+
+
+def test_the_tutorial_loader_samples_with_replacement(planted: Planted) -> None:
+    """The README's explanation of the MSE gap: fastai 2.8's collab loader is TabWeightedDL."""
+    from fastai.collab import CollabDataLoaders
+
+    frame = planted.frame[["user", "title", "rating"]].reset_index(drop=True)
+    dls = CollabDataLoaders.from_df(frame, valid_pct=0.2, user_name="user", item_name="title", rating_name="rating", seed=CONFIG.seed, bs=64)
+    seen = list(dls.train.get_idxs())  # one epoch's order of training ratings
+    assert type(dls.train).__name__ == "TabWeightedDL"
+    # About 1 - 1/e = 63 % of the training ratings in an epoch; a permutation would be 100 %.
+    assert len(set(seen)) / len(seen) < 0.75
+
+
+def test_train_loss_keeps_fastais_meaning(planted: Planted, capsys: pytest.CaptureFixture[str]) -> None:
+    """The lean recorder's train loss is fastai's smoothed loss, its valid loss fastai's average."""
+    model = train.fit(as_ratings(planted.frame), CONFIG, progress=True)  # progress adds fastai's Recorder
+    capsys.readouterr()
+    fastai_values = model.learner.recorder.values
+    assert len(fastai_values) == len(model.metrics.epochs) == CONFIG.epochs
+    for stats, (train_loss, valid_loss) in zip(model.metrics.epochs, fastai_values):
+        assert stats.train_loss == pytest.approx(float(train_loss), rel=1e-6)
+        assert stats.valid_loss == pytest.approx(float(valid_loss), rel=1e-5)
+
+
+def test_the_progress_bar_does_not_change_the_numbers(both, planted: Planted, capsys: pytest.CaptureFixture[str]) -> None:
+    shown = train.fit(as_ratings(planted.frame), CONFIG, progress=True)
+    capsys.readouterr()
+    np.testing.assert_array_equal(shown.item_factors, both["lean"].item_factors)
+    assert shown.metrics.valid_mse == both["lean"].metrics.valid_mse
+
+
+@pytest.mark.parametrize("loader", train.LOADERS)
+def test_each_loader_repeats_itself_bit_for_bit_with_two_threads(planted: Planted, loader: str) -> None:
+    config = train.TrainConfig(epochs=2, lr=1e-2, factors=8, bs=64, loader=loader, threads=2)
+    before = torch.get_num_threads()
+    first, second = (train.fit(as_ratings(planted.frame), config) for _ in range(2))
+    assert first.runtime.threads == 2
+    assert torch.get_num_threads() == before  # the fit restores the process's thread count
+    np.testing.assert_array_equal(first.item_factors, second.item_factors)
+    assert [e.valid_loss for e in first.metrics.epochs] == [e.valid_loss for e in second.metrics.epochs]
+
+
+def test_threads_are_chosen_by_batch_size_and_device() -> None:
+    assert train.choose_threads(64, "cpu") == 1
+    assert train.choose_threads(train.ONE_THREAD_MAX_BS, "cpu") == 1
+    assert train.choose_threads(train.ONE_THREAD_MAX_BS + 1, "cpu") >= 1
+    assert train.choose_threads(64, "cuda") == train.choose_threads(1 << 20, "cuda") == 1
+
+
+def test_device_cpu_trains_on_the_cpu_and_analysis_gets_numpy(planted: Planted) -> None:
+    model = train.fit(as_ratings(planted.frame), train.TrainConfig(epochs=1, factors=4, device="cpu"))
+    assert model.runtime.device == "cpu"
+    assert next(model.learner.model.parameters()).device.type == "cpu"
+    assert isinstance(model.item_factors, np.ndarray) and model.item_factors.dtype == np.float64
+
+
+def test_cuda_without_a_gpu_is_one_clear_input_error(planted: Planted, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(InputError) as err:
+        train.fit(as_ratings(planted.frame), train.TrainConfig(device="cuda"))
+    assert str(err.value) == "--device cuda: torch sees no CUDA GPU on this machine; use --device cpu or --device auto"
+    assert train.resolve_device("auto") == "cpu"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"loader": "turbo"}, "--loader must be 'lean' or 'fastai', not 'turbo'"),
+        ({"device": "tpu"}, "--device must be auto, cpu or cuda, not 'tpu'"),
+        ({"threads": 0}, "--threads must be at least 1, not 0"),
+    ],
+)
+def test_bad_run_settings_are_input_errors(planted: Planted, change: dict, message: str) -> None:
+    with pytest.raises(InputError) as err:
+        train.fit(as_ratings(planted.frame), train.TrainConfig(**change))
+    assert str(err.value) == message
+
+
+def test_presets_set_fields_and_explicit_values_win() -> None:
+    assert train.TrainConfig.from_preset("tutorial") == train.TrainConfig()
+    fast = train.TrainConfig.from_preset("fast")
+    assert fast.preset == "fast" and fast.bs == train.PRESETS["fast"]["bs"] and fast.epochs == train.PRESETS["fast"]["epochs"]
+    assert train.TrainConfig.from_preset("fast", epochs=3).epochs == 3
+    assert set(train.PRESETS) == set(train.PRESET_NOTES)
+    with pytest.raises(InputError, match="--preset must be one of tutorial, fast, not 'slow'"):
+        train.TrainConfig.from_preset("slow")
+
+
+def test_report_config_keeps_its_keys_and_run_settings_are_separate() -> None:
+    config = train.TrainConfig.from_preset("fast", threads=2)
+    assert list(config.as_dict()) == ["epochs", "lr", "wd", "factors", "bs", "valid_pct", "y_range", "seed"]
+    assert config.run_dict() == {"loader": "lean", "threads": 2, "device": "auto", "preset": "fast"}
+
+
+def test_the_lean_one_cycle_schedule_has_fastais_values() -> None:
+    """fit_one_cycle's schedules, evaluated cheaply, give exactly fastai's numbers."""
+    from fastai.callback.schedule import combined_cos
+
+    positions = [0.0, 0.25, np.nextafter(0.25, 0), np.nextafter(0.25, 1), 1.0, *np.random.default_rng(0).random(2000)]
+    for epoch in range(3):  # the positions TrainEvalCallback produces: epoch / n, then += 1 / (n_iter * n)
+        pct = epoch / 3
+        for _ in range(100):
+            positions.append(pct)
+            pct += 1.0 / (100 * 3)
+    lr_max = np.array([5e-3])
+    for f in (combined_cos(0.25, lr_max / 25, lr_max, lr_max / 1e5), combined_cos(0.25, 0.95, 0.85, 0.95)):
+        fast = train.fast_schedule(f)
+        assert isinstance(fast, train.FastCombinedSchedule)
+        assert [np.asarray(fast(p)).tolist() for p in positions] == [np.asarray(f(p)).tolist() for p in positions]
+    assert train.fast_schedule(len) is len  # anything else is left alone
