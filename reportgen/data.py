@@ -20,9 +20,9 @@ import os
 import zipfile
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from reportgen.errors import DataNotFoundError, InputError
 
@@ -52,6 +52,11 @@ COMPRESSED = (".gz", ".zip")
 ITEM_KEYS = ("title", "id")
 DUPLICATE_POLICIES = ("last", "error")
 MIN_ITEMS = 3
+# u.item's 19 genre flags, in column order after the IMDb URL (GroupLens' u.genre).
+GENRES = (
+    "unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary", "Drama",
+    "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller", "War", "Western",
+)  # fmt: skip
 
 CITATION = (
     "F. Maxwell Harper and Joseph A. Konstan. 2015. The MovieLens Datasets: "
@@ -88,6 +93,17 @@ class Ratings:
     duplicates_dropped: int = 0
     row_word: str = "line"  # what the index counts: "line" of a text file, "row" of a Parquet file
     notes: tuple[str, ...] = ()  # warnings about the data, for the log and the report
+    item_genres: dict[Any, tuple[str, ...]] = field(default_factory=dict)  # item id -> genres (MovieLens)
+
+    @property
+    def genres(self) -> dict[str, tuple[str, ...]]:
+        """The model's items (labels) -> genres; items merged under one title pool theirs."""
+        if not self.item_genres:
+            return {}
+        pooled: dict[str, set[str]] = {}
+        for item, label in self.frame[["item", "title"]].drop_duplicates().itertuples(index=False):
+            pooled.setdefault(label, set()).update(self.item_genres.get(item, ()))
+        return {label: tuple(sorted(g)) for label, g in pooled.items()}
 
     @property
     def n_ratings(self) -> int:
@@ -300,6 +316,11 @@ def read_grouplens(path: Path, source: str = SOURCE_PATH) -> Ratings:
     ids = _as_ids(items[0], items_name, "line", "item id", integer=True)
     titles = dict(zip(ids, items[1].str.strip()))
     frame = _attach_titles(ratings, titles, ratings_name, items_name, missing="error")
+    flags = items.iloc[:, 5 : 5 + len(GENRES)]
+    item_genres = {}
+    if flags.shape[1] == len(GENRES):  # older or trimmed u.item files carry no genres: fine
+        for item, row in zip(ids, flags.itertuples(index=False)):
+            item_genres[item] = tuple(g for g, flag in zip(GENRES, row) if str(flag).strip() == "1")
     provenance = Provenance(
         name=ML100K,
         source=source,
@@ -308,7 +329,7 @@ def read_grouplens(path: Path, source: str = SOURCE_PATH) -> Ratings:
         sha256=hashlib.sha256(ratings_bytes).hexdigest(),
         items_file=items_name,
     )
-    return Ratings(frame=frame, provenance=provenance)
+    return Ratings(frame=frame, provenance=provenance, item_genres=item_genres)
 
 
 def read_recbole(folder: Path) -> Ratings:
@@ -327,6 +348,8 @@ def read_recbole(folder: Path) -> Ratings:
     ids = _as_ids(items["item_id"], str(items_path), "line", "item_id", integer=True)
     titles = dict(zip(ids, (grouplens_title(t, y) for t, y in zip(items["movie_title"], items["release_year"]))))
     frame = _attach_titles(ratings, titles, str(ratings_path), str(items_path), missing="error")
+    classes = items["class"] if "class" in items.columns else [""] * len(ids)
+    item_genres = {item: tuple(str(c).split()) for item, c in zip(ids, classes) if not _missing(c)}
     provenance = Provenance(
         name=ML100K,
         source=SOURCE_RECBOLE,
@@ -335,7 +358,7 @@ def read_recbole(folder: Path) -> Ratings:
         sha256=hashlib.sha256(ratings_bytes).hexdigest(),
         items_file=str(items_path),
     )
-    return Ratings(frame=frame, provenance=provenance)
+    return Ratings(frame=frame, provenance=provenance, item_genres=item_genres)
 
 
 def read_ratings_file(spec: OwnData) -> Ratings:
@@ -425,6 +448,7 @@ def finalise(ratings: Ratings, *, item_key: str = "title", duplicates: str = "la
         duplicates_dropped=n_repeated,
         row_word=ratings.row_word,
         notes=tuple(notes),
+        item_genres=ratings.item_genres,
     )
 
 

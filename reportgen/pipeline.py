@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from reportgen import __version__, analysis, compare, data, history, plots, render, train
+from reportgen import __version__, analysis, compare, data, history, insight, plots, render, train
 from reportgen.data import Downloader, OwnData, Ratings, download_with_fastai
 
 log = logging.getLogger(__name__)
@@ -99,12 +99,19 @@ def build(options: BuildOptions, on_epoch: train.EpochHook | None = None) -> Bui
         log.info("trained in %.1f s: valid MSE %.4f, RMSE %.4f", trained - loaded, model.metrics.valid_mse, model.metrics.valid_rmse)
 
         findings = analysis.analyse(ratings, model, top_n=options.top_n)
+        beyond = insight.insights(ratings, model, findings)
         analysed = time.perf_counter()
-        log.info("analysed in %.1f s", analysed - trained)
+        log.info(
+            "analysed in %.1f s: RMSE %.4f (model) vs %.4f (biases only) vs %.4f (global mean)",
+            analysed - trained,
+            beyond.baselines.model_rmse,
+            beyond.baselines.bias_only_rmse,
+            beyond.baselines.global_mean_rmse,
+        )
         for note in findings.notes:
             log.warning("warning: %s", note)
 
-        figures = plots.figures(findings)
+        figures = plots.figures(findings, beyond, model.metrics.epochs)
         drawn = time.perf_counter()
         log.info("drew the figures in %.1f s", drawn - analysed)
         reproducible = options.source_date is not None
@@ -128,6 +135,8 @@ def build(options: BuildOptions, on_epoch: train.EpochHook | None = None) -> Bui
             figures=figures,
             versions=render.versions(),
             notes=ratings.notes + findings.notes,
+            insight=beyond,
+            runtime=model.runtime,
         )
         previous = history.previous_report(options.output, options.compare_with)
         comparison = None

@@ -15,6 +15,7 @@ import re
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import matplotlib
 
@@ -24,6 +25,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from reportgen.analysis import Findings, ScatterPoint  # noqa: E402
+from reportgen.insight import Histogram, Insight  # noqa: E402
+from reportgen.train import EpochStats  # noqa: E402
 
 SVG_STYLE = {
     "svg.fonttype": "none",  # titles stay searchable, selectable text
@@ -35,6 +38,7 @@ SVG_STYLE = {
 # Placeholder colours matplotlib draws with, and the CSS each one becomes. The
 # fallbacks keep the figure legible under a user's template without our CSS.
 INK, GRID, ZERO, POINT = "#010101", "#020202", "#030303", "#040404"
+SERIES_A, SERIES_B = "#0a0a00", "#0a0a01"  # the first two label colours: blue and orange
 N_LABEL_COLOURS = 8
 LABEL_COLOURS = tuple(f"#0a0a{k:02x}" for k in range(N_LABEL_COLOURS))
 _LIGHT_LABELS = ("#1f5f99", "#a63d12", "#2f7d32", "#6a3d9a", "#8c564b", "#b8327a", "#4d4d4d", "#0f7c7c")
@@ -235,16 +239,101 @@ def _scatter_figure(points: Sequence[ScatterPoint], x_label: str, y_label: str) 
     return fig
 
 
-def figures(findings: Findings) -> dict[str, str]:
+def figures(findings: Findings, insight: Insight | None = None, epochs: Sequence[EpochStats] = ()) -> dict[str, str]:
     """All figures the report shows, by name."""
     x_axis, y_axis = findings.scatter_axes
-    return {
+    drawn = {
         "scatter": scatter_svg(
             findings.scatter,
             x_label=f"PCA component {x_axis}",
             y_label=f"PCA component {y_axis}",
         )
     }
+    if insight is not None:
+        drawn["learning_curve"] = learning_curve_svg(epochs)
+        drawn["bias_vs_mean"] = bias_vs_mean_svg(insight.bias_vs_mean.points)
+        drawn["variance"] = variance_svg(insight.explained_variance_ratio)
+        drawn["user_biases"] = histogram_svg(insight.user_biases, "User bias (learned)", "Users", "user-biases")
+        drawn["ratings"] = histogram_svg(insight.ratings, "Rating", "Ratings", "ratings")
+    return drawn
+
+
+def _small_figure(width: float = 6.4, height: float = 3.6) -> tuple[Figure, Any]:
+    fig = Figure(figsize=(width, height), dpi=DPI, facecolor="none", layout="constrained")
+    ax = fig.add_subplot(facecolor="none")
+    ax.grid(True, color=GRID, linewidth=0.6, zorder=0)
+    ax.tick_params(colors=INK, labelcolor=INK)
+    for spine in ax.spines.values():
+        spine.set_color(INK)
+    return fig, ax
+
+
+def _small_svg(draw: Any, name: str) -> str:
+    with matplotlib.rc_context(SVG_STYLE):
+        fig, ax = _small_figure()
+        draw(ax)
+        return _prefix_ids(_to_svg(fig), name)
+
+
+def _prefix_ids(svg: str, prefix: str) -> str:
+    """Namespace every id (and each `#id` reference): several inline SVGs share one page."""
+    ids = set(re.findall(r'\bid="([^"]+)"', svg))
+    svg = re.sub(r'\bid="([^"]+)"', lambda m: f'id="{prefix}-{m.group(1)}"', svg)
+    return re.sub(
+        r'(url\(#|href="#)([^)"]+)',
+        lambda m: f"{m.group(1)}{prefix}-{m.group(2)}" if m.group(2) in ids else m.group(0),
+        svg,
+    )
+
+
+def learning_curve_svg(epochs: Sequence[EpochStats]) -> str:
+    """Train and valid loss per epoch: a gap that widens is the model memorising."""
+
+    def draw(ax: Any) -> None:
+        xs = [e.epoch for e in epochs]
+        ax.plot(xs, [e.train_loss for e in epochs], marker="o", color=SERIES_A, label="train loss", zorder=3)
+        ax.plot(xs, [e.valid_loss for e in epochs], marker="s", color=SERIES_B, label="valid loss", zorder=3)
+        ax.set_xticks(xs)
+        ax.set_xlabel("Epoch", color=INK)
+        ax.set_ylabel("MSE", color=INK)
+        ax.legend(frameon=False, labelcolor=INK)
+
+    return _small_svg(draw, "learning-curve")
+
+
+def bias_vs_mean_svg(points: Sequence[tuple[str, float, float]]) -> str:
+    """One dot per analysed item: learned bias across, mean rating up."""
+
+    def draw(ax: Any) -> None:
+        ax.scatter([p[1] for p in points], [p[2] for p in points], s=6, color=POINT, linewidths=0, zorder=3)
+        ax.set_xlabel("Learned bias", color=INK)
+        ax.set_ylabel("Mean rating", color=INK)
+
+    return _small_svg(draw, "bias-vs-mean")
+
+
+def variance_svg(ratios: Sequence[float]) -> str:
+    """The share of the factor vectors' variance each principal component explains."""
+
+    def draw(ax: Any) -> None:
+        xs = list(range(len(ratios)))
+        ax.bar(xs, [100 * r for r in ratios], color=[SERIES_A if i < 3 else GRID for i in xs], edgecolor=INK, linewidth=0.4, zorder=3)
+        ax.set_xticks(xs)
+        ax.set_xlabel("Principal component (the report's three in colour)", color=INK)
+        ax.set_ylabel("Variance explained (%)", color=INK)
+
+    return _small_svg(draw, "variance")
+
+
+def histogram_svg(hist: Histogram, x_label: str, y_label: str, name: str) -> str:
+    def draw(ax: Any) -> None:
+        edges = hist.edges
+        widths = [b - a for a, b in zip(edges, edges[1:])]
+        ax.bar(edges[:-1], hist.counts, width=widths, align="edge", color=SERIES_A, edgecolor=INK, linewidth=0.4, zorder=3)
+        ax.set_xlabel(x_label, color=INK)
+        ax.set_ylabel(y_label, color=INK)
+
+    return _small_svg(draw, name)
 
 
 def _to_svg(fig: Figure) -> str:

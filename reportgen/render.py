@@ -27,8 +27,9 @@ from reportgen import __version__
 from reportgen.analysis import Findings, ItemStat, Scored
 from reportgen.compare import Comparison
 from reportgen.data import CITATION, Provenance
+from reportgen.insight import Insight
 from reportgen.errors import InputError, RunError
-from reportgen.train import Metrics, TrainConfig
+from reportgen.train import PRESET_NOTES, Metrics, Runtime, TrainConfig
 
 SCHEMA_VERSION = 1
 HTML_NAME = "report.html"
@@ -81,6 +82,12 @@ class Report:
     citation: str = CITATION
     notes: tuple[str, ...] = ()  # warnings about the data and the analysis
     comparison: Comparison | None = None  # with the previous run, when there is one
+    insight: Insight | None = None  # beyond the tutorial: baselines, neighbours, distributions
+    runtime: Runtime | None = None  # how the fit ran: loader, preset, device, threads, steps
+
+    @property
+    def preset_note(self) -> str:
+        return PRESET_NOTES.get(self.config.preset, "")
 
     @property
     def reproducible(self) -> bool:
@@ -126,7 +133,8 @@ def seconds(value: float) -> str:
 
 
 def percent(ratio: float, digits: int = 1) -> str:
-    return f"{100 * ratio:.{digits}f} %"
+    """A ratio as a percentage, with the same true minus as `fixed`: −5.0 %."""
+    return f"{fixed(100 * ratio, digits)} %"
 
 
 # --------------------------------------------------------------------------- environment
@@ -217,6 +225,7 @@ def to_json(report: Report) -> dict[str, Any]:
             "duplicates_dropped": d.duplicates_dropped,
         },
         "config": {**report.config.as_dict(), "top_n": report.top_n},
+        "run": report.config.run_dict(),
         "metrics": {
             "valid_mse": m.valid_mse,
             "valid_rmse": m.valid_rmse,
@@ -252,11 +261,47 @@ def to_json(report: Report) -> dict[str, Any]:
     }
     if report.timings is not None:
         doc["timings"] = asdict(report.timings)
+    if report.runtime is not None:
+        runtime = report.runtime.as_dict()
+        if report.reproducible:
+            runtime.pop("fit_seconds")
+        doc["runtime"] = runtime
+    if report.insight is not None:
+        doc["insight"] = _insight(report.insight)
     if report.comparison is not None:
         doc["comparison"] = _comparison(report.comparison)
     doc["versions"] = report.versions
     doc["citation"] = report.citation
     return doc
+
+
+def _insight(i: Insight) -> dict[str, Any]:
+    def disagreement(d: Any) -> dict[str, Any]:
+        return {"title": d.title, "bias": d.bias, "mean_rating": d.mean_rating, "count": d.count,
+                "raters_mean": d.raters_mean, "reason": d.reason}  # fmt: skip
+
+    return {
+        "baselines": {
+            "global_mean_rmse": i.baselines.global_mean_rmse,
+            "bias_only_rmse": i.baselines.bias_only_rmse,
+            "model_rmse": i.baselines.model_rmse,
+            "global_mean": i.baselines.global_mean,
+        },
+        "bias_vs_mean": {
+            "correlation": i.bias_vs_mean.correlation,
+            "high_mean_low_bias": [disagreement(d) for d in i.bias_vs_mean.high_mean_low_bias],
+            "low_mean_high_bias": [disagreement(d) for d in i.bias_vs_mean.low_mean_high_bias],
+        },
+        "explained_variance_ratio": list(i.explained_variance_ratio),
+        "component_genres": [
+            {"index": c.index, "sentence": c.sentence, "top": c.shares_top, "bottom": c.shares_bottom}
+            for c in i.component_genres
+        ],
+        "neighbours": {title: [n.title for n in found] for title, found in i.neighbours.items()},
+        "neighbour_similarity": {title: [n.similarity for n in found] for title, found in i.neighbours.items()},
+        "user_bias_histogram": {"edges": list(i.user_biases.edges), "counts": list(i.user_biases.counts)},
+        "rating_histogram": {"edges": list(i.ratings.edges), "counts": list(i.ratings.counts)},
+    }
 
 
 def _comparison(c: Comparison) -> dict[str, Any]:

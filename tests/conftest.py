@@ -66,14 +66,61 @@ def as_ratings(frame: pd.DataFrame, name: str = "synthetic") -> Ratings:
     return Ratings(frame=frame, provenance=Provenance(name, "path", "(in memory)", "(in memory)", digest))
 
 
-def write_grouplens(folder: Path, frame: pd.DataFrame, titles: dict[int, str]) -> Path:
-    """A GroupLens-style folder: tab-separated u.data, |-separated latin-1 u.item."""
+def write_grouplens(
+    folder: Path, frame: pd.DataFrame, titles: dict[int, str], genres: dict[int, tuple[str, ...]] | None = None
+) -> Path:
+    """A GroupLens-style folder: tab-separated u.data, |-separated latin-1 u.item with genre flags."""
+    from reportgen.data import GENRES
+
     folder.mkdir(parents=True, exist_ok=True)
     lines = [f"{u}\t{i}\t{r}\t{880000000 + n}" for n, (u, i, r) in enumerate(frame[["user", "item", "rating"]].itertuples(index=False))]
     (folder / "u.data").write_text("\n".join(lines) + "\n", encoding="ascii")
-    items = [f"{i}|{t}|01-Jan-1995||http://example.invalid/{i}|0|1|0" for i, t in sorted(titles.items())]
+    genres = genres or {}
+    items = [
+        f"{i}|{t}|01-Jan-1995||http://example.invalid/{i}|" + "|".join("1" if g in genres.get(i, ("unknown",)) else "0" for g in GENRES)
+        for i, t in sorted(titles.items())
+    ]
     (folder / "u.item").write_bytes(("\n".join(items) + "\n").encode("latin-1"))
     return folder
+
+
+TWINS = tuple(f"Twin {k} (2000)" for k in "ABCD")
+
+
+@dataclass(frozen=True)
+class PlantedTastes:
+    frame: pd.DataFrame
+    titles: dict[int, str]
+    genres: dict[int, tuple[str, ...]]
+
+
+def planted_tastes(n_users: int = 300, seed: int = 3) -> PlantedTastes:
+    """Two planted taste directions: Drama against Action, and four Sci-Fi twins on their own.
+
+    Item vectors: Drama (+1, 0), Action (−1, 0), the twins (0, +1.5); users' tastes
+    are random in both directions. The twins are rated by almost everyone, so they
+    are among the most-rated items and must be each other's nearest neighbours.
+    """
+    rng = np.random.default_rng(seed)
+    titles, genres, vectors, density = {}, {}, {}, {}
+    for i in range(1, 41):
+        if i <= 4:
+            titles[i], genres[i], vectors[i], density[i] = TWINS[i - 1], ("Sci-Fi",), (0.0, 1.5), 0.95
+        elif i <= 22:
+            titles[i], genres[i], vectors[i], density[i] = f"Drama {i:02d} (1990)", ("Drama",), (1.0, 0.0), 0.4
+        else:
+            titles[i], genres[i], vectors[i], density[i] = f"Action {i:02d} (1990)", ("Action",), (-1.0, 0.0), 0.4
+    item_bias = {i: rng.normal(0, 0.2) for i in titles}
+    rows = []
+    for user in range(1, n_users + 1):
+        taste, bias = rng.normal(0, 0.9, 2), rng.normal(0, 0.3)
+        for item in titles:
+            if rng.random() < density[item]:
+                value = 3 + bias + item_bias[item] + taste @ np.array(vectors[item]) + rng.normal(0, 0.3)
+                rows.append((user, item, int(np.clip(np.rint(value), 1, 5))))
+    frame = pd.DataFrame(rows, columns=["user", "item", "rating"])
+    frame["title"] = frame["item"].map(titles)
+    return PlantedTastes(frame=frame, titles=titles, genres=genres)
 
 
 @pytest.fixture(scope="session")

@@ -25,7 +25,7 @@ OVERRIDE = "\u202eevil\u202c override (2003)"  # a right-to-left override inside
 DOLLARS = "Price $5 & $10 (1995)"
 JINJA_BLOCK = "{% if true %}x{% endif %}"
 HOSTILE_TITLES = ("Alpha (1990)", HOSTILE, INJECTION, QUOTES, TEMPLATE_LIKE, HEBREW, ARABIC, EMOJI, DOLLARS, OVERRIDE, JINJA_BLOCK)
-SECTIONS = ["run", "top-items", "bias", "pca", "scatter", "citation"]
+SECTIONS = ["run", "quality", "top-items", "bias", "pca", "scatter", "neighbours", "distributions", "citation"]
 A4_PRINTABLE_PX = round((210 - 2 * 14) / 25.4 * 96)  # @page A4 with 14 mm side margins, in CSS px
 
 

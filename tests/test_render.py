@@ -102,6 +102,7 @@ def test_thousands_seconds_and_percent_read_like_a_person_writes_them() -> None:
     assert render.thousands(943) == "943"
     assert [render.seconds(s) for s in (0.4211, 12.34, 125.2)] == ["0.42 s", "12.3 s", "2 min 05 s"]
     assert render.percent(0.16515) == "16.5 %"
+    assert render.percent(-0.05) == "−5.0 %"
 
 
 def test_environment_autoescapes_every_template() -> None:
