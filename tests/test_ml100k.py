@@ -101,3 +101,12 @@ def test_the_page_shows_it_all_offline(ml100k_report: dict) -> None:
     assert {p["title"] for p in ml100k_report["doc"]["scatter"]} <= labels
     assert f"{ml100k_report['doc']['metrics']['valid_rmse']:.4f}" in page.select_one(".at-a-glance").get_text()
     assert len(html.encode()) < 400_000
+
+
+def test_the_model_beats_both_baselines_and_finds_star_wars_sequels(ml100k_report: dict) -> None:
+    insight = ml100k_report["doc"]["insight"]
+    b = insight["baselines"]
+    assert b["model_rmse"] < b["bias_only_rmse"] < b["global_mean_rmse"]
+    assert {"Empire Strikes Back, The (1980)", "Return of the Jedi (1983)"} <= set(insight["neighbours"]["Star Wars (1977)"])
+    assert 0.5 < insight["bias_vs_mean"]["correlation"] < 1
+    assert [c["index"] for c in insight["component_genres"]] == [0, 1, 2]
