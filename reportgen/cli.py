@@ -19,7 +19,9 @@ from typing import Any
 import click
 
 from reportgen import __version__
+from reportgen.data import DUPLICATE_POLICIES, ITEM_KEYS  # light modules: pandas and torch load lazily
 from reportgen.errors import ReportgenError
+from reportgen.train import DEVICES, LOADERS, PRESETS
 
 log = logging.getLogger("reportgen")
 
@@ -95,14 +97,14 @@ def cli() -> None:
 @option("--encoding", default="utf-8", help="With --ratings: the text encoding, e.g. latin-1.")
 @option(
     "--item-key",
-    type=click.Choice(["title", "id"]),
+    type=click.Choice(ITEM_KEYS),
     default="title",
     help="What is one item: items sharing a title are merged (title, like the tutorial) or kept apart "
     "and labelled 'Title [id]' (id).",
 )
 @option(
     "--duplicates",
-    type=click.Choice(["last", "error"]),
+    type=click.Choice(DUPLICATE_POLICIES),
     default="last",
     help="A (user, item) pair rated twice: keep the last rating, or stop with an error.",
 )
@@ -136,19 +138,19 @@ def cli() -> None:
 @option("--top-n", type=click.IntRange(min=2), default=1000, help="How many of the most-rated items to analyse.")
 @option(
     "--preset",
-    type=click.Choice(["tutorial", "fast"]),
+    type=click.Choice(list(PRESETS)),
     default="tutorial",
     help="Starting settings: the tutorial's, or 'fast' (batch size 1024, 5 epochs, lr 0.01, wd 0.5: valid MSE "
     "<= 0.83 on ML-100k in a fraction of the time). Options given explicitly override the preset.",
 )
 @option(
     "--loader",
-    type=click.Choice(["lean", "fastai"]),
+    type=click.Choice(LOADERS),
     default="lean",
     help="lean: the same split, vocabulary and model fed from tensors built once; fastai: the tutorial's CollabDataLoaders.",
 )
 @option("--threads", type=click.IntRange(min=1), default=None, help="torch CPU threads.  [default: chosen by batch size]")
-@option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", help="Where to train: auto uses a CUDA GPU when torch sees one.")
+@option("--device", type=click.Choice(DEVICES), default="auto", help="Where to train: auto uses a CUDA GPU when torch sees one.")
 @option(
     "--templates",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
