@@ -436,11 +436,9 @@ def finalise(ratings: Ratings, *, item_key: str = "title", duplicates: str = "la
         raise InputError(f"{name}: only {n_items} distinct item(s); at least {MIN_ITEMS} are needed")
     single_users = int((frame.groupby("user").size() == 1).sum())
     single_items = int((frame.groupby("title").size() == 1).sum())
-    if single_users or single_items:
-        notes.append(
-            f"{single_users} user(s) and {single_items} item(s) have a single rating; "
-            "the model learns little about them"
-        )
+    singles = [f"{n} {what}" for n, what in ((single_users, "user(s)"), (single_items, "item(s)")) if n]
+    if singles:
+        notes.append(f"{' and '.join(singles)} have a single rating; the model learns little about them")
     return Ratings(
         frame=pd.DataFrame(frame),
         provenance=ratings.provenance,

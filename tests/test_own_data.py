@@ -453,3 +453,8 @@ def test_a_parquet_file(tmp_path: Path, half_stars: pd.DataFrame) -> None:
         "--rating-col", "stars", "--title-col", "name",
     )  # fmt: skip
     check_against_pandas(doc, half_stars)
+
+
+def test_single_rating_warning_names_only_what_is_there(tmp_path: Path) -> None:
+    path = csv_file(tmp_path, "user,item,rating\n1,a,4\n2,a,3\n1,b,2\n2,b,5\n1,c,1\n")
+    assert "1 item(s) have a single rating; the model learns little about them" in data.load(OwnData(ratings=path), download=None).notes
