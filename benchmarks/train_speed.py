@@ -55,7 +55,7 @@ def child(spec: dict) -> dict:
     import warnings
 
     warnings.filterwarnings("ignore")
-    from reportgen import data, train
+    from reportgen import data, lean, train
 
     ratings = data.load(download=None)
     variant = spec["variant"]
@@ -104,7 +104,7 @@ def torch_loop(ratings, config) -> dict:
     started = time.perf_counter()
     set_seed(config.seed, reproducible=True)
     frame = ratings.frame[["user", "title", "rating"]].reset_index(drop=True)
-    train_idx, valid_idx, classes = train.lean_split(frame, config)
+    train_idx, valid_idx, classes = lean.lean_split(frame, config)
     codes = np.stack(
         [pd.Index(list(classes[n].items[1:])).get_indexer(frame[n]).astype(np.int64) + 1 for n in ("user", "title")],
         axis=1,
@@ -291,7 +291,7 @@ def sweep_mode(args: argparse.Namespace) -> None:
     import warnings
 
     warnings.filterwarnings("ignore")
-    from reportgen import data, train
+    from reportgen import data, lean, train
 
     grid = {"bs": [256, 512, 1024, 2048], "epochs": [3, 5, 8], "lr": [0.005, 0.01, 0.02, 0.05], "wd": [0.1, 0.5], "seed": [42]}
     grid.update(json.loads(args.grid) if args.grid else {})

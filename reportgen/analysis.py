@@ -1,9 +1,10 @@
-"""Analyse stage: what the model learned about items, as plain dataclasses.
+"""Analyse stage: everything the report says about what the model learned, as one `Analysis`.
 
-The tutorial's interpretation, made repeatable: the most-rated items, their
-learned biases next to their mean ratings, a 3-component PCA of their factor
-vectors with a fixed sign rule, and the labelled scatter of components 0 and 2.
-Everything is computed on items the learner knows (its training vocabulary).
+The tutorial's interpretation made repeatable (the most-rated items, their
+learned biases beside their mean ratings, a PCA of their factor vectors with a
+fixed sign rule, the labelled scatter of components 0 and 2) and what the report
+adds to it (baselines, bias against mean, genres, neighbours, distributions).
+Everything is computed once, on the items the model knows, in `analyse`.
 """
 
 from __future__ import annotations
@@ -13,17 +14,20 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from reportgen import factors as factor_analysis
+from reportgen.baselines import Baselines, baselines
 from reportgen.errors import InputError
-from reportgen.train import NA_CLASS
+from reportgen.factors import SIGN_RULE, Component, ComponentGenres, Neighbour
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from reportgen.data import Ratings
     from reportgen.train import TrainedModel
 
-SIGN_RULE = (
-    "Each component's sign is fixed so that the item with the largest absolute "
-    "score on it scores positive; reruns therefore never flip a component."
-)
+N_EXTREMES, N_COMPONENTS, N_COMPONENT_ITEMS, N_SCATTER = 15, 3, 10, 50
+N_DISAGREE, N_NEIGHBOURS, N_NEIGHBOUR_ITEMS, N_SCREE = 5, 5, 10, 10
+SCATTER_AXES = (0, 2)  # the tutorial's plot: components 0 and 2
 
 
 @dataclass(frozen=True)
@@ -37,22 +41,6 @@ class ItemStat:
 
 
 @dataclass(frozen=True)
-class Scored:
-    title: str
-    score: float
-
-
-@dataclass(frozen=True)
-class Component:
-    """One principal component of the top items' factor vectors."""
-
-    index: int
-    explained_variance_ratio: float
-    top: tuple[Scored, ...]  # highest scores first
-    bottom: tuple[Scored, ...]  # lowest scores first
-
-
-@dataclass(frozen=True)
 class ScatterPoint:
     title: str
     x: float
@@ -60,8 +48,34 @@ class ScatterPoint:
 
 
 @dataclass(frozen=True)
-class Findings:
-    """Everything the report says about the model's items."""
+class Disagreement:
+    """An item whose mean rating and learned bias tell different stories, and why."""
+
+    title: str
+    bias: float
+    mean_rating: float
+    count: int
+    raters_mean: float  # the average rating its raters give across all items
+    reason: str
+
+
+@dataclass(frozen=True)
+class BiasVsMean:
+    correlation: float  # Pearson, over the analysed items
+    points: tuple[tuple[str, float, float], ...]  # (title, bias, mean rating)
+    high_mean_low_bias: tuple[Disagreement, ...]
+    low_mean_high_bias: tuple[Disagreement, ...]
+
+
+@dataclass(frozen=True)
+class Histogram:
+    edges: tuple[float, ...]  # len(counts) + 1 bin edges
+    counts: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Everything the report says about the model's items, users and error."""
 
     top_n_requested: int
     top_items: tuple[str, ...]  # by rating count, most rated first
@@ -69,15 +83,24 @@ class Findings:
     item_stats: tuple[ItemStat, ...]  # one per top item, in top_items order
     worst: tuple[ItemStat, ...]  # lowest bias first
     best: tuple[ItemStat, ...]  # highest bias first
-    explained_variance_ratio: tuple[float, ...]
+    explained_variance_ratio: tuple[float, ...]  # the first N_SCREE components; the report reads `components`
     components: tuple[Component, ...]
     scatter_axes: tuple[int, int]  # the components plotted on x and y
     scatter: tuple[ScatterPoint, ...]
+    baselines: Baselines
+    bias_vs_mean: BiasVsMean
+    component_genres: tuple[ComponentGenres, ...]  # empty when the data has no genres
+    neighbours: dict[str, tuple[Neighbour, ...]]  # the most-rated items, most rated first
+    user_biases: Histogram
+    ratings: Histogram
     sign_rule: str = SIGN_RULE
 
     @property
     def top_n_clamped(self) -> bool:
         return len(self.top_items) < self.top_n_requested
+
+    def genres_for(self, index: int) -> ComponentGenres | None:
+        return next((g for g in self.component_genres if g.index == index), None)
 
     @property
     def notes(self) -> tuple[str, ...]:
@@ -101,15 +124,18 @@ def analyse(
     model: TrainedModel,
     *,
     top_n: int = 1000,
-    n_extremes: int = 15,
-    n_components: int = 3,
-    n_component_items: int = 10,
-    n_scatter: int = 50,
-    scatter_axes: tuple[int, int] = (0, 2),
-) -> Findings:
-    """The tutorial's interpretation of `model`, on its `top_n` most-rated known items."""
-    index = {title: i for i, title in enumerate(model.item_classes) if title != NA_CLASS}
-    grouped = ratings.frame.groupby("title", sort=False)["rating"]
+    n_extremes: int = N_EXTREMES,
+    n_component_items: int = N_COMPONENT_ITEMS,
+    n_scatter: int = N_SCATTER,
+) -> Analysis:
+    """What `model` learned, read on its `top_n` most-rated known items.
+
+    `n_extremes` items at each end of the bias ranking, `n_component_items` at each
+    end of a component, the `n_scatter` most-rated items in the scatter plot.
+    """
+    index = model.known_items()
+    frame = ratings.frame.reset_index(drop=True)
+    grouped = frame.groupby("title", sort=False)["rating"]
     counts = grouped.count()
     means = grouped.mean()
     known = counts[counts.index.isin(index.keys())]
@@ -121,30 +147,19 @@ def analyse(
     ranked = sorted(known.items(), key=lambda kv: (-kv[1], kv[0]))[:top_n]
     top_items = tuple(title for title, _ in ranked)
     rows = np.array([index[t] for t in top_items])
-    biases = model.item_biases[rows]
+    item_factors = model.item_factors[rows]
     stats = tuple(
         ItemStat(title=t, bias=float(b), mean_rating=float(means[t]), count=int(counts[t]))
-        for t, b in zip(top_items, biases)
+        for t, b in zip(top_items, model.item_biases[rows])
     )
     by_bias = sorted(stats, key=lambda s: (s.bias, s.title))
 
-    k = min(n_components, len(top_items), model.item_factors.shape[1])
-    scores, ratios = pca(model.item_factors[rows], k)
-    components = tuple(
-        Component(
-            index=c,
-            explained_variance_ratio=float(ratios[c]),
-            top=_extreme(top_items, scores[:, c], n_component_items, highest=True),
-            bottom=_extreme(top_items, scores[:, c], n_component_items, highest=False),
-        )
-        for c in range(k)
-    )
-    x_axis, y_axis = (min(a, k - 1) for a in scatter_axes)
-    scatter = tuple(
-        ScatterPoint(title=t, x=float(scores[i, x_axis]), y=float(scores[i, y_axis]))
-        for i, t in enumerate(top_items[:n_scatter])
-    )
-    return Findings(
+    k = min(N_COMPONENTS, len(top_items), item_factors.shape[1])
+    scores, ratios = factor_analysis.pca(item_factors, k, N_SCREE)
+    components = factor_analysis.components(top_items, scores, ratios, n_component_items)
+    x_axis, y_axis = (min(a, k - 1) for a in SCATTER_AXES)
+    train_rows, valid_rows = model.split
+    return Analysis(
         top_n_requested=top_n,
         top_items=top_items,
         unknown_to_model=int(len(counts) - len(known)),
@@ -154,29 +169,89 @@ def analyse(
         explained_variance_ratio=tuple(float(r) for r in ratios),
         components=components,
         scatter_axes=(x_axis, y_axis),
-        scatter=scatter,
+        scatter=tuple(
+            ScatterPoint(title=t, x=float(scores[i, x_axis]), y=float(scores[i, y_axis]))
+            for i, t in enumerate(top_items[:n_scatter])
+        ),
+        baselines=baselines(frame, train_rows, valid_rows, model.metrics.valid_rmse),
+        bias_vs_mean=bias_vs_mean(frame, stats),
+        component_genres=factor_analysis.component_genres(top_items, components, ratings.genres),
+        neighbours=factor_analysis.neighbours(top_items, item_factors, N_NEIGHBOUR_ITEMS, N_NEIGHBOURS),
+        user_biases=histogram(model.known_user_biases()),
+        ratings=rating_histogram(frame["rating"].to_numpy(dtype=float)),
     )
 
 
-def pca(matrix: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Scores on the first `k` principal components, and their explained-variance ratios.
+def bias_vs_mean(frame: pd.DataFrame, stats: tuple[ItemStat, ...]) -> BiasVsMean:
+    """How far the learned bias follows the plain mean rating, and where it parts from it."""
+    bias = np.array([s.bias for s in stats])
+    mean = np.array([s.mean_rating for s in stats])
+    correlation = float(np.corrcoef(bias, mean)[0, 1]) if len(stats) > 2 and bias.std() > 0 and mean.std() > 0 else 0.0
+    # Each rater's own average; an item's raters_mean is the average of those over its raters.
+    user_mean = frame.groupby("user")["rating"].mean()
+    raters = frame.assign(user_mean=frame["user"].map(user_mean)).groupby("title")["user_mean"].mean()
+    overall = float(frame["rating"].mean())
+    median_count = float(np.median([s.count for s in stats]))
+    gap = _z(mean) - _z(bias)  # > 0: the mean says "good" more loudly than the bias does
 
-    The same projection as fastai's `Tensor.pca` (centre, SVD, project), in
-    float64, plus the variance ratios it does not give. SVD signs are arbitrary,
-    so each component is flipped to make its largest-magnitude score positive.
-    """
-    centred = matrix - matrix.mean(axis=0)
-    _, singular, vt = np.linalg.svd(centred, full_matrices=False)
-    scores = centred @ vt[:k].T
-    variance = singular**2
-    total = variance.sum()
-    ratios = variance[:k] / total if total > 0 else np.zeros(k)
-    anchor = np.abs(scores).argmax(axis=0)
-    signs = np.sign(scores[anchor, np.arange(k)])
-    signs[signs == 0] = 1.0
-    return scores * signs, ratios
+    def disagreement(i: int, high_mean: bool) -> Disagreement:
+        s = stats[i]
+        return Disagreement(
+            title=s.title,
+            bias=s.bias,
+            mean_rating=s.mean_rating,
+            count=s.count,
+            raters_mean=float(raters[s.title]),
+            reason=_reason(s.count, float(raters[s.title]), overall, median_count, high_mean),
+        )
+
+    order = sorted(range(len(stats)), key=lambda i: (-gap[i], stats[i].title))
+    return BiasVsMean(
+        correlation=correlation,
+        points=tuple((s.title, s.bias, s.mean_rating) for s in stats),
+        high_mean_low_bias=tuple(disagreement(i, True) for i in order[:N_DISAGREE] if gap[i] > 0),
+        low_mean_high_bias=tuple(disagreement(i, False) for i in reversed(order[-N_DISAGREE:]) if gap[i] < 0),
+    )
 
 
-def _extreme(titles: tuple[str, ...], scores: np.ndarray, n: int, highest: bool) -> tuple[Scored, ...]:
-    order = sorted(range(len(titles)), key=lambda i: (-scores[i] if highest else scores[i], titles[i]))
-    return tuple(Scored(title=titles[i], score=float(scores[i])) for i in order[:n])
+def _z(values: np.ndarray) -> np.ndarray:
+    spread = values.std()
+    return (values - values.mean()) / spread if spread > 0 else np.zeros_like(values)
+
+
+def _reason(count: int, raters_mean: float, overall: float, median_count: float, high_mean: bool) -> str:
+    """One sentence: generous or harsh raters, few ratings, or taste the factors carry."""
+    if high_mean and raters_mean > overall + 0.1:
+        return (
+            f"its raters are generous (they average {raters_mean:.2f} across all items, against "
+            f"{overall:.2f} overall), so its mean flatters it and the model credits the users instead"
+        )
+    if not high_mean and raters_mean < overall - 0.1:
+        return (
+            f"its raters are harsh (they average {raters_mean:.2f} across all items, against "
+            f"{overall:.2f} overall), so its mean understates it and the model credits the item"
+        )
+    if count < median_count:
+        return (
+            f"only {count} ratings: weight decay pulls the bias of a rarely rated item towards 0, "
+            "whatever its mean"
+        )
+    return "the latent factors explain its ratings by taste (who rates it) more than by the item itself"
+
+
+def histogram(values: np.ndarray, bins: int = 24) -> Histogram:
+    counts, edges = np.histogram(values, bins=bins)
+    return Histogram(edges=tuple(float(e) for e in edges), counts=tuple(int(c) for c in counts))
+
+
+def rating_histogram(values: np.ndarray) -> Histogram:
+    """One bar per value of the rating scale (≤ 20 steps), empty ones included; else even bins."""
+    distinct = np.unique(values)
+    step = float(np.min(np.diff(distinct))) if len(distinct) > 1 else 1.0
+    scale = np.arange(distinct[0], distinct[-1] + step / 2, step)
+    if len(scale) > 20 or not np.allclose(np.round((distinct - distinct[0]) / step), (distinct - distinct[0]) / step):
+        return histogram(values, bins=20)
+    edges = np.append(scale - step / 2, scale[-1] + step / 2)
+    # Each value's bar, by its step on the scale: one pass over the ratings, not one per bar.
+    counts = np.bincount(np.rint((values - distinct[0]) / step).astype(np.int64), minlength=len(scale))
+    return Histogram(edges=tuple(float(e) for e in edges), counts=tuple(int(c) for c in counts[: len(scale)]))

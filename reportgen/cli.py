@@ -21,7 +21,7 @@ import click
 from reportgen import __version__
 from reportgen.data import DUPLICATE_POLICIES, ITEM_KEYS  # light modules: pandas and torch load lazily
 from reportgen.errors import ReportgenError
-from reportgen.train import DEVICES, LOADERS, PRESETS
+from reportgen.train import DEVICES, LOADERS, PRESETS, RUN_FIELDS, check_y_range, describe_preset
 
 log = logging.getLogger("reportgen")
 
@@ -45,6 +45,11 @@ class OneLineErrors(click.Group):
         if standalone_mode:
             sys.exit(result if isinstance(result, int) else EXIT_OK)
         return result
+
+
+def _flag(name: str) -> str:
+    """The command-line flag of a setting named in an error: `y_range` -> `--y-range`."""
+    return "--" + name.replace("_", "-")
 
 
 def _fail(message: str, code: int) -> None:
@@ -72,110 +77,164 @@ def cli() -> None:
     """
 
 
+def _apply(*decorators: Any) -> Any:
+    """One decorator from several: a group of options that belong to one concern."""
+
+    def decorate(f: Any) -> Any:
+        for decorator in reversed(decorators):
+            f = decorator(f)
+        return f
+
+    return decorate
+
+
+def _checked(check: Any) -> Any:
+    """A click callback that runs a library check on the value; its InputError becomes a usage error."""
+
+    def callback(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        if value is not None:
+            try:
+                check(value)
+            except ReportgenError as exc:
+                raise click.UsageError(exc.render(_flag), ctx=ctx) from None
+        return value
+
+    return callback
+
+
+# Where the ratings come from, and how to read them (data.OwnData and data.load).
+source_options = _apply(
+    option(
+        "--data",
+        type=click.Path(exists=True, path_type=Path),
+        help="A GroupLens ml-100k folder or zip (u.data + u.item). Without it: fastai's cache, "
+        "then the recbole copy, then a download.",
+    ),
+    option(
+        "--ratings",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help="Your own ratings file instead of MovieLens: .csv, .tsv, .txt/.data, .parquet, or a .gz/.zip CSV.",
+    ),
+    option(
+        "--items",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help="With --ratings: a file of item titles, joined on the item column.",
+    ),
+    option("--user-col", default="user", help="With --ratings: the user id column."),
+    option("--item-col", default="item", help="With --ratings: the item id column."),
+    option("--rating-col", default="rating", help="With --ratings: the rating column."),
+    option(
+        "--title-col",
+        default="title",
+        help="With --ratings: the title column (in the ratings or --items file); without titles the item id is the label.",
+    ),
+    option("--sep", help="With --ratings: the field separator.  [default: by extension]"),
+    option("--encoding", default="utf-8", help="With --ratings: the text encoding, e.g. latin-1."),
+    option(
+        "--item-key",
+        type=click.Choice(ITEM_KEYS),
+        default="title",
+        help="What is one item: items sharing a title are merged (title, like the tutorial) or kept apart "
+        "and labelled 'Title [id]' (id).",
+    ),
+    option(
+        "--duplicates",
+        type=click.Choice(DUPLICATE_POLICIES),
+        default="last",
+        help="A (user, item) pair rated twice: keep the last rating, or stop with an error.",
+    ),
+    option("--offline", is_flag=True, help="Never download ml-100k; fail if no local copy is found."),
+)
+
+# The model and how it trains (train.TrainConfig).
+training_options = _apply(
+    option(
+        "--preset",
+        type=click.Choice(list(PRESETS)),
+        default="tutorial",
+        help="Starting settings: "
+        + "; ".join(f"{name}: {describe_preset(name)}" for name in PRESETS)
+        + ". Options given explicitly override the preset.",
+    ),
+    option("--epochs", type=click.IntRange(min=1), default=5, help="Training epochs (one-cycle schedule)."),
+    option(
+        "--lr",
+        type=click.FloatRange(min=0, min_open=True),
+        default=5e-3,
+        help="Maximum learning rate of the one-cycle schedule.",
+    ),
+    option("--wd", type=click.FloatRange(min=0), default=0.1, help="Weight decay."),
+    option("--factors", type=click.IntRange(min=1), default=50, help="Latent factors per user and item."),
+    option("--bs", type=click.IntRange(min=1), default=64, help="Batch size."),
+    option(
+        "--valid-pct",
+        type=click.FloatRange(0, 1, min_open=True, max_open=True),
+        default=0.2,
+        help="Share of ratings held out at random for validation.",
+    ),
+    option(
+        "--y-range",
+        type=(float, float),
+        default=None,
+        metavar="LOW HIGH",
+        callback=_checked(check_y_range),
+        help="Range the predictions are squashed into (sigmoid); every rating must lie inside it.  "
+        "[default: 0 5.5 for ml-100k; for --ratings, min to max + 10 % of the span]",
+    ),
+    option("--seed", type=int, default=42, help="Random seed: the same data and seed give the same numbers."),
+    option(
+        "--loader",
+        type=click.Choice(LOADERS),
+        default="lean",
+        help="lean: the same split, vocabulary and model fed from tensors built once; "
+        "fastai: the tutorial's CollabDataLoaders.",
+    ),
+    option("--threads", type=click.IntRange(min=1), default=None, help="torch CPU threads.  [default: chosen by batch size]"),
+    option("--device", type=click.Choice(DEVICES), default="auto", help="Where to train: auto uses a CUDA GPU when torch sees one."),
+)
+
+# What is analysed and where the report goes (pipeline.BuildOptions).
+output_options = _apply(
+    option(
+        "--output",
+        "-o",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=Path("output"),
+        help="Folder that receives report.html and report.json.",
+    ),
+    option("--top-n", type=click.IntRange(min=2), default=1000, help="How many of the most-rated items to analyse."),
+    option(
+        "--templates",
+        type=click.Path(exists=True, file_okay=False, path_type=Path),
+        help="Folder of Jinja templates that override the packaged ones, file by file "
+        "(a template can extend the packaged one as 'default:NAME').",
+    ),
+    option("--keep", type=click.IntRange(min=1), default=30, help="How many runs to keep under OUTPUT/runs/."),
+    option(
+        "--compare-with",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help="The report.json to compare with.  [default: OUTPUT/report.json, the previous run]",
+    ),
+    option(
+        "--fail-on-regression",
+        type=click.FloatRange(min=0),
+        metavar="PCT",
+        help="Exit 3 (after writing the report) when valid RMSE is more than PCT percent worse than the previous run's.",
+    ),
+    option(
+        "--wait",
+        type=click.FloatRange(min=0),
+        default=0,
+        metavar="SECONDS",
+        help="If another run holds OUTPUT, wait up to this long instead of exiting 75 at once.",
+    ),
+)
+
+
 @cli.command()
-@option(
-    "--data",
-    type=click.Path(exists=True, path_type=Path),
-    help="A GroupLens ml-100k folder or zip (u.data + u.item). Without it: fastai's cache, "
-    "then the recbole copy, then a download.",
-)
-@option(
-    "--ratings",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Your own ratings file instead of MovieLens: .csv, .tsv, .txt/.data, .parquet, or a .gz/.zip CSV.",
-)
-@option(
-    "--items",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="With --ratings: a file of item titles, joined on the item column.",
-)
-@option("--user-col", default="user", help="With --ratings: the user id column.")
-@option("--item-col", default="item", help="With --ratings: the item id column.")
-@option("--rating-col", default="rating", help="With --ratings: the rating column.")
-@option("--title-col", default="title", help="With --ratings: the title column (in the ratings or --items file); without titles the item id is the label.")
-@option("--sep", help="With --ratings: the field separator.  [default: by extension]")
-@option("--encoding", default="utf-8", help="With --ratings: the text encoding, e.g. latin-1.")
-@option(
-    "--item-key",
-    type=click.Choice(ITEM_KEYS),
-    default="title",
-    help="What is one item: items sharing a title are merged (title, like the tutorial) or kept apart "
-    "and labelled 'Title [id]' (id).",
-)
-@option(
-    "--duplicates",
-    type=click.Choice(DUPLICATE_POLICIES),
-    default="last",
-    help="A (user, item) pair rated twice: keep the last rating, or stop with an error.",
-)
-@option(
-    "--output",
-    "-o",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("output"),
-    help="Folder that receives report.html and report.json.",
-)
-@option("--epochs", type=click.IntRange(min=1), default=5, help="Training epochs (one-cycle schedule).")
-@option("--lr", type=click.FloatRange(min=0, min_open=True), default=5e-3, help="Maximum learning rate of the one-cycle schedule.")
-@option("--wd", type=click.FloatRange(min=0), default=0.1, help="Weight decay.")
-@option("--factors", type=click.IntRange(min=1), default=50, help="Latent factors per user and item.")
-@option("--bs", type=click.IntRange(min=1), default=64, help="Batch size.")
-@option(
-    "--valid-pct",
-    type=click.FloatRange(0, 1, min_open=True, max_open=True),
-    default=0.2,
-    help="Share of ratings held out at random for validation.",
-)
-@option(
-    "--y-range",
-    type=(float, float),
-    default=None,
-    metavar="LOW HIGH",
-    help="Range the predictions are squashed into (sigmoid); every rating must lie inside it.  "
-    "[default: 0 5.5 for ml-100k; for --ratings, min to max + 10 % of the span]",
-)
-@option("--seed", type=int, default=42, help="Random seed: the same data and seed give the same numbers.")
-@option("--top-n", type=click.IntRange(min=2), default=1000, help="How many of the most-rated items to analyse.")
-@option(
-    "--preset",
-    type=click.Choice(list(PRESETS)),
-    default="tutorial",
-    help="Starting settings: the tutorial's, or 'fast' (batch size 1024, 5 epochs, lr 0.01, wd 0.5: valid MSE "
-    "<= 0.83 on ML-100k in a fraction of the time). Options given explicitly override the preset.",
-)
-@option(
-    "--loader",
-    type=click.Choice(LOADERS),
-    default="lean",
-    help="lean: the same split, vocabulary and model fed from tensors built once; fastai: the tutorial's CollabDataLoaders.",
-)
-@option("--threads", type=click.IntRange(min=1), default=None, help="torch CPU threads.  [default: chosen by batch size]")
-@option("--device", type=click.Choice(DEVICES), default="auto", help="Where to train: auto uses a CUDA GPU when torch sees one.")
-@option(
-    "--templates",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Folder of Jinja templates that override the packaged ones, file by file.",
-)
-@option("--offline", is_flag=True, help="Never download ml-100k; fail if no local copy is found.")
-@option("--keep", type=click.IntRange(min=1), default=30, help="How many runs to keep under OUTPUT/runs/.")
-@option(
-    "--compare-with",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="The report.json to compare with.  [default: OUTPUT/report.json, the previous run]",
-)
-@option(
-    "--fail-on-regression",
-    type=click.FloatRange(min=0),
-    metavar="PCT",
-    help="Exit 3 (after writing the report) when valid RMSE is more than PCT percent worse than the previous run's.",
-)
-@option(
-    "--wait",
-    type=click.FloatRange(min=0),
-    default=0,
-    metavar="SECONDS",
-    help="If another run holds OUTPUT, wait up to this long instead of exiting 75 at once.",
-)
+@source_options
+@training_options
+@output_options
 @option(
     "--config",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -221,7 +280,7 @@ def build(**opts: Any) -> None:
     ctx = click.get_current_context()
     interactive = sys.stderr.isatty() and sys.stdout.isatty()
     _configure_logging(quiet=opts["quiet"], interactive=interactive)
-    _check_usage(ctx, opts)
+    _check_source_options(ctx, data=opts["data"], ratings=opts["ratings"])
     source_date = _source_date()
     try:
         with _signals_raise():
@@ -231,7 +290,7 @@ def build(**opts: Any) -> None:
             # On a terminal fastai's own table shows each epoch; elsewhere, one log line each.
             result = pipeline.build(options, on_epoch=None if options.progress else _log_epoch)
     except ReportgenError as exc:
-        _fail(str(exc), exc.exit_code)
+        _fail(exc.render(_flag), exc.exit_code)
     except Stopped as exc:
         _fail(exc.message, exc.code)
     except Exception as exc:
@@ -241,7 +300,7 @@ def build(**opts: Any) -> None:
     if not opts["quiet"]:
         click.echo(str(result.html))
     limit = opts["fail_on_regression"]
-    comparison = result.comparison
+    comparison = result.report.comparison
     if limit is not None and comparison is not None and comparison.rmse_change_pct > limit:
         _fail(
             f"valid RMSE regressed by {comparison.rmse_change_pct:.2f} % ({comparison.valid_rmse_before:.4f} -> "
@@ -304,12 +363,13 @@ def datasets(data: Path | None) -> None:
         click.echo(f"reportgen build would read: {chosen.source} ({chosen.location})")
 
 
-OWN_DATA_OPTIONS = ("items", "user_col", "item_col", "rating_col", "title_col", "sep", "encoding")
-PATH_OPTIONS = ("data", "ratings", "items", "output", "templates", "compare_with")
+def _own_data_options() -> tuple[str, ...]:
+    """The options that only mean something with --ratings: OwnData's fields but the file itself."""
+    from dataclasses import fields
 
+    from reportgen.data import OwnData
 
-HYPER_PARAMETERS = ("epochs", "lr", "wd", "factors", "bs", "valid_pct", "y_range", "seed")
-RUN_OPTIONS = ("loader", "threads", "device")
+    return tuple(f.name for f in fields(OwnData) if f.name != "ratings")
 
 
 def _train_config(opts: dict[str, Any]) -> Any:
@@ -318,19 +378,14 @@ def _train_config(opts: dict[str, Any]) -> Any:
 
     ctx = click.get_current_context()
     defaulted = click.core.ParameterSource.DEFAULT
-    given = {name: opts[name] for name in HYPER_PARAMETERS if ctx.get_parameter_source(name) != defaulted}
+    hyper = [name for name in TrainConfig().as_dict() if name in opts]
+    given = {name: opts[name] for name in hyper if ctx.get_parameter_source(name) != defaulted}
     if given.get("y_range") is not None:
         given["y_range"] = (float(given["y_range"][0]), float(given["y_range"][1]))
     if opts["y_range"] is None:
-        given["y_range"] = None  # derived from the data by the pipeline
-    return TrainConfig.from_preset(opts["preset"], **given, **{name: opts[name] for name in RUN_OPTIONS})
-
-
-def _check_usage(ctx: click.Context, opts: dict[str, Any]) -> None:
-    y_range = opts["y_range"]
-    if y_range is not None and y_range[0] >= y_range[1]:
-        _fail(f"Invalid value for '--y-range': LOW ({y_range[0]}) must be below HIGH ({y_range[1]})", EXIT_USAGE)
-    _check_source_options(ctx, data=opts["data"], ratings=opts["ratings"])
+        given["y_range"] = None  # derived from the data by the train stage
+    run = {name: opts[name] for name in RUN_FIELDS if name != "preset"}
+    return TrainConfig.from_preset(opts["preset"], **given, **run)
 
 
 def _load_config(ctx: click.Context, path: Path | None) -> None:
@@ -347,13 +402,13 @@ def _load_config(ctx: click.Context, path: Path | None) -> None:
         values = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise click.BadParameter(f"{path}: not a readable TOML file ({exc})", ctx=ctx, param_hint="'--config'") from exc
-    known = {p.name for p in ctx.command.params if p.name not in ("config", "help")}
+    params = {p.name: p for p in ctx.command.params if p.name not in ("config", "help")}
     defaults: dict[str, Any] = {}
     for key, value in values.items():
         name = key.replace("-", "_")
-        if name not in known:
+        if name not in params:
             raise click.BadParameter(f"{path}: unknown option {key!r}", ctx=ctx, param_hint="'--config'")
-        if name in PATH_OPTIONS and isinstance(value, str):
+        if isinstance(params[name].type, click.Path) and isinstance(value, str):
             value = str((path.parent / value).resolve()) if not Path(value).is_absolute() else value
         defaults[name] = value
     ctx.default_map = {**(ctx.default_map or {}), **defaults}
@@ -365,7 +420,7 @@ def _source_date() -> dt.datetime | None:
     if raw is None or raw == "":
         return None
     if not raw.isdigit():
-        _fail(f"SOURCE_DATE_EPOCH must be a whole number of seconds since 1970, not {raw!r}", EXIT_USAGE)
+        raise click.UsageError(f"SOURCE_DATE_EPOCH must be a whole number of seconds since 1970, not {raw!r}")
     return dt.datetime.fromtimestamp(int(raw), tz=dt.timezone.utc)
 
 
@@ -397,20 +452,19 @@ def _signals_raise() -> Iterator[None]:
 def _check_source_options(ctx: click.Context, *, data: Path | None, ratings: Path | None) -> None:
     """--data and --ratings exclude each other; the reading options belong to --ratings."""
     if data is not None and ratings is not None:
-        _fail(
+        raise click.UsageError(
             "--data and --ratings cannot be used together: --data reads a GroupLens ml-100k folder "
-            "or zip, --ratings your own ratings file",
-            EXIT_USAGE,
+            "or zip, --ratings your own ratings file"
         )
     if ratings is None:
         given = [
             name
-            for name in OWN_DATA_OPTIONS
+            for name in _own_data_options()
             if ctx.get_parameter_source(name) in (click.core.ParameterSource.COMMANDLINE, click.core.ParameterSource.ENVIRONMENT)
         ]
         if given:
-            flags = ", ".join("--" + name.replace("_", "-") for name in given)
-            _fail(f"{flags} only apply to your own data: add --ratings FILE", EXIT_USAGE)
+            flags = ", ".join(_flag(name) for name in given)
+            raise click.UsageError(f"{flags} only apply to your own data: add --ratings FILE")
 
 
 def _configure_logging(quiet: bool, interactive: bool) -> None:

@@ -1,9 +1,11 @@
-"""`load → train → analyse → render`, timed, as one typed function the CLI calls.
+"""The stages glued together: `make_report` computes a `Report`, `build` publishes one.
 
-The output folder is locked for the whole run (a second run is refused at once
-or waits), and nothing in it changes until every stage has succeeded: the new
-report is rendered into a staging folder under `runs/`, renamed to its
-timestamped name, and only then copied over the latest `report.html`/`.json`.
+`make_report(ratings, config)` is pure computing (train → analyse → draw), with no
+file touched and no lock; `build(options)` is what `reportgen build` runs:
+lock → load → make_report → compare → write → publish → prune. Nothing in the
+output folder changes until every stage has succeeded: the new report is written
+into a staging folder under `runs/`, renamed to its timestamped name, and only
+then copied over the latest `report.html`/`report.json` (`outputs`).
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from reportgen import __version__, analysis, compare, data, history, insight, plots, render, train
+from reportgen import __version__, analysis, compare, data, outputs, plots, render, train
 from reportgen.data import Downloader, OwnData, Ratings, download_with_fastai
+from reportgen.report import DatasetSummary, Report, ReportDoc, Timings, dumps, versions
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +30,7 @@ class BuildOptions:
     """What one `reportgen build` run does.
 
     `source`: an own ratings file, a GroupLens folder/zip, or None for the built-in
-    ml-100k. A `train.y_range` of None is derived from the data (`data.default_y_range`).
+    ml-100k. A `train.y_range` of None is derived from the data (`train.default_y_range`).
     `source_date` (from SOURCE_DATE_EPOCH) replaces the clock in the report and
     leaves durations out, so two runs give byte-identical files.
     """
@@ -49,15 +52,14 @@ class BuildOptions:
 
 @dataclass(frozen=True)
 class BuildResult:
-    report: render.Report
+    report: Report
     html: Path  # the published latest report
     json: Path
     run: Path  # this run's folder under runs/
-    comparison: compare.Comparison | None
 
 
-def summarise(ratings: Ratings) -> render.DatasetSummary:
-    return render.DatasetSummary(
+def summarise(ratings: Ratings) -> DatasetSummary:
+    return DatasetSummary(
         provenance=ratings.provenance,
         n_ratings=ratings.n_ratings,
         n_users=ratings.n_users,
@@ -68,19 +70,81 @@ def summarise(ratings: Ratings) -> render.DatasetSummary:
     )
 
 
+def make_report(
+    ratings: Ratings,
+    config: train.TrainConfig = train.TrainConfig(),
+    *,
+    top_n: int = 1000,
+    source_date: dt.datetime | None = None,
+    progress: bool = False,
+    on_epoch: train.EpochHook | None = None,
+    load_seconds: float = 0.0,
+) -> Report:
+    """Train on `ratings`, analyse what the model learned and draw the figures: the report, in memory.
+
+    `source_date` replaces the clock and leaves durations out (reproducible bytes);
+    `load_seconds` is how long the caller took to load `ratings`, for the timings.
+    """
+    started = time.perf_counter()
+    model = train.fit(ratings, config, progress=progress, on_epoch=on_epoch)
+    trained = time.perf_counter()
+    log.info("trained in %.1f s: valid MSE %.4f, RMSE %.4f", trained - started, model.metrics.valid_mse, model.metrics.valid_rmse)
+
+    result = analysis.analyse(ratings, model, top_n=top_n)
+    analysed = time.perf_counter()
+    b = result.baselines
+    log.info(
+        "analysed in %.1f s: RMSE %.4f (model) vs %.4f (biases only) vs %.4f (global mean)",
+        analysed - trained,
+        b.model_rmse,
+        b.bias_only_rmse,
+        b.global_mean_rmse,
+    )
+    for note in result.notes:
+        log.warning("warning: %s", note)
+
+    figures = plots.figures(result, model.metrics.epochs)
+    drawn = time.perf_counter()
+    log.info("drew the figures in %.1f s", drawn - analysed)
+    moment = source_date or dt.datetime.now(dt.timezone.utc)
+    return Report(
+        generated_at=moment.replace(microsecond=0).isoformat(),
+        dataset=summarise(ratings),
+        config=model.config,
+        top_n=top_n,
+        metrics=model.metrics,
+        analysis=result,
+        timings=None
+        if source_date is not None
+        else Timings(
+            load=load_seconds,
+            train=trained - started,
+            analyse=analysed - trained,
+            render=drawn - analysed,
+            total=load_seconds + drawn - started,
+        ),
+        figures=figures,
+        versions=versions(),
+        notes=ratings.notes + result.notes,
+        runtime=model.runtime,
+        citation=data.CITATION if ratings.is_movielens else "",
+    )
+
+
+def write(report: Report, folder: Path, templates: Path | None = None) -> Path:
+    """Write `report.html` and `report.json` into `folder`, atomically; returns the page's path."""
+    return outputs.write_run(Path(folder), render.render_html(report, templates), dumps(report))
+
+
 def build(options: BuildOptions, on_epoch: train.EpochHook | None = None) -> BuildResult:
     """Run every stage and publish `report.html` and `report.json` in `options.output`."""
-    started = time.perf_counter()
-    with history.RunLock(options.output, wait=options.wait):
+    with outputs.RunLock(options.output, wait=options.wait):
+        started = time.perf_counter()
         log.info("start: reportgen %s, output %s", __version__, options.output)
-        history.remove_leftovers(options.output)
+        outputs.remove_leftovers(options.output)
         ratings = data.load(
             options.source, download=options.download, item_key=options.item_key, duplicates=options.duplicates
         )
-        config = options.train
-        if config.y_range is None:
-            config = dataclasses.replace(config, y_range=data.default_y_range(ratings))
-        data.check_range(ratings, config.y_range)
         loaded = time.perf_counter()
         log.info(
             "loaded %s from %s in %.1f s: %d ratings, %d users, %d items",
@@ -94,65 +158,29 @@ def build(options: BuildOptions, on_epoch: train.EpochHook | None = None) -> Bui
         for note in ratings.notes:
             log.warning("warning: %s", note)
 
-        model = train.fit(ratings, config, progress=options.progress, on_epoch=on_epoch)
-        trained = time.perf_counter()
-        log.info("trained in %.1f s: valid MSE %.4f, RMSE %.4f", trained - loaded, model.metrics.valid_mse, model.metrics.valid_rmse)
-
-        findings = analysis.analyse(ratings, model, top_n=options.top_n)
-        beyond = insight.insights(ratings, model, findings)
-        analysed = time.perf_counter()
-        log.info(
-            "analysed in %.1f s: RMSE %.4f (model) vs %.4f (biases only) vs %.4f (global mean)",
-            analysed - trained,
-            beyond.baselines.model_rmse,
-            beyond.baselines.bias_only_rmse,
-            beyond.baselines.global_mean_rmse,
-        )
-        for note in findings.notes:
-            log.warning("warning: %s", note)
-
-        figures = plots.figures(findings, beyond, model.metrics.epochs)
-        drawn = time.perf_counter()
-        log.info("drew the figures in %.1f s", drawn - analysed)
-        reproducible = options.source_date is not None
-        moment = options.source_date or dt.datetime.now(dt.timezone.utc)
-        report = render.Report(
-            generated_at=moment.replace(microsecond=0).isoformat(),
-            dataset=summarise(ratings),
-            config=config,
+        report = make_report(
+            ratings,
+            options.train,
             top_n=options.top_n,
-            metrics=model.metrics,
-            findings=findings,
-            timings=None
-            if reproducible
-            else render.Timings(
-                load=loaded - started,
-                train=trained - loaded,
-                analyse=analysed - trained,
-                render=drawn - analysed,
-                total=drawn - started,
-            ),
-            figures=figures,
-            versions=render.versions(),
-            notes=ratings.notes + findings.notes,
-            insight=beyond,
-            runtime=model.runtime,
+            source_date=options.source_date,
+            progress=options.progress,
+            on_epoch=on_epoch,
+            load_seconds=loaded - started,
         )
-        previous = history.previous_report(options.output, options.compare_with)
-        comparison = None
+        previous = outputs.previous_report(options.output, options.compare_with)
         if previous is not None:
-            comparison = compare.compare(previous[1], render.to_json(report), str(previous[0]))
-            report = dataclasses.replace(report, comparison=comparison)
+            current = ReportDoc.read_text(dumps(report))
+            report = dataclasses.replace(report, comparison=compare.compare(previous[1], current, str(previous[0])))
 
-        staging = history.staging_folder(options.output)
+        staging = outputs.staging_folder(options.output)
         try:
-            written = render.write(report, staging, options.templates)
-            run = history.commit_run(staging, dt.datetime.now(dt.timezone.utc))
+            write(report, staging, options.templates)
+            run = outputs.commit_run(staging, dt.datetime.now(dt.timezone.utc))
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
-        history.publish(run, options.output)
-        history.prune(options.output, options.keep)
-    html, json_path = options.output / render.HTML_NAME, options.output / render.JSON_NAME
-    log.info("wrote %s (%d bytes) and %s; this run is kept in %s", html, written.html_bytes, json_path.name, run)
-    return BuildResult(report=report, html=html, json=json_path, run=run, comparison=comparison)
+        outputs.publish(run, options.output)
+        outputs.prune(options.output, options.keep)
+    published = options.output / outputs.HTML_NAME
+    log.info("wrote %s (%d bytes) and %s; this run is kept in %s", published, published.stat().st_size, outputs.JSON_NAME, run)
+    return BuildResult(report=report, html=published, json=options.output / outputs.JSON_NAME, run=run)

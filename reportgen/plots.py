@@ -18,15 +18,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import matplotlib
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-
-from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from reportgen.analysis import Findings, ScatterPoint  # noqa: E402
-from reportgen.insight import Histogram, Insight  # noqa: E402
-from reportgen.train import EpochStats  # noqa: E402
+from reportgen.analysis import Analysis, Histogram, ScatterPoint
+from reportgen.train import EpochStats
 
 SVG_STYLE = {
     "svg.fonttype": "none",  # titles stay searchable, selectable text
@@ -239,23 +235,21 @@ def _scatter_figure(points: Sequence[ScatterPoint], x_label: str, y_label: str) 
     return fig
 
 
-def figures(findings: Findings, insight: Insight | None = None, epochs: Sequence[EpochStats] = ()) -> dict[str, str]:
+def figures(analysis: Analysis, epochs: Sequence[EpochStats] = ()) -> dict[str, str]:
     """All figures the report shows, by name."""
-    x_axis, y_axis = findings.scatter_axes
-    drawn = {
+    x_axis, y_axis = analysis.scatter_axes
+    return {
         "scatter": scatter_svg(
-            findings.scatter,
+            analysis.scatter,
             x_label=f"PCA component {x_axis}",
             y_label=f"PCA component {y_axis}",
-        )
+        ),
+        "learning_curve": learning_curve_svg(epochs),
+        "bias_vs_mean": bias_vs_mean_svg(analysis.bias_vs_mean.points),
+        "variance": variance_svg(analysis.explained_variance_ratio),
+        "user_biases": histogram_svg(analysis.user_biases, "User bias (learned)", "Users", "user-biases"),
+        "ratings": histogram_svg(analysis.ratings, "Rating", "Ratings", "ratings"),
     }
-    if insight is not None:
-        drawn["learning_curve"] = learning_curve_svg(epochs)
-        drawn["bias_vs_mean"] = bias_vs_mean_svg(insight.bias_vs_mean.points)
-        drawn["variance"] = variance_svg(insight.explained_variance_ratio)
-        drawn["user_biases"] = histogram_svg(insight.user_biases, "User bias (learned)", "Users", "user-biases")
-        drawn["ratings"] = histogram_svg(insight.ratings, "Rating", "Ratings", "ratings")
-    return drawn
 
 
 def _small_figure(width: float = 6.4, height: float = 3.6) -> tuple[Figure, Any]:

@@ -13,22 +13,22 @@ Adam and `fit_one_cycle(5, 5e-3, wd=0.1)`. Two ways to feed it (`loader`):
   2.8 it samples each epoch *with replacement* (see the README's model section),
   which is why its validation error is higher.
 
-fastai and torch are imported inside `fit`, so the CLI's help answers without them.
+Both paths, and the fastai internals they lean on, live in `reportgen.lean`,
+imported inside `fit` so that importing this module (and the CLI's help) stays
+free of fastai and torch.
 """
 
 from __future__ import annotations
 
-import functools
 import math
 import os
 import time
-import types
 import warnings
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from typing import TYPE_CHECKING, Any
 
-from reportgen.errors import InputError, RunError
+from reportgen.errors import OPTION, InputError, RunError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -44,23 +44,35 @@ DEVICES = ("auto", "cpu", "cuda")
 # that a second thread cannot split profitably. Larger batches share the work.
 ONE_THREAD_MAX_BS = 2048
 
-PRESETS: dict[str, dict[str, Any]] = {
+@dataclass(frozen=True)
+class Preset:
+    """Starting settings: the `TrainConfig` fields they change, and what they are for."""
+
+    changes: dict[str, Any]
+    purpose: str
+
+
+PRESETS: dict[str, Preset] = {
     # The tutorial's settings: TrainConfig's defaults.
-    "tutorial": {},
+    "tutorial": Preset({}, "the fastai tutorial's settings"),
     # The least fit time found that reaches valid MSE <= 0.83 on ML-100k for seeds 42, 1
     # and 2 alike (benchmarks/train_speed.py --sweep; README, "Presets"): 16x larger
     # batches, so 16x fewer steps, a doubled learning rate and five times the weight
     # decay (fewer steps decay the weights less).
-    "fast": {"bs": 1024, "epochs": 5, "lr": 0.01, "wd": 0.5},
+    "fast": Preset(
+        {"bs": 1024, "epochs": 5, "lr": 0.01, "wd": 0.5},
+        "a sixteenth of the tutorial's optimizer steps, for a validation MSE of at most 0.83 on ML-100k",
+    ),
 }
-"""Preset name -> the `TrainConfig` fields it changes (`TrainConfig.from_preset`)."""
 
-PRESET_NOTES: dict[str, str] = {
-    "tutorial": "the fastai tutorial's settings: batch size 64, 5 epochs, learning rate 5e-3, weight decay 0.1",
-    "fast": "batch size 1024, 5 epochs, learning rate 0.01, weight decay 0.5: a sixteenth of the "
-    "tutorial's optimizer steps, for a validation MSE of at most 0.83 on ML-100k",
-}
-"""Preset name -> one line for the report and `--help`."""
+
+def describe_preset(name: str) -> str:
+    """One line for the report and `--help`, from the preset's own settings."""
+    config = TrainConfig.from_preset(name)
+    return (
+        f"{PRESETS[name].purpose}: batch size {config.bs}, {config.epochs} epochs, "
+        f"learning rate {config.lr:g}, weight decay {config.wd:g}"
+    )
 
 
 @dataclass(frozen=True)
@@ -91,8 +103,8 @@ class TrainConfig:
     def from_preset(cls, name: str, **overrides: Any) -> TrainConfig:
         """The preset's settings, then `overrides` (e.g. options given on the command line)."""
         if name not in PRESETS:
-            raise InputError(f"--preset must be one of {', '.join(PRESETS)}, not {name!r}")
-        return cls(**{**PRESETS[name], **overrides, "preset": name})
+            raise InputError(f"{OPTION} must be one of {', '.join(PRESETS)}, not {name!r}", option="preset")
+        return cls(**{**PRESETS[name].changes, **overrides, "preset": name})
 
     def as_dict(self) -> dict[str, Any]:
         """The hyper-parameters, as report.json's `config` carries them (keys unchanged)."""
@@ -154,10 +166,11 @@ class TrainedModel:
     """The fitted learner plus what analysis needs, copied out of it as numpy arrays.
 
     `item_classes[i]` labels row `i` of `item_factors`/`item_biases`; it is the
-    learner's own vocabulary (from the training split), with `#na#` at index 0;
-    `user_classes` and `user_biases` likewise for users. `split` holds the row
-    numbers (positions in `ratings.frame`) of the training and validation ratings.
-    The arrays are numpy, on the CPU, whatever device the model trained on.
+    learner's own vocabulary (from the training split), with fastai's `#na#` (the
+    class of values unseen in training) at index 0: `known_items` and
+    `known_user_biases` leave it out. `split` holds the row numbers (positions in
+    `ratings.frame`) of the training and validation ratings. The arrays are numpy,
+    on the CPU, whatever device the model trained on.
     """
 
     learner: Any  # fastai Learner; kept for callers that want to go further
@@ -173,22 +186,36 @@ class TrainedModel:
     user_biases: np.ndarray | None = None  # shape (n_user_classes,), float64
     split: tuple[np.ndarray, np.ndarray] | None = None  # (train rows, valid rows), int64
 
+    def known_items(self) -> dict[str, int]:
+        """Each item the model learned (from the training split) -> its row in `item_factors`."""
+        return {title: i for i, title in enumerate(self.item_classes) if title != NA_CLASS}
+
+    def known_user_biases(self) -> np.ndarray:
+        """The learned biases of the users seen in training."""
+        import numpy as np
+
+        keep = np.array([u != NA_CLASS for u in self.user_classes], dtype=bool)
+        return self.user_biases[keep] if self.user_biases is not None else np.zeros(0)
+
 
 EpochHook = Callable[[EpochStats, int], None]
 
 
 def fit(
     ratings: Ratings,
-    config: TrainConfig,
+    config: TrainConfig = TrainConfig(),
     *,
     progress: bool = False,
     on_epoch: EpochHook | None = None,
 ) -> TrainedModel:
     """Train the tutorial's model; the same ratings, config, seed and thread count give the same numbers.
 
-    `progress` shows fastai's progress bar (for a terminal); `on_epoch(stats,
-    total_epochs)` is called after every epoch, e.g. to log one line per epoch.
+    A `config.y_range` of None is derived from the data (`default_y_range`); every
+    rating must lie inside the range. `progress` shows fastai's progress bar (for
+    a terminal); `on_epoch(stats, total_epochs)` is called after every epoch, e.g.
+    to log one line per epoch. The returned model's `config` is the one used.
     """
+    config = resolve_y_range(ratings, config)
     check_config(config)
     check_enough_ratings(len(ratings.frame), config, ratings.provenance.ratings_file)
     device = resolve_device(config.device)
@@ -205,16 +232,49 @@ def fit(
         torch.set_num_threads(before)
 
 
+def default_y_range(ratings: Ratings) -> tuple[float, float]:
+    """The tutorial's (0, 5.5) for ML-100k; (min, max + 10 % of the span) for own data."""
+    if ratings.is_movielens:
+        return (0.0, 5.5)
+    low, high = float(ratings.frame["rating"].min()), float(ratings.frame["rating"].max())
+    return (low, high + 0.1 * (high - low or 1.0))
+
+
+def resolve_y_range(ratings: Ratings, config: TrainConfig) -> TrainConfig:
+    """`config` with its y-range derived from the data when None, checked against every rating."""
+    if config.y_range is None:
+        config = replace(config, y_range=default_y_range(ratings))
+    check_y_range(config.y_range)
+    low, high = config.y_range
+    rating = ratings.frame["rating"]
+    outside = ((rating < low) | (rating > high)).to_numpy()
+    if outside.any():
+        first = ratings.frame.index[outside.argmax()]
+        raise InputError(
+            f"{ratings.provenance.ratings_file}: {int(outside.sum())} rating(s) outside {OPTION} {low:g} {high:g}, "
+            f"first at {ratings.row_word} {first}: {rating.loc[first]:g}",
+            option="y_range",
+        )
+    return config
+
+
+def check_y_range(y_range: tuple[float, float]) -> None:
+    """The range predictions are squashed into: two finite numbers, LOW below HIGH."""
+    low, high = y_range
+    if not (math.isfinite(low) and math.isfinite(high)):
+        raise InputError(f"Invalid value for '{OPTION}': LOW ({low}) and HIGH ({high}) must be finite", option="y_range")
+    if not low < high:
+        raise InputError(f"Invalid value for '{OPTION}': LOW ({low}) must be below HIGH ({high})", option="y_range")
+
+
 def check_config(config: TrainConfig) -> None:
-    """Refuse settings that cannot train, with the option at fault named."""
-    if config.y_range is None or not config.y_range[0] < config.y_range[1]:
-        raise InputError(f"--y-range must be two numbers, low below high; got {config.y_range}")
+    """Refuse settings that cannot train, with the setting at fault named."""
     if config.loader not in LOADERS:
-        raise InputError(f"--loader must be 'lean' or 'fastai', not {config.loader!r}")
+        raise InputError(f"{OPTION} must be 'lean' or 'fastai', not {config.loader!r}", option="loader")
     if config.device not in DEVICES:
-        raise InputError(f"--device must be auto, cpu or cuda, not {config.device!r}")
+        raise InputError(f"{OPTION} must be auto, cpu or cuda, not {config.device!r}", option="device")
     if config.threads is not None and config.threads < 1:
-        raise InputError(f"--threads must be at least 1, not {config.threads}")
+        raise InputError(f"{OPTION} must be at least 1, not {config.threads}", option="threads")
 
 
 def resolve_device(name: str) -> str:
@@ -224,7 +284,9 @@ def resolve_device(name: str) -> str:
     if name == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if name == "cuda" and not torch.cuda.is_available():
-        raise InputError("--device cuda: torch sees no CUDA GPU on this machine; use --device cpu or --device auto")
+        raise InputError(
+            f"{OPTION} cuda: torch sees no CUDA GPU on this machine; use {OPTION} cpu or {OPTION} auto", option="device"
+        )
     return name
 
 
@@ -250,7 +312,8 @@ def check_enough_ratings(n_ratings: int, config: TrainConfig, name: str) -> None
     if n_train < config.bs:
         raise InputError(
             f"{name}: too few ratings to train: {n_ratings} leave {n_train} in the training split, "
-            f"fewer than one batch of --bs {config.bs}"
+            f"fewer than one batch of {OPTION} {config.bs}",
+            option="bs",
         )
 
 
@@ -274,6 +337,8 @@ def _fit(
     from fastai.learner import Recorder
     from fastai.torch_core import set_seed
 
+    from reportgen import lean
+
     history: list[EpochStats] = []
 
     def record(stats: EpochStats, total: int) -> None:
@@ -285,13 +350,13 @@ def _fit(
     set_seed(config.seed, reproducible=True)
     frame = ratings.frame[["user", "title", "rating"]].reset_index(drop=True)
     if config.loader == "fastai":
-        learn, classes, (train_rows, valid_rows) = _tutorial_learner(frame, config, device, record)
+        learn, classes, (train_rows, valid_rows) = lean.tutorial_learner(frame, config, device, record)
         if not progress:
             # Without the bar, fastai's Recorder would print its table to stdout.
             learn.remove_cb(ProgressCallback)
             learn.logger = lambda *_: None
     else:
-        learn, classes, (train_rows, valid_rows) = _lean_learner(frame, config, device, record)
+        learn, classes, (train_rows, valid_rows) = lean.lean_learner(frame, config, device, record)
         if progress:
             learn.add_cbs([Recorder(), ProgressCallback()])  # the bar reads fastai's Recorder
     fit_started = time.perf_counter()
@@ -302,7 +367,8 @@ def _fit(
     if not (math.isfinite(final.train_loss) and math.isfinite(final.valid_loss)):
         raise RunError(
             f"training diverged: epoch {final.epoch} ended with train loss {final.train_loss} "
-            f"and valid loss {final.valid_loss}; try a smaller --lr"
+            f"and valid loss {final.valid_loss}; try a smaller {OPTION}",
+            option="lr",
         )
 
     model = learn.model
@@ -337,280 +403,3 @@ def _fit(
         user_biases=user_biases,
         split=(train_rows, valid_rows),
     )
-
-
-# --------------------------------------------------------------------------- the tutorial path
-
-
-def _tutorial_learner(
-    frame: Any, config: TrainConfig, device: str, record: EpochHook
-) -> tuple[Any, dict[str, Any], tuple[Any, Any]]:
-    """The tutorial verbatim: `CollabDataLoaders.from_df` and `collab_learner`."""
-    import numpy as np
-    import torch
-    from fastai.callback.core import Callback
-    from fastai.collab import CollabDataLoaders, collab_learner
-
-    class EpochRecord(Callback):
-        """Collect fastai's per-epoch losses with wall time; runs after `Recorder`."""
-
-        order = 55
-
-        def before_epoch(self) -> None:
-            self.started = time.perf_counter()
-
-        def after_epoch(self) -> None:
-            train_loss, valid_loss = (float(v) for v in self.recorder.values[-1][:2])
-            record(
-                EpochStats(self.epoch + 1, train_loss, valid_loss, time.perf_counter() - self.started),
-                self.n_epoch,
-            )
-
-    dls = CollabDataLoaders.from_df(
-        frame,
-        valid_pct=config.valid_pct,
-        user_name="user",
-        item_name="title",
-        rating_name="rating",
-        seed=config.seed,
-        bs=config.bs,
-        device=torch.device(device),
-    )
-    learn = collab_learner(dls, n_factors=config.factors, y_range=config.y_range, cbs=[EpochRecord()])
-    rows = tuple(np.asarray(ds.items.index, dtype=np.int64) for ds in (dls.train_ds, dls.valid_ds))
-    return learn, dls.classes, rows
-
-
-# --------------------------------------------------------------------------- the lean path
-
-
-class TensorLoader:
-    """Batches sliced from tensors built once; a fresh random order every epoch.
-
-    What fastai's Learner needs of a loader: iteration over `(x, y)` batches,
-    `len`, and `to(device)`. Training shuffles (a permutation: every rating once
-    per epoch) and drops the last partial batch, as fastai's plain `DataLoader`
-    does; validation keeps every rating, in order. The order comes from a CPU
-    generator seeded once, so it is the same on every device.
-    """
-
-    n_inp = 1  # batches are (x, y): one input (fastai's Learner asks)
-
-    def __init__(self, x: Any, y: Any, bs: int, *, shuffle: bool, seed: int) -> None:
-        import torch
-
-        self.x, self.y, self.bs, self.shuffle = x, y, bs, shuffle
-        self.device = x.device
-        self.generator = torch.Generator().manual_seed(seed)
-
-    def __len__(self) -> int:
-        n = len(self.x)
-        return n // self.bs if self.shuffle else -(-n // self.bs)
-
-    def __iter__(self) -> Any:
-        import torch
-
-        if self.shuffle:
-            order = torch.randperm(len(self.x), generator=self.generator).to(self.device)
-            for start in range(0, len(self) * self.bs, self.bs):
-                batch = order[start : start + self.bs]
-                yield self.x[batch], self.y[batch]
-        else:
-            for start in range(0, len(self.x), self.bs):
-                yield self.x[start : start + self.bs], self.y[start : start + self.bs]
-
-    def to(self, device: Any) -> TensorLoader:
-        self.x, self.y, self.device = self.x.to(device), self.y.to(device), device
-        return self
-
-
-def lean_split(frame: Any, config: TrainConfig) -> tuple[Any, Any, dict[str, Any]]:
-    """The tutorial path's split and vocabularies, without building its loaders.
-
-    fastai's `RandomSplitter` with the same seed picks the validation ratings, and
-    `CategoryMap` over the training split gives each vocabulary (`#na#` first),
-    as `Categorify` does inside `CollabDataLoaders.from_df`. Returns the training
-    and validation row numbers of `frame` and the classes.
-    """
-    import numpy as np
-    from fastai.data.transforms import CategoryMap, RandomSplitter
-
-    train_idx, valid_idx = (
-        np.asarray(s, dtype=np.int64) for s in RandomSplitter(config.valid_pct, config.seed)(range(len(frame)))
-    )
-    classes = {name: CategoryMap(frame[name].iloc[train_idx], add_na=True) for name in ("user", "title")}
-    return train_idx, valid_idx, classes
-
-
-def _lean_learner(
-    frame: Any, config: TrainConfig, device: str, record: EpochHook
-) -> tuple[Any, dict[str, Any], tuple[Any, Any]]:
-    """The same split, vocabulary and model as the tutorial path, fed from tensors.
-
-    Returns the learner, the vocabularies and the (train, valid) row numbers.
-    """
-    import numpy as np
-    import pandas as pd
-    import torch
-    import torch.nn.functional as F
-    from fastai.callback.core import Callback, TrainEvalCallback
-    from fastai.collab import EmbeddingDotBias
-    from fastai.data.core import DataLoaders
-
-    train_idx, valid_idx, classes = lean_split(frame, config)
-    codes = np.stack(
-        [
-            pd.Index(list(classes[name].items[1:])).get_indexer(frame[name]).astype(np.int64) + 1
-            for name in ("user", "title")
-        ],
-        axis=1,
-    )  # unseen in training: code -1 + 1 = 0, fastai's #na#
-    x = torch.from_numpy(codes)
-    y = torch.from_numpy(frame["rating"].to_numpy(dtype=np.float32)).unsqueeze(1)
-    train = TensorLoader(x[train_idx], y[train_idx], config.bs, shuffle=True, seed=config.seed)
-    valid = TensorLoader(x[valid_idx], y[valid_idx], max(config.bs, 4096), shuffle=False, seed=config.seed)
-    model = EmbeddingDotBias.from_classes(config.factors, classes, y_range=config.y_range)
-
-    class LossRecord(Callback):
-        """fastai's Recorder, reduced to what the report keeps: the two losses of each epoch.
-
-        The smoothed train loss is computed exactly as fastai's `AvgSmoothLoss`
-        (a device tensor, so no per-batch host sync); the valid loss is the exact
-        MSE over every validation rating, summed in float64.
-        """
-
-        order = 50
-        beta = 0.98
-
-        def __init__(self) -> None:
-            super().__init__()
-            # Plain state: a Callback's own setattr looks the name up on the learner first.
-            self.s = types.SimpleNamespace()
-
-        def before_fit(self) -> None:
-            self.s.count, self.s.smooth = 0, torch.zeros((), device=device)
-
-        def before_epoch(self) -> None:
-            s = self.s
-            s.started, s.sq_error, s.n_valid = time.perf_counter(), 0.0, 0
-
-        def after_batch(self) -> None:
-            learn, s = self.learn, self.s
-            if learn.training:
-                s.count += 1
-                s.smooth = torch.lerp(learn.loss.detach(), s.smooth, self.beta)
-            else:
-                pred, target = learn.pred.detach().view(-1), learn.yb[0].view(-1)
-                s.sq_error += float(((pred.double() - target.double()) ** 2).sum())
-                s.n_valid += len(target)
-
-        def after_epoch(self) -> None:
-            s = self.s
-            train_loss = float(s.smooth) / (1 - self.beta**s.count)
-            valid_loss = s.sq_error / s.n_valid
-            record(EpochStats(self.epoch + 1, train_loss, valid_loss, time.perf_counter() - s.started), self.n_epoch)
-
-    def mse(pred: Any, target: Any) -> Any:
-        return F.mse_loss(pred.view(-1), target.view(-1))  # = MSELossFlat, without TensorBase wrapping
-
-    learn = _lean_learner_class()(
-        DataLoaders(train, valid, device=torch.device(device)),
-        model,
-        loss_func=mse,
-        cbs=[TrainEvalCallback(), LossRecord()],
-        default_cbs=False,  # no Recorder, CastToTensor or progress bar unless asked for
-    )
-    return learn, classes, (train_idx, valid_idx)
-
-
-@functools.cache
-def _lean_learner_class() -> type:
-    """`LeanLearner`, built on first use: it subclasses fastai's Learner (lazy imports)."""
-    from fastai.callback.core import event
-    from fastai.callback.schedule import ParamScheduler
-    from fastai.learner import Learner
-    from fastcore.foundation import L
-
-    class LeanLearner(Learner):
-        """fastai's Learner, its loop and callbacks unchanged, with cheaper event dispatch.
-
-        fastai calls every callback on every event (eight per batch), and a callback
-        without a handler still pays for attribute look-ups that fall through to the
-        learner and the model. Here an event goes only to the callbacks that define
-        it (in fastai's order); `after_fit` still reaches all, as fastai resets
-        `Callback.run` there. Batches already live on the model's device, and the
-        one-cycle schedule is evaluated by `fast_schedule` (the same values).
-        """
-
-        def __call__(self, event_name: Any) -> None:
-            if isinstance(event_name, str):
-                self._call_one(event_name)
-            else:
-                super().__call__(event_name)
-
-        def _call_one(self, event_name: str) -> None:
-            handlers = self.__dict__.setdefault("_handlers", {})
-            cbs = handlers.get(event_name)
-            if cbs is None:
-                if not hasattr(event, event_name):
-                    raise Exception(f"missing {event_name}")
-                cbs = handlers[event_name] = [
-                    cb
-                    for cb in self.cbs.sorted("order")
-                    if event_name == "after_fit" or hasattr(type(cb), event_name) or event_name in vars(cb)
-                ]
-            for cb in cbs:
-                cb(event_name)
-
-        def add_cb(self, cb: Any) -> Any:
-            self.__dict__.pop("_handlers", None)
-            return super().add_cb(cb)
-
-        def remove_cb(self, cb: Any) -> Any:
-            self.__dict__.pop("_handlers", None)
-            return super().remove_cb(cb)
-
-        def _set_device(self, b: Any) -> Any:
-            return b  # TensorLoader moved its tensors to the device once
-
-        def fit(self, n_epoch: int, lr: Any = None, wd: Any = None, cbs: Any = None, **kwargs: Any) -> None:
-            for cb in L(cbs):
-                if isinstance(cb, ParamScheduler):  # fit_one_cycle's schedule: same values, cheaper
-                    cb.scheds = {name: fast_schedule(f) for name, f in cb.scheds.items()}
-            super().fit(n_epoch, lr=lr, wd=wd, cbs=cbs, **kwargs)
-
-    return LeanLearner
-
-
-class FastCombinedSchedule:
-    """fastai's `combine_scheds` schedule with the segment lookup in numpy float32.
-
-    fastai finds the segment of `pos` and the position inside it with torch ops on
-    a float32 tensor, about 50 µs per call and two calls per step (learning rate
-    and momentum). The same float32 arithmetic in numpy gives the same values
-    (tests/test_train_speed.py compares them) in a few microseconds; the segments'
-    own schedules (`SchedCos`) are fastai's, called as fastai calls them.
-    """
-
-    def __init__(self, pcts: Any, pct_lim: int, scheds: Any) -> None:
-        import numpy as np
-
-        self.pcts = np.asarray(pcts, dtype=np.float32)
-        self.pct_lim, self.scheds = pct_lim, scheds
-
-    def __call__(self, pos: float) -> Any:
-        import numpy as np
-
-        p = np.float32(pos)  # torch compares and subtracts in the tensor's dtype, float32
-        idx = min(int(np.flatnonzero(p >= self.pcts)[-1]), self.pct_lim)
-        actual = (p - self.pcts[idx]) / (self.pcts[idx + 1] - self.pcts[idx])
-        return self.scheds[idx](float(actual))
-
-
-def fast_schedule(f: Any) -> Any:
-    """`FastCombinedSchedule` for a `combine_scheds` closure (what fit_one_cycle builds), else `f`."""
-    code, closure = getattr(f, "__code__", None), getattr(f, "__closure__", None)
-    if code is None or closure is None or code.co_name != "_inner" or set(code.co_freevars) != {"pct_lim", "pcts", "scheds"}:
-        return f
-    cells = {name: cell.cell_contents for name, cell in zip(code.co_freevars, closure)}
-    return FastCombinedSchedule(cells["pcts"].cpu().numpy(), cells["pct_lim"], cells["scheds"])

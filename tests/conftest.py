@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,8 +14,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reportgen import data
+from bs4 import BeautifulSoup
+
+from reportgen import data, plots
+from reportgen.analysis import Analysis, BiasVsMean, Disagreement, Histogram, ItemStat, ScatterPoint
+from reportgen.baselines import Baselines
 from reportgen.data import Provenance, Ratings
+from reportgen.factors import Component, Neighbour, Scored
+from reportgen.report import DatasetSummary, Report, Timings
+from reportgen.train import EpochStats, Metrics, TrainConfig
 
 # Items whose true bias is far above or below everyone else's: a trained model
 # must put them at the two ends of the bias ranking.
@@ -121,6 +129,93 @@ def planted_tastes(n_users: int = 300, seed: int = 3) -> PlantedTastes:
     frame = pd.DataFrame(rows, columns=["user", "item", "rating"])
     frame["title"] = frame["item"].map(titles)
     return PlantedTastes(frame=frame, titles=titles, genres=genres)
+
+
+HOSTILE = "<script>alert(1)</script>"
+INJECTION = "</title><img src=x onerror=alert(1)>"
+TEMPLATE_LIKE = "{{ 7*7 }}"
+
+
+def hand_made_report(titles: tuple[str, ...] = ("Alpha (1990)", HOSTILE, "Gamma & Sons (1992)", INJECTION, TEMPLATE_LIKE)) -> Report:
+    stats = tuple(ItemStat(t, bias=0.5 - 0.25 * i, mean_rating=4.0 - 0.5 * i, count=100 - 10 * i) for i, t in enumerate(titles))
+    scatter = tuple(ScatterPoint(t, x=0.1 * i, y=-0.2 * i) for i, t in enumerate(titles))
+    components = tuple(
+        Component(
+            index=c,
+            explained_variance_ratio=[0.2, 0.1, 0.05][c],
+            top=tuple(Scored(t, 1.0 - 0.1 * i) for i, t in enumerate(titles[:2])),
+            bottom=tuple(Scored(t, -1.0 + 0.1 * i) for i, t in enumerate(titles[-2:])),
+        )
+        for c in range(3)
+    )
+    result = Analysis(
+        top_n_requested=1000,
+        top_items=titles,
+        unknown_to_model=0,
+        item_stats=stats,
+        worst=tuple(reversed(stats)),
+        best=stats,
+        explained_variance_ratio=(0.2, 0.1, 0.05, 0.04),
+        components=components,
+        scatter_axes=(0, 2),
+        scatter=scatter,
+        baselines=Baselines(global_mean_rmse=1.125, bias_only_rmse=0.9375, model_rmse=0.92005, global_mean=3.5),
+        bias_vs_mean=BiasVsMean(
+            correlation=0.75,
+            points=tuple((s.title, s.bias, s.mean_rating) for s in stats),
+            high_mean_low_bias=(Disagreement(titles[1], -0.5, 4.5, 12, 4.25, "its raters are generous"),),
+            low_mean_high_bias=(Disagreement(titles[2], 0.5, 2.5, 40, 2.75, "its raters are harsh"),),
+        ),
+        component_genres=(),
+        neighbours={t: tuple(Neighbour(o, 0.9 - 0.1 * j) for j, o in enumerate(x for x in titles if x != t)) for t in titles[:2]},
+        user_biases=Histogram(edges=(-1.0, 0.0, 1.0), counts=(400, 543)),
+        ratings=Histogram(edges=(0.5, 1.5, 2.5, 3.5, 4.5, 5.5), counts=(6110, 11370, 27145, 34174, 21201)),
+    )
+    return Report(
+        generated_at="2026-11-27T10:00:00+00:00",
+        dataset=DatasetSummary(
+            provenance=Provenance("ml-100k", "recbole", "/data/ml-100k", "/data/ml-100k/ml-100k.inter", "ab" * 32),
+            n_ratings=100_000,
+            n_users=943,
+            n_items=1682,
+            n_titles=1664,
+        ),
+        config=TrainConfig(),
+        top_n=1000,
+        metrics=Metrics(
+            valid_mse=0.8465,
+            valid_rmse=0.92005,
+            n_train=80_000,
+            n_valid=20_000,
+            epochs=(EpochStats(1, 0.95, 0.93, 8.25), EpochStats(2, 0.70, 0.8465, 7.5)),
+        ),
+        analysis=result,
+        timings=Timings(load=0.25, train=40.0, analyse=0.1, render=0.4, total=40.75),
+        figures=plots.figures(result, (EpochStats(1, 0.95, 0.93, 8.25), EpochStats(2, 0.70, 0.8465, 7.5))),
+        versions={"python": "3.11.7", "reportgen": "0.1.0", "fastai": "2.8.12"},
+    )
+
+
+def assert_self_contained(html: str) -> None:
+    """Nothing on the page makes a browser fetch anything (tests/test_browser.py watches a real one)."""
+    soup = BeautifulSoup(html, "html.parser")
+    assert soup.find("link") is None
+    assert soup.find("base") is None
+    assert all(not s.get("src") for s in soup.find_all("script"))
+    for tag in soup.find_all(src=True):
+        assert tag["src"].startswith("data:"), tag
+    for tag in soup.find_all(["image", "use", "iframe", "object", "embed", "source", "video", "audio"]):
+        ref = tag.get("href") or tag.get("xlink:href") or tag.get("data") or ""
+        assert ref == "" or ref.startswith(("#", "data:")), tag
+    css = " ".join(s.get_text() for s in soup.find_all("style")) + " ".join(t["style"] for t in soup.find_all(style=True))
+    assert not re.search(r"url\(\s*['\"]?(?!data:|#)", css)
+    assert "@import" not in css
+
+
+def assert_nothing_left(out: Path) -> None:
+    """Besides the reports, at most the (released, empty) lock: no runs, no temporary files."""
+    assert sorted(p.name for p in out.iterdir()) in (["report.html", "report.json"], [".reportgen.lock", "report.html", "report.json"])
+    assert not (out / ".reportgen.lock").exists() or (out / ".reportgen.lock").read_text() == ""
 
 
 @pytest.fixture(scope="session")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from reportgen import analysis
+from reportgen import analysis, factors
 from reportgen.train import Metrics, TrainConfig, TrainedModel
 from tests.conftest import as_ratings
 
@@ -21,6 +23,14 @@ def model_with(classes: list[str], biases: list[float], factors: np.ndarray) -> 
         metrics=Metrics(valid_mse=0.0, valid_rmse=0.0, n_train=0, n_valid=0, epochs=()),
         seconds=0.0,
     )
+
+
+def analyse(frame: pd.DataFrame, model: TrainedModel, **options: int) -> analysis.Analysis:
+    """`analysis.analyse` with the hand-made model trained (and validated) on every rating of `frame`."""
+    rows = np.arange(len(frame))
+    users = tuple(str(u) for u in sorted(frame["user"].unique()))
+    model = dataclasses.replace(model, split=(rows, rows), user_classes=("#na#", *users), user_biases=np.zeros(len(users) + 1))
+    return analysis.analyse(as_ratings(frame), model, **options)
 
 
 def ratings_for(counts: dict[str, list[int]]) -> pd.DataFrame:
@@ -52,7 +62,7 @@ def small() -> tuple[pd.DataFrame, TrainedModel]:
 
 def test_top_items_rank_by_count_then_title_and_skip_items_the_model_never_saw(small) -> None:
     frame, model = small
-    f = analysis.analyse(as_ratings(frame), model, top_n=10, n_extremes=2)
+    f = analyse(frame, model, top_n=10, n_extremes=2)
     assert f.top_items == ("Often (2000)", "Tied A (2001)", "Tied B (2001)", "Rare (1999)")
     assert f.unknown_to_model == 1
     assert f.top_n_requested == 10
@@ -60,7 +70,7 @@ def test_top_items_rank_by_count_then_title_and_skip_items_the_model_never_saw(s
 
 def test_biases_come_from_the_model_and_means_and_counts_from_the_data(small) -> None:
     frame, model = small
-    f = analysis.analyse(as_ratings(frame), model, top_n=10, n_extremes=2)
+    f = analyse(frame, model, top_n=10, n_extremes=2)
     assert [(s.title, s.bias, s.mean_rating, s.count) for s in f.best] == [
         ("Often (2000)", 0.9, 4.6, 5),
         ("Rare (1999)", 0.1, 4.0, 1),
@@ -73,7 +83,7 @@ def test_biases_come_from_the_model_and_means_and_counts_from_the_data(small) ->
 
 def test_top_n_limits_what_is_analysed(small) -> None:
     frame, model = small
-    f = analysis.analyse(as_ratings(frame), model, top_n=2, n_extremes=15)
+    f = analyse(frame, model, top_n=2, n_extremes=15)
     assert f.top_items == ("Often (2000)", "Tied A (2001)")
     assert [s.title for s in f.best] == ["Often (2000)", "Tied A (2001)"]
     assert len(f.scatter) == 2
@@ -84,7 +94,7 @@ def test_pca_matches_fastai_tensor_pca_up_to_sign() -> None:
     from fastai.torch_core import TensorBase  # noqa: F401  (patches Tensor.pca)
 
     x = np.random.default_rng(3).normal(size=(40, 8))
-    ours, ratios = analysis.pca(x, 3)
+    ours, ratios = factors.pca(x, 3, 3)
     theirs = torch.tensor(x).pca(3).numpy()
     np.testing.assert_allclose(np.abs(ours), np.abs(theirs), atol=1e-9)
     assert ratios[0] >= ratios[1] >= ratios[2] > 0
@@ -95,10 +105,10 @@ def test_pca_sign_rule_survives_sign_flips_and_rotations_of_the_factor_space() -
     """A retrained model may learn the same geometry rotated or mirrored; the report must not flip."""
     rng = np.random.default_rng(7)
     x = rng.normal(size=(60, 6)) * np.array([5, 3, 2, 1, 0.5, 0.2])
-    reference, ratios = analysis.pca(x, 3)
+    reference, ratios = factors.pca(x, 3, 3)
     rotation, _ = np.linalg.qr(rng.normal(size=(6, 6)))
     for variant in (-x, x @ rotation, -(x @ rotation), x[:, ::-1]):
-        scores, variant_ratios = analysis.pca(variant, 3)
+        scores, variant_ratios = factors.pca(variant, 3, 3)
         np.testing.assert_allclose(scores, reference, atol=1e-9)
         np.testing.assert_allclose(variant_ratios, ratios, atol=1e-12)
     anchors = np.abs(reference).argmax(axis=0)
@@ -110,8 +120,8 @@ def test_components_list_highest_and_lowest_scores_and_the_scatter_uses_componen
     rng = np.random.default_rng(11)
     model = model_with(titles, list(rng.normal(size=30)), rng.normal(size=(30, 6)))
     frame = ratings_for({t: [3] * (40 - i) for i, t in enumerate(titles)})
-    f = analysis.analyse(as_ratings(frame), model, top_n=30, n_component_items=10, n_scatter=12)
-    scores, ratios = analysis.pca(model.item_factors[1:], 3)
+    f = analyse(frame, model, top_n=30, n_component_items=10, n_scatter=12)
+    scores, ratios = factors.pca(model.item_factors[1:], 3, 3)
 
     assert len(f.components) == 3
     for c in f.components:

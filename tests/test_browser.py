@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from reportgen import render
+from reportgen import pipeline, render
 from tests import browser as tools
-from tests.test_render import HOSTILE, INJECTION, TEMPLATE_LIKE, hand_made_report
+from tests.conftest import HOSTILE, INJECTION, TEMPLATE_LIKE, hand_made_report
 
 QUOTES = "\"Double\" & 'single' quotes (1999)"
 HEBREW = "שלום עולם (2001)"
@@ -72,7 +72,7 @@ def ml100k_page(ml100k_report: dict) -> Path:
 @pytest.fixture(scope="module")
 def hostile_page(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The report of a dataset whose titles try every trick, rendered as the pipeline would."""
-    return render.write(hand_made_report(HOSTILE_TITLES), tmp_path_factory.mktemp("hostile")).html
+    return pipeline.write(hand_made_report(HOSTILE_TITLES), tmp_path_factory.mktemp("hostile"))
 
 
 def assert_clean(seen: tools.Visit) -> None:

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from reportgen import __version__
 from reportgen.cli import cli
-from tests.conftest import AWFUL, GREAT, Planted
+from tests.conftest import AWFUL, GREAT, Planted, assert_nothing_left
 
 FAST = ["--epochs", "3", "--factors", "8", "--lr", "0.01", "--top-n", "50"]
 
@@ -37,12 +37,6 @@ def assert_untouched(out: Path) -> None:
     assert (out / "report.html").read_text() == "<p>yesterday's report</p>"
     assert (out / "report.json").read_text() == '{"yesterday": true}'
     assert_nothing_left(out)
-
-
-def assert_nothing_left(out: Path) -> None:
-    """Besides the reports, at most the (released, empty) lock: no runs, no temporary files."""
-    assert sorted(p.name for p in out.iterdir()) in (["report.html", "report.json"], [".reportgen.lock", "report.html", "report.json"])
-    assert not (out / ".reportgen.lock").exists() or (out / ".reportgen.lock").read_text() == ""
 
 
 def test_version_and_help() -> None:

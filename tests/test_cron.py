@@ -15,7 +15,7 @@ import pytest
 from bs4 import BeautifulSoup
 from click.testing import CliRunner
 
-from reportgen import history
+from reportgen import outputs
 from reportgen.cli import cli
 from tests.conftest import Planted, planted_frame, write_grouplens
 
@@ -51,7 +51,7 @@ def test_two_runs_keep_two_entries_and_the_second_compares_itself_with_the_first
     result = build(out, "--data", second_dataset)
     assert result.exit_code == 0, result.output
     second = report(out)
-    runs = history.runs(out)
+    runs = outputs.runs(out)
     assert len(runs) == 2
     assert json.loads((runs[0] / "report.json").read_text()) == first
     assert (runs[1] / "report.html").read_bytes() == (out / "report.html").read_bytes()
@@ -85,7 +85,7 @@ def test_keep_prunes_the_oldest_runs(tmp_path: Path, planted_dir: Path) -> None:
     out = tmp_path / "out"
     for _ in range(3):
         assert build(out, "--data", planted_dir, "--keep", "2").exit_code == 0
-    assert len(history.runs(out)) == 2
+    assert len(outputs.runs(out)) == 2
 
 
 def test_compare_with_picks_another_runs_report(tmp_path: Path, planted_dir: Path, second_dataset: Path) -> None:
@@ -110,7 +110,7 @@ def test_fail_on_regression_exits_3_after_writing_the_report(tmp_path: Path, pla
         f"Error: valid RMSE regressed by {pct:.2f} % ({good:.4f} -> {bad:.4f}), more than --fail-on-regression 5; "
         "the report was written"
     )
-    assert len(history.runs(out)) == 2
+    assert len(outputs.runs(out)) == 2
     assert build(out, "--data", planted_dir, "--epochs", "1", "--lr", "0.0001", "--fail-on-regression", "5").exit_code == 0
 
 
@@ -119,7 +119,7 @@ def test_fail_on_regression_exits_3_after_writing_the_report(tmp_path: Path, pla
 
 def test_a_second_run_is_refused_with_75_while_one_holds_the_folder(tmp_path: Path, planted_dir: Path) -> None:
     out = tmp_path / "out"
-    with history.RunLock(out):
+    with outputs.RunLock(out):
         result = build(out, "--data", planted_dir)
     assert result.exit_code == 75
     assert result.stderr == f"Error: another reportgen run holds {out / '.reportgen.lock'} (pid {os.getpid()})\n"
@@ -183,7 +183,7 @@ def test_sigkill_during_training_leaves_the_previous_report_and_nothing_to_trip_
     result = build(published, "--data", planted_dir)  # the next run neither trips nor complains of a live lock
     assert result.exit_code == 0, result.output
     assert f"of pid {process.pid}, which is no longer running" in result.stderr
-    assert len(history.runs(published)) == 2
+    assert len(outputs.runs(published)) == 2
 
 
 @pytest.mark.parametrize(("sig", "code", "line"), [

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from reportgen import compare, history
+from reportgen import compare, outputs
 from reportgen.errors import InputError
+from reportgen.report import ReportDoc
 
 MOMENT = dt.datetime(2026, 11, 27, 19, 15, 0, tzinfo=dt.timezone.utc)
 
@@ -29,10 +30,10 @@ def dead_pid() -> int:
 
 
 def test_lock_records_the_holder_and_refuses_a_second_run(tmp_path: Path) -> None:
-    with history.RunLock(tmp_path):
+    with outputs.RunLock(tmp_path):
         assert (tmp_path / ".reportgen.lock").read_text() == f"{os.getpid()}\n"
-        with pytest.raises(history.LockedError) as err:
-            with history.RunLock(tmp_path):
+        with pytest.raises(outputs.LockedError) as err:
+            with outputs.RunLock(tmp_path):
                 pass
     assert str(err.value) == f"another reportgen run holds {tmp_path / '.reportgen.lock'} (pid {os.getpid()})"
     assert err.value.exit_code == 75
@@ -46,7 +47,7 @@ def test_lock_waits_when_asked(tmp_path: Path) -> None:
         stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     assert holder.stdout.readline().strip() == "held"
-    with history.RunLock(tmp_path, wait=10):  # blocks until the holder exits
+    with outputs.RunLock(tmp_path, wait=10):  # blocks until the holder exits
         assert holder.poll() is not None
     holder.wait()
 
@@ -55,7 +56,7 @@ def test_a_stale_lock_is_taken_over_with_a_warning(tmp_path: Path, caplog: pytes
     pid = dead_pid()
     (tmp_path / ".reportgen.lock").write_text(f"{pid}\n")
     with caplog.at_level(logging.WARNING, logger="reportgen"):
-        with history.RunLock(tmp_path):
+        with outputs.RunLock(tmp_path):
             assert (tmp_path / ".reportgen.lock").read_text() == f"{os.getpid()}\n"
     assert f"taking over the stale lock {tmp_path / '.reportgen.lock'} of pid {pid}, which is no longer running" in caplog.text
 
@@ -66,27 +67,27 @@ def test_a_stale_lock_is_taken_over_with_a_warning(tmp_path: Path, caplog: pytes
 def make_run(folder: Path, name: str) -> Path:
     run = folder / "runs" / name
     run.mkdir(parents=True)
-    for file in history.PUBLISHED:
+    for file in outputs.PUBLISHED:
         (run / file).write_text(name)
     return run
 
 
 def test_runs_are_named_by_utc_second_and_never_collide(tmp_path: Path) -> None:
     runs = tmp_path / "runs"
-    assert history.run_name(MOMENT, runs) == "20261127T191500Z"
+    assert outputs.run_name(MOMENT, runs) == "20261127T191500Z"
     make_run(tmp_path, "20261127T191500Z")
     make_run(tmp_path, "20261127T191500Z-1")
-    assert history.run_name(MOMENT.astimezone(dt.timezone(dt.timedelta(hours=2))), runs) == "20261127T191500Z-2"
+    assert outputs.run_name(MOMENT.astimezone(dt.timezone(dt.timedelta(hours=2))), runs) == "20261127T191500Z-2"
 
 
 def test_staging_is_renamed_then_published_as_plain_copies(tmp_path: Path) -> None:
-    staging = history.staging_folder(tmp_path)
-    for name in history.PUBLISHED:
+    staging = outputs.staging_folder(tmp_path)
+    for name in outputs.PUBLISHED:
         (staging / name).write_text(f"new {name}")
-    run = history.commit_run(staging, MOMENT)
-    history.publish(run, tmp_path)
+    run = outputs.commit_run(staging, MOMENT)
+    outputs.publish(run, tmp_path)
     assert run == tmp_path / "runs" / "20261127T191500Z" and not staging.exists()
-    for name in history.PUBLISHED:
+    for name in outputs.PUBLISHED:
         assert (tmp_path / name).read_text() == f"new {name}"
         assert not (tmp_path / name).is_symlink()
         assert os.stat(tmp_path / name).st_ino != os.stat(run / name).st_ino
@@ -98,7 +99,7 @@ def test_prune_keeps_the_newest_runs(tmp_path: Path) -> None:
     for name in names:
         make_run(tmp_path, name)
     (tmp_path / "runs" / "notes").mkdir()  # not a run: never touched
-    history.prune(tmp_path, keep=2)
+    outputs.prune(tmp_path, keep=2)
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["20261126T010000Z-1", "20261127T010000Z", "notes"]
 
 
@@ -113,21 +114,22 @@ def test_leftovers_of_dead_runs_are_removed_and_live_ones_kept(tmp_path: Path) -
     in_use = [tmp_path / f".report.html.{alive}.ffff0000.tmp", tmp_path / "runs" / f".staging-{alive}-ffff0000"]
     for path in leftovers + in_use:
         path.mkdir() if "staging" in path.name else path.write_text("half")
-    assert sorted(history.remove_leftovers(tmp_path)) == sorted(leftovers)
+    assert sorted(outputs.remove_leftovers(tmp_path)) == sorted(leftovers)
     assert all(not p.exists() for p in leftovers) and all(p.exists() for p in in_use)
 
 
 def test_previous_report_is_the_published_one_and_a_damaged_one_is_skipped(tmp_path: Path) -> None:
-    assert history.previous_report(tmp_path) is None
+    assert outputs.previous_report(tmp_path) is None
     good = {"metrics": {"valid_mse": 1.0, "valid_rmse": 1.0}}
     (tmp_path / "report.json").write_text(json.dumps(good))
-    assert history.previous_report(tmp_path) == (tmp_path / "report.json", good)
+    found = outputs.previous_report(tmp_path)
+    assert found is not None and found[0] == tmp_path / "report.json" and found[1].doc == good
     (tmp_path / "report.json").write_text('{"metrics": {"valid_rmse": "n/a"}}')
-    assert history.previous_report(tmp_path) is None
+    assert outputs.previous_report(tmp_path) is None
     (tmp_path / "report.json").write_text('{"metrics": ')
-    assert history.previous_report(tmp_path) is None
+    assert outputs.previous_report(tmp_path) is None
     with pytest.raises(InputError, match=r"cannot read it as a report.json"):
-        history.previous_report(tmp_path, explicit=tmp_path / "report.json")
+        outputs.previous_report(tmp_path, explicit=tmp_path / "report.json")
 
 
 # --------------------------------------------------------------------------- comparison
@@ -147,7 +149,7 @@ def doc(sha: str, rmse: float, worst: list[str], best: list[str], top0: list[str
 def test_comparison_names_what_entered_and_left_each_list_and_the_largest_bias_moves() -> None:
     before = doc("aaa", 0.90, ["W1", "W2"], ["B1", "B2"], ["P1", "P2"], {"A": 0.1, "B": 0.5, "C": -0.2, "Gone": 0.3})
     after = doc("bbb", 0.99, ["W1", "W3"], ["B1", "B2"], ["P2", "P3"], {"A": 0.4, "B": 0.45, "C": -0.7, "New": 0.0})
-    c = compare.compare(before, after, "/r/prev/report.json")
+    c = compare.compare(ReportDoc(before), ReportDoc(after), "/r/prev/report.json")
 
     assert c.dataset_changed and (c.previous_sha256, c.current_sha256) == ("aaa", "bbb")
     assert c.rmse_change_pct == pytest.approx(10.0)
@@ -160,7 +162,7 @@ def test_same_dataset_and_an_older_file_without_items_compare_quietly() -> None:
     before = doc("aaa", 1.0, ["W"], ["B"], ["P"], {})
     del before["items"], before["pca"]
     after = doc("aaa", 0.95, ["W"], ["B"], ["P"], {"X": 0.1})
-    c = compare.compare(before, after, "old.json")
+    c = compare.compare(ReportDoc(before), ReportDoc(after), "old.json")
     assert not c.dataset_changed
     assert c.rmse_change_pct == pytest.approx(-5.0)
     assert c.bias_moves == ()
@@ -171,5 +173,5 @@ def test_compare_reads_real_json_round_trips(tmp_path: Path) -> None:
     before = doc("aaa", 0.9, ["W"], ["B"], ["P"], {"A": 0.0})
     path = tmp_path / "report.json"
     path.write_text(json.dumps(before))
-    found = history.previous_report(tmp_path)
-    assert found is not None and compare.compare(found[1], before, str(found[0])).changed_lists == ()
+    found = outputs.previous_report(tmp_path)
+    assert found is not None and compare.compare(found[1], ReportDoc(before), str(found[0])).changed_lists == ()

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from bs4 import BeautifulSoup
 
-from tests.test_render import assert_self_contained
+from tests.conftest import assert_self_contained
 
 pytestmark = pytest.mark.ml100k
 

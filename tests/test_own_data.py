@@ -23,7 +23,7 @@ from reportgen.cli import cli
 from reportgen.data import OwnData
 from reportgen.errors import InputError
 from tests.conftest import AWFUL, GREAT, Planted
-from tests.test_cli import assert_nothing_left
+from tests.conftest import assert_nothing_left
 
 FAST = ["--epochs", "2", "--factors", "8", "--lr", "0.01"]
 PREVIOUS_HTML = b"<p>yesterday's report \xe2\x9c\x93</p>\n"

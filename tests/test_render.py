@@ -15,65 +15,12 @@ from pathlib import Path
 import pytest
 from bs4 import BeautifulSoup
 
-from reportgen import plots, render
-from reportgen.analysis import Component, Findings, ItemStat, ScatterPoint, Scored
-from reportgen.data import Provenance
+from reportgen import pipeline, plots, render
+from reportgen.analysis import ScatterPoint
 from reportgen.errors import InputError
-from reportgen.train import EpochStats, Metrics, TrainConfig
-
-HOSTILE = "<script>alert(1)</script>"
-INJECTION = "</title><img src=x onerror=alert(1)>"
-TEMPLATE_LIKE = "{{ 7*7 }}"
+from reportgen.report import to_json
+from tests.conftest import HOSTILE, INJECTION, TEMPLATE_LIKE, assert_self_contained, hand_made_report
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def hand_made_report(titles: tuple[str, ...] = ("Alpha (1990)", HOSTILE, "Gamma & Sons (1992)", INJECTION, TEMPLATE_LIKE)) -> render.Report:
-    stats = tuple(ItemStat(t, bias=0.5 - 0.25 * i, mean_rating=4.0 - 0.5 * i, count=100 - 10 * i) for i, t in enumerate(titles))
-    scatter = tuple(ScatterPoint(t, x=0.1 * i, y=-0.2 * i) for i, t in enumerate(titles))
-    components = tuple(
-        Component(
-            index=c,
-            explained_variance_ratio=[0.2, 0.1, 0.05][c],
-            top=tuple(Scored(t, 1.0 - 0.1 * i) for i, t in enumerate(titles[:2])),
-            bottom=tuple(Scored(t, -1.0 + 0.1 * i) for i, t in enumerate(titles[-2:])),
-        )
-        for c in range(3)
-    )
-    findings = Findings(
-        top_n_requested=1000,
-        top_items=titles,
-        unknown_to_model=0,
-        item_stats=stats,
-        worst=tuple(reversed(stats)),
-        best=stats,
-        explained_variance_ratio=(0.2, 0.1, 0.05),
-        components=components,
-        scatter_axes=(0, 2),
-        scatter=scatter,
-    )
-    return render.Report(
-        generated_at="2026-11-27T10:00:00+00:00",
-        dataset=render.DatasetSummary(
-            provenance=Provenance("ml-100k", "recbole", "/data/ml-100k", "/data/ml-100k/ml-100k.inter", "ab" * 32),
-            n_ratings=100_000,
-            n_users=943,
-            n_items=1682,
-            n_titles=1664,
-        ),
-        config=TrainConfig(),
-        top_n=1000,
-        metrics=Metrics(
-            valid_mse=0.8465,
-            valid_rmse=0.92005,
-            n_train=80_000,
-            n_valid=20_000,
-            epochs=(EpochStats(1, 0.95, 0.93, 8.25), EpochStats(2, 0.70, 0.8465, 7.5)),
-        ),
-        findings=findings,
-        timings=render.Timings(load=0.25, train=40.0, analyse=0.1, render=0.4, total=40.75),
-        figures=plots.figures(findings),
-        versions={"python": "3.11.7", "reportgen": "0.1.0", "fastai": "2.8.12"},
-    )
 
 
 @pytest.fixture(scope="module")
@@ -126,7 +73,7 @@ def test_header_gives_dataset_date_and_validation_error_at_a_glance(page: Beauti
 
 def test_every_section_is_present_and_linked_from_the_contents(page: BeautifulSoup) -> None:
     sections = [s["id"] for s in page.find_all("section")]
-    assert sections == ["run", "top-items", "bias", "pca", "scatter", "citation"]
+    assert sections == ["run", "quality", "top-items", "bias", "pca", "scatter", "neighbours", "distributions", "citation"]
     assert [a["href"] for a in page.select("nav.toc a")] == [f"#{s}" for s in sections]
 
 
@@ -178,22 +125,6 @@ def test_citation_acknowledges_movielens(page: BeautifulSoup) -> None:
 
 
 # --------------------------------------------------------------------------- safety
-
-
-def assert_self_contained(html: str) -> None:
-    """Nothing on the page makes a browser fetch anything (tests/test_browser.py watches a real one)."""
-    soup = BeautifulSoup(html, "html.parser")
-    assert soup.find("link") is None
-    assert soup.find("base") is None
-    assert all(not s.get("src") for s in soup.find_all("script"))
-    for tag in soup.find_all(src=True):
-        assert tag["src"].startswith("data:"), tag
-    for tag in soup.find_all(["image", "use", "iframe", "object", "embed", "source", "video", "audio"]):
-        ref = tag.get("href") or tag.get("xlink:href") or tag.get("data") or ""
-        assert ref == "" or ref.startswith(("#", "data:")), tag
-    css = " ".join(s.get_text() for s in soup.find_all("style")) + " ".join(t["style"] for t in soup.find_all(style=True))
-    assert not re.search(r"url\(\s*['\"]?(?!data:|#)", css)
-    assert "@import" not in css
 
 
 def test_page_is_self_contained(page: BeautifulSoup) -> None:
@@ -296,7 +227,7 @@ def test_stylesheet_has_light_dark_and_print_themes(page: BeautifulSoup) -> None
 
 def test_every_point_and_label_has_its_title_for_hover(page: BeautifulSoup) -> None:
     svg = page.find(id="scatter").find("svg")
-    titles = [p.title for p in hand_made_report().findings.scatter]
+    titles = [p.title for p in hand_made_report().analysis.scatter]
     for kind in ("point", "label"):
         groups = svg.find_all("g", id=re.compile(f"^scatter-{kind}-\\d+$"))
         assert [g.find("title", recursive=False).get_text() for g in groups] == titles
@@ -343,7 +274,7 @@ def test_label_placement_stays_inside_the_frame_and_admits_defeat_gracefully() -
 
 
 def test_json_carries_the_documented_keys() -> None:
-    doc = render.to_json(hand_made_report())
+    doc = to_json(hand_made_report())
     assert set(doc["dataset"]) >= {"name", "source", "sha256", "n_ratings", "n_users", "n_items"}
     documented = {
         "epochs": 5, "lr": 0.005, "wd": 0.1, "factors": 50, "bs": 64, "valid_pct": 0.2,
@@ -365,11 +296,11 @@ def test_json_carries_the_documented_keys() -> None:
 
 def test_write_replaces_both_files_and_leaves_no_temporary_files(tmp_path: Path) -> None:
     (tmp_path / "report.html").write_text("old page")
-    written = render.write(hand_made_report(), tmp_path)
+    html = pipeline.write(hand_made_report(), tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html", "report.json"]
-    assert written.html.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
-    assert json.loads(written.json.read_text(encoding="utf-8"))["dataset"]["n_ratings"] == 100_000
-    assert written.html_bytes == written.html.stat().st_size
+    assert html == tmp_path / "report.html"
+    assert html.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))["dataset"]["n_ratings"] == 100_000
 
 
 def test_a_broken_user_template_leaves_the_previous_report_untouched(tmp_path: Path) -> None:
@@ -381,7 +312,7 @@ def test_a_broken_user_template_leaves_the_previous_report_untouched(tmp_path: P
     custom.mkdir()
     (custom / "_citation.html.j2").write_text("{{ report.no_such_field }}")
     with pytest.raises(InputError, match=f"template error in {re.escape(str(custom))}: .*no_such_field"):
-        render.write(hand_made_report(), out, custom)
+        pipeline.write(hand_made_report(), out, custom)
     assert (out / "report.html").read_text() == "previous page"
     assert (out / "report.json").read_text() == "{}"
     assert sorted(p.name for p in out.iterdir()) == ["report.html", "report.json"]

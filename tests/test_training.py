@@ -75,5 +75,5 @@ def test_fewer_ratings_than_one_batch_is_an_input_error(planted: Planted) -> Non
     with pytest.raises(InputError) as err:
         train.fit(as_ratings(tiny), CONFIG)
     assert str(err.value) == (
-        "(in memory): too few ratings to train: 40 leave 32 in the training split, fewer than one batch of --bs 64"
+        "(in memory): too few ratings to train: 40 leave 32 in the training split, fewer than one batch of bs 64"
     )

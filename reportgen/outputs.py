@@ -1,4 +1,4 @@
-"""The output folder as cron sees it: one lock, a history of runs, atomic publishing.
+"""The output folder: its file names, the one atomic writer, the lock, the runs, publishing.
 
 Layout of `--output DIR`:
 
@@ -17,7 +17,6 @@ from __future__ import annotations
 import datetime as dt
 import errno
 import fcntl
-import json
 import logging
 import os
 import re
@@ -25,15 +24,17 @@ import secrets
 import shutil
 import time
 from pathlib import Path
-from typing import Any
 
 from reportgen.errors import InputError, ReportgenError, RunError
+from reportgen.report import ReportDoc
 
 log = logging.getLogger(__name__)
 
+HTML_NAME = "report.html"
+JSON_NAME = "report.json"
 RUNS = "runs"
 LOCK = ".reportgen.lock"
-PUBLISHED = ("report.json", "report.html")  # JSON first: the page is the last thing to change
+PUBLISHED = (JSON_NAME, HTML_NAME)  # JSON first: the page is the last thing to change
 RUN_NAME = re.compile(r"^\d{8}T\d{6}Z(-\d+)?$")
 LEFTOVER = re.compile(r"^\.(?:staging-|report\.(?:html|json)\.)(\d+)[.-]")
 
@@ -149,19 +150,48 @@ def commit_run(staging: Path, moment: dt.datetime) -> Path:
     return final
 
 
-def publish(run: Path, folder: Path) -> None:
-    """Copy a run's files over DIR/report.*, each through a temporary file and `os.replace`."""
-    for name in PUBLISHED:
-        temporary = folder / f".{name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-        try:
-            shutil.copyfile(run / name, temporary)
-            with open(temporary, "rb") as handle:
+def write_atomic(files: dict[Path, bytes]) -> None:
+    """Write each file to a fresh hidden name beside its target, fsync it, then `os.replace` them all.
+
+    Nothing is replaced until every file is written, so a failure (a full disk)
+    leaves every target as it was; the temporary names carry the pid, so a run
+    killed in between leaves files `remove_leftovers` recognises.
+    """
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for target, payload in files.items():
+            temporary = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+            staged.append((temporary, target))
+            with open(temporary, "xb") as handle:
+                handle.write(payload)
+                handle.flush()
                 os.fsync(handle.fileno())
-            os.replace(temporary, folder / name)
-        except OSError as exc:
-            raise RunError(f"{folder}: cannot publish the report ({exc.strerror or exc})") from exc
-        finally:
+        for temporary, target in staged:
+            os.replace(temporary, target)
+    finally:
+        for temporary, _ in staged:
             temporary.unlink(missing_ok=True)
+
+
+def write_run(folder: Path, html: str, json_text: str) -> Path:
+    """A run's report.html and report.json, written atomically into `folder` (created if needed)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RunError(f"{folder}: cannot create the output folder ({exc.strerror or exc})") from exc
+    try:
+        write_atomic({folder / JSON_NAME: json_text.encode("utf-8"), folder / HTML_NAME: html.encode("utf-8")})
+    except OSError as exc:
+        raise RunError(f"{folder}: cannot write the report ({exc.strerror or exc})") from exc
+    return folder / HTML_NAME
+
+
+def publish(run: Path, folder: Path) -> None:
+    """Copy a run's files over DIR/report.*, through `write_atomic`."""
+    try:
+        write_atomic({folder / name: (run / name).read_bytes() for name in PUBLISHED})
+    except OSError as exc:
+        raise RunError(f"{folder}: cannot publish the report ({exc.strerror or exc})") from exc
 
 
 def runs(folder: Path) -> list[Path]:
@@ -188,22 +218,18 @@ def prune(folder: Path, keep: int) -> list[Path]:
     return doomed
 
 
-def previous_report(folder: Path, explicit: Path | None = None) -> tuple[Path, dict[str, Any]] | None:
+def previous_report(folder: Path, explicit: Path | None = None) -> tuple[Path, ReportDoc] | None:
     """The report.json to compare with: `explicit`, else the latest published one.
 
     A damaged automatic one is skipped with a warning (yesterday's bad file must
     not stop tonight's run); a damaged explicit one is an input error.
     """
-    path = explicit if explicit is not None else folder / "report.json"
+    path = explicit if explicit is not None else folder / JSON_NAME
     if explicit is None and not path.is_file():
         return None
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-        metrics = doc.get("metrics") if isinstance(doc, dict) else None
-        if not isinstance(metrics, dict) or not all(
-            isinstance(metrics.get(k), (int, float)) for k in ("valid_mse", "valid_rmse")
-        ):
-            raise ValueError("not a reportgen report.json: no metrics.valid_mse and valid_rmse")
+        doc = ReportDoc.read(path)
+        doc.ranked_lists(), doc.item_biases()  # check now what the comparison will read
     except (OSError, ValueError) as exc:
         if explicit is not None:
             raise InputError(f"{path}: cannot read it as a report.json ({exc})") from exc

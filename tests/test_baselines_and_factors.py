@@ -1,4 +1,4 @@
-"""Beyond the tutorial: baselines, bias against mean, genres, neighbours, distributions."""
+"""What the report adds to the tutorial: baselines, bias against mean, genres, neighbours, distributions."""
 
 from __future__ import annotations
 
@@ -6,23 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reportgen import insight
-from reportgen.analysis import Component, Findings, ItemStat, Scored
-
-
-def findings_with(stats: list[ItemStat], components: tuple[Component, ...] = ()) -> Findings:
-    return Findings(
-        top_n_requested=1000,
-        top_items=tuple(s.title for s in stats),
-        unknown_to_model=0,
-        item_stats=tuple(stats),
-        worst=(),
-        best=(),
-        explained_variance_ratio=(),
-        components=components,
-        scatter_axes=(0, 2),
-        scatter=(),
-    )
+from reportgen import analysis, baselines, factors
+from reportgen.analysis import ItemStat
+from reportgen.factors import Component, Scored
 
 
 def test_baselines_fit_on_the_training_rows_and_score_the_validation_rows(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -30,21 +16,21 @@ def test_baselines_fit_on_the_training_rows_and_score_the_validation_rows(monkey
     rows = [(u, t, 3 + ub + ib) for u, ub in (("harsh", -1), ("kind", 1)) for t, ib in (("good", 1), ("bad", -1))]
     frame = pd.DataFrame(rows * 25, columns=["user", "title", "rating"])
     train_rows, valid_rows = np.arange(0, 80), np.arange(80, 100)
-    damped = insight.baselines(frame, train_rows, valid_rows, model_rmse=0.1)
+    damped = baselines.baselines(frame, train_rows, valid_rows, model_rmse=0.1)
     assert damped.global_mean == 3.0
     assert damped.global_mean_rmse == pytest.approx(np.sqrt(2.0))  # every rating is 3 ± 2 or 3 + 0
     assert damped.model_rmse == 0.1
     # Undamped, alternating least squares recovers the planted biases exactly...
-    monkeypatch.setattr(insight, "LAMBDA_ITEM", 0.0)
-    monkeypatch.setattr(insight, "LAMBDA_USER", 0.0)
-    assert insight.baselines(frame, train_rows, valid_rows, model_rmse=0.1).bias_only_rmse == pytest.approx(0.0, abs=1e-9)
+    monkeypatch.setattr(baselines, "LAMBDA_ITEM", 0.0)
+    monkeypatch.setattr(baselines, "LAMBDA_USER", 0.0)
+    assert baselines.baselines(frame, train_rows, valid_rows, model_rmse=0.1).bias_only_rmse == pytest.approx(0.0, abs=1e-9)
     # ...and damping only shrinks them towards 0: worse here, still far better than the mean.
     assert 0.0 < damped.bias_only_rmse < damped.global_mean_rmse / 2
 
 
 def test_bias_only_predicts_the_mean_for_users_and_items_it_never_saw() -> None:
     frame = pd.DataFrame({"user": ["a", "a", "b", "new"], "title": ["x", "y", "x", "unseen"], "rating": [4.0, 2.0, 3.0, 5.0]})
-    b = insight.baselines(frame, np.array([0, 1, 2]), np.array([3]), model_rmse=1.0)
+    b = baselines.baselines(frame, np.array([0, 1, 2]), np.array([3]), model_rmse=1.0)
     assert b.bias_only_rmse == pytest.approx(5.0 - 3.0)
 
 
@@ -67,7 +53,7 @@ def test_bias_against_mean_names_the_disagreements_with_a_reason() -> None:
     means = frame.groupby("title")["rating"].mean()
     biases = {"Loved by fans": -0.5, "Hated by grumps": 0.5, "Plain good": 0.5, "Plain bad": -0.5, "Middling": 0.0}
     stats = [stat(t, biases[t], float(means[t]), 8) for t in biases]
-    v = insight.bias_vs_mean(frame, findings_with(stats))
+    v = analysis.bias_vs_mean(frame, tuple(stats))
 
     assert v.correlation == pytest.approx(np.corrcoef([s.bias for s in stats], [s.mean_rating for s in stats])[0, 1])
     assert v.high_mean_low_bias[0].title == "Loved by fans"
@@ -87,8 +73,7 @@ def test_genre_shares_at_each_end_of_a_component() -> None:
         top=tuple(Scored(t, 1.0) for t in titles[:10]),  # the ten dramas
         bottom=tuple(Scored(t, -1.0) for t in titles[10:]),  # the ten action films
     )
-    stats = [stat(t, 0.0, 3.0, 10) for t in titles]
-    (c,) = insight.component_genres(findings_with(stats, (component,)), genres)
+    (c,) = factors.component_genres(titles, (component,), genres)
     assert c.shares_top == {"Action": 0.0, "Drama": 1.0, "Romance": 0.9}
     assert c.shares_bottom == {"Action": 1.0, "Drama": 0.0, "Romance": 0.0}
     assert [(g.genre, g.share, g.overall) for g in c.top] == [("Drama", 1.0, 0.5), ("Romance", 0.9, 0.45)]
@@ -100,13 +85,13 @@ def test_genre_shares_at_each_end_of_a_component() -> None:
 
 
 def test_no_genres_no_sentences() -> None:
-    assert insight.component_genres(findings_with([stat("A", 0, 3, 1)]), {}) == ()
+    assert factors.component_genres(["A"], (), {}) == ()
 
 
 def test_neighbours_by_cosine_similarity_exclude_the_item_itself() -> None:
     titles = ("A", "A twin", "B", "B twin", "Opposite of A")
-    factors = np.array([[1.0, 0.0], [2.0, 0.1], [0.0, 1.0], [0.1, 3.0], [-1.0, 0.0]])
-    found = insight.neighbours(titles, factors, n_items=2, n=2)
+    vectors = np.array([[1.0, 0.0], [2.0, 0.1], [0.0, 1.0], [0.1, 3.0], [-1.0, 0.0]])
+    found = factors.neighbours(titles, vectors, n_items=2, n=2)
     assert list(found) == ["A", "A twin"]
     assert [n.title for n in found["A"]] == ["A twin", "B twin"]
     assert found["A"][0].similarity == pytest.approx(2 / np.hypot(2, 0.1))
@@ -114,19 +99,19 @@ def test_neighbours_by_cosine_similarity_exclude_the_item_itself() -> None:
 
 
 def test_scree_ratios_sum_to_one_over_all_components() -> None:
-    factors = np.random.default_rng(0).normal(size=(50, 6)) * np.array([4, 2, 1, 1, 0.5, 0.1])
-    ratios = insight.scree(factors, 10)
+    vectors = np.random.default_rng(0).normal(size=(50, 6)) * np.array([4, 2, 1, 1, 0.5, 0.1])
+    _, ratios = factors.pca(vectors, 3, 10)
     assert len(ratios) == 6 and sum(ratios) == pytest.approx(1.0)
     assert list(ratios) == sorted(ratios, reverse=True)
 
 
 def test_rating_histogram_has_one_bar_per_star_value() -> None:
-    h = insight.rating_histogram(np.array([1, 2, 2, 3, 3, 3, 5.0]))
+    h = analysis.rating_histogram(np.array([1, 2, 2, 3, 3, 3, 5.0]))
     assert h.counts == (1, 2, 3, 0, 1)  # nobody gave a 4: an empty bar, not a wide 3
     assert h.edges == (0.5, 1.5, 2.5, 3.5, 4.5, 5.5)
-    half = insight.rating_histogram(np.array([0.5, 1.0, 1.0, 4.5]))
+    half = analysis.rating_histogram(np.array([0.5, 1.0, 1.0, 4.5]))
     assert half.counts == (1, 2) + (0,) * 6 + (1,) and half.edges[0] == 0.25
-    assert len(insight.rating_histogram(np.linspace(0, 1, 50)).counts) == 20  # not a star scale: even bins
+    assert len(analysis.rating_histogram(np.linspace(0, 1, 50)).counts) == 20  # not a star scale: even bins
 
 
 # --------------------------------------------------------------------------- on planted data, end to end

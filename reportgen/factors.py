@@ -1,0 +1,158 @@
+"""What the item factor vectors say: PCA with a fixed sign rule, genres at each end, neighbours.
+
+Plain functions over numpy arrays (one row per analysed item), returning frozen
+dataclasses; `analysis.analyse` calls them once each on the same factor matrix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+SIGN_RULE = (
+    "Each component's sign is fixed so that the item with the largest absolute "
+    "score on it scores positive; reruns therefore never flip a component."
+)
+# A genre "stands out" at one end of a component when it is this common there and
+# this many times more common than among all analysed items.
+GENRE_MIN_SHARE, GENRE_LIFT = 0.3, 1.5
+
+
+@dataclass(frozen=True)
+class Scored:
+    title: str
+    score: float
+
+
+@dataclass(frozen=True)
+class Component:
+    """One principal component of the top items' factor vectors."""
+
+    index: int
+    explained_variance_ratio: float
+    top: tuple[Scored, ...]  # highest scores first
+    bottom: tuple[Scored, ...]  # lowest scores first
+
+
+@dataclass(frozen=True)
+class GenreShare:
+    genre: str
+    share: float  # of the items at this end
+    overall: float  # of all analysed items
+
+
+@dataclass(frozen=True)
+class ComponentGenres:
+    index: int
+    top: tuple[GenreShare, ...]  # genres standing out among the highest scores
+    bottom: tuple[GenreShare, ...]
+    shares_top: dict[str, float]  # every genre's share among the highest scores
+    shares_bottom: dict[str, float]
+
+    @property
+    def sentence(self) -> str:
+        """What the two ends have in common, in words, where the genres give a hint."""
+        if not self.top and not self.bottom:
+            return "No genre stands out at either end: this component captures something the genres do not name."
+
+        def end(label: str, found: tuple[GenreShare, ...]) -> str:
+            if not found:
+                return f"the {label} scores share no standout genre"
+            named = ", ".join(
+                f"{g.genre} ({g.share:.0%} of them, against {g.overall:.0%} of all analysed items)" for g in found
+            )
+            return f"the {label} scores lean to {named}"
+
+        text = f"{end('highest', self.top)}; {end('lowest', self.bottom)}."
+        return text[0].upper() + text[1:]
+
+
+@dataclass(frozen=True)
+class Neighbour:
+    title: str
+    similarity: float
+
+
+def pca(matrix: np.ndarray, k: int, n_ratios: int) -> tuple[np.ndarray, np.ndarray]:
+    """Scores on the first `k` principal components, and the first `n_ratios` explained-variance ratios.
+
+    The same projection as fastai's `Tensor.pca` (centre, SVD, project), in
+    float64, plus the variance ratios it does not give; one SVD serves both. SVD
+    signs are arbitrary, so each component is flipped to make its
+    largest-magnitude score positive (`SIGN_RULE`).
+    """
+    centred = matrix - matrix.mean(axis=0)
+    _, singular, vt = np.linalg.svd(centred, full_matrices=False)
+    scores = centred @ vt[:k].T
+    variance = singular**2
+    total = variance.sum()
+    ratios = variance[: max(k, n_ratios)] / total if total > 0 else np.zeros(max(k, n_ratios))
+    anchor = np.abs(scores).argmax(axis=0)
+    signs = np.sign(scores[anchor, np.arange(k)])
+    signs[signs == 0] = 1.0
+    return scores * signs, ratios
+
+
+def components(titles: Sequence[str], scores: np.ndarray, ratios: np.ndarray, n_items: int) -> tuple[Component, ...]:
+    """Each component's `n_items` highest and lowest scoring titles (ties by title)."""
+    return tuple(
+        Component(
+            index=c,
+            explained_variance_ratio=float(ratios[c]),
+            top=_extreme(titles, scores[:, c], n_items, highest=True),
+            bottom=_extreme(titles, scores[:, c], n_items, highest=False),
+        )
+        for c in range(scores.shape[1])
+    )
+
+
+def _extreme(titles: Sequence[str], scores: np.ndarray, n: int, highest: bool) -> tuple[Scored, ...]:
+    order = sorted(range(len(titles)), key=lambda i: (-scores[i] if highest else scores[i], titles[i]))
+    return tuple(Scored(title=titles[i], score=float(scores[i])) for i in order[:n])
+
+
+def component_genres(
+    analysed: Sequence[str], found: Sequence[Component], genres: dict[str, tuple[str, ...]]
+) -> tuple[ComponentGenres, ...]:
+    """Each genre's share among a component's highest and lowest items, and the ones standing out."""
+    if not genres:
+        return ()
+    names = sorted({g for t in analysed for g in genres.get(t, ())})
+    overall = {g: sum(g in genres.get(t, ()) for t in analysed) / len(analysed) for g in names}
+
+    def shares(titles: list[str]) -> dict[str, float]:
+        return {g: sum(g in genres.get(t, ()) for t in titles) / len(titles) for g in names} if titles else {}
+
+    def standing_out(share: dict[str, float]) -> tuple[GenreShare, ...]:
+        chosen = [
+            GenreShare(g, share[g], overall[g])
+            for g in names
+            if share[g] >= GENRE_MIN_SHARE and share[g] >= GENRE_LIFT * overall[g]
+        ]
+        return tuple(sorted(chosen, key=lambda s: (-s.share, s.genre))[:3])
+
+    result = []
+    for c in found:
+        top, bottom = shares([s.title for s in c.top]), shares([s.title for s in c.bottom])
+        result.append(ComponentGenres(c.index, standing_out(top), standing_out(bottom), top, bottom))
+    return tuple(result)
+
+
+def neighbours(
+    titles: Sequence[str], factors: np.ndarray, n_items: int, n: int
+) -> dict[str, tuple[Neighbour, ...]]:
+    """For the first `n_items` titles, the `n` others whose factor vectors point the same way.
+
+    Only those `n_items` rows are compared with all others, so the cost is linear
+    in the number of analysed items.
+    """
+    norms = np.linalg.norm(factors, axis=1)
+    unit = factors / np.where(norms > 0, norms, 1.0)[:, None]
+    similarity = unit[:n_items] @ unit.T
+    found = {}
+    for i, title in enumerate(titles[:n_items]):
+        order = sorted((j for j in range(len(titles)) if j != i), key=lambda j: (-similarity[i, j], titles[j]))
+        found[title] = tuple(Neighbour(titles[j], float(similarity[i, j])) for j in order[:n])
+    return found

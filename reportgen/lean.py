@@ -1,0 +1,272 @@
+"""The fastai internals the train stage relies on: the tutorial's loaders and the lean Learner.
+
+Everything here is coupled to fastai's private behaviour (its event dispatch,
+`Recorder`'s smoothing, `combine_scheds`' closure, `Categorify`'s vocabulary), so
+it lives in one module that `tests/test_train_speed.py` pins against the fastai
+range declared in `pyproject.toml`. `train.fit` imports it lazily: importing it
+imports fastai and torch.
+"""
+
+from __future__ import annotations
+
+import time
+import types
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from fastai.callback.core import Callback, TrainEvalCallback, event
+from fastai.callback.schedule import ParamScheduler
+from fastai.collab import CollabDataLoaders, EmbeddingDotBias, collab_learner
+from fastai.data.core import DataLoaders
+from fastai.data.transforms import CategoryMap, RandomSplitter
+from fastai.learner import Learner
+from fastcore.foundation import L
+
+from reportgen.train import EpochStats, TrainConfig
+
+Record = Callable[[EpochStats, int], None]
+Built = tuple[Learner, dict[str, Any], tuple[np.ndarray, np.ndarray]]  # learner, vocabularies, (train, valid) rows
+
+
+# --------------------------------------------------------------------------- the tutorial path
+
+
+class EpochRecord(Callback):
+    """Collect fastai's per-epoch losses with wall time; runs after `Recorder`."""
+
+    order = 55
+
+    def __init__(self, record: Record) -> None:
+        super().__init__()
+        self.s = types.SimpleNamespace(record=record, started=0.0)
+
+    def before_epoch(self) -> None:
+        self.s.started = time.perf_counter()
+
+    def after_epoch(self) -> None:
+        train_loss, valid_loss = (float(v) for v in self.recorder.values[-1][:2])
+        self.s.record(EpochStats(self.epoch + 1, train_loss, valid_loss, time.perf_counter() - self.s.started), self.n_epoch)
+
+
+def tutorial_learner(frame: pd.DataFrame, config: TrainConfig, device: str, record: Record) -> Built:
+    """The tutorial verbatim: `CollabDataLoaders.from_df` and `collab_learner`."""
+    dls = CollabDataLoaders.from_df(
+        frame,
+        valid_pct=config.valid_pct,
+        user_name="user",
+        item_name="title",
+        rating_name="rating",
+        seed=config.seed,
+        bs=config.bs,
+        device=torch.device(device),
+    )
+    learn = collab_learner(dls, n_factors=config.factors, y_range=config.y_range, cbs=[EpochRecord(record)])
+    rows = tuple(np.asarray(ds.items.index, dtype=np.int64) for ds in (dls.train_ds, dls.valid_ds))
+    return learn, dls.classes, rows
+
+
+# --------------------------------------------------------------------------- the lean path
+
+
+class TensorLoader:
+    """Batches sliced from tensors built once; a fresh random order every epoch.
+
+    What fastai's Learner needs of a loader: iteration over `(x, y)` batches,
+    `len`, and `to(device)`. Training shuffles (a permutation: every rating once
+    per epoch) and drops the last partial batch, as fastai's plain `DataLoader`
+    does; validation keeps every rating, in order. The order comes from a CPU
+    generator seeded once, so it is the same on every device.
+    """
+
+    n_inp = 1  # batches are (x, y): one input (fastai's Learner asks)
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, bs: int, *, shuffle: bool, seed: int) -> None:
+        self.x, self.y, self.bs, self.shuffle = x, y, bs, shuffle
+        self.device = x.device
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def __len__(self) -> int:
+        n = len(self.x)
+        return n // self.bs if self.shuffle else -(-n // self.bs)
+
+    def __iter__(self) -> Any:
+        if self.shuffle:
+            order = torch.randperm(len(self.x), generator=self.generator).to(self.device)
+            for start in range(0, len(self) * self.bs, self.bs):
+                batch = order[start : start + self.bs]
+                yield self.x[batch], self.y[batch]
+        else:
+            for start in range(0, len(self.x), self.bs):
+                yield self.x[start : start + self.bs], self.y[start : start + self.bs]
+
+    def to(self, device: Any) -> TensorLoader:
+        self.x, self.y, self.device = self.x.to(device), self.y.to(device), device
+        return self
+
+
+def lean_split(frame: pd.DataFrame, config: TrainConfig) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """The tutorial path's split and vocabularies, without building its loaders.
+
+    fastai's `RandomSplitter` with the same seed picks the validation ratings, and
+    `CategoryMap` over the training split gives each vocabulary (`#na#` first),
+    as `Categorify` does inside `CollabDataLoaders.from_df`. Returns the training
+    and validation row numbers of `frame` and the classes.
+    """
+    train_idx, valid_idx = (
+        np.asarray(s, dtype=np.int64) for s in RandomSplitter(config.valid_pct, config.seed)(range(len(frame)))
+    )
+    classes = {name: CategoryMap(frame[name].iloc[train_idx], add_na=True) for name in ("user", "title")}
+    return train_idx, valid_idx, classes
+
+
+class LossRecord(Callback):
+    """fastai's Recorder, reduced to what the report keeps: the two losses of each epoch.
+
+    The smoothed train loss is computed exactly as fastai's `AvgSmoothLoss`
+    (a device tensor, so no per-batch host sync); the valid loss is the exact
+    MSE over every validation rating, summed in float64.
+    """
+
+    order = 50
+    beta = 0.98
+
+    def __init__(self, record: Record, device: str) -> None:
+        super().__init__()
+        # Plain state: a Callback's own setattr looks the name up on the learner first.
+        self.s = types.SimpleNamespace(record=record, device=device)
+
+    def before_fit(self) -> None:
+        self.s.count, self.s.smooth = 0, torch.zeros((), device=self.s.device)
+
+    def before_epoch(self) -> None:
+        s = self.s
+        s.started, s.sq_error, s.n_valid = time.perf_counter(), 0.0, 0
+
+    def after_batch(self) -> None:
+        learn, s = self.learn, self.s
+        if learn.training:
+            s.count += 1
+            s.smooth = torch.lerp(learn.loss.detach(), s.smooth, self.beta)
+        else:
+            pred, target = learn.pred.detach().view(-1), learn.yb[0].view(-1)
+            s.sq_error += float(((pred.double() - target.double()) ** 2).sum())
+            s.n_valid += len(target)
+
+    def after_epoch(self) -> None:
+        s = self.s
+        train_loss = float(s.smooth) / (1 - self.beta**s.count)
+        valid_loss = s.sq_error / s.n_valid
+        s.record(EpochStats(self.epoch + 1, train_loss, valid_loss, time.perf_counter() - s.started), self.n_epoch)
+
+
+def mse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """`MSELossFlat`, without fastai's TensorBase wrapping."""
+    return F.mse_loss(pred.view(-1), target.view(-1))
+
+
+def lean_learner(frame: pd.DataFrame, config: TrainConfig, device: str, record: Record) -> Built:
+    """The same split, vocabulary and model as the tutorial path, fed from tensors."""
+    train_idx, valid_idx, classes = lean_split(frame, config)
+    codes = np.stack(
+        [
+            pd.Index(list(classes[name].items[1:])).get_indexer(frame[name]).astype(np.int64) + 1
+            for name in ("user", "title")
+        ],
+        axis=1,
+    )  # unseen in training: code -1 + 1 = 0, fastai's #na#
+    x = torch.from_numpy(codes)
+    y = torch.from_numpy(frame["rating"].to_numpy(dtype=np.float32)).unsqueeze(1)
+    train = TensorLoader(x[train_idx], y[train_idx], config.bs, shuffle=True, seed=config.seed)
+    valid = TensorLoader(x[valid_idx], y[valid_idx], max(config.bs, 4096), shuffle=False, seed=config.seed)
+    model = EmbeddingDotBias.from_classes(config.factors, classes, y_range=config.y_range)
+    learn = LeanLearner(
+        DataLoaders(train, valid, device=torch.device(device)),
+        model,
+        loss_func=mse,
+        cbs=[TrainEvalCallback(), LossRecord(record, device)],
+        default_cbs=False,  # no Recorder, CastToTensor or progress bar unless asked for
+    )
+    return learn, classes, (train_idx, valid_idx)
+
+
+class LeanLearner(Learner):
+    """fastai's Learner, its loop and callbacks unchanged, with cheaper event dispatch.
+
+    fastai calls every callback on every event (eight per batch), and a callback
+    without a handler still pays for attribute look-ups that fall through to the
+    learner and the model. Here an event goes only to the callbacks that define
+    it (in fastai's order); `after_fit` still reaches all, as fastai resets
+    `Callback.run` there. Batches already live on the model's device, and the
+    one-cycle schedule is evaluated by `fast_schedule` (the same values).
+    """
+
+    def __call__(self, event_name: Any) -> None:
+        if isinstance(event_name, str):
+            self._call_one(event_name)
+        else:
+            super().__call__(event_name)
+
+    def _call_one(self, event_name: str) -> None:
+        handlers = self.__dict__.setdefault("_handlers", {})
+        cbs = handlers.get(event_name)
+        if cbs is None:
+            if not hasattr(event, event_name):
+                raise Exception(f"missing {event_name}")
+            cbs = handlers[event_name] = [
+                cb
+                for cb in self.cbs.sorted("order")
+                if event_name == "after_fit" or hasattr(type(cb), event_name) or event_name in vars(cb)
+            ]
+        for cb in cbs:
+            cb(event_name)
+
+    def add_cb(self, cb: Any) -> Any:
+        self.__dict__.pop("_handlers", None)
+        return super().add_cb(cb)
+
+    def remove_cb(self, cb: Any) -> Any:
+        self.__dict__.pop("_handlers", None)
+        return super().remove_cb(cb)
+
+    def _set_device(self, b: Any) -> Any:
+        return b  # TensorLoader moved its tensors to the device once
+
+    def fit(self, n_epoch: int, lr: Any = None, wd: Any = None, cbs: Any = None, **kwargs: Any) -> None:
+        for cb in L(cbs):
+            if isinstance(cb, ParamScheduler):  # fit_one_cycle's schedule: same values, cheaper
+                cb.scheds = {name: fast_schedule(f) for name, f in cb.scheds.items()}
+        super().fit(n_epoch, lr=lr, wd=wd, cbs=cbs, **kwargs)
+
+
+class FastCombinedSchedule:
+    """fastai's `combine_scheds` schedule with the segment lookup in numpy float32.
+
+    fastai finds the segment of `pos` and the position inside it with torch ops on
+    a float32 tensor, about 50 µs per call and two calls per step (learning rate
+    and momentum). The same float32 arithmetic in numpy gives the same values
+    (tests/test_train_speed.py compares them) in a few microseconds; the segments'
+    own schedules (`SchedCos`) are fastai's, called as fastai calls them.
+    """
+
+    def __init__(self, pcts: Any, pct_lim: int, scheds: Any) -> None:
+        self.pcts = np.asarray(pcts, dtype=np.float32)
+        self.pct_lim, self.scheds = pct_lim, scheds
+
+    def __call__(self, pos: float) -> Any:
+        p = np.float32(pos)  # torch compares and subtracts in the tensor's dtype, float32
+        idx = min(int(np.flatnonzero(p >= self.pcts)[-1]), self.pct_lim)
+        actual = (p - self.pcts[idx]) / (self.pcts[idx + 1] - self.pcts[idx])
+        return self.scheds[idx](float(actual))
+
+
+def fast_schedule(f: Any) -> Any:
+    """`FastCombinedSchedule` for a `combine_scheds` closure (what fit_one_cycle builds), else `f`."""
+    code, closure = getattr(f, "__code__", None), getattr(f, "__closure__", None)
+    if code is None or closure is None or code.co_name != "_inner" or set(code.co_freevars) != {"pct_lim", "pcts", "scheds"}:
+        return f
+    cells = {name: cell.cell_contents for name, cell in zip(code.co_freevars, closure)}
+    return FastCombinedSchedule(cells["pcts"].cpu().numpy(), cells["pct_lim"], cells["scheds"])
