@@ -4,7 +4,8 @@ Everything here is coupled to fastai's private behaviour (its event dispatch,
 `Recorder`'s smoothing, `combine_scheds`' closure, `Categorify`'s vocabulary), so
 it lives in one module that `tests/test_train_speed.py` pins against the fastai
 range declared in `pyproject.toml`. `train.fit` imports it lazily: importing it
-imports fastai and torch.
+imports fastai and torch. `config` below is a `train.TrainConfig` (its
+`valid_pct`, `seed`, `bs`, `factors` and `y_range`); nothing here imports reportgen.
 """
 
 from __future__ import annotations
@@ -26,9 +27,8 @@ from fastai.data.transforms import CategoryMap, RandomSplitter
 from fastai.learner import Learner
 from fastcore.foundation import L
 
-from reportgen.train import EpochStats, TrainConfig
-
-Record = Callable[[EpochStats, int], None]
+Record = Callable[[int, float, float, float, int], None]
+"""Called after each epoch with (epoch from 1, train loss, valid loss, seconds, total epochs)."""
 Built = tuple[Learner, dict[str, Any], tuple[np.ndarray, np.ndarray]]  # learner, vocabularies, (train, valid) rows
 
 
@@ -49,10 +49,10 @@ class EpochRecord(Callback):
 
     def after_epoch(self) -> None:
         train_loss, valid_loss = (float(v) for v in self.recorder.values[-1][:2])
-        self.s.record(EpochStats(self.epoch + 1, train_loss, valid_loss, time.perf_counter() - self.s.started), self.n_epoch)
+        self.s.record(self.epoch + 1, train_loss, valid_loss, time.perf_counter() - self.s.started, self.n_epoch)
 
 
-def tutorial_learner(frame: pd.DataFrame, config: TrainConfig, device: str, record: Record) -> Built:
+def tutorial_learner(frame: pd.DataFrame, config: Any, device: str, record: Record) -> Built:
     """The tutorial verbatim: `CollabDataLoaders.from_df` and `collab_learner`."""
     dls = CollabDataLoaders.from_df(
         frame,
@@ -108,7 +108,7 @@ class TensorLoader:
         return self
 
 
-def lean_split(frame: pd.DataFrame, config: TrainConfig) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+def lean_split(frame: pd.DataFrame, config: Any) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """The tutorial path's split and vocabularies, without building its loaders.
 
     fastai's `RandomSplitter` with the same seed picks the validation ratings, and
@@ -160,7 +160,7 @@ class LossRecord(Callback):
         s = self.s
         train_loss = float(s.smooth) / (1 - self.beta**s.count)
         valid_loss = s.sq_error / s.n_valid
-        s.record(EpochStats(self.epoch + 1, train_loss, valid_loss, time.perf_counter() - s.started), self.n_epoch)
+        s.record(self.epoch + 1, train_loss, valid_loss, time.perf_counter() - s.started, self.n_epoch)
 
 
 def mse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -168,7 +168,7 @@ def mse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return F.mse_loss(pred.view(-1), target.view(-1))
 
 
-def lean_learner(frame: pd.DataFrame, config: TrainConfig, device: str, record: Record) -> Built:
+def lean_learner(frame: pd.DataFrame, config: Any, device: str, record: Record) -> Built:
     """The same split, vocabulary and model as the tutorial path, fed from tensors."""
     train_idx, valid_idx, classes = lean_split(frame, config)
     codes = np.stack(

@@ -341,10 +341,10 @@ def _fit(
 
     history: list[EpochStats] = []
 
-    def record(stats: EpochStats, total: int) -> None:
-        history.append(stats)
+    def record(epoch: int, train_loss: float, valid_loss: float, seconds: float, total: int) -> None:
+        history.append(EpochStats(epoch, train_loss, valid_loss, seconds))
         if on_epoch is not None:
-            on_epoch(stats, total)
+            on_epoch(history[-1], total)
 
     started = time.perf_counter()
     set_seed(config.seed, reproducible=True)

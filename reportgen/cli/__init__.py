@@ -1,0 +1,225 @@
+"""The command line: the only layer that knows click, environment variables and exit codes.
+
+Heavy imports (pandas, fastai, torch, matplotlib) happen inside the commands, so
+`reportgen --help` and `reportgen datasets` answer at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import os
+import signal
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+
+from reportgen import __version__
+from reportgen.cli.options import (
+    build_options,
+    check_source_options,
+    config_option,
+    flag,
+    option,
+    output_options,
+    source_options,
+    training_options,
+)
+from reportgen.errors import ReportgenError
+
+log = logging.getLogger("reportgen")
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REGRESSION, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+CONTEXT = {"help_option_names": ["-h", "--help"], "show_default": True, "max_content_width": 100}
+
+
+class OneLineErrors(click.Group):
+    """Every error, usage errors included, as one `Error: …` line on stderr.
+
+    Cron mails and CI logs stay short, and scripts can match the line exactly.
+    """
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        try:
+            result = super().main(*args, standalone_mode=False, **kwargs)
+        except click.ClickException as exc:
+            _fail(exc.format_message(), exc.exit_code)
+        except click.Abort:
+            _fail("interrupted", EXIT_INTERRUPTED)
+        if standalone_mode:
+            sys.exit(result if isinstance(result, int) else EXIT_OK)
+        return result
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"Error: {' '.join(str(message).split())}", err=True)
+    sys.exit(code)
+
+
+@click.group(cls=OneLineErrors, context_settings=CONTEXT)
+@click.version_option(__version__, "--version", prog_name="reportgen", message="%(prog)s %(version)s")
+def cli() -> None:
+    """Train fastai's collaborative-filtering model on movie ratings and write one
+    self-contained HTML report (plus report.json) about what it learned.
+
+    \b
+    Examples:
+      reportgen build               # MovieLens 100k with the tutorial's settings
+      reportgen build --seed 7 -o /srv/reports/nightly
+      reportgen datasets            # where ml-100k would be read from
+    """
+
+
+@cli.command()
+@source_options
+@training_options
+@output_options
+@config_option
+@option("--quiet", "-q", is_flag=True, help="Print only errors.")
+@click.option("--debug", is_flag=True, help="Show the traceback of an unexpected error.")
+def build(**opts: Any) -> None:
+    """Train the model and write report.html and report.json into --output.
+
+    Prints the report's path when done. On a terminal fastai's progress bar shows
+    training; otherwise (cron) each stage and epoch is one timestamped line on stderr.
+    Every run is also kept under OUTPUT/runs/<UTC time>/, and the report compares
+    itself with the previous run.
+
+    Without --data or --ratings it reads MovieLens 100k (`reportgen datasets`
+    says from where). Every option can come from a --config file or a
+    REPORTGEN_<OPTION> variable; the command line wins, then the environment.
+    With SOURCE_DATE_EPOCH set, the files are byte-identical between runs.
+
+    \b
+    Examples:
+      reportgen build
+      reportgen build --data ~/Downloads/ml-100k.zip --epochs 10 --output /tmp/r
+      reportgen build --ratings export.csv --user-col customer --item-col sku \\
+                      --rating-col stars --items products.csv --title-col name
+      reportgen build --config nightly.toml --fail-on-regression 5 --quiet
+
+    \b
+    Exit codes:
+      0   report written
+      1   the run failed
+      2   bad input or usage
+      3   report written, but valid RMSE regressed (--fail-on-regression)
+      75  another run holds the output folder (try again, or --wait)
+      130 interrupted (SIGINT), 143 terminated (SIGTERM)
+    A run that does not finish leaves the previous report untouched.
+    """
+    ctx = click.get_current_context()
+    interactive = sys.stderr.isatty() and sys.stdout.isatty()
+    _configure_logging(quiet=opts["quiet"], interactive=interactive)
+    check_source_options(ctx, data=opts["data"], ratings=opts["ratings"])
+    source_date = _source_date()
+    try:
+        with _signals_raise():
+            from reportgen import pipeline
+
+            options = build_options(opts, progress=interactive and not opts["quiet"], source_date=source_date)
+            # On a terminal fastai's own table shows each epoch; elsewhere, one log line each.
+            result = pipeline.build(options, on_epoch=None if options.progress else _log_epoch)
+    except ReportgenError as exc:
+        _fail(exc.render(flag), exc.exit_code)
+    except Stopped as exc:
+        _fail(exc.message, exc.code)
+    except Exception as exc:
+        if opts["debug"]:
+            raise
+        _fail(f"unexpected {type(exc).__name__}: {exc} (rerun with --debug for the traceback)", EXIT_FAILED)
+    if not opts["quiet"]:
+        click.echo(str(result.html))
+    limit = opts["fail_on_regression"]
+    comparison = result.report.comparison
+    if limit is not None and comparison is not None and comparison.rmse_change_pct > limit:
+        _fail(
+            f"valid RMSE regressed by {comparison.rmse_change_pct:.2f} % ({comparison.valid_rmse_before:.4f} -> "
+            f"{comparison.valid_rmse_after:.4f}), more than --fail-on-regression {limit:g}; the report was written",
+            EXIT_REGRESSION,
+        )
+
+
+@cli.command()
+@option("--data", type=click.Path(path_type=Path), help="A folder or zip that `build --data` would read.")
+def datasets(data: Path | None) -> None:
+    """Say where the built-in dataset ml-100k would be read from, in the order tried."""
+    from reportgen.data import candidates
+
+    found = candidates(data)
+    chosen = next((c for c in found if c.available), None)
+    click.echo("ml-100k is looked for in this order:")
+    for number, candidate in enumerate(found, start=1):
+        if candidate.source == "download":
+            state = "online only"
+        else:
+            state = "found" if candidate.available else "not found"
+        marker = "->" if candidate is chosen else "  "
+        click.echo(f"{marker} {number}. {candidate.source:<13} {state:<11} {candidate.location}")
+        click.echo(f"      {candidate.note}")
+    if chosen is not None:
+        click.echo(f"reportgen build would read: {chosen.source} ({chosen.location})")
+
+
+def _source_date() -> dt.datetime | None:
+    """SOURCE_DATE_EPOCH (reproducible-builds.org): the time to print instead of now."""
+    raw = os.environ.get("SOURCE_DATE_EPOCH")
+    if raw is None or raw == "":
+        return None
+    if not raw.isdigit():
+        raise click.UsageError(f"SOURCE_DATE_EPOCH must be a whole number of seconds since 1970, not {raw!r}")
+    return dt.datetime.fromtimestamp(int(raw), tz=dt.timezone.utc)
+
+
+class Stopped(BaseException):
+    """SIGINT or SIGTERM arrived: unwind (releasing the lock, removing staging) and exit."""
+
+    def __init__(self, signum: int) -> None:
+        name = signal.Signals(signum).name
+        self.code = 128 + signum
+        self.message = f"{'interrupted' if signum == signal.SIGINT else 'terminated'} ({name}); the previous report is unchanged"
+        super().__init__(self.message)
+
+
+@contextlib.contextmanager
+def _signals_raise() -> Iterator[None]:
+    """Turn SIGINT and SIGTERM into `Stopped` while a run is in progress."""
+
+    def stop(signum: int, frame: object) -> None:
+        raise Stopped(signum)
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _configure_logging(quiet: bool, interactive: bool) -> None:
+    """Plain lines on a terminal; timestamped lines elsewhere (cron, CI, files)."""
+    handler = logging.StreamHandler(sys.stderr)
+    fmt = "%(message)s" if interactive else "%(asctime)s %(message)s"
+    handler.setFormatter(logging.Formatter(fmt, datefmt="%Y-%m-%dT%H:%M:%S%z"))
+    log.handlers[:] = [handler]
+    log.setLevel(logging.WARNING if quiet else logging.INFO)
+    log.propagate = False
+
+
+def _log_epoch(stats: Any, total: int) -> None:
+    log.info(
+        "epoch %d/%d train_loss %.4f valid_loss %.4f %.1f s",
+        stats.epoch,
+        total,
+        stats.train_loss,
+        stats.valid_loss,
+        stats.seconds,
+    )
+
+
+def main() -> None:
+    cli(prog_name="reportgen")
