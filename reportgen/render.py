@@ -114,7 +114,7 @@ def environment(user_templates: Path | None = None) -> Environment:
     """The Jinja environment for a templates folder (None: the packaged ones), built once."""
     packaged = FileSystemLoader(str(packaged_templates()))
     loaders = [FileSystemLoader(str(user_templates))] if user_templates else []
-    loaders += [PrefixLoader({"default": packaged}), packaged]
+    loaders += [PrefixLoader({"default": packaged}, delimiter=":"), packaged]
     env = Environment(
         loader=ChoiceLoader(loaders),
         autoescape=True,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import json
 import re
@@ -354,3 +355,22 @@ def test_an_installed_wheel_carries_and_renders_the_templates(tmp_path: Path) ->
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines() == [str(site / "reportgen" / "templates"), str(site / "reportgen" / "templates" / "report.html.j2")]
+
+
+def test_only_movielens_is_cited() -> None:
+    """A report on other data cites nothing: the citation belongs to the data set actually used."""
+    own = dataclasses.replace(hand_made_report(), citation="")
+    page = BeautifulSoup(render.render_html(own), "html.parser")
+    assert page.find(id="citation") is None
+    assert "#citation" not in [a["href"] for a in page.find("nav").find_all("a")]
+    cited = BeautifulSoup(render.render_html(hand_made_report()), "html.parser")
+    assert "Harper and Joseph A. Konstan" in cited.find(id="citation").get_text()
+
+
+def test_a_user_template_can_extend_the_packaged_one_it_replaces(tmp_path: Path) -> None:
+    (tmp_path / "report.html.j2").write_text(
+        '{% extends "default:report.html.j2" %}{% block footer %}<p>Team footer</p>{% endblock %}'
+    )
+    page = BeautifulSoup(render.render_html(hand_made_report(), tmp_path), "html.parser")
+    assert page.find("footer").get_text(strip=True) == "Team footer"
+    assert page.find(id="bias") is not None  # the packaged body is still there
