@@ -6,11 +6,13 @@ linear in the ratings: counts by `np.bincount`, no per-rating Python objects, no
 sort of the full rating arrays. Ranking scores every known item for a bounded,
 seeded sample of users, a batch at a time, so memory stays bounded at 60 000 items.
 
-Conventions (Microsoft Recommenders' `python_evaluation` and the Kaggle `apk` ones):
-binary relevance; precision@k = hits / k; recall@k = hits / #relevant; NDCG@k with a
-log2(rank + 1) discount and the ideal DCG over min(k, #relevant) hits; MAP@k = the
-mean over users of the precision at each hit in the top k, summed and divided by
-min(k, #relevant); hit rate@k = the share of users with at least one hit.
+Conventions, those of Microsoft Recommenders (`recommenders/evaluation/python_evaluation.py`:
+`precision_at_k`, `recall_at_k`, `ndcg_at_k` with binary scores and a log2 discount,
+`map_at_k`) and Kaggle's `apk`: binary relevance; precision@k = hits / k; recall@k =
+hits / #relevant; NDCG@k = DCG / ideal DCG, discount 1 / log2(rank + 1), the ideal over
+min(k, #relevant) hits; MAP@k = the mean over users of the precision at each hit in the
+top k, summed and divided by min(k, #relevant); hit rate@k = the share of users with at
+least one hit.
 """
 
 from __future__ import annotations
@@ -170,7 +172,7 @@ class Buckets:
             return f"No group of {self.what} has {MIN_BUCKET} or more validation ratings, so none is named."
         group = "users" if self.what == "users" else "items"
         which = (
-            f"{group} the model never saw in training"
+            f"{group} never seen in training"
             if worst.high == 0
             else f"{group} with {bucket_words(worst)} training ratings"
         )

@@ -196,7 +196,7 @@ def test_empty_buckets_are_kept_and_the_worst_big_bucket_is_named() -> None:
     assert [x.count for x in b.buckets] == [40, 50, 0, 0, 10]
     assert b.buckets[2].rmse is None and b.buckets[3].rmse is None
     assert b.worst is b.buckets[0]
-    assert b.sentence.startswith("The model errs most on items the model never saw in training: RMSE 1.000 over 40")
+    assert b.sentence.startswith("The model errs most on items never seen in training: RMSE 1.000 over 40")
 
 
 def test_calibration_bins_split_the_prediction_range_evenly() -> None:
