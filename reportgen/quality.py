@@ -44,7 +44,7 @@ RANKER_NAMES = {"model": "This model", "popularity": "Most popular items", "rand
 BUCKET_STARTS = (0, 1, 6, 21, 101)
 MIN_BUCKET = 30  # ratings a bucket needs before a sentence names it the worst
 N_CALIBRATION_BINS = 10
-N_RESIDUAL_BINS = 24
+N_RESIDUAL_BINS = 16
 N_MOST_RECOMMENDED = 10
 THRESHOLD_SHARE = 0.75  # 4 on a 1–5 scale
 BATCH_CELLS = 1 << 21  # users × items scored at once (16 MiB of float64)
@@ -221,6 +221,16 @@ class Calibration:
             f"The largest gap is for predictions between {worst.low:.2f} and {worst.high:.2f}: users rated those "
             f"{abs(gap):.2f} {direction} on average than predicted ({worst.count} ratings)."
         )
+
+    @property
+    def mean_residual_sentence(self) -> str:
+        """Whether the predictions run high or low overall: the mean of observed − predicted."""
+        if self.mean_residual is None:
+            return ""
+        if abs(self.mean_residual) < 0.0005:
+            return "Over all held-out ratings the predictions are right on average."
+        direction = "higher" if self.mean_residual > 0 else "lower"
+        return f"Over all held-out ratings, users rated {abs(self.mean_residual):.3f} {direction} than predicted on average."
 
 
 @dataclass(frozen=True)
@@ -773,5 +783,6 @@ def to_json(quality: Quality) -> dict[str, Any]:
             "by_user_activity": quality.by_user_activity.sentence,
             "by_item_popularity": quality.by_item_popularity.sentence,
             "calibration": cal.sentence,
+            "mean_residual": cal.mean_residual_sentence,
         },
     }

@@ -244,6 +244,45 @@ def test_the_bias_baseline_learns_harsh_users_and_good_items() -> None:
     assert bias[0] < 2.5 and bias[1] > 3.5 and 3.0 < bias[2] < 4.0  # an unknown user: item bias only
 
 
+# --------------------------------------------------------------------------- from a model
+
+
+def test_inputs_from_a_model_maps_values_to_codes_and_predicts_like_fastai() -> None:
+    import pandas as pd
+
+    from reportgen.train import Metrics, TrainConfig, TrainedModel
+
+    frame = pd.DataFrame(
+        {
+            "user": [10, 10, 20, 20, 30, 99],  # 99 never trained on
+            "title": ["A", "B", "A", "C", "B", "Z"],  # Z never trained on
+            "rating": [4.0, 2.0, 5.0, 3.0, 1.0, 4.0],
+        }
+    )
+    rng = np.random.default_rng(0)
+    model = TrainedModel(
+        learner=None,
+        config=TrainConfig(y_range=(0.0, 5.5)),
+        item_classes=("#na#", "A", "B", "C"),
+        item_factors=rng.normal(size=(4, 3)),
+        item_biases=rng.normal(size=4),
+        metrics=Metrics(0.0, 0.0, 4, 2, ()),
+        seconds=0.0,
+        user_classes=("#na#", "10", "20", "30"),
+        user_biases=rng.normal(size=4),
+        split=(np.array([0, 1, 2, 3]), np.array([4, 5])),
+    )
+    user_factors = rng.normal(size=(4, 3))
+    made = q.inputs_from(frame, model, user_factors=user_factors)
+    assert made.train_users.tolist() == [1, 1, 2, 2] and made.train_items.tolist() == [1, 2, 1, 3]
+    assert made.valid_users.tolist() == [3, 0] and made.valid_items.tolist() == [2, 0]
+    raw = user_factors[3] @ model.item_factors[2] + model.user_biases[3] + model.item_biases[2]
+    assert made.model_predictions[0] == pytest.approx(5.5 / (1 + math.exp(-raw)))  # fastai's sigmoid_range
+    assert made.mean_predictions.tolist() == [3.5, 3.5]
+    assert made.rating_scale == (1.0, 5.0)
+    assert q.evaluate(made).n_valid == 2
+
+
 # --------------------------------------------------------------------------- (d) report.json
 
 
@@ -360,6 +399,7 @@ def test_the_partials_render_every_section_with_its_numbers() -> None:
 
     calibration = soup.find("section", id="calibration")
     assert cells(calibration.find("table"))[1] == ["1.00 to 3.00", "500", "2.500", "2.750"]
+    assert "users rated 0.012 higher than predicted on average" in calibration.get_text(" ", strip=True)
     assert len(calibration.find_all("svg")) == 2
     assert soup.find("section", id="who-fails").find("svg") is not None
 
@@ -380,6 +420,21 @@ def test_figures_are_deterministic_svg_in_the_page_colours() -> None:
     for svg in a.values():
         assert svg.startswith("<svg") and "var(--plot-ink" in svg
         assert "#010101" not in svg  # every placeholder colour became a CSS variable
+
+
+def test_compact_svg_rounds_coordinates_and_keeps_what_is_referenced() -> None:
+    from reportgen.quality_plots import compact_svg
+
+    svg = (
+        '<svg>\n <g id="a-figure_1">\n  <path id="a-m1" d="M 1.234567 -2.345678 \nL 3 4 \n"/>\n'
+        '  <use xlink:href="#a-m1" x="10.123456"/>\n'
+        '  <g id="a-text_1"><text transform="rotate(-0 1.5 2.5)">n=1.25</text></g>\n </g>\n</svg>'
+    )
+    assert compact_svg(svg) == (
+        '<svg><g><path id="a-m1" d="M 1.23 -2.35 L 3 4 "/><use xlink:href="#a-m1" x="10.12"/>'
+        "<g><text>n=1.25</text></g></g></svg>"
+    )
+    assert '<g id="a-text_1">' in compact_svg(svg, keep_group_ids=True)
 
 
 # --------------------------------------------------------------------------- size
