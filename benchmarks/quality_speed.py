@@ -3,8 +3,9 @@
 A script, not a test: timings depend on the machine (the load average is printed).
 
     .venv/bin/python benchmarks/quality_speed.py            # ML-100k-sized, 10M ratings, 10M validation ratings
-    .venv/bin/python benchmarks/quality_speed.py --ml100k   # also: fit the fast preset on the real ML-100k and
-                                                            # print the quality block of report.json
+    .venv/bin/python benchmarks/quality_speed.py --ml100k   # also: fit the default preset on the real ML-100k
+                                                            # and print the quality block of report.json
+    .venv/bin/python benchmarks/quality_speed.py --sizes --ml100k --figures docs/figures   # the README's figures
 
 Sizes (users, items, training ratings, validation ratings, factors):
 - ml100k: 943, 1 682, 80 000, 20 000, 50
@@ -55,10 +56,26 @@ def timed(inputs: quality.QualityInputs) -> tuple[float, quality.Quality]:
     return time.perf_counter() - started, result
 
 
+def write_figures(result: quality.Quality, folder: str) -> None:
+    """The figures as standalone SVG files in the light theme's colours (for the README)."""
+    import re
+    from pathlib import Path
+
+    from reportgen import quality_plots
+
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, svg in quality_plots.figures(result).items():
+        light = re.sub(r"var\(--[a-z0-9-]+, (#[0-9a-f]{6})\)", r"\1", svg)
+        (out / f"ml100k-{name.replace('_', '-')}.svg").write_text(light, encoding="utf-8")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", nargs="*", default=list(SIZES), choices=list(SIZES))
-    parser.add_argument("--ml100k", action="store_true", help="also fit the fast preset on the real ML-100k")
+    parser.add_argument("--ml100k", action="store_true", help="also fit a preset on the real ML-100k")
+    parser.add_argument("--preset", default="tutorial", help="the preset --ml100k fits (default: the report's default)")
+    parser.add_argument("--figures", type=str, default=None, help="with --ml100k: write the quality figures here (SVG, light colours)")
     args = parser.parse_args()
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     for name in args.sizes:
@@ -75,7 +92,7 @@ def main() -> None:
 
         ratings = data.load(None, download=None)
         started = time.perf_counter()
-        model = train.fit(ratings, train.TrainConfig.from_preset("fast"))
+        model = train.fit(ratings, train.TrainConfig.from_preset(args.preset))
         fitted = time.perf_counter() - started
         started = time.perf_counter()
         inputs = quality.inputs_from(ratings.frame.reset_index(drop=True), model)
@@ -84,6 +101,8 @@ def main() -> None:
         print(f"ML-100k   fit {fitted:.1f} s   inputs_from {built:.2f} s   evaluate {seconds:.2f} s")
         print(f"          model valid RMSE (fastai) {model.metrics.valid_rmse:.4f}, from the arrays {result.rating['model'].rmse:.4f}")
         print(json.dumps(quality.to_json(result), indent=1, ensure_ascii=False))
+        if args.figures:
+            write_figures(result, args.figures)
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 

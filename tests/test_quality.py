@@ -116,6 +116,23 @@ def test_users_are_sampled_with_a_seed_and_the_result_says_so() -> None:
     assert "random sample (seed 7) of 50 of the" in a.sample_sentence
 
 
+def test_without_a_relevant_item_nothing_is_ranked_and_the_page_says_so() -> None:
+    world = inputs([(1, 1, 3), (2, 2, 2)], [(1, 2, 3), (2, 1, 1)], np.ones((3, 1)), np.ones((3, 1)))
+    result = q.evaluate(world)
+    assert (result.users_eligible, result.users_evaluated) == (0, 0)
+    assert result.ranking["model"].ndcg == 0.0
+    assert result.coverage.share is None
+    assert result.ranking_sentence.startswith("No user has a relevant validation item")
+    json.dumps(q.to_json(result), allow_nan=False)
+    assert render(result).find("section", id="ranking") is not None
+
+
+def test_the_threshold_scales_with_the_rating_range() -> None:
+    assert q.default_threshold((1.0, 5.0)) == 4.0
+    assert q.default_threshold((0.5, 5.0)) == pytest.approx(3.875)
+    assert q.default_threshold((1.0, 10.0)) == pytest.approx(7.75)
+
+
 # --------------------------------------------------------------------------- (b) planted worlds
 
 
@@ -387,8 +404,9 @@ def test_the_partials_render_every_section_with_its_numbers() -> None:
     assert rows[0][1:] == [f"{m}@10" for m in ("Precision", "Recall", "NDCG", "MAP", "Hit rate")]
     assert rows[1] == ["This model", "0.051", "0.061", "0.071", "0.031", "0.401"]
     assert rows[2][0] == "Most-rated items" and rows[2][3] == "0.141"
-    text = ranking.get_text(" ", strip=True)
+    text = " ".join(ranking.get_text(" ", strip=True).split())
     assert "Popularity beats the model at ranking" in text
+    assert "at least 4 in the held-out ratings" in text
     assert "random sample (seed 42) of 2000 of the 5000 users" in text
     assert "321 of 1 682" in text.replace("\u202f", " ")
 
