@@ -603,8 +603,6 @@ def rank(
         valid_row = np.where(valid_row >= 0, renumber[np.maximum(valid_row, 0)], -1)
 
     popular_order = np.lexsort((np.arange(1, n_items), -item_count[1:])) + 1
-    popularity_score = np.full(n_items, -np.inf)
-    popularity_score[popular_order] = -np.arange(catalogue, dtype=np.float64)
     random_rng = np.random.default_rng([seed, 1])
 
     sums = {name: np.zeros(5) for name in RANKERS}
@@ -617,16 +615,14 @@ def rank(
         rows = np.arange(start, start + len(users))
         lo, hi = np.searchsorted(seen_rows, [start, start + len(users)])
         block = seen[lo:hi]
-        scorers = {
+        model_scores = inputs.user_factors[users] @ inputs.item_factors.T + inputs.item_biases
+        lists = {
             # The user's own bias shifts every item alike, so ranking skips it (and the sigmoid).
-            "model": inputs.user_factors[users] @ inputs.item_factors.T + inputs.item_biases,
-            "popularity": np.broadcast_to(popularity_score, (len(users), n_items)).copy(),
-            "random": random_rng.random((len(users), n_items)),
+            "model": top_k(_exclude(model_scores, block, start, n_items), k),
+            "popularity": popular_top_k(popular_order, rows, block, n_items, k),
+            "random": top_k(_exclude(random_rng.random((len(users), n_items)), block, start, n_items), k),
         }
-        for name, scores in scorers.items():
-            scores[:, 0] = -np.inf
-            scores[block // n_items - start, block % n_items] = -np.inf
-            top, valid = top_k(scores, k)
+        for name, (top, valid) in lists.items():
             hits = _contains(relevant, rows[:, None] * n_items + top) & valid
             sums[name] += ranking_sums(hits, n_relevant[rows], discount)
             if name == "model":
@@ -658,6 +654,31 @@ def rank(
     return Ranked(eligible=len(eligible), evaluated=evaluated, sampled=sampled, metrics=metrics, coverage=coverage)
 
 
+def _exclude(scores: np.ndarray, seen: np.ndarray, first_row: int, n_items: int) -> np.ndarray:
+    """`scores` with −inf for `#na#` and for each user's training items (`seen`: row · n_items + item keys)."""
+    scores[:, 0] = -np.inf
+    scores[seen // n_items - first_row, seen % n_items] = -np.inf
+    return scores
+
+
+def popular_top_k(order: np.ndarray, rows: np.ndarray, seen: np.ndarray, n_items: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the first k items of `order` (item codes, most popular first) the user did not rate in training.
+
+    Only the head of `order` that can hold them is looked at (k plus the most training
+    items any of these users has), so no users × items matrix is built.
+    """
+    n_seen = np.bincount(seen // n_items - rows[0], minlength=len(rows)) if len(seen) else np.zeros(len(rows), np.int64)
+    head = order[: k + int(n_seen.max(initial=0))]
+    fresh = ~_contains(seen, rows[:, None] * n_items + head[None, :])
+    position = np.cumsum(fresh, axis=1)
+    r, c = np.nonzero(fresh & (position <= k))
+    top = np.zeros((len(rows), k), dtype=np.int64)
+    valid = np.zeros((len(rows), k), dtype=bool)
+    top[r, position[r, c] - 1] = head[c]
+    valid[r, position[r, c] - 1] = True
+    return top, valid
+
+
 def _contains(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
     """Whether each of `keys` is in the sorted, unique array `sorted_keys`."""
     if len(sorted_keys) == 0:
@@ -674,7 +695,7 @@ def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """
     n_rows, n_items = scores.shape
     k_eff = min(k, n_items)
-    part = np.argpartition(-scores, k_eff - 1, axis=1)[:, :k_eff]
+    part = np.argpartition(scores, n_items - k_eff, axis=1)[:, n_items - k_eff :]
     kth = np.take_along_axis(scores, part, axis=1).min(axis=1)
     tied = np.count_nonzero(scores >= kth[:, None], axis=1) > k_eff
     for r in np.flatnonzero(tied):  # argpartition picks among equal scores arbitrarily
