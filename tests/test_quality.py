@@ -116,6 +116,14 @@ def test_users_are_sampled_with_a_seed_and_the_result_says_so() -> None:
     assert "random sample (seed 7) of 50 of the" in a.sample_sentence
 
 
+def test_mis_wired_inputs_are_named() -> None:
+    world = tiny()
+    with pytest.raises(ValueError, match="model_predictions has 3, expected 10"):
+        q.QualityInputs(**{**world.__dict__, "model_predictions": np.zeros(3)})
+    with pytest.raises(ValueError, match="valid_items holds codes outside 0..6"):
+        q.QualityInputs(**{**world.__dict__, "valid_items": world.valid_items + 5})
+
+
 def test_without_a_relevant_item_nothing_is_ranked_and_the_page_says_so() -> None:
     world = inputs([(1, 1, 3), (2, 2, 2)], [(1, 2, 3), (2, 1, 1)], np.ones((3, 1)), np.ones((3, 1)))
     result = q.evaluate(world)
