@@ -443,9 +443,11 @@ def test_figures_are_deterministic_svg_in_the_page_colours() -> None:
     a, b = quality_plots.figures(hand_made()), quality_plots.figures(hand_made())
     assert a == b
     assert set(a) == {"quality_buckets", "calibration", "residuals"}
-    for svg in a.values():
+    for name, svg in a.items():
         assert svg.startswith("<svg") and "var(--plot-ink" in svg
         assert "#010101" not in svg  # every placeholder colour became a CSS variable
+        assert svg.count("font-family") == 1, name  # said once, in a rule scoped to this figure
+        assert "\n" not in svg
 
 
 def test_compact_svg_rounds_coordinates_and_keeps_what_is_referenced() -> None:
