@@ -564,6 +564,8 @@ def calibration(predicted: np.ndarray, truth: np.ndarray, bins: int = N_CALIBRAT
 
 @dataclass(frozen=True)
 class Ranked:
+    """What `rank` found: how many users it could and did evaluate, the three rankings' metrics, coverage."""
+
     eligible: int
     evaluated: int
     sampled: bool
