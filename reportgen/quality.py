@@ -182,6 +182,8 @@ class Bucket:
 
 @dataclass(frozen=True)
 class Buckets:
+    """The validation error split by how much the model saw of each rating's user (or item)."""
+
     what: str  # "users" or "items"
     buckets: tuple[Bucket, ...]
     overall_rmse: float | None
@@ -197,11 +199,10 @@ class Buckets:
         worst = self.worst
         if worst is None or self.overall_rmse is None:
             return f"No group of {self.what} has {MIN_BUCKET} or more validation ratings, so none is named."
-        group = "users" if self.what == "users" else "items"
         which = (
-            f"{group} never seen in training"
+            f"{self.what} never seen in training"
             if worst.high == 0
-            else f"{group} with {bucket_words(worst)} training ratings"
+            else f"{self.what} with {bucket_words(worst)} training ratings"
         )
         return (
             f"The model errs most on {which}: RMSE {worst.rmse:.3f} over {worst.count} validation ratings, "
@@ -211,6 +212,8 @@ class Buckets:
 
 @dataclass(frozen=True)
 class CalibrationBin:
+    """Validation ratings whose prediction fell in [low, high): how many, and their mean prediction and rating."""
+
     low: float
     high: float
     count: int
