@@ -1,0 +1,488 @@
+"""Is it a good recommender: ranking metrics by hand, planted worlds, buckets, calibration, JSON, partials."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from bs4 import BeautifulSoup
+
+from reportgen import quality as q
+from reportgen.insight import Histogram
+
+LOG2_3 = math.log2(3)
+
+
+def inputs(
+    train: list[tuple[int, int, float]],
+    valid: list[tuple[int, int, float]],
+    user_factors: np.ndarray,
+    item_factors: np.ndarray,
+    *,
+    predictions: np.ndarray | None = None,
+    labels: tuple[str, ...] | None = None,
+) -> q.QualityInputs:
+    """QualityInputs from (user code, item code, rating) triples and the model's factors (biases 0)."""
+    tu, ti, tr = (np.array(c) for c in zip(*train))
+    vu, vi, vr = (np.array(c) for c in zip(*valid))
+    n_items = len(item_factors)
+    return q.QualityInputs(
+        train_users=tu.astype(np.int64),
+        train_items=ti.astype(np.int64),
+        train_ratings=tr.astype(float),
+        valid_users=vu.astype(np.int64),
+        valid_items=vi.astype(np.int64),
+        valid_ratings=vr.astype(float),
+        model_predictions=vr.astype(float) if predictions is None else predictions,
+        bias_predictions=np.full(len(vr), 3.0),
+        mean_predictions=np.full(len(vr), float(tr.mean())),
+        user_factors=np.asarray(user_factors, dtype=float),
+        user_biases=np.zeros(len(user_factors)),
+        item_factors=np.asarray(item_factors, dtype=float),
+        item_biases=np.zeros(n_items),
+        y_range=(0.0, 5.5),
+        rating_scale=(1.0, 5.0),
+        item_labels=labels or ("#na#", *(f"Item {j}" for j in range(1, n_items))),
+    )
+
+
+# --------------------------------------------------------------------------- (a) a tiny example by hand
+
+
+def tiny() -> q.QualityInputs:
+    """Six items the model ranks 1 > 2 > … > 6 for everyone (one factor); four users.
+
+    Training: user 1 rated item 1; user 2 items 2 and 5; user 3 items 1, 2, 3; user 4
+    item 4; user 5 items 5 and 6. Validation (relevant: ≥ 4): user 1 likes 3 and 6;
+    user 2 likes 1 (and gives 4 a 2); user 3 likes 5 and 6 (4 gets 3.5, below the
+    threshold); user 4 has nothing relevant; an unknown user (0) and an unknown item (0)
+    are never ranked.
+    """
+    train = [(1, 1, 4), (2, 2, 3), (2, 5, 2), (3, 1, 5), (3, 2, 4), (3, 3, 3), (4, 4, 3), (5, 6, 4), (5, 5, 3)]
+    valid = [(1, 3, 4), (1, 6, 5), (2, 1, 5), (2, 4, 2), (3, 5, 4), (3, 6, 4.5), (3, 4, 3.5), (4, 2, 3), (0, 1, 5), (1, 0, 5)]
+    users = np.ones((6, 1))
+    items = np.array([[0.0], [6], [5], [4], [3], [2], [1]])
+    return inputs(train, valid, users, items)
+
+
+def test_ranking_metrics_at_3_match_a_hand_computation() -> None:
+    result = q.evaluate(tiny(), k=3)
+    assert result.threshold == 4.0  # 1 + 0.75 · (5 − 1)
+    assert (result.users_eligible, result.users_evaluated, result.sampled) == (3, 3, False)
+
+    # The model's lists (training items left out): user 1 → 2, 3, 4 (hit at rank 2);
+    # user 2 → 1, 3, 4 (hit at rank 1); user 3 → 4, 5, 6 (hits at ranks 2 and 3).
+    model = result.ranking["model"]
+    assert model.precision == pytest.approx((1 / 3 + 1 / 3 + 2 / 3) / 3)
+    assert model.recall == pytest.approx((1 / 2 + 1 / 1 + 2 / 2) / 3)
+    ideal_2 = 1 + 1 / LOG2_3  # two relevant items: ideal DCG over min(3, 2) ranks
+    assert model.ndcg == pytest.approx(((1 / LOG2_3) / ideal_2 + 1.0 + (1 / LOG2_3 + 1 / 2) / ideal_2) / 3)
+    assert model.map == pytest.approx(((1 / 2) / 2 + 1.0 + (1 / 2 + 2 / 3) / 2) / 3)
+    assert model.hit_rate == 1.0
+
+    # Popularity by training count (ties: lower code): 1, 2, 5 (two each), then 3, 4, 6.
+    # User 1 → 2, 5, 3 (hit at 3); user 2 → 1, 3, 4 (hit at 1); user 3 → 5, 4, 6 (hits at 1 and 3).
+    popular = result.ranking["popularity"]
+    assert popular.precision == pytest.approx((1 / 3 + 1 / 3 + 2 / 3) / 3)
+    assert popular.ndcg == pytest.approx(((1 / 2) / ideal_2 + 1.0 + (1 + 1 / 2) / ideal_2) / 3)
+    assert popular.map == pytest.approx(((1 / 3) / 2 + 1.0 + (1 + 2 / 3) / 2) / 3)
+    assert popular.recall == pytest.approx((1 / 2 + 1 + 1) / 3)
+
+    # Coverage: the model's lists hold items 1–6 → all six of the catalogue; item 4 in all three.
+    assert result.coverage.catalogue_size == 6
+    assert result.coverage.items_recommended == 6
+    assert result.coverage.most_recommended[0] == ("Item 4", 3)
+
+
+def test_ties_in_the_score_go_to_the_lower_item_code() -> None:
+    scores = np.array([[-np.inf, 1.0, 2.0, 2.0, 2.0, 0.5], [-np.inf, 0.0, 0.0, 0.0, 0.0, 0.0]])
+    top, valid = q.top_k(scores, 3)
+    assert top.tolist() == [[2, 3, 4], [1, 2, 3]]
+    assert valid.all()
+    # Fewer candidates than k: the list is padded and the padding marked.
+    top, valid = q.top_k(np.array([[-np.inf, 1.0, -np.inf]]), 2)
+    assert top[0, 0] == 1 and valid.tolist() == [[True, False]]
+
+
+def test_users_are_sampled_with_a_seed_and_the_result_says_so() -> None:
+    world = taste_world(n_users=120)
+    a = q.evaluate(world, max_users=50, seed=7)
+    b = q.evaluate(world, max_users=50, seed=7)
+    assert (a.users_evaluated, a.sampled) == (50, True)
+    assert a.users_eligible > 50
+    assert a.ranking == b.ranking
+    assert "random sample (seed 7) of 50 of the" in a.sample_sentence
+
+
+def test_mis_wired_inputs_are_named() -> None:
+    world = tiny()
+    with pytest.raises(ValueError, match="model_predictions has 3, expected 10"):
+        q.QualityInputs(**{**world.__dict__, "model_predictions": np.zeros(3)})
+    with pytest.raises(ValueError, match="valid_items holds codes outside 0..6"):
+        q.QualityInputs(**{**world.__dict__, "valid_items": world.valid_items + 5})
+
+
+def test_without_a_relevant_item_nothing_is_ranked_and_the_page_says_so() -> None:
+    world = inputs([(1, 1, 3), (2, 2, 2)], [(1, 2, 3), (2, 1, 1)], np.ones((3, 1)), np.ones((3, 1)))
+    result = q.evaluate(world)
+    assert (result.users_eligible, result.users_evaluated) == (0, 0)
+    assert result.ranking["model"].ndcg == 0.0
+    assert result.coverage.share is None
+    assert result.ranking_sentence.startswith("No user has a relevant validation item")
+    json.dumps(q.to_json(result), allow_nan=False)
+    assert render(result).find("section", id="ranking") is not None
+
+
+def test_the_threshold_scales_with_the_rating_range() -> None:
+    assert q.default_threshold((1.0, 5.0)) == 4.0
+    assert q.default_threshold((0.5, 5.0)) == pytest.approx(3.875)
+    assert q.default_threshold((1.0, 10.0)) == pytest.approx(7.75)
+
+
+# --------------------------------------------------------------------------- (b) planted worlds
+
+
+def taste_world(n_users: int = 300, n_items: int = 200, seed: int = 0) -> q.QualityInputs:
+    """Two kinds of item and of user; each user rates 120 items, their own kind 5 and the other 2.
+
+    Every item is rated about equally often, so popularity knows nothing; the model's
+    factors are the planted ones, so it knows everything.
+    """
+    rng = np.random.default_rng(seed)
+    item_kind = np.r_[0, rng.integers(0, 2, n_items)]
+    user_kind = np.r_[0, rng.integers(0, 2, n_users)]
+    pairs = np.array([(u, i) for u in range(1, n_users + 1) for i in rng.choice(np.arange(1, n_items + 1), 120, replace=False)])
+    rating = np.where(user_kind[pairs[:, 0]] == item_kind[pairs[:, 1]], 5.0, 2.0)
+    is_valid = rng.random(len(pairs)) < 0.25
+    train = [(u, i, r) for (u, i), r, v in zip(pairs, rating, is_valid) if not v]
+    valid = [(u, i, r) for (u, i), r, v in zip(pairs, rating, is_valid) if v]
+    one_hot = np.eye(2)
+    return inputs(train, valid, 2 * one_hot[user_kind] * (np.arange(n_users + 1) > 0)[:, None], one_hot[item_kind])
+
+
+def popularity_world(n_users: int = 300, n_items: int = 200, seed: int = 1) -> q.QualityInputs:
+    """Everyone rates the 15 most popular items 5 and the rest 2; popular items are rated far more.
+
+    The model's factors are noise unrelated to the ratings: it has learned no taste.
+    """
+    rng = np.random.default_rng(seed)
+    weight = 1.0 / np.arange(1, n_items + 1) ** 1.1
+    train, valid = [], []
+    for u in range(1, n_users + 1):
+        for i in rng.choice(np.arange(1, n_items + 1), 30, replace=False, p=weight / weight.sum()):
+            rating = 5.0 if i <= 15 else 2.0
+            (valid if rng.random() < 0.25 else train).append((u, int(i), rating))
+    return inputs(train, valid, rng.normal(size=(n_users + 1, 4)), rng.normal(size=(n_items + 1, 4)))
+
+
+def test_when_taste_decides_relevance_the_model_beats_popularity() -> None:
+    result = q.evaluate(taste_world())
+    model, popular, chance = (result.ranking[name] for name in q.RANKERS)
+    # Every unrated item of the user's kind scores alike, so the lists hit only the ones the
+    # user happened to rate in validation: far from 1, but twice what popularity finds.
+    assert model.hit_rate > 0.9
+    assert model.ndcg > 1.5 * popular.ndcg
+    assert model.precision > 1.5 * popular.precision
+    assert popular.ndcg == pytest.approx(chance.ndcg, abs=0.1)
+    assert result.ranking_sentence.startswith("The model ranks better than popularity: NDCG@10")
+
+
+def test_when_only_popularity_matters_popularity_wins_and_the_sentence_says_so() -> None:
+    result = q.evaluate(popularity_world())
+    model, popular = result.ranking["model"], result.ranking["popularity"]
+    assert popular.ndcg > 2 * model.ndcg
+    assert popular.hit_rate > model.hit_rate
+    assert result.ranking_sentence.startswith("Popularity beats the model at ranking")
+    # The model's lists are not about blockbusters; the items users went on to rate are.
+    assert result.coverage.mean_percentile_rated > result.coverage.mean_percentile_recommended
+
+
+# --------------------------------------------------------------------------- (c) buckets and calibration
+
+
+def test_buckets_count_and_score_the_validation_ratings_by_training_count() -> None:
+    counts = np.array([0, 0, 3, 5, 6, 20, 21, 100, 101, 5000])
+    squared = np.array([4.0, 0.0, 1.0, 1.0, 0.25, 0.25, 0.0, 0.0, 9.0, 1.0])
+    b = q.buckets(counts, squared, "users")
+    assert [x.label for x in b.buckets] == ["0", "1–5", "6–20", "21–100", "more than 100"]
+    assert [x.count for x in b.buckets] == [2, 2, 2, 2, 2]
+    assert [x.rmse for x in b.buckets] == pytest.approx([math.sqrt(2), 1.0, 0.5, 0.0, math.sqrt(5)])
+    assert b.overall_rmse == pytest.approx(math.sqrt(16.5 / 10))
+    assert b.worst is None  # no bucket has 30 ratings
+    assert "None" not in b.sentence and "30 or more" in b.sentence
+
+
+def test_empty_buckets_are_kept_and_the_worst_big_bucket_is_named() -> None:
+    counts = np.r_[np.zeros(40, int), np.full(50, 3), np.full(10, 500)]
+    squared = np.r_[np.full(40, 1.0), np.full(50, 0.25), np.full(10, 16.0)]  # the 10 heavy ones are too few
+    b = q.buckets(counts, squared, "items")
+    assert [x.count for x in b.buckets] == [40, 50, 0, 0, 10]
+    assert b.buckets[2].rmse is None and b.buckets[3].rmse is None
+    assert b.worst is b.buckets[0]
+    assert b.sentence.startswith("The model errs most on items never seen in training: RMSE 1.000 over 40")
+
+
+def test_calibration_bins_split_the_prediction_range_evenly() -> None:
+    predicted = np.array([1.0, 1.2, 2.9, 3.1, 5.0])
+    observed = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
+    c = q.calibration(predicted, observed, bins=4)  # width 1: [1, 2), [2, 3), [3, 4), [4, 5]
+    assert [b.count for b in c.bins] == [2, 1, 1, 1]
+    assert [b.low for b in c.bins] == pytest.approx([1, 2, 3, 4])
+    assert [b.high for b in c.bins] == pytest.approx([2, 3, 4, 5])
+    assert c.bins[0].mean_predicted == pytest.approx(1.1)
+    assert c.bins[0].mean_observed == pytest.approx(1.5)
+    assert c.bins[3].mean_observed == 5.0
+    assert c.mean_residual == pytest.approx((0 + 0.8 + 0.1 + 0.9 + 0) / 5)
+    assert sum(c.residuals.counts) == 5
+    assert c.residuals.edges[0] == -c.residuals.edges[-1] == -1.0  # 0.9 rounded up to half a rating
+    empty = q.calibration(np.full(3, 2.0), np.array([1.0, 2.0, 3.0]), bins=3)
+    assert [b.count for b in empty.bins] == [3, 0, 0] and empty.bins[1].mean_predicted is None
+
+
+def test_a_well_calibrated_model_reads_as_face_value() -> None:
+    rng = np.random.default_rng(0)
+    predicted = rng.uniform(1, 5, 20_000)
+    observed = predicted + rng.normal(0, 0.5, len(predicted))
+    c = q.calibration(predicted, observed)
+    assert c.sentence.startswith("Predictions can be taken at face value")
+    biased = q.calibration(predicted, observed + 0.5)
+    assert "higher on average than predicted" in biased.sentence
+
+
+def test_rating_metrics_and_r2_against_the_validation_mean() -> None:
+    truth = np.array([1.0, 2.0, 3.0, 4.0])
+    m = q.rating_metrics(truth, np.array([1.0, 2.0, 3.0, 6.0]))
+    assert (m.rmse, m.mae) == pytest.approx((1.0, 0.5))
+    assert m.r2 == pytest.approx(1 - 4 / 5)
+    assert q.rating_metrics(truth, np.full(4, 2.5)).r2 == pytest.approx(0.0)
+    assert q.rating_metrics(np.full(3, 4.0), np.full(3, 4.0)).r2 is None  # no spread to explain
+
+
+def test_the_bias_baseline_learns_harsh_users_and_good_items() -> None:
+    # rating = 3 + user (±1) + item (±1); undamped it would be exact, damped it is shrunk but right in sign.
+    users, items = np.repeat([1, 1, 2, 2], 50), np.tile([1, 2, 1, 2], 50)
+    ratings = 3 + np.where(users == 1, -1, 1) + np.where(items == 1, 1, -1)
+    mean, bias = q.bias_predictions(users, items, ratings.astype(float), np.array([1, 2, 0]), np.array([2, 1, 1]))
+    assert mean.tolist() == [3.0] * 3
+    assert bias[0] < 2.5 and bias[1] > 3.5 and 3.0 < bias[2] < 4.0  # an unknown user: item bias only
+
+
+# --------------------------------------------------------------------------- from a model
+
+
+def test_inputs_from_a_model_maps_values_to_codes_and_predicts_like_fastai() -> None:
+    import pandas as pd
+
+    from reportgen.train import Metrics, TrainConfig, TrainedModel
+
+    frame = pd.DataFrame(
+        {
+            "user": [10, 10, 20, 20, 30, 99],  # 99 never trained on
+            "title": ["A", "B", "A", "C", "B", "Z"],  # Z never trained on
+            "rating": [4.0, 2.0, 5.0, 3.0, 1.0, 4.0],
+        }
+    )
+    rng = np.random.default_rng(0)
+    model = TrainedModel(
+        learner=None,
+        config=TrainConfig(y_range=(0.0, 5.5)),
+        item_classes=("#na#", "A", "B", "C"),
+        item_factors=rng.normal(size=(4, 3)),
+        item_biases=rng.normal(size=4),
+        metrics=Metrics(0.0, 0.0, 4, 2, ()),
+        seconds=0.0,
+        user_classes=("#na#", "10", "20", "30"),
+        user_biases=rng.normal(size=4),
+        split=(np.array([0, 1, 2, 3]), np.array([4, 5])),
+    )
+    user_factors = rng.normal(size=(4, 3))
+    made = q.inputs_from(frame, model, user_factors=user_factors)
+    assert made.train_users.tolist() == [1, 1, 2, 2] and made.train_items.tolist() == [1, 2, 1, 3]
+    assert made.valid_users.tolist() == [3, 0] and made.valid_items.tolist() == [2, 0]
+    raw = user_factors[3] @ model.item_factors[2] + model.user_biases[3] + model.item_biases[2]
+    assert made.model_predictions[0] == pytest.approx(5.5 / (1 + math.exp(-raw)))  # fastai's sigmoid_range
+    assert made.mean_predictions.tolist() == [3.5, 3.5]
+    assert made.rating_scale == (1.0, 5.0)
+    assert q.evaluate(made).n_valid == 2
+
+
+# --------------------------------------------------------------------------- (d) report.json
+
+
+def test_json_has_the_required_keys_and_no_nan() -> None:
+    doc = q.to_json(q.evaluate(tiny(), k=3))
+    text = json.dumps(doc, allow_nan=False)  # raises on NaN or infinity
+    assert json.loads(text) == doc
+    assert doc["k"] == 3 and doc["threshold"] == 4.0
+    assert (doc["users_eligible"], doc["users_evaluated"]) == (3, 3)
+    for ranker in ("model", "popularity", "random"):
+        assert set(doc["ranking"][ranker]) == {"precision_at_3", "recall_at_3", "ndcg_at_3", "map_at_3", "hit_rate_at_3"}
+    assert set(doc["rating"]) == {"model", "bias", "global_mean"}
+    assert set(doc["rating"]["model"]) == {"rmse", "mae", "r2"}
+    assert {"share", "items_recommended", "most_recommended"} <= set(doc["coverage"])
+    assert [b["label"] for b in doc["by_user_activity"]] == ["0", "1–5", "6–20", "21–100", "more than 100"]
+    assert doc["by_item_popularity"][4]["rmse"] is None  # empty bucket: null, not NaN
+    assert len(doc["calibration"]["bins"]) == q.N_CALIBRATION_BINS
+    assert doc["sentences"]["ranking"]
+
+
+def test_default_k_names_the_keys_at_10() -> None:
+    doc = q.to_json(q.evaluate(taste_world(n_users=40)))
+    assert doc["ranking"]["model"]["ndcg_at_10"] > doc["ranking"]["popularity"]["ndcg_at_10"]
+
+
+# --------------------------------------------------------------------------- (e) the partials
+
+
+HOSTILE = "<script>x</script>"
+
+
+def hand_made() -> q.Quality:
+    def bucket(label: str, low: int, high: int | None, count: int, rmse: float | None) -> q.Bucket:
+        return q.Bucket(label, low, high, count, rmse)
+
+    spans = [("0", 0, 0), ("1–5", 1, 5), ("6–20", 6, 20), ("21–100", 21, 100), ("more than 100", 101, None)]
+    users = q.Buckets("users", tuple(bucket(l, a, b, c, r) for (l, a, b), c, r in zip(spans, [0, 40, 300, 900, 760], [None, 1.234, 1.01, 0.95, 0.9])), 0.95)
+    items = q.Buckets("items", tuple(bucket(l, a, b, c, r) for (l, a, b), c, r in zip(spans, [5, 60, 200, 800, 935], [1.5, 1.111, 1.0, 0.96, 0.91])), 0.95)
+    return q.Quality(
+        k=10,
+        threshold=4.0,
+        users_eligible=5000,
+        users_evaluated=2000,
+        sampled=True,
+        seed=42,
+        n_valid=2000,
+        rating={
+            "model": q.RatingMetrics(0.9123, 0.7111, 0.301),
+            "bias": q.RatingMetrics(0.9456, 0.7444, 0.25),
+            "global_mean": q.RatingMetrics(1.1234, 0.9444, -0.001),
+        },
+        ranking={
+            "model": q.RankingMetrics(0.051, 0.061, 0.071, 0.031, 0.401),
+            "popularity": q.RankingMetrics(0.101, 0.121, 0.141, 0.061, 0.601),
+            "random": q.RankingMetrics(0.002, 0.003, 0.004, 0.001, 0.021),
+        },
+        coverage=q.Coverage(1682, 321, 321 / 1682, 81.5, 77.25, ((HOSTILE, 812), ("Star Wars (1977)", 640))),
+        by_user_activity=users,
+        by_item_popularity=items,
+        calibration=q.Calibration(
+            bins=(q.CalibrationBin(1.0, 3.0, 500, 2.5, 2.75), q.CalibrationBin(3.0, 5.0, 1500, 3.9, 3.85), q.CalibrationBin(5.0, 7.0, 0, None, None)),
+            residuals=Histogram(edges=(-1.0, 0.0, 1.0), counts=(900, 1100)),
+            mean_residual=0.012,
+        ),
+    )
+
+
+def render(quality: q.Quality) -> BeautifulSoup:
+    from reportgen import quality_plots
+    from reportgen.render import environment
+
+    from markupsafe import Markup
+
+    figures = {name: Markup(svg) for name, svg in quality_plots.figures(quality).items()}
+    html = environment().get_template("_recommender.html.j2").render(quality=quality, figures=figures)
+    return BeautifulSoup(html, "html.parser")
+
+
+def cells(table: object) -> list[list[str]]:
+    return [[c.get_text(" ", strip=True) for c in row.find_all(["th", "td"])] for row in table.find_all("tr")]  # type: ignore[attr-defined]
+
+
+def test_the_partials_render_every_section_with_its_numbers() -> None:
+    soup = render(hand_made())
+    headings = {h["id"]: h.get_text(strip=True) for h in soup.find_all(["h2", "h3"])}
+    assert headings == {
+        "rating-metrics-title": "Rating error: RMSE, MAE and R²",
+        "ranking-title": "Would its top-10 lists be good?",
+        "coverage": "Coverage and popularity bias",
+        "who-fails-title": "Who does it fail?",
+        "calibration-title": "Can its predictions be taken at face value?",
+    }
+    for section in ("rating-metrics", "ranking", "who-fails", "calibration"):
+        assert soup.find("section", id=section).find("p"), f"{section} opens with how to read it"
+
+    rating = cells(soup.find("section", id="rating-metrics").find("table"))
+    assert rating[-1] == ["This model (biases and latent factors)", "0.9123", "0.7111", "0.301"]
+    assert rating[1][-1] == "−0.001"  # the global mean's R², a true minus
+
+    ranking = soup.find("section", id="ranking")
+    rows = cells(ranking.find("table"))
+    assert rows[0][1:] == [f"{m}@10" for m in ("Precision", "Recall", "NDCG", "MAP", "Hit rate")]
+    assert rows[1] == ["This model", "0.051", "0.061", "0.071", "0.031", "0.401"]
+    assert rows[2][0] == "Most-rated items" and rows[2][3] == "0.141"
+    text = " ".join(ranking.get_text(" ", strip=True).split())
+    assert "Popularity beats the model at ranking" in text
+    assert "at least 4 in the held-out ratings" in text
+    assert "random sample (seed 42) of 2000 of the 5000 users" in text
+    assert "321 of 1 682" in text.replace("\u202f", " ")
+
+    fails = cells(soup.find("section", id="who-fails").find("table"))
+    assert fails[1] == ["0", "0", "–"]  # an empty bucket: count 0, no RMSE
+    assert fails[2] == ["1–5", "40", "1.234"]
+    assert "users with 1–5 training ratings: RMSE 1.234 over 40" in soup.find("section", id="who-fails").get_text(" ", strip=True)
+
+    calibration = soup.find("section", id="calibration")
+    assert cells(calibration.find("table"))[1] == ["1.00 to 3.00", "500", "2.500", "2.750"]
+    assert "users rated 0.012 higher than predicted on average" in calibration.get_text(" ", strip=True)
+    assert len(calibration.find_all("svg")) == 2
+    assert soup.find("section", id="who-fails").find("svg") is not None
+
+
+def test_item_titles_are_escaped() -> None:
+    soup = render(hand_made())
+    assert soup.find("script") is None
+    most = cells(soup.find("section", id="ranking").find_all("table")[2])
+    assert most[1] == ["1", HOSTILE, "812"]
+
+
+def test_figures_are_deterministic_svg_in_the_page_colours() -> None:
+    from reportgen import quality_plots
+
+    a, b = quality_plots.figures(hand_made()), quality_plots.figures(hand_made())
+    assert a == b
+    assert set(a) == {"quality_buckets", "calibration", "residuals"}
+    for name, svg in a.items():
+        assert svg.startswith("<svg") and "var(--plot-ink" in svg
+        assert "#010101" not in svg  # every placeholder colour became a CSS variable
+        assert svg.count("font-family") == 1, name  # said once, in a rule scoped to this figure
+        assert "\n" not in svg
+
+
+def test_compact_svg_rounds_coordinates_and_keeps_what_is_referenced() -> None:
+    from reportgen.quality_plots import compact_svg
+
+    svg = (
+        '<svg>\n <g id="a-figure_1">\n  <path id="a-m1" d="M 1.234567 -2.345678 \nL 3 4 \n"/>\n'
+        '  <use xlink:href="#a-m1" x="10.123456"/>\n'
+        '  <g id="a-text_1"><text transform="rotate(-0 1.5 2.5)">n=1.25</text></g>\n </g>\n</svg>'
+    )
+    assert compact_svg(svg) == (
+        '<svg><g><path id="a-m1" d="M 1.23 -2.35 L 3 4 "/><use xlink:href="#a-m1" x="10.12"/>'
+        "<g><text>n=1.25</text></g></g></svg>"
+    )
+    assert '<g id="a-text_1">' in compact_svg(svg, keep_group_ids=True)
+
+
+# --------------------------------------------------------------------------- size
+
+
+def test_evaluation_stays_linear_on_large_arrays() -> None:
+    """Two million validation ratings, 20 000 items: seconds, not minutes (benchmarks/quality_speed.py goes to 10M)."""
+    rng = np.random.default_rng(0)
+    n_users, n_items, n = 20_000, 20_000, 2_000_000
+    users, items = rng.integers(1, n_users, 2 * n), rng.integers(1, n_items, 2 * n)
+    ratings = rng.integers(1, 6, 2 * n).astype(float)
+    world = q.QualityInputs(
+        train_users=users[:n], train_items=items[:n], train_ratings=ratings[:n],
+        valid_users=users[n:], valid_items=items[n:], valid_ratings=ratings[n:],
+        model_predictions=rng.uniform(1, 5, n), bias_predictions=np.full(n, 3.0), mean_predictions=np.full(n, 3.0),
+        user_factors=rng.normal(size=(n_users, 8)), user_biases=np.zeros(n_users),
+        item_factors=rng.normal(size=(n_items, 8)), item_biases=np.zeros(n_items),
+        y_range=(0.0, 5.5), rating_scale=(1.0, 5.0), item_labels=[f"i{j}" for j in range(n_items)],
+    )
+    result = q.evaluate(world, max_users=500)
+    assert result.users_evaluated == 500 and result.sampled
+    assert sum(b.count for b in result.by_user_activity.buckets) == n
+    assert sum(b.count for b in result.calibration.bins) == n
