@@ -14,10 +14,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from reportgen import baselines as yardsticks
 from reportgen import factors as factor_analysis
-from reportgen.baselines import Baselines, baselines
+from reportgen import quality as recommender
+from reportgen.baselines import Baselines
 from reportgen.errors import InputError
 from reportgen.factors import SIGN_RULE, Component, ComponentGenres, Neighbour
+from reportgen.stats import Histogram, histogram, rating_histogram
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -68,12 +71,6 @@ class BiasVsMean:
 
 
 @dataclass(frozen=True)
-class Histogram:
-    edges: tuple[float, ...]  # len(counts) + 1 bin edges
-    counts: tuple[int, ...]
-
-
-@dataclass(frozen=True)
 class Analysis:
     """Everything the report says about the model's items, users and error."""
 
@@ -93,6 +90,7 @@ class Analysis:
     neighbours: dict[str, tuple[Neighbour, ...]]  # the most-rated items, most rated first
     user_biases: Histogram
     ratings: Histogram
+    quality: recommender.Quality  # rating and ranking metrics, who it fails, calibration
     sign_rule: str = SIGN_RULE
 
     @property
@@ -127,11 +125,15 @@ def analyse(
     n_extremes: int = N_EXTREMES,
     n_component_items: int = N_COMPONENT_ITEMS,
     n_scatter: int = N_SCATTER,
+    k: int = 10,
+    relevant_from: float | None = None,
 ) -> Analysis:
     """What `model` learned, read on its `top_n` most-rated known items.
 
     `n_extremes` items at each end of the bias ranking, `n_component_items` at each
-    end of a component, the `n_scatter` most-rated items in the scatter plot.
+    end of a component, the `n_scatter` most-rated items in the scatter plot. The
+    ranking metrics look at top-`k` lists; an item is relevant to a user who rated it
+    at least `relevant_from` (None: 4 on a 1–5 scale, `quality.default_threshold`).
     """
     index = model.known_items()
     frame = ratings.frame.reset_index(drop=True)
@@ -154,11 +156,13 @@ def analyse(
     )
     by_bias = sorted(stats, key=lambda s: (s.bias, s.title))
 
-    k = min(N_COMPONENTS, len(top_items), item_factors.shape[1])
-    scores, ratios = factor_analysis.pca(item_factors, k, N_SCREE)
+    n_read = min(N_COMPONENTS, len(top_items), item_factors.shape[1])
+    scores, ratios = factor_analysis.pca(item_factors, n_read, N_SCREE)
     components = factor_analysis.components(top_items, scores, ratios, n_component_items)
-    x_axis, y_axis = (min(a, k - 1) for a in SCATTER_AXES)
+    x_axis, y_axis = (min(a, n_read - 1) for a in SCATTER_AXES)
     train_rows, valid_rows = model.split
+    rating = frame["rating"].to_numpy(dtype=np.float64)
+    guesses = yardsticks.guess(model.codes, rating, train_rows, valid_rows)
     return Analysis(
         top_n_requested=top_n,
         top_items=top_items,
@@ -173,12 +177,15 @@ def analyse(
             ScatterPoint(title=t, x=float(scores[i, x_axis]), y=float(scores[i, y_axis]))
             for i, t in enumerate(top_items[:n_scatter])
         ),
-        baselines=baselines(frame, train_rows, valid_rows, model.metrics.valid_rmse),
+        baselines=yardsticks.summarise(guesses, rating[valid_rows], model.metrics.valid_rmse),
         bias_vs_mean=bias_vs_mean(frame, stats),
         component_genres=factor_analysis.component_genres(top_items, components, ratings.genres),
         neighbours=factor_analysis.neighbours(top_items, item_factors, N_NEIGHBOUR_ITEMS, N_NEIGHBOURS),
         user_biases=histogram(model.known_user_biases()),
-        ratings=rating_histogram(frame["rating"].to_numpy(dtype=float)),
+        ratings=rating_histogram(rating),
+        quality=recommender.evaluate(
+            recommender.inputs_from(model, rating, guesses), k=k, threshold=relevant_from, seed=model.config.seed
+        ),
     )
 
 
@@ -237,21 +244,3 @@ def _reason(count: int, raters_mean: float, overall: float, median_count: float,
             "whatever its mean"
         )
     return "the latent factors explain its ratings by taste (who rates it) more than by the item itself"
-
-
-def histogram(values: np.ndarray, bins: int = 24) -> Histogram:
-    counts, edges = np.histogram(values, bins=bins)
-    return Histogram(edges=tuple(float(e) for e in edges), counts=tuple(int(c) for c in counts))
-
-
-def rating_histogram(values: np.ndarray) -> Histogram:
-    """One bar per value of the rating scale (≤ 20 steps), empty ones included; else even bins."""
-    distinct = np.unique(values)
-    step = float(np.min(np.diff(distinct))) if len(distinct) > 1 else 1.0
-    scale = np.arange(distinct[0], distinct[-1] + step / 2, step)
-    if len(scale) > 20 or not np.allclose(np.round((distinct - distinct[0]) / step), (distinct - distinct[0]) / step):
-        return histogram(values, bins=20)
-    edges = np.append(scale - step / 2, scale[-1] + step / 2)
-    # Each value's bar, by its step on the scale: one pass over the ratings, not one per bar.
-    counts = np.bincount(np.rint((values - distinct[0]) / step).astype(np.int64), minlength=len(scale))
-    return Histogram(edges=tuple(float(e) for e in edges), counts=tuple(int(c) for c in counts[: len(scale)]))

@@ -29,7 +29,19 @@ from fastcore.foundation import L
 
 Record = Callable[[int, float, float, float, int], None]
 """Called after each epoch with (epoch from 1, train loss, valid loss, seconds, total epochs)."""
-Built = tuple[Learner, dict[str, Any], tuple[np.ndarray, np.ndarray]]  # learner, vocabularies, (train, valid) rows
+Built = tuple[Learner, dict[str, Any], tuple[np.ndarray, np.ndarray], np.ndarray]
+"""The learner, its vocabularies, the (train, valid) row numbers and every rating's `codes`."""
+
+
+def codes(frame: pd.DataFrame, classes: dict[str, Any]) -> np.ndarray:
+    """Each rating's (user, item) row in the model's embeddings: int64, shape (n, 2); 0 is `#na#` (unseen)."""
+    return np.stack(
+        [
+            pd.Index(list(classes[name].items[1:])).get_indexer(frame[name]).astype(np.int64) + 1
+            for name in ("user", "title")
+        ],
+        axis=1,
+    )  # unseen in training: code -1 + 1 = 0, fastai's #na#
 
 
 # --------------------------------------------------------------------------- the tutorial path
@@ -66,7 +78,7 @@ def tutorial_learner(frame: pd.DataFrame, config: Any, device: str, record: Reco
     )
     learn = collab_learner(dls, n_factors=config.factors, y_range=config.y_range, cbs=[EpochRecord(record)])
     rows = tuple(np.asarray(ds.items.index, dtype=np.int64) for ds in (dls.train_ds, dls.valid_ds))
-    return learn, dls.classes, rows
+    return learn, dls.classes, rows, codes(frame, dls.classes)
 
 
 # --------------------------------------------------------------------------- the lean path
@@ -171,14 +183,8 @@ def mse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 def lean_learner(frame: pd.DataFrame, config: Any, device: str, record: Record) -> Built:
     """The same split, vocabulary and model as the tutorial path, fed from tensors."""
     train_idx, valid_idx, classes = lean_split(frame, config)
-    codes = np.stack(
-        [
-            pd.Index(list(classes[name].items[1:])).get_indexer(frame[name]).astype(np.int64) + 1
-            for name in ("user", "title")
-        ],
-        axis=1,
-    )  # unseen in training: code -1 + 1 = 0, fastai's #na#
-    x = torch.from_numpy(codes)
+    every = codes(frame, classes)
+    x = torch.from_numpy(every)
     y = torch.from_numpy(frame["rating"].to_numpy(dtype=np.float32)).unsqueeze(1)
     train = TensorLoader(x[train_idx], y[train_idx], config.bs, shuffle=True, seed=config.seed)
     valid = TensorLoader(x[valid_idx], y[valid_idx], max(config.bs, 4096), shuffle=False, seed=config.seed)
@@ -190,7 +196,7 @@ def lean_learner(frame: pd.DataFrame, config: Any, device: str, record: Record) 
         cbs=[TrainEvalCallback(), LossRecord(record, device)],
         default_cbs=False,  # no Recorder, CastToTensor or progress bar unless asked for
     )
-    return learn, classes, (train_idx, valid_idx)
+    return learn, classes, (train_idx, valid_idx), every
 
 
 class LeanLearner(Learner):

@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from reportgen import __version__, analysis, compare, data, outputs, plots, render, train
+from reportgen import __version__, analysis, compare, data, outputs, plots, quality_plots, render, train
 from reportgen.data import Downloader, OwnData, Ratings, download_with_fastai
 from reportgen.report import DatasetSummary, Report, ReportDoc, Timings, dumps, versions
 
@@ -41,6 +41,8 @@ class BuildOptions:
     item_key: str = "title"
     duplicates: str = "last"
     top_n: int = 1000
+    k: int = 10
+    relevant_from: float | None = None
     templates: Path | None = None
     progress: bool = False
     download: Downloader | None = download_with_fastai
@@ -75,6 +77,8 @@ def make_report(
     config: train.TrainConfig = train.TrainConfig(),
     *,
     top_n: int = 1000,
+    k: int = 10,
+    relevant_from: float | None = None,
     source_date: dt.datetime | None = None,
     progress: bool = False,
     on_epoch: train.EpochHook | None = None,
@@ -82,7 +86,8 @@ def make_report(
 ) -> Report:
     """Train on `ratings`, analyse what the model learned and draw the figures: the report, in memory.
 
-    `source_date` replaces the clock and leaves durations out (reproducible bytes);
+    `top_n`, `k` and `relevant_from` are `analysis.analyse`'s; `source_date` replaces the
+    clock and leaves durations out (reproducible bytes);
     `load_seconds` is how long the caller took to load `ratings`, for the timings.
     """
     started = time.perf_counter()
@@ -90,7 +95,7 @@ def make_report(
     trained = time.perf_counter()
     log.info("trained in %.1f s: valid MSE %.4f, RMSE %.4f", trained - started, model.metrics.valid_mse, model.metrics.valid_rmse)
 
-    result = analysis.analyse(ratings, model, top_n=top_n)
+    result = analysis.analyse(ratings, model, top_n=top_n, k=k, relevant_from=relevant_from)
     analysed = time.perf_counter()
     b = result.baselines
     log.info(
@@ -103,7 +108,7 @@ def make_report(
     for note in result.notes:
         log.warning("warning: %s", note)
 
-    figures = plots.figures(result, model.metrics.epochs)
+    figures = plots.figures(result, model.metrics.epochs) | quality_plots.figures(result.quality)
     drawn = time.perf_counter()
     log.info("drew the figures in %.1f s", drawn - analysed)
     moment = source_date or dt.datetime.now(dt.timezone.utc)
@@ -162,6 +167,8 @@ def build(options: BuildOptions, on_epoch: train.EpochHook | None = None) -> Bui
             ratings,
             options.train,
             top_n=options.top_n,
+            k=options.k,
+            relevant_from=options.relevant_from,
             source_date=options.source_date,
             progress=options.progress,
             on_epoch=on_epoch,

@@ -20,15 +20,15 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from reportgen.insight import LAMBDA_ITEM, LAMBDA_USER, SWEEPS, Histogram
+from reportgen.stats import Histogram
+from reportgen.ranking import RANKERS, Coverage, RankingMetrics, rank
 
 if TYPE_CHECKING:
-    import pandas as pd
-
+    from reportgen.baselines import Guesses
     from reportgen.train import TrainedModel
 
 PREDICTORS = ("model", "bias", "global_mean")
@@ -37,18 +37,13 @@ PREDICTOR_NAMES = {
     "bias": "User and item biases only",
     "global_mean": "Global mean",
 }
-RANKERS = ("model", "popularity", "random")
-RANKER_NAMES = {"model": "This model", "popularity": "Most popular items", "random": "Random items"}
 # Training-rating counts that bound the "who it fails" buckets: 0 (unknown to the
 # model), 1–5, 6–20, 21–100, more than 100.
 BUCKET_STARTS = (0, 1, 6, 21, 101)
 MIN_BUCKET = 30  # ratings a bucket needs before a sentence names it the worst
 N_CALIBRATION_BINS = 10
 N_RESIDUAL_BINS = 16
-N_MOST_RECOMMENDED = 10
 THRESHOLD_SHARE = 0.75  # 4 on a 1–5 scale
-BATCH_CELLS = 1 << 21  # users × items scored at once (16 MiB of float64)
-MAX_BATCH_USERS = 256
 
 
 # --------------------------------------------------------------------------- inputs
@@ -122,51 +117,6 @@ class RatingMetrics:
     rmse: float | None
     mae: float | None
     r2: float | None
-
-
-@dataclass(frozen=True)
-class RankingMetrics:
-    """Top-k quality of one way of ranking, averaged over the evaluated users."""
-
-    precision: float
-    recall: float
-    ndcg: float
-    map: float
-    hit_rate: float
-
-
-@dataclass(frozen=True)
-class Coverage:
-    """How much of the catalogue the model's top-k lists reach, and how popular what they reach is.
-
-    Popularity percentile: 100 × the share of known items rated fewer times in training
-    (ties count half); 50 is a typical item, near 100 the blockbusters.
-    """
-
-    catalogue_size: int  # known items (code ≥ 1)
-    items_recommended: int  # distinct items in any evaluated user's top-k list
-    share: float | None
-    mean_percentile_recommended: float | None
-    mean_percentile_rated: float | None  # the evaluated users' validation items
-    most_recommended: tuple[tuple[str, int], ...]  # (label, lists it appears in), most first
-
-    @property
-    def sentence(self) -> str:
-        if self.share is None or self.mean_percentile_recommended is None or self.mean_percentile_rated is None:
-            return "No user could be evaluated, so coverage is unknown."
-        gap = self.mean_percentile_recommended - self.mean_percentile_rated
-        lean = (
-            "more popular than"
-            if gap > 5
-            else "less popular than"
-            if gap < -5
-            else "about as popular as"
-        )
-        return (
-            f"The top lists reach {self.items_recommended} of {self.catalogue_size} items ({100 * self.share:.1f} % "
-            f"of the catalogue); what they recommend is {lean} what these users went on to rate (popularity "
-            f"percentile {self.mean_percentile_recommended:.0f} against {self.mean_percentile_rated:.0f})."
-        )
 
 
 @dataclass(frozen=True)
@@ -313,22 +263,6 @@ class Quality:
 # --------------------------------------------------------------------------- building the inputs
 
 
-def codes_for(values: np.ndarray, classes: Sequence[str]) -> np.ndarray:
-    """The code of each value in a model vocabulary (`classes[0]` is `#na#`); 0 where unseen.
-
-    `classes` are strings (as `TrainedModel` keeps them); numeric `values` are matched
-    after converting the classes back to their dtype, so no per-rating strings are made.
-    """
-    import pandas as pd
-
-    values = np.asarray(values)
-    known = np.asarray(classes[1:], dtype=object)
-    if values.dtype.kind in "iuf":
-        known = known.astype(values.dtype)
-    found = pd.Index(known).get_indexer(values)
-    return (found + 1).astype(np.int64)  # -1 (unseen) becomes 0
-
-
 def predict(
     users: np.ndarray,
     items: np.ndarray,
@@ -349,79 +283,27 @@ def predict(
     return out
 
 
-def bias_predictions(
-    train_users: np.ndarray,
-    train_items: np.ndarray,
-    train_ratings: np.ndarray,
-    valid_users: np.ndarray,
-    valid_items: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
-    """The two baselines' validation predictions: (global mean, damped user + item biases).
-
-    The same predictors as `insight.baselines` (Koren's damped biases, same λs and
-    sweeps, clipped to the training range), on codes with `np.bincount`: unknown users
-    and items (code 0) get bias 0.
-    """
-    train_ratings = np.asarray(train_ratings, dtype=np.float64)
-    mu = float(train_ratings.mean())
-    n_users = int(max(train_users.max(initial=0), valid_users.max(initial=0))) + 1
-    n_items = int(max(train_items.max(initial=0), valid_items.max(initial=0))) + 1
-    user_count = np.bincount(train_users, minlength=n_users)
-    item_count = np.bincount(train_items, minlength=n_items)
-    user_bias = np.zeros(n_users)
-    item_bias = np.zeros(n_items)
-    for _ in range(SWEEPS):
-        residual = train_ratings - mu - user_bias[train_users]
-        item_bias = np.bincount(train_items, residual, minlength=n_items) / (LAMBDA_ITEM + item_count)
-        residual = train_ratings - mu - item_bias[train_items]
-        user_bias = np.bincount(train_users, residual, minlength=n_users) / (LAMBDA_USER + user_count)
-    user_bias[0] = item_bias[0] = 0.0
-    guess = np.clip(mu + user_bias[valid_users] + item_bias[valid_items], train_ratings.min(), train_ratings.max())
-    return np.full(len(valid_users), mu), guess
-
-
-def inputs_from(
-    frame: pd.DataFrame,
-    model: TrainedModel,
-    user_factors: np.ndarray | None = None,
-    model_predictions: np.ndarray | None = None,
-) -> QualityInputs:
-    """`QualityInputs` from the ratings frame (`user`, `title`, `rating`) and a fitted model.
-
-    `user_factors` default to `model.user_factors` where the model has them, else the
-    learner's `u_weight`; `model_predictions` default to `predict` on the arrays (what
-    the fitted model computes, in float64).
-    """
-    assert model.split is not None and model.user_biases is not None, "a fitted model: split and user biases"
+def inputs_from(model: TrainedModel, ratings: np.ndarray, guesses: Guesses) -> QualityInputs:
+    """`QualityInputs` for a fitted model: its codes, split and arrays, the ratings (frame order) and the baselines' guesses."""
     train_rows, valid_rows = model.split
-    users = codes_for(frame["user"].to_numpy(), model.user_classes)
-    items = codes_for(frame["title"].to_numpy(), model.item_classes)
-    ratings = frame["rating"].to_numpy(dtype=np.float64)
-    if user_factors is None:
-        user_factors = getattr(model, "user_factors", None)
-    if user_factors is None:
-        weight = model.learner.model.u_weight.weight
-        user_factors = weight.detach().to("cpu").double().numpy().copy()
-    y_range = model.config.y_range or (float(ratings.min()), float(ratings.max()))
-    tu, ti, tr = users[train_rows], items[train_rows], ratings[train_rows]
-    vu, vi, vr = users[valid_rows], items[valid_rows], ratings[valid_rows]
-    if model_predictions is None:
-        model_predictions = predict(vu, vi, user_factors, model.user_biases, model.item_factors, model.item_biases, y_range)
-    mean, bias = bias_predictions(tu, ti, tr, vu, vi)
+    users, items = model.codes[:, 0], model.codes[:, 1]
+    ratings = np.asarray(ratings, dtype=np.float64)
+    y_range = model.config.y_range
+    vu, vi = users[valid_rows], items[valid_rows]
     return QualityInputs(
-        train_users=tu,
-        train_items=ti,
-        train_ratings=tr,
+        train_users=users[train_rows],
+        train_items=items[train_rows],
+        train_ratings=ratings[train_rows],
         valid_users=vu,
         valid_items=vi,
-        valid_ratings=vr,
-        model_predictions=np.asarray(model_predictions, dtype=np.float64),
-        bias_predictions=bias,
-        mean_predictions=mean,
-        user_factors=np.asarray(user_factors, dtype=np.float64),
-        user_biases=np.asarray(model.user_biases, dtype=np.float64),
-        item_factors=np.asarray(model.item_factors, dtype=np.float64),
-        item_biases=np.asarray(model.item_biases, dtype=np.float64),
+        valid_ratings=ratings[valid_rows],
+        model_predictions=predict(vu, vi, model.user_factors, model.user_biases, model.item_factors, model.item_biases, y_range),
+        bias_predictions=guesses.bias_only,
+        mean_predictions=guesses.global_mean,
+        user_factors=model.user_factors,
+        user_biases=model.user_biases,
+        item_factors=model.item_factors,
+        item_biases=model.item_biases,
         y_range=(float(y_range[0]), float(y_range[1])),
         rating_scale=(float(ratings.min()), float(ratings.max())),
         item_labels=model.item_classes,
@@ -560,282 +442,3 @@ def calibration(predicted: np.ndarray, truth: np.ndarray, bins: int = N_CALIBRAT
         residuals=Histogram(edges=edges, counts=tuple(int(c) for c in hist_counts)),
         mean_residual=float(residual.mean()),
     )
-
-
-# --------------------------------------------------------------------------- ranking
-
-
-@dataclass(frozen=True)
-class Ranked:
-    """What `rank` found: how many users it could and did evaluate, the three rankings' metrics, coverage."""
-
-    eligible: int
-    evaluated: int
-    sampled: bool
-    metrics: dict[str, RankingMetrics]
-    coverage: Coverage
-
-
-def popularity_percentiles(item_count: np.ndarray) -> np.ndarray:
-    """Per item code: 100 × share of known items with fewer training ratings (ties count half); NaN for code 0."""
-    known = np.sort(item_count[1:])
-    below = np.searchsorted(known, item_count, side="left")
-    equal = np.searchsorted(known, item_count, side="right") - below
-    percentiles = 100.0 * (below + 0.5 * equal) / max(len(known), 1)
-    percentiles[0] = np.nan
-    return percentiles
-
-
-def rank(
-    inputs: QualityInputs,
-    *,
-    k: int,
-    threshold: float,
-    max_users: int,
-    seed: int,
-    item_count: np.ndarray,
-) -> Ranked:
-    """Top-k lists by the model, by popularity and at random for (a sample of) the users with relevant items.
-
-    Candidates: known items (code ≥ 1) the user did not rate in training. Relevant:
-    the user's validation items rated at least `threshold` that are candidates.
-    Ties in a score are broken by the lower item code.
-    """
-    n_items = len(inputs.item_biases)
-    catalogue = n_items - 1
-    vu, vi = np.asarray(inputs.valid_users), np.asarray(inputs.valid_items)
-    good = (np.asarray(inputs.valid_ratings) >= threshold) & (vu > 0) & (vi > 0)
-    has_relevant = np.bincount(vu[good], minlength=len(inputs.user_biases)) > 0
-    eligible = np.flatnonzero(has_relevant)
-    rng = np.random.default_rng(seed)
-    sampled = len(eligible) > max_users
-    chosen = np.sort(rng.choice(eligible, max_users, replace=False)) if sampled else eligible
-
-    # Row of each chosen user (-1: not chosen), then their training and relevant (row, item) keys.
-    row = np.full(len(inputs.user_biases), -1, dtype=np.int64)
-    row[chosen] = np.arange(len(chosen))
-    train_row = row[inputs.train_users]
-    mine = train_row >= 0
-    seen = np.unique(train_row[mine] * n_items + np.asarray(inputs.train_items)[mine])
-    valid_row = row[vu]
-    relevant = np.unique(valid_row[good & (valid_row >= 0)] * n_items + vi[good & (valid_row >= 0)])
-    relevant = relevant[~_contains(seen, relevant)]
-    n_relevant = np.bincount(relevant // n_items, minlength=len(chosen))
-    # Users whose every relevant item was also rated in training (one title under two ids) drop out.
-    keep = n_relevant > 0
-    if not keep.all():
-        old_rows = np.flatnonzero(keep)
-        renumber = np.full(len(chosen), -1, dtype=np.int64)
-        renumber[old_rows] = np.arange(len(old_rows))
-        chosen = chosen[keep]
-        seen = seen[renumber[seen // n_items] >= 0]
-        seen = renumber[seen // n_items] * n_items + seen % n_items
-        relevant = renumber[relevant // n_items] * n_items + relevant % n_items
-        n_relevant = n_relevant[keep]
-        valid_row = np.where(valid_row >= 0, renumber[np.maximum(valid_row, 0)], -1)
-
-    popular_order = np.lexsort((np.arange(1, n_items), -item_count[1:])) + 1
-    random_rng = np.random.default_rng([seed, 1])
-
-    sums = {name: np.zeros(5) for name in RANKERS}
-    recommended = np.zeros(n_items, dtype=np.int64)
-    batch = max(1, min(MAX_BATCH_USERS, BATCH_CELLS // max(n_items, 1)))
-    discount = 1.0 / np.log2(np.arange(2, k + 2))
-    seen_rows = seen // n_items
-    for start in range(0, len(chosen), batch):
-        users = chosen[start : start + batch]
-        rows = np.arange(start, start + len(users))
-        lo, hi = np.searchsorted(seen_rows, [start, start + len(users)])
-        block = seen[lo:hi]
-        model_scores = inputs.user_factors[users] @ inputs.item_factors.T + inputs.item_biases
-        lists = {
-            # The user's own bias shifts every item alike, so ranking skips it (and the sigmoid).
-            "model": top_k(_exclude(model_scores, block, start, n_items), k),
-            "popularity": popular_top_k(popular_order, rows, block, n_items, k),
-            "random": top_k(_exclude(random_rng.random((len(users), n_items)), block, start, n_items), k),
-        }
-        for name, (top, valid) in lists.items():
-            hits = _contains(relevant, rows[:, None] * n_items + top) & valid
-            sums[name] += ranking_sums(hits, n_relevant[rows], discount)
-            if name == "model":
-                recommended += np.bincount(top[valid], minlength=n_items)
-
-    evaluated = len(chosen)
-    metrics = {
-        name: RankingMetrics(*(float(v) for v in (sums[name] / evaluated if evaluated else np.zeros(5))))
-        for name in RANKERS
-    }
-    percentiles = popularity_percentiles(item_count)
-    rated = vi[(valid_row >= 0) & (vi > 0)]
-    reached = int(np.count_nonzero(recommended[1:]))
-    order = np.lexsort((np.arange(n_items), -recommended))
-    most = tuple(
-        (str(inputs.item_labels[i]), int(recommended[i])) for i in order[:N_MOST_RECOMMENDED] if recommended[i] > 0
-    )
-    total_recommended = int(recommended.sum())
-    coverage = Coverage(
-        catalogue_size=catalogue,
-        items_recommended=reached,
-        share=reached / catalogue if evaluated and catalogue else None,
-        mean_percentile_recommended=float(np.dot(recommended[1:], percentiles[1:]) / total_recommended)
-        if total_recommended
-        else None,
-        mean_percentile_rated=float(percentiles[rated].mean()) if evaluated and len(rated) else None,
-        most_recommended=most,
-    )
-    return Ranked(eligible=len(eligible), evaluated=evaluated, sampled=sampled, metrics=metrics, coverage=coverage)
-
-
-def _exclude(scores: np.ndarray, seen: np.ndarray, first_row: int, n_items: int) -> np.ndarray:
-    """`scores` with −inf for `#na#` and for each user's training items (`seen`: row · n_items + item keys)."""
-    scores[:, 0] = -np.inf
-    scores[seen // n_items - first_row, seen % n_items] = -np.inf
-    return scores
-
-
-def popular_top_k(order: np.ndarray, rows: np.ndarray, seen: np.ndarray, n_items: int, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per row, the first k items of `order` (item codes, most popular first) the user did not rate in training.
-
-    Only the head of `order` that can hold them is looked at (k plus the most training
-    items any of these users has), so no users × items matrix is built.
-    """
-    n_seen = np.bincount(seen // n_items - rows[0], minlength=len(rows)) if len(seen) else np.zeros(len(rows), np.int64)
-    head = order[: k + int(n_seen.max(initial=0))]
-    fresh = ~_contains(seen, rows[:, None] * n_items + head[None, :])
-    position = np.cumsum(fresh, axis=1)
-    r, c = np.nonzero(fresh & (position <= k))
-    top = np.zeros((len(rows), k), dtype=np.int64)
-    valid = np.zeros((len(rows), k), dtype=bool)
-    top[r, position[r, c] - 1] = head[c]
-    valid[r, position[r, c] - 1] = True
-    return top, valid
-
-
-def _contains(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
-    """Whether each of `keys` is in the sorted, unique array `sorted_keys`."""
-    if len(sorted_keys) == 0:
-        return np.zeros(np.shape(keys), dtype=bool)
-    at = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
-    return sorted_keys[at] == keys
-
-
-def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per row, the codes of the k highest scores (ties: lower code first) and whether each is a real candidate.
-
-    `scores` holds −inf for non-candidates; a row with fewer than k candidates fills
-    its list with non-candidates, marked False.
-    """
-    n_rows, n_items = scores.shape
-    k_eff = min(k, n_items)
-    part = np.argpartition(scores, n_items - k_eff, axis=1)[:, n_items - k_eff :]
-    kth = np.take_along_axis(scores, part, axis=1).min(axis=1)
-    tied = np.count_nonzero(scores >= kth[:, None], axis=1) > k_eff
-    for r in np.flatnonzero(tied):  # argpartition picks among equal scores arbitrarily
-        codes = np.flatnonzero(scores[r] >= kth[r])
-        part[r] = codes[np.lexsort((codes, -scores[r, codes]))][:k_eff]
-    values = np.take_along_axis(scores, part, axis=1)
-    order = np.lexsort((part, -values), axis=1)
-    top = np.take_along_axis(part, order, axis=1)
-    valid = np.take_along_axis(values, order, axis=1) > -np.inf
-    if k_eff < k:
-        top = np.pad(top, ((0, 0), (0, k - k_eff)))
-        valid = np.pad(valid, ((0, 0), (0, k - k_eff)))
-    return top, valid
-
-
-def ranking_sums(hits: np.ndarray, n_relevant: np.ndarray, discount: np.ndarray) -> np.ndarray:
-    """Summed over users: precision, recall, NDCG, average precision and hit at k (hits: users × k, in rank order)."""
-    k = hits.shape[1]
-    found = hits.sum(axis=1)
-    ideal_hits = np.minimum(n_relevant, k)
-    ideal = np.concatenate(([0.0], np.cumsum(discount)))[ideal_hits]
-    dcg = hits @ discount
-    cumulative = np.cumsum(hits, axis=1)
-    precision_at_hit = np.where(hits, cumulative / np.arange(1, k + 1), 0.0).sum(axis=1)
-    return np.array(
-        [
-            (found / k).sum(),
-            (found / n_relevant).sum(),
-            (dcg / ideal).sum(),
-            (precision_at_hit / ideal_hits).sum(),
-            np.count_nonzero(found),
-        ]
-    )
-
-
-# --------------------------------------------------------------------------- report.json
-
-
-def _number(value: float | None, digits: int = 6) -> float | None:
-    if value is None or not math.isfinite(value):
-        return None
-    return round(float(value), digits)
-
-
-def to_json(quality: Quality) -> dict[str, Any]:
-    """The `quality` block of report.json: plain numbers, None (null) where a value is undefined, never NaN."""
-    k = quality.k
-
-    def bucket_rows(b: Buckets) -> list[dict[str, Any]]:
-        return [
-            {"label": x.label, "low": x.low, "high": x.high, "count": x.count, "rmse": _number(x.rmse)}
-            for x in b.buckets
-        ]
-
-    c = quality.coverage
-    cal = quality.calibration
-    return {
-        "k": k,
-        "threshold": _number(quality.threshold),
-        "users_eligible": quality.users_eligible,
-        "users_evaluated": quality.users_evaluated,
-        "users_sampled": quality.sampled,
-        "seed": quality.seed,
-        "rating": {
-            name: {"rmse": _number(m.rmse), "mae": _number(m.mae), "r2": _number(m.r2)}
-            for name, m in quality.rating.items()
-        },
-        "ranking": {
-            name: {
-                f"precision_at_{k}": _number(m.precision),
-                f"recall_at_{k}": _number(m.recall),
-                f"ndcg_at_{k}": _number(m.ndcg),
-                f"map_at_{k}": _number(m.map),
-                f"hit_rate_at_{k}": _number(m.hit_rate),
-            }
-            for name, m in quality.ranking.items()
-        },
-        "coverage": {
-            "catalogue_size": c.catalogue_size,
-            "items_recommended": c.items_recommended,
-            "share": _number(c.share),
-            "mean_popularity_percentile_recommended": _number(c.mean_percentile_recommended),
-            "mean_popularity_percentile_rated": _number(c.mean_percentile_rated),
-            "most_recommended": [{"label": label, "count": n} for label, n in c.most_recommended],
-        },
-        "by_user_activity": bucket_rows(quality.by_user_activity),
-        "by_item_popularity": bucket_rows(quality.by_item_popularity),
-        "calibration": {
-            "bins": [
-                {
-                    "low": _number(b.low),
-                    "high": _number(b.high),
-                    "count": b.count,
-                    "mean_predicted": _number(b.mean_predicted),
-                    "mean_observed": _number(b.mean_observed),
-                }
-                for b in cal.bins
-            ],
-            "mean_residual": _number(cal.mean_residual),
-            "residuals": {"edges": [_number(e) for e in cal.residuals.edges], "counts": list(cal.residuals.counts)},
-        },
-        "sentences": {
-            "ranking": quality.ranking_sentence,
-            "sample": quality.sample_sentence,
-            "coverage": c.sentence,
-            "by_user_activity": quality.by_user_activity.sentence,
-            "by_item_popularity": quality.by_item_popularity.sentence,
-            "calibration": cal.sentence,
-            "mean_residual": cal.mean_residual_sentence,
-        },
-    }

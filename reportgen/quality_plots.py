@@ -6,46 +6,12 @@ are deterministic and the colours are the page's CSS variables.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from reportgen.plots import INK, SERIES_A, SERIES_B, ZERO, _small_svg
 from reportgen.quality import Buckets, Calibration, Quality
 
 BAR_WIDTH = 0.38
-_LONG_DECIMAL = re.compile(r"(?<![\w.])(\d+\.\d{3,})")
-_REFERENCE = re.compile(r'(?:url\(#|href="#)([^)"]+)')
-
-
-_FONT_FAMILY = re.compile(r"font-family: ([^;\"]+); ?")
-
-
-def compact_svg(svg: str, *, keep_group_ids: bool = False, scope: str | None = None) -> str:
-    """The same drawing in about two thirds of the bytes, for the page's size budget.
-
-    Coordinates keep two decimals (a hundredth of a point); the line breaks and
-    indentation matplotlib writes go; group ids nothing refers to go, and so does
-    the no-op `rotate(-0 …)` on horizontal text. Text content is untouched
-    except for numbers with three or more decimals, which these figures never print.
-    `keep_group_ids`: keep every group id (the scatter's points and labels are found by id).
-    `scope`: an id for the root `<svg>`; when every text has the same font family, it is
-    said once, in a style rule scoped to that id, instead of on every text.
-    """
-    svg = _LONG_DECIMAL.sub(lambda m: f"{float(m.group(1)):.2f}", svg)
-    svg = re.sub(r"\s*\n\s*", " ", svg)
-    svg = svg.replace("> <", "><")
-    svg = re.sub(r' transform="rotate\(-0 [^)"]*\)"', "", svg)
-    families = set(_FONT_FAMILY.findall(svg))
-    if scope is not None and len(families) == 1 and "</style>" in svg:
-        svg = _FONT_FAMILY.sub("", svg)
-        svg = svg.replace("<svg ", f'<svg id="{scope}" ', 1)
-        svg = svg.replace("</style>", f"#{scope} text{{font-family: {families.pop()}}}</style>", 1)
-    if keep_group_ids:
-        return svg
-    referenced = set(_REFERENCE.findall(svg))
-    return re.sub(r'<g id="([^"]+)">', lambda m: m.group(0) if m.group(1) in referenced else "<g>", svg)
-
-
 def buckets_svg(by_user: Buckets, by_item: Buckets) -> str:
     """Validation RMSE per training-count bucket, users and items side by side, n above each bar."""
 
@@ -64,7 +30,7 @@ def buckets_svg(by_user: Buckets, by_item: Buckets) -> str:
         ax.set_ylabel("Validation RMSE", color=INK)
         ax.legend(frameon=False, labelcolor=INK, loc="upper right")
 
-    return compact_svg(_small_svg(draw, "quality-buckets"), scope="quality-buckets-svg")
+    return _small_svg(draw, "quality-buckets")
 
 
 def calibration_svg(calibration: Calibration) -> str:
@@ -85,7 +51,7 @@ def calibration_svg(calibration: Calibration) -> str:
         ax.set_ylabel("Mean observed rating", color=INK)
         ax.legend(frameon=False, labelcolor=INK, loc="upper left")
 
-    return compact_svg(_small_svg(draw, "calibration"), scope="calibration-svg")
+    return _small_svg(draw, "calibration")
 
 
 def residuals_svg(calibration: Calibration) -> str:
@@ -101,7 +67,7 @@ def residuals_svg(calibration: Calibration) -> str:
         ax.set_xlabel("Observed − predicted rating", color=INK)
         ax.set_ylabel("Ratings", color=INK)
 
-    return compact_svg(_small_svg(draw, "residuals"), scope="residuals-svg")
+    return _small_svg(draw, "residuals")
 
 
 def figures(quality: Quality) -> dict[str, str]:

@@ -19,6 +19,7 @@ from reportgen import __version__
 from reportgen.analysis import Analysis, Disagreement, ItemStat
 from reportgen.data import CITATION, Provenance
 from reportgen.factors import Scored
+from reportgen.quality import Buckets, Quality
 from reportgen.train import PRESETS, Metrics, Runtime, TrainConfig, describe_preset
 
 SCHEMA_VERSION = 1
@@ -206,6 +207,7 @@ def to_json(report: Report) -> dict[str, Any]:
             runtime.pop("fit_seconds")
         doc["runtime"] = runtime
     doc["insight"] = _beyond_the_tutorial(a)
+    doc["quality"] = quality_to_json(a.quality)
     if report.comparison is not None:
         doc["comparison"] = _comparison(report.comparison)
     doc["versions"] = report.versions
@@ -242,6 +244,81 @@ def _beyond_the_tutorial(a: Analysis) -> dict[str, Any]:
         "neighbour_similarity": {title: [n.similarity for n in found] for title, found in a.neighbours.items()},
         "user_bias_histogram": {"edges": list(a.user_biases.edges), "counts": list(a.user_biases.counts)},
         "rating_histogram": {"edges": list(a.ratings.edges), "counts": list(a.ratings.counts)},
+    }
+
+
+def _number(value: float | None, digits: int = 6) -> float | None:
+    if value is None or not math.isfinite(value):
+        return None
+    return round(float(value), digits)
+
+
+def quality_to_json(quality: Quality) -> dict[str, Any]:
+    """The `quality` block: plain numbers, None (null) where a value is undefined, never NaN."""
+    k = quality.k
+
+    def bucket_rows(b: Buckets) -> list[dict[str, Any]]:
+        return [
+            {"label": x.label, "low": x.low, "high": x.high, "count": x.count, "rmse": _number(x.rmse)}
+            for x in b.buckets
+        ]
+
+    c = quality.coverage
+    cal = quality.calibration
+    return {
+        "k": k,
+        "threshold": _number(quality.threshold),
+        "users_eligible": quality.users_eligible,
+        "users_evaluated": quality.users_evaluated,
+        "users_sampled": quality.sampled,
+        "seed": quality.seed,
+        "rating": {
+            name: {"rmse": _number(m.rmse), "mae": _number(m.mae), "r2": _number(m.r2)}
+            for name, m in quality.rating.items()
+        },
+        "ranking": {
+            name: {
+                f"precision_at_{k}": _number(m.precision),
+                f"recall_at_{k}": _number(m.recall),
+                f"ndcg_at_{k}": _number(m.ndcg),
+                f"map_at_{k}": _number(m.map),
+                f"hit_rate_at_{k}": _number(m.hit_rate),
+            }
+            for name, m in quality.ranking.items()
+        },
+        "coverage": {
+            "catalogue_size": c.catalogue_size,
+            "items_recommended": c.items_recommended,
+            "share": _number(c.share),
+            "mean_popularity_percentile_recommended": _number(c.mean_percentile_recommended),
+            "mean_popularity_percentile_rated": _number(c.mean_percentile_rated),
+            "most_recommended": [{"label": label, "count": n} for label, n in c.most_recommended],
+        },
+        "by_user_activity": bucket_rows(quality.by_user_activity),
+        "by_item_popularity": bucket_rows(quality.by_item_popularity),
+        "calibration": {
+            "bins": [
+                {
+                    "low": _number(b.low),
+                    "high": _number(b.high),
+                    "count": b.count,
+                    "mean_predicted": _number(b.mean_predicted),
+                    "mean_observed": _number(b.mean_observed),
+                }
+                for b in cal.bins
+            ],
+            "mean_residual": _number(cal.mean_residual),
+            "residuals": {"edges": [_number(e) for e in cal.residuals.edges], "counts": list(cal.residuals.counts)},
+        },
+        "sentences": {
+            "ranking": quality.ranking_sentence,
+            "sample": quality.sample_sentence,
+            "coverage": c.sentence,
+            "by_user_activity": quality.by_user_activity.sentence,
+            "by_item_popularity": quality.by_item_popularity.sentence,
+            "calibration": cal.sentence,
+            "mean_residual": cal.mean_residual_sentence,
+        },
     }
 
 

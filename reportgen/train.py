@@ -185,6 +185,8 @@ class TrainedModel:
     user_classes: tuple[str, ...] = ()
     user_biases: np.ndarray | None = None  # shape (n_user_classes,), float64
     split: tuple[np.ndarray, np.ndarray] | None = None  # (train rows, valid rows), int64
+    user_factors: np.ndarray | None = None  # shape (n_user_classes, factors), float64
+    codes: np.ndarray | None = None  # (user row, item row) of every rating, int; 0: unseen in training
 
     def known_items(self) -> dict[str, int]:
         """Each item the model learned (from the training split) -> its row in `item_factors`."""
@@ -350,13 +352,13 @@ def _fit(
     set_seed(config.seed, reproducible=True)
     frame = ratings.frame[["user", "title", "rating"]].reset_index(drop=True)
     if config.loader == "fastai":
-        learn, classes, (train_rows, valid_rows) = lean.tutorial_learner(frame, config, device, record)
+        learn, classes, (train_rows, valid_rows), codes = lean.tutorial_learner(frame, config, device, record)
         if not progress:
             # Without the bar, fastai's Recorder would print its table to stdout.
             learn.remove_cb(ProgressCallback)
             learn.logger = lambda *_: None
     else:
-        learn, classes, (train_rows, valid_rows) = lean.lean_learner(frame, config, device, record)
+        learn, classes, (train_rows, valid_rows), codes = lean.lean_learner(frame, config, device, record)
         if progress:
             learn.add_cbs([Recorder(), ProgressCallback()])  # the bar reads fastai's Recorder
     fit_started = time.perf_counter()
@@ -376,6 +378,7 @@ def _fit(
         factors = model.i_weight.weight.detach().to("cpu", torch.float64).numpy().copy()
         biases = model.i_bias.weight.detach().to("cpu", torch.float64).numpy()[:, 0].copy()
         user_biases = model.u_bias.weight.detach().to("cpu", torch.float64).numpy()[:, 0].copy()
+        user_factors = model.u_weight.weight.detach().to("cpu", torch.float64).numpy().copy()
     metrics = Metrics(
         valid_mse=final.valid_loss,
         valid_rmse=math.sqrt(final.valid_loss),
@@ -402,4 +405,6 @@ def _fit(
         user_classes=tuple(str(c) for c in classes["user"]),
         user_biases=user_biases,
         split=(train_rows, valid_rows),
+        user_factors=user_factors,
+        codes=codes,
     )

@@ -16,11 +16,14 @@ import pytest
 
 from bs4 import BeautifulSoup
 
-from reportgen import data, plots
-from reportgen.analysis import Analysis, BiasVsMean, Disagreement, Histogram, ItemStat, ScatterPoint
+from reportgen import data, plots, quality_plots
+from reportgen import quality as q
+from reportgen import ranking
+from reportgen.analysis import Analysis, BiasVsMean, Disagreement, ItemStat, ScatterPoint
 from reportgen.baselines import Baselines
 from reportgen.data import Provenance, Ratings
 from reportgen.factors import Component, Neighbour, Scored
+from reportgen.stats import Histogram
 from reportgen.report import DatasetSummary, Report, Timings
 from reportgen.train import EpochStats, Metrics, TrainConfig
 
@@ -136,7 +139,12 @@ INJECTION = "</title><img src=x onerror=alert(1)>"
 TEMPLATE_LIKE = "{{ 7*7 }}"
 
 
-def hand_made_report(titles: tuple[str, ...] = ("Alpha (1990)", HOSTILE, "Gamma & Sons (1992)", INJECTION, TEMPLATE_LIKE)) -> Report:
+def hand_made_report(
+    titles: tuple[str, ...] = ("Alpha (1990)", HOSTILE, "Gamma & Sons (1992)", INJECTION, TEMPLATE_LIKE),
+    quality: q.Quality | None = None,
+) -> Report:
+    """A whole report from round, hand-made numbers (no training), with hostile titles by default."""
+    quality = quality or hand_made_quality()
     stats = tuple(ItemStat(t, bias=0.5 - 0.25 * i, mean_rating=4.0 - 0.5 * i, count=100 - 10 * i) for i, t in enumerate(titles))
     scatter = tuple(ScatterPoint(t, x=0.1 * i, y=-0.2 * i) for i, t in enumerate(titles))
     components = tuple(
@@ -170,6 +178,7 @@ def hand_made_report(titles: tuple[str, ...] = ("Alpha (1990)", HOSTILE, "Gamma 
         neighbours={t: tuple(Neighbour(o, 0.9 - 0.1 * j) for j, o in enumerate(x for x in titles if x != t)) for t in titles[:2]},
         user_biases=Histogram(edges=(-1.0, 0.0, 1.0), counts=(400, 543)),
         ratings=Histogram(edges=(0.5, 1.5, 2.5, 3.5, 4.5, 5.5), counts=(6110, 11370, 27145, 34174, 21201)),
+        quality=quality,
     )
     return Report(
         generated_at="2026-11-27T10:00:00+00:00",
@@ -191,7 +200,8 @@ def hand_made_report(titles: tuple[str, ...] = ("Alpha (1990)", HOSTILE, "Gamma 
         ),
         analysis=result,
         timings=Timings(load=0.25, train=40.0, analyse=0.1, render=0.4, total=40.75),
-        figures=plots.figures(result, (EpochStats(1, 0.95, 0.93, 8.25), EpochStats(2, 0.70, 0.8465, 7.5))),
+        figures=plots.figures(result, (EpochStats(1, 0.95, 0.93, 8.25), EpochStats(2, 0.70, 0.8465, 7.5)))
+        | quality_plots.figures(quality),
         versions={"python": "3.11.7", "reportgen": "0.1.0", "fastai": "2.8.12"},
     )
 
@@ -216,6 +226,47 @@ def assert_nothing_left(out: Path) -> None:
     """Besides the reports, at most the (released, empty) lock: no runs, no temporary files."""
     assert sorted(p.name for p in out.iterdir()) in (["report.html", "report.json"], [".reportgen.lock", "report.html", "report.json"])
     assert not (out / ".reportgen.lock").exists() or (out / ".reportgen.lock").read_text() == ""
+
+
+QUALITY_HOSTILE = "<script>x</script>"
+
+
+def hand_made_quality() -> q.Quality:
+    """A `Quality` with round numbers, a sampled ranking and a hostile title among the most recommended."""
+    def bucket(label: str, low: int, high: int | None, count: int, rmse: float | None) -> q.Bucket:
+        return q.Bucket(label, low, high, count, rmse)
+
+    spans = [("0", 0, 0), ("1–5", 1, 5), ("6–20", 6, 20), ("21–100", 21, 100), ("more than 100", 101, None)]
+    users = q.Buckets("users", tuple(bucket(l, a, b, c, r) for (l, a, b), c, r in zip(spans, [0, 40, 300, 900, 760], [None, 1.234, 1.01, 0.95, 0.9])), 0.95)
+    items = q.Buckets("items", tuple(bucket(l, a, b, c, r) for (l, a, b), c, r in zip(spans, [5, 60, 200, 800, 935], [1.5, 1.111, 1.0, 0.96, 0.91])), 0.95)
+    return q.Quality(
+        k=10,
+        threshold=4.0,
+        users_eligible=5000,
+        users_evaluated=2000,
+        sampled=True,
+        seed=42,
+        n_valid=2000,
+        rating={
+            "model": q.RatingMetrics(0.9123, 0.7111, 0.301),
+            "bias": q.RatingMetrics(0.9456, 0.7444, 0.25),
+            "global_mean": q.RatingMetrics(1.1234, 0.9444, -0.001),
+        },
+        ranking={
+            "model": ranking.RankingMetrics(0.051, 0.061, 0.071, 0.031, 0.401),
+            "popularity": ranking.RankingMetrics(0.101, 0.121, 0.141, 0.061, 0.601),
+            "random": ranking.RankingMetrics(0.002, 0.003, 0.004, 0.001, 0.021),
+        },
+        coverage=ranking.Coverage(1682, 321, 321 / 1682, 81.5, 77.25, ((QUALITY_HOSTILE, 812), ("Star Wars (1977)", 640))),
+        by_user_activity=users,
+        by_item_popularity=items,
+        calibration=q.Calibration(
+            bins=(q.CalibrationBin(1.0, 3.0, 500, 2.5, 2.75), q.CalibrationBin(3.0, 5.0, 1500, 3.9, 3.85), q.CalibrationBin(5.0, 7.0, 0, None, None)),
+            residuals=Histogram(edges=(-1.0, 0.0, 1.0), counts=(900, 1100)),
+            mean_residual=0.012,
+        ),
+    )
+
 
 
 @pytest.fixture(scope="session")

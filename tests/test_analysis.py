@@ -28,8 +28,21 @@ def model_with(classes: list[str], biases: list[float], factors: np.ndarray) -> 
 def analyse(frame: pd.DataFrame, model: TrainedModel, **options: int) -> analysis.Analysis:
     """`analysis.analyse` with the hand-made model trained (and validated) on every rating of `frame`."""
     rows = np.arange(len(frame))
-    users = tuple(str(u) for u in sorted(frame["user"].unique()))
-    model = dataclasses.replace(model, split=(rows, rows), user_classes=("#na#", *users), user_biases=np.zeros(len(users) + 1))
+    users = sorted(frame["user"].unique())
+    codes = np.column_stack(
+        [
+            pd.Index(users).get_indexer(frame["user"]) + 1,
+            pd.Index(model.item_classes[1:]).get_indexer(frame["title"]) + 1,  # 0: unknown to the model
+        ]
+    )
+    model = dataclasses.replace(
+        model,
+        split=(rows, rows),
+        user_classes=("#na#", *map(str, users)),
+        user_biases=np.zeros(len(users) + 1),
+        user_factors=np.zeros((len(users) + 1, model.item_factors.shape[1])),
+        codes=codes,
+    )
     return analysis.analyse(as_ratings(frame), model, **options)
 
 

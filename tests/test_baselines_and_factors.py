@@ -11,26 +11,36 @@ from reportgen.analysis import ItemStat
 from reportgen.factors import Component, Scored
 
 
+def baselines_of(frame: pd.DataFrame, train_rows: np.ndarray, valid_rows: np.ndarray, model_rmse: float) -> baselines.Baselines:
+    """Both predictors on a frame of user and title labels, coded as the model codes them (0: unseen in training)."""
+    codes = np.column_stack(
+        [pd.Index(frame[c].iloc[train_rows].unique()).get_indexer(frame[c]) + 1 for c in ("user", "title")]
+    )
+    ratings = frame["rating"].to_numpy(dtype=float)
+    guesses = baselines.guess(codes, ratings, train_rows, valid_rows)
+    return baselines.summarise(guesses, ratings[valid_rows], model_rmse)
+
+
 def test_baselines_fit_on_the_training_rows_and_score_the_validation_rows(monkeypatch: pytest.MonkeyPatch) -> None:
     # Two users (a harsh and a generous one) and two items (a good and a bad one), rating = 3 + user + item.
     rows = [(u, t, 3 + ub + ib) for u, ub in (("harsh", -1), ("kind", 1)) for t, ib in (("good", 1), ("bad", -1))]
     frame = pd.DataFrame(rows * 25, columns=["user", "title", "rating"])
     train_rows, valid_rows = np.arange(0, 80), np.arange(80, 100)
-    damped = baselines.baselines(frame, train_rows, valid_rows, model_rmse=0.1)
+    damped = baselines_of(frame, train_rows, valid_rows, model_rmse=0.1)
     assert damped.global_mean == 3.0
     assert damped.global_mean_rmse == pytest.approx(np.sqrt(2.0))  # every rating is 3 ± 2 or 3 + 0
     assert damped.model_rmse == 0.1
     # Undamped, alternating least squares recovers the planted biases exactly...
     monkeypatch.setattr(baselines, "LAMBDA_ITEM", 0.0)
     monkeypatch.setattr(baselines, "LAMBDA_USER", 0.0)
-    assert baselines.baselines(frame, train_rows, valid_rows, model_rmse=0.1).bias_only_rmse == pytest.approx(0.0, abs=1e-9)
+    assert baselines_of(frame, train_rows, valid_rows, model_rmse=0.1).bias_only_rmse == pytest.approx(0.0, abs=1e-9)
     # ...and damping only shrinks them towards 0: worse here, still far better than the mean.
     assert 0.0 < damped.bias_only_rmse < damped.global_mean_rmse / 2
 
 
 def test_bias_only_predicts_the_mean_for_users_and_items_it_never_saw() -> None:
     frame = pd.DataFrame({"user": ["a", "a", "b", "new"], "title": ["x", "y", "x", "unseen"], "rating": [4.0, 2.0, 3.0, 5.0]})
-    b = baselines.baselines(frame, np.array([0, 1, 2]), np.array([3]), model_rmse=1.0)
+    b = baselines_of(frame, np.array([0, 1, 2]), np.array([3]), model_rmse=1.0)
     assert b.bias_only_rmse == pytest.approx(5.0 - 3.0)
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from reportgen import pipeline, render
+from reportgen import pipeline
 from tests import browser as tools
 from tests.conftest import HOSTILE, INJECTION, TEMPLATE_LIKE, hand_made_report
 
@@ -25,7 +25,10 @@ OVERRIDE = "\u202eevil\u202c override (2003)"  # a right-to-left override inside
 DOLLARS = "Price $5 & $10 (1995)"
 JINJA_BLOCK = "{% if true %}x{% endif %}"
 HOSTILE_TITLES = ("Alpha (1990)", HOSTILE, INJECTION, QUOTES, TEMPLATE_LIKE, HEBREW, ARABIC, EMOJI, DOLLARS, OVERRIDE, JINJA_BLOCK)
-SECTIONS = ["run", "quality", "top-items", "bias", "pca", "scatter", "neighbours", "distributions", "citation"]
+SECTIONS = [
+    "run", "quality", "rating-metrics", "ranking", "who-fails", "calibration",
+    "top-items", "bias", "pca", "scatter", "neighbours", "distributions", "citation",
+]  # fmt: skip
 A4_PRINTABLE_PX = round((210 - 2 * 14) / 25.4 * 96)  # @page A4 with 14 mm side margins, in CSS px
 
 

@@ -110,3 +110,20 @@ def test_the_model_beats_both_baselines_and_finds_star_wars_sequels(ml100k_repor
     assert {"Empire Strikes Back, The (1980)", "Return of the Jedi (1983)"} <= set(insight["neighbours"]["Star Wars (1977)"])
     assert 0.5 < insight["bias_vs_mean"]["correlation"] < 1
     assert [c["index"] for c in insight["component_genres"]] == [0, 1, 2]
+
+
+def test_quality_says_how_good_a_recommender_it_is(ml100k_report: dict) -> None:
+    q = ml100k_report["doc"]["quality"]
+    model, popularity = q["ranking"]["model"], q["ranking"]["popularity"]
+    assert 0 < model["ndcg_at_10"] < 1 and 0 < popularity["ndcg_at_10"] < 1
+    assert q["ranking"]["random"]["ndcg_at_10"] < min(model["ndcg_at_10"], popularity["ndcg_at_10"])
+    assert q["rating"]["model"]["rmse"] == pytest.approx(ml100k_report["doc"]["metrics"]["valid_rmse"], abs=1e-4)
+    assert q["rating"]["model"]["rmse"] < q["rating"]["bias"]["rmse"] < q["rating"]["global_mean"]["rmse"]
+    assert (q["k"], q["threshold"], q["users_sampled"]) == (10, 4.0, False)
+    assert 0 < q["coverage"]["share"] < 1
+    assert sum(b["count"] for b in q["by_user_activity"]) == ml100k_report["doc"]["metrics"]["n_valid"]
+    assert sum(b["count"] for b in q["by_item_popularity"]) == ml100k_report["doc"]["metrics"]["n_valid"]
+    assert sum(b["count"] for b in q["calibration"]["bins"]) == ml100k_report["doc"]["metrics"]["n_valid"]
+    page = ml100k_report["html"]
+    winner = "Popularity beats the model at ranking" if popularity["ndcg_at_10"] > model["ndcg_at_10"] else "The model"
+    assert winner in page

@@ -9,8 +9,10 @@ import numpy as np
 import pytest
 from bs4 import BeautifulSoup
 
+from reportgen import baselines, ranking
 from reportgen import quality as q
-from reportgen.insight import Histogram
+from reportgen.report import quality_to_json
+from tests.conftest import hand_made_quality, hand_made_report
 
 LOG2_3 = math.log2(3)
 
@@ -98,11 +100,11 @@ def test_ranking_metrics_at_3_match_a_hand_computation() -> None:
 
 def test_ties_in_the_score_go_to_the_lower_item_code() -> None:
     scores = np.array([[-np.inf, 1.0, 2.0, 2.0, 2.0, 0.5], [-np.inf, 0.0, 0.0, 0.0, 0.0, 0.0]])
-    top, valid = q.top_k(scores, 3)
+    top, valid = ranking.top_k(scores, 3)
     assert top.tolist() == [[2, 3, 4], [1, 2, 3]]
     assert valid.all()
     # Fewer candidates than k: the list is padded and the padding marked.
-    top, valid = q.top_k(np.array([[-np.inf, 1.0, -np.inf]]), 2)
+    top, valid = ranking.top_k(np.array([[-np.inf, 1.0, -np.inf]]), 2)
     assert top[0, 0] == 1 and valid.tolist() == [[True, False]]
 
 
@@ -131,7 +133,7 @@ def test_without_a_relevant_item_nothing_is_ranked_and_the_page_says_so() -> Non
     assert result.ranking["model"].ndcg == 0.0
     assert result.coverage.share is None
     assert result.ranking_sentence.startswith("No user has a relevant validation item")
-    json.dumps(q.to_json(result), allow_nan=False)
+    json.dumps(quality_to_json(result), allow_nan=False)
     assert render(result).find("section", id="ranking") is not None
 
 
@@ -179,7 +181,7 @@ def popularity_world(n_users: int = 300, n_items: int = 200, seed: int = 1) -> q
 
 def test_when_taste_decides_relevance_the_model_beats_popularity() -> None:
     result = q.evaluate(taste_world())
-    model, popular, chance = (result.ranking[name] for name in q.RANKERS)
+    model, popular, chance = (result.ranking[name] for name in ranking.RANKERS)
     # Every unrated item of the user's kind scores alike, so the lists hit only the ones the
     # user happened to rate in validation: far from 1, but twice what popularity finds.
     assert model.hit_rate > 0.9
@@ -264,27 +266,24 @@ def test_the_bias_baseline_learns_harsh_users_and_good_items() -> None:
     # rating = 3 + user (±1) + item (±1); undamped it would be exact, damped it is shrunk but right in sign.
     users, items = np.repeat([1, 1, 2, 2], 50), np.tile([1, 2, 1, 2], 50)
     ratings = 3 + np.where(users == 1, -1, 1) + np.where(items == 1, 1, -1)
-    mean, bias = q.bias_predictions(users, items, ratings.astype(float), np.array([1, 2, 0]), np.array([2, 1, 1]))
-    assert mean.tolist() == [3.0] * 3
+    codes = np.column_stack([np.concatenate([users, [1, 2, 0]]), np.concatenate([items, [2, 1, 1]])])
+    everything = np.concatenate([ratings.astype(float), [0.0, 0.0, 0.0]])
+    guesses = baselines.guess(codes, everything, np.arange(200), np.arange(200, 203))
+    assert guesses.global_mean.tolist() == [3.0] * 3
+    bias = guesses.bias_only
     assert bias[0] < 2.5 and bias[1] > 3.5 and 3.0 < bias[2] < 4.0  # an unknown user: item bias only
 
 
 # --------------------------------------------------------------------------- from a model
 
 
-def test_inputs_from_a_model_maps_values_to_codes_and_predicts_like_fastai() -> None:
-    import pandas as pd
-
+def test_inputs_from_a_model_take_its_codes_and_predict_like_fastai() -> None:
     from reportgen.train import Metrics, TrainConfig, TrainedModel
 
-    frame = pd.DataFrame(
-        {
-            "user": [10, 10, 20, 20, 30, 99],  # 99 never trained on
-            "title": ["A", "B", "A", "C", "B", "Z"],  # Z never trained on
-            "rating": [4.0, 2.0, 5.0, 3.0, 1.0, 4.0],
-        }
-    )
     rng = np.random.default_rng(0)
+    # users 10, 20, 30 and a 99 never trained on; items A, B, C and a Z never trained on
+    codes = np.array([[1, 1], [1, 2], [2, 1], [2, 3], [3, 2], [0, 0]])
+    ratings = np.array([4.0, 2.0, 5.0, 3.0, 1.0, 4.0])
     model = TrainedModel(
         learner=None,
         config=TrainConfig(y_range=(0.0, 5.5)),
@@ -296,12 +295,14 @@ def test_inputs_from_a_model_maps_values_to_codes_and_predicts_like_fastai() -> 
         user_classes=("#na#", "10", "20", "30"),
         user_biases=rng.normal(size=4),
         split=(np.array([0, 1, 2, 3]), np.array([4, 5])),
+        user_factors=rng.normal(size=(4, 3)),
+        codes=codes,
     )
-    user_factors = rng.normal(size=(4, 3))
-    made = q.inputs_from(frame, model, user_factors=user_factors)
+    guesses = baselines.guess(codes, ratings, *model.split)
+    made = q.inputs_from(model, ratings, guesses)
     assert made.train_users.tolist() == [1, 1, 2, 2] and made.train_items.tolist() == [1, 2, 1, 3]
     assert made.valid_users.tolist() == [3, 0] and made.valid_items.tolist() == [2, 0]
-    raw = user_factors[3] @ model.item_factors[2] + model.user_biases[3] + model.item_biases[2]
+    raw = model.user_factors[3] @ model.item_factors[2] + model.user_biases[3] + model.item_biases[2]
     assert made.model_predictions[0] == pytest.approx(5.5 / (1 + math.exp(-raw)))  # fastai's sigmoid_range
     assert made.mean_predictions.tolist() == [3.5, 3.5]
     assert made.rating_scale == (1.0, 5.0)
@@ -312,7 +313,7 @@ def test_inputs_from_a_model_maps_values_to_codes_and_predicts_like_fastai() -> 
 
 
 def test_json_has_the_required_keys_and_no_nan() -> None:
-    doc = q.to_json(q.evaluate(tiny(), k=3))
+    doc = quality_to_json(q.evaluate(tiny(), k=3))
     text = json.dumps(doc, allow_nan=False)  # raises on NaN or infinity
     assert json.loads(text) == doc
     assert doc["k"] == 3 and doc["threshold"] == 4.0
@@ -329,61 +330,21 @@ def test_json_has_the_required_keys_and_no_nan() -> None:
 
 
 def test_default_k_names_the_keys_at_10() -> None:
-    doc = q.to_json(q.evaluate(taste_world(n_users=40)))
+    doc = quality_to_json(q.evaluate(taste_world(n_users=40)))
     assert doc["ranking"]["model"]["ndcg_at_10"] > doc["ranking"]["popularity"]["ndcg_at_10"]
 
 
 # --------------------------------------------------------------------------- (e) the partials
 
 
-HOSTILE = "<script>x</script>"
-
-
-def hand_made() -> q.Quality:
-    def bucket(label: str, low: int, high: int | None, count: int, rmse: float | None) -> q.Bucket:
-        return q.Bucket(label, low, high, count, rmse)
-
-    spans = [("0", 0, 0), ("1–5", 1, 5), ("6–20", 6, 20), ("21–100", 21, 100), ("more than 100", 101, None)]
-    users = q.Buckets("users", tuple(bucket(l, a, b, c, r) for (l, a, b), c, r in zip(spans, [0, 40, 300, 900, 760], [None, 1.234, 1.01, 0.95, 0.9])), 0.95)
-    items = q.Buckets("items", tuple(bucket(l, a, b, c, r) for (l, a, b), c, r in zip(spans, [5, 60, 200, 800, 935], [1.5, 1.111, 1.0, 0.96, 0.91])), 0.95)
-    return q.Quality(
-        k=10,
-        threshold=4.0,
-        users_eligible=5000,
-        users_evaluated=2000,
-        sampled=True,
-        seed=42,
-        n_valid=2000,
-        rating={
-            "model": q.RatingMetrics(0.9123, 0.7111, 0.301),
-            "bias": q.RatingMetrics(0.9456, 0.7444, 0.25),
-            "global_mean": q.RatingMetrics(1.1234, 0.9444, -0.001),
-        },
-        ranking={
-            "model": q.RankingMetrics(0.051, 0.061, 0.071, 0.031, 0.401),
-            "popularity": q.RankingMetrics(0.101, 0.121, 0.141, 0.061, 0.601),
-            "random": q.RankingMetrics(0.002, 0.003, 0.004, 0.001, 0.021),
-        },
-        coverage=q.Coverage(1682, 321, 321 / 1682, 81.5, 77.25, ((HOSTILE, 812), ("Star Wars (1977)", 640))),
-        by_user_activity=users,
-        by_item_popularity=items,
-        calibration=q.Calibration(
-            bins=(q.CalibrationBin(1.0, 3.0, 500, 2.5, 2.75), q.CalibrationBin(3.0, 5.0, 1500, 3.9, 3.85), q.CalibrationBin(5.0, 7.0, 0, None, None)),
-            residuals=Histogram(edges=(-1.0, 0.0, 1.0), counts=(900, 1100)),
-            mean_residual=0.012,
-        ),
-    )
+HOSTILE = "<script>x</script>"  # the title hand_made_quality() recommends most
 
 
 def render(quality: q.Quality) -> BeautifulSoup:
-    from reportgen import quality_plots
-    from reportgen.render import environment
+    """The whole page of a hand-made report carrying `quality`, parsed."""
+    from reportgen.render import render_html
 
-    from markupsafe import Markup
-
-    figures = {name: Markup(svg) for name, svg in quality_plots.figures(quality).items()}
-    html = environment().get_template("_recommender.html.j2").render(quality=quality, figures=figures)
-    return BeautifulSoup(html, "html.parser")
+    return BeautifulSoup(render_html(hand_made_report(quality=quality)), "html.parser")
 
 
 def cells(table: object) -> list[list[str]]:
@@ -391,8 +352,11 @@ def cells(table: object) -> list[list[str]]:
 
 
 def test_the_partials_render_every_section_with_its_numbers() -> None:
-    soup = render(hand_made())
-    headings = {h["id"]: h.get_text(strip=True) for h in soup.find_all(["h2", "h3"])}
+    soup = render(hand_made_quality())
+    sections = ("rating-metrics", "ranking", "who-fails", "calibration")
+    headings = {
+        h["id"]: h.get_text(strip=True) for s in sections for h in soup.find("section", id=s).find_all(["h2", "h3"]) if h.get("id")
+    }
     assert headings == {
         "rating-metrics-title": "Rating error: RMSE, MAE and R²",
         "ranking-title": "Would its top-10 lists be good?",
@@ -431,8 +395,8 @@ def test_the_partials_render_every_section_with_its_numbers() -> None:
 
 
 def test_item_titles_are_escaped() -> None:
-    soup = render(hand_made())
-    assert soup.find("script") is None
+    soup = render(hand_made_quality())
+    assert soup.find("section", id="ranking").find("script") is None
     most = cells(soup.find("section", id="ranking").find_all("table")[2])
     assert most[1] == ["1", HOSTILE, "812"]
 
@@ -440,7 +404,7 @@ def test_item_titles_are_escaped() -> None:
 def test_figures_are_deterministic_svg_in_the_page_colours() -> None:
     from reportgen import quality_plots
 
-    a, b = quality_plots.figures(hand_made()), quality_plots.figures(hand_made())
+    a, b = quality_plots.figures(hand_made_quality()), quality_plots.figures(hand_made_quality())
     assert a == b
     assert set(a) == {"quality_buckets", "calibration", "residuals"}
     for name, svg in a.items():
@@ -451,7 +415,7 @@ def test_figures_are_deterministic_svg_in_the_page_colours() -> None:
 
 
 def test_compact_svg_rounds_coordinates_and_keeps_what_is_referenced() -> None:
-    from reportgen.quality_plots import compact_svg
+    from reportgen.plots import compact_svg
 
     svg = (
         '<svg>\n <g id="a-figure_1">\n  <path id="a-m1" d="M 1.234567 -2.345678 \nL 3 4 \n"/>\n'

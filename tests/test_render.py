@@ -74,7 +74,10 @@ def test_header_gives_dataset_date_and_validation_error_at_a_glance(page: Beauti
 
 def test_every_section_is_present_and_linked_from_the_contents(page: BeautifulSoup) -> None:
     sections = [s["id"] for s in page.find_all("section")]
-    assert sections == ["run", "quality", "top-items", "bias", "pca", "scatter", "neighbours", "distributions", "citation"]
+    assert sections == [
+        "run", "quality", "rating-metrics", "ranking", "who-fails", "calibration",
+        "top-items", "bias", "pca", "scatter", "neighbours", "distributions", "citation",
+    ]  # fmt: skip
     assert [a["href"] for a in page.select("nav.toc a")] == [f"#{s}" for s in sections]
 
 
@@ -374,3 +377,10 @@ def test_a_user_template_can_extend_the_packaged_one_it_replaces(tmp_path: Path)
     page = BeautifulSoup(render.render_html(hand_made_report(), tmp_path), "html.parser")
     assert page.find("footer").get_text(strip=True) == "Team footer"
     assert page.find(id="bias") is not None  # the packaged body is still there
+
+
+def test_the_compact_scatter_keeps_titles_as_written() -> None:
+    """Coordinates are rounded to save bytes; a number inside a title is data and stays whole."""
+    svg = plots.scatter_svg([ScatterPoint("Pi 3.14159 (2001)", 0.123456, 0.654321), ScatterPoint("B", 1.0, 1.0)], "x", "y")
+    assert svg.count("Pi 3.14159 (2001)") == 3  # the label and the two hover titles
+    assert not re.search(r'd="[^"]*\d\.\d{3,}', svg)  # paths carry at most two decimals

@@ -156,6 +156,14 @@ output_options = _apply(
         help="Folder that receives report.html and report.json.",
     ),
     option("--top-n", type=click.IntRange(min=2), default=1000, help="How many of the most-rated items to analyse."),
+    option("--k", type=click.IntRange(min=1, max=1000), default=10, help="Length of the top lists the ranking metrics score."),
+    option(
+        "--relevant-from",
+        type=click.FloatRange(),
+        metavar="RATING",
+        help="For the ranking metrics, an item is relevant to a user who rated it at least this.  "
+        "[default: 4 on a 1-5 scale: three quarters of the way up the data's rating range]",
+    ),
     option(
         "--templates",
         type=click.Path(exists=True, file_okay=False, path_type=Path),
@@ -207,6 +215,8 @@ def build_options(opts: dict[str, Any], *, progress: bool, source_date: dt.datet
         duplicates=opts["duplicates"],
         train=_train_config(opts),
         top_n=opts["top_n"],
+        k=opts["k"],
+        relevant_from=opts["relevant_from"],
         templates=opts["templates"],
         progress=progress,
         download=None if opts["offline"] else data_stage.download_with_fastai,
