@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
 import logging
 import shutil
 import time
@@ -20,7 +21,7 @@ from pathlib import Path
 
 from reportgen import __version__, analysis, compare, data, outputs, plots, quality_plots, render, train
 from reportgen.data import Downloader, OwnData, Ratings, download_with_fastai
-from reportgen.report import DatasetSummary, Report, ReportDoc, Timings, dumps, versions
+from reportgen.report import DataFile, DatasetSummary, Report, ReportDoc, Timings, dumps, versions
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +62,17 @@ class BuildResult:
 
 
 def summarise(ratings: Ratings) -> DatasetSummary:
+    """What the report says about the data: file names, sizes and checksums, but no folder of this machine."""
+    p = ratings.provenance
+    files = [data_file("ratings", p.ratings_file, p.sha256)]
+    if p.items_file and p.items_file != p.ratings_file:
+        files.append(data_file("titles", p.items_file))
     return DatasetSummary(
-        provenance=ratings.provenance,
+        name=p.name,
+        source=p.source,
+        location=Path(p.location.partition("!")[0]).name or p.location,
+        files=tuple(files),
+        columns=p.columns,
         n_ratings=ratings.n_ratings,
         n_users=ratings.n_users,
         n_items=ratings.n_items,
@@ -70,6 +80,22 @@ def summarise(ratings: Ratings) -> DatasetSummary:
         item_key=ratings.item_key,
         duplicates_dropped=ratings.duplicates_dropped,
     )
+
+
+def data_file(role: str, where: str, sha256: str | None = None) -> DataFile:
+    """A file by name (zip members as `archive.zip!member`), with its size and SHA-256 (streamed, if not given)."""
+    outer, _, member = where.partition("!")
+    path = Path(outer)
+    name = path.name + (f"!{member}" if member else "")
+    if member or not path.is_file():
+        return DataFile(role, name, None, sha256 or "")
+    if sha256 is None:
+        digest = hashlib.sha256()
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        sha256 = digest.hexdigest()
+    return DataFile(role, name, path.stat().st_size, sha256)
 
 
 def make_report(
@@ -177,7 +203,9 @@ def build(options: BuildOptions, on_epoch: train.EpochHook | None = None) -> Bui
         previous = outputs.previous_report(options.output, options.compare_with)
         if previous is not None:
             current = ReportDoc.read_text(dumps(report))
-            report = dataclasses.replace(report, comparison=compare.compare(previous[1], current, str(previous[0])))
+            # Named, never by path: the report is attached to reviews (ARCHITECTURE.md).
+            name = previous[0].name if options.compare_with is not None else "the previous run's report.json"
+            report = dataclasses.replace(report, comparison=compare.compare(previous[1], current, name))
 
         staging = outputs.staging_folder(options.output)
         try:

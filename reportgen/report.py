@@ -17,7 +17,7 @@ from typing import Any
 
 from reportgen import __version__
 from reportgen.analysis import Analysis, Disagreement, ItemStat
-from reportgen.data import CITATION, Provenance
+from reportgen.data import CITATION
 from reportgen.factors import Scored
 from reportgen.quality import Buckets, Quality
 from reportgen.train import PRESETS, Metrics, Runtime, TrainConfig, describe_preset
@@ -27,14 +27,35 @@ VERSIONED_PACKAGES = ("fastai", "torch", "pandas", "numpy", "matplotlib", "jinja
 
 
 @dataclass(frozen=True)
+class DataFile:
+    """A file the ratings came from, as a report attached to a review names it: no folders."""
+
+    role: str  # "ratings" or "titles"
+    name: str  # the file's name; a zip member is "archive.zip!folder/member"
+    size: int | None  # bytes; None for a member of a zip
+    sha256: str
+
+
+@dataclass(frozen=True)
 class DatasetSummary:
-    provenance: Provenance
+    """The data set as the report shows it: names, sizes and checksums, never the machine's paths."""
+
+    name: str
+    source: str  # one of data.SOURCE_*: path, fastai-cache, recbole, download, file
+    location: str  # the folder, zip or file read, by its name alone
+    files: tuple[DataFile, ...]  # the ratings file first
     n_ratings: int
     n_users: int
     n_items: int
     n_titles: int
     item_key: str = "title"
     duplicates_dropped: int = 0
+    columns: tuple[tuple[str, str], ...] = ()  # (role, column) for own files
+
+    @property
+    def sha256(self) -> str:
+        """The SHA-256 of the ratings file: what tells two runs' data apart."""
+        return self.files[0].sha256
 
 
 @dataclass(frozen=True)
@@ -150,13 +171,14 @@ def to_json(report: Report) -> dict[str, Any]:
         "generated_at": report.generated_at,
         "reportgen_version": __version__,
         "dataset": {
-            "name": d.provenance.name,
-            "source": d.provenance.source,
-            "location": d.provenance.location,
-            "ratings_file": d.provenance.ratings_file,
-            "items_file": d.provenance.items_file,
-            "columns": dict(d.provenance.columns),
-            "sha256": d.provenance.sha256,
+            "name": d.name,
+            "source": d.source,
+            "location": d.location,
+            "ratings_file": d.files[0].name,
+            "items_file": next((f.name for f in d.files if f.role == "titles"), None),
+            "files": [asdict(f) for f in d.files],
+            "columns": dict(d.columns),
+            "sha256": d.sha256,
             "n_ratings": d.n_ratings,
             "n_users": d.n_users,
             "n_items": d.n_items,

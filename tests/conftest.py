@@ -24,7 +24,7 @@ from reportgen.baselines import Baselines
 from reportgen.data import Provenance, Ratings
 from reportgen.factors import Component, Neighbour, Scored
 from reportgen.stats import Histogram
-from reportgen.report import DatasetSummary, Report, Timings
+from reportgen.report import DataFile, DatasetSummary, Report, Timings
 from reportgen.train import EpochStats, Metrics, TrainConfig
 
 # Items whose true bias is far above or below everyone else's: a trained model
@@ -183,7 +183,10 @@ def hand_made_report(
     return Report(
         generated_at="2026-11-27T10:00:00+00:00",
         dataset=DatasetSummary(
-            provenance=Provenance("ml-100k", "recbole", "/data/ml-100k", "/data/ml-100k/ml-100k.inter", "ab" * 32),
+            name="ml-100k",
+            source="recbole",
+            location="ml-100k",
+            files=(DataFile("ratings", "ml-100k.inter", 2_079_769, "ab" * 32), DataFile("titles", "ml-100k.item", 85_017, "cd" * 32)),
             n_ratings=100_000,
             n_users=943,
             n_items=1682,

@@ -115,7 +115,7 @@ def test_full_build_on_a_grouplens_folder(planted_dir: Path, planted: Planted, t
     assert "epoch 3/3" in epoch_lines[-1]
 
     doc = json.loads((out / "report.json").read_text())
-    assert doc["dataset"]["source"] == "path" and doc["dataset"]["location"] == str(planted_dir)
+    assert doc["dataset"]["source"] == "path" and doc["dataset"]["location"] == planted_dir.name
     assert doc["dataset"]["n_ratings"] == len(planted.frame)
     assert doc["config"]["epochs"] == 3 and doc["config"]["top_n"] == 50
     assert [e["epoch"] for e in doc["metrics"]["epochs"]] == [1, 2, 3]

@@ -7,6 +7,7 @@ report that run wrote, and checks it against pandas reading the raw files.
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -127,3 +128,22 @@ def test_quality_says_how_good_a_recommender_it_is(ml100k_report: dict) -> None:
     page = ml100k_report["html"]
     winner = "Popularity beats the model at ranking" if popularity["ndcg_at_10"] > model["ndcg_at_10"] else "The model"
     assert winner in page
+
+
+def test_the_report_names_files_but_never_this_machines_folders_users_or_host(ml100k_report: dict) -> None:
+    """It is attached to reviews: file names, sizes and checksums only (the data lies inside .venv here)."""
+    import getpass
+    import socket
+
+    from reportgen import data
+
+    recbole = data.recbole_data_dir()
+    for text in (ml100k_report["html"], json.dumps(ml100k_report["doc"], ensure_ascii=False)):
+        for secret in (str(recbole), str(ml100k_report["out"]), str(Path.home()), str(Path.cwd()), "/.venv/", "site-packages"):
+            assert secret not in text, secret
+        assert socket.gethostname() not in text
+        assert f"/{getpass.getuser()}/" not in text
+    files = ml100k_report["doc"]["dataset"]["files"]
+    inter = recbole / data.RECBOLE_RATINGS
+    assert files[0] == {"role": "ratings", "name": "ml-100k.inter", "size": inter.stat().st_size, "sha256": ml100k_report["doc"]["dataset"]["sha256"]}
+    assert files[1]["name"] == "ml-100k.item" and len(files[1]["sha256"]) == 64

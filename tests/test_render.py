@@ -83,8 +83,11 @@ def test_every_section_is_present_and_linked_from_the_contents(page: BeautifulSo
 
 def test_run_summary_shows_provenance_hyper_parameters_epochs_timings_and_versions(page: BeautifulSoup) -> None:
     dataset = dict(row for row in table_rows(page, "Dataset"))
-    assert dataset["Source"] == "recbole: /data/ml-100k"
+    assert dataset["Source"] == "recbole: ml-100k"
+    assert dataset["Ratings file"] == "ml-100k.inter , 2\u202f079\u202f769 bytes"
     assert dataset["SHA-256 of the ratings file"] == "ab" * 32
+    assert dataset["Titles from"] == "ml-100k.item , 85\u202f017 bytes"
+    assert dataset["SHA-256 of the titles file"] == "cd" * 32
     assert dataset["Users"] == "943"
     hyper = dict(table_rows(page, "Hyper-parameters"))
     assert hyper["Epochs"] == "5" and hyper["Learning rate (one-cycle maximum)"] == "0.005"
@@ -323,7 +326,7 @@ def test_a_broken_user_template_leaves_the_previous_report_untouched(tmp_path: P
 
 
 def test_user_templates_override_packaged_ones_file_by_file(tmp_path: Path) -> None:
-    (tmp_path / "_citation.html.j2").write_text('<section id="citation"><p>Our own footer for {{ report.dataset.provenance.name }}</p></section>')
+    (tmp_path / "_citation.html.j2").write_text('<section id="citation"><p>Our own footer for {{ report.dataset.name }}</p></section>')
     soup = BeautifulSoup(render.render_html(hand_made_report(), tmp_path), "html.parser")
     assert soup.find(id="citation").get_text(strip=True) == "Our own footer for ml-100k"
     assert soup.find(id="bias") is not None  # everything else still packaged
