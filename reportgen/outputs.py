@@ -2,14 +2,17 @@
 
 Layout of `--output DIR`:
 
-    DIR/report.html, DIR/report.json   the latest run (plain copies, attachable)
-    DIR/runs/<UTC timestamp>/          every run's own report.html and report.json
+    DIR/runs/<UTC timestamp>/          every successful run's own report.html and report.json
+    DIR/latest -> runs/<UTC timestamp> the latest successful run (a relative symbolic link)
+    DIR/report.html -> latest/report.html, DIR/report.json -> latest/report.json
     DIR/.reportgen.lock                held (flock) while a run writes; holds its pid
 
 A run renders into a hidden staging folder `runs/.staging-<pid>-…`, renames it to
-its final name, then copies both files over the latest ones with `os.replace`.
-A run killed at any point leaves at most a staging folder or hidden temporary
-file named after its pid; the next run removes those once that pid is dead.
+its final name, then publishes it by replacing the one link `latest` with
+`os.replace`: at every instant `report.html` and `report.json` are the same run's,
+and a run that did not succeed is never published, never kept and never compared
+with. A run killed at any point leaves at most a staging folder or hidden temporary
+file or link named after its pid; the next run removes those once that pid is dead.
 """
 
 from __future__ import annotations
@@ -34,9 +37,10 @@ HTML_NAME = "report.html"
 JSON_NAME = "report.json"
 RUNS = "runs"
 LOCK = ".reportgen.lock"
-PUBLISHED = (JSON_NAME, HTML_NAME)  # JSON first: the page is the last thing to change
+LATEST = "latest"
+PUBLISHED = (JSON_NAME, HTML_NAME)  # each DIR/<name> is a link to latest/<name>
 RUN_NAME = re.compile(r"^\d{8}T\d{6}Z(-\d+)?$")
-LEFTOVER = re.compile(r"^\.(?:staging-|report\.(?:html|json)\.)(\d+)[.-]")
+LEFTOVER = re.compile(r"^\.(?:staging-|report\.(?:html|json)\.|latest\.)(\d+)[.-]")
 
 
 class LockedError(ReportgenError):
@@ -118,7 +122,7 @@ def remove_leftovers(folder: Path) -> list[Path]:
         for entry in parent.iterdir():
             match = LEFTOVER.match(entry.name)
             if match and not pid_alive(int(match.group(1))):
-                shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+                shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
                 removed.append(entry)
     for entry in removed:
         log.warning("warning: removed %s, left by a run that did not finish", entry)
@@ -136,7 +140,16 @@ def run_name(moment: dt.datetime, runs: Path) -> str:
 
 
 def staging_folder(folder: Path) -> Path:
+    """A fresh hidden folder under DIR/runs for this run's files.
+
+    DIR/runs that is not reportgen's folder (a file, a link) is renamed aside,
+    with a warning, rather than deleted or followed.
+    """
     runs = folder / RUNS
+    if runs.is_symlink() or (runs.exists() and not runs.is_dir()):
+        aside = folder / f"{RUNS}.not-reportgen-{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%SZ}"
+        os.rename(runs, aside)
+        log.warning("warning: %s was not a folder of runs; renamed it to %s and started a new history", runs, aside.name)
     runs.mkdir(parents=True, exist_ok=True)
     staging = runs / f".staging-{os.getpid()}-{secrets.token_hex(4)}"
     staging.mkdir()
@@ -187,19 +200,62 @@ def write_run(folder: Path, html: str, json_text: str) -> Path:
 
 
 def publish(run: Path, folder: Path) -> None:
-    """Copy a run's files over DIR/report.*, through `write_atomic`."""
+    """Make `run` the latest: one atomic `os.replace` of the link DIR/latest.
+
+    DIR/report.html and DIR/report.json are links into `latest/`, made once (the
+    first publication replaces plain files left by an older reportgen). Anything in
+    their way that cannot be replaced (a folder) stops the run before it changes anything.
+    """
+    entries = [folder / name for name in PUBLISHED]
+    for entry in entries:
+        if entry.is_dir() and not entry.is_symlink():
+            raise RunError(f"{entry}: is a folder, so the report cannot be published there; move it away")
     try:
-        write_atomic({folder / name: (run / name).read_bytes() for name in PUBLISHED})
+        if (folder / LATEST).is_symlink():  # links first: they still show the previous run until the swap
+            _link_entries(entries)
+            _replace_link(folder / LATEST, Path(RUNS) / run.name)
+        else:
+            _replace_link(folder / LATEST, Path(RUNS) / run.name)
+            _link_entries(entries)
     except OSError as exc:
         raise RunError(f"{folder}: cannot publish the report ({exc.strerror or exc})") from exc
 
 
+def _link_entries(entries: list[Path]) -> None:
+    for entry in entries:
+        target = Path(LATEST) / entry.name
+        if not (entry.is_symlink() and Path(os.readlink(entry)) == target):
+            _replace_link(entry, target)
+
+
+def _replace_link(link: Path, target: Path) -> None:
+    """Point `link` at `target` (relative), replacing whatever file or link is there, atomically."""
+    temporary = link.with_name(f".{link.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    os.symlink(target, temporary)
+    try:
+        os.replace(temporary, link)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+def latest_run(folder: Path) -> Path | None:
+    """The run DIR/latest points to, if it is one of ours."""
+    link = folder / LATEST
+    if not link.is_symlink():
+        return None
+    target = Path(os.readlink(link))
+    run = folder / RUNS / target.name
+    return run if target == Path(RUNS) / target.name and RUN_NAME.match(target.name) and run.is_dir() else None
+
+
 def runs(folder: Path) -> list[Path]:
-    """Finished runs, oldest first."""
+    """Finished runs, oldest first: real folders named like a run (links and files are not ours)."""
     root = folder / RUNS
-    if not root.is_dir():
+    if root.is_symlink() or not root.is_dir():
         return []
-    return sorted((p for p in root.iterdir() if p.is_dir() and RUN_NAME.match(p.name)), key=_run_order)
+    found = (p for p in root.iterdir() if RUN_NAME.match(p.name) and p.is_dir() and not p.is_symlink())
+    return sorted(found, key=_run_order)
 
 
 def _run_order(path: Path) -> tuple[str, int]:
@@ -208,9 +264,11 @@ def _run_order(path: Path) -> tuple[str, int]:
 
 
 def prune(folder: Path, keep: int) -> list[Path]:
-    """Delete all but the newest `keep` runs."""
-    finished = runs(folder)
-    doomed = finished[: max(0, len(finished) - keep)]
+    """Delete all but the newest `keep` runs; never the published one, never through a link."""
+    latest = latest_run(folder)
+    finished = [run for run in runs(folder) if run != latest]
+    others = keep - 1 if latest is not None else keep  # the published run counts as one of `keep`
+    doomed = finished[: max(0, len(finished) - others)]
     for run in doomed:
         shutil.rmtree(run)
     if doomed:

@@ -168,7 +168,11 @@ def write(report: Report, folder: Path, templates: Path | None = None) -> Path:
 
 
 def build(options: BuildOptions, on_epoch: train.EpochHook | None = None) -> BuildResult:
-    """Run every stage and publish `report.html` and `report.json` in `options.output`."""
+    """Run every stage and publish `report.html` and `report.json` in `options.output`.
+
+    Interrupted at any point, the folder's latest report is either the previous one
+    or this run's whole (`outputs.latest_run` tells which); nothing half-written stays.
+    """
     with outputs.RunLock(options.output, wait=options.wait):
         started = time.perf_counter()
         log.info("start: reportgen %s, output %s", __version__, options.output)
@@ -214,7 +218,12 @@ def build(options: BuildOptions, on_epoch: train.EpochHook | None = None) -> Bui
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
-        outputs.publish(run, options.output)
+        try:
+            outputs.publish(run, options.output)
+        except BaseException:
+            if outputs.latest_run(options.output) != run:  # never published: not a run to keep or compare with
+                shutil.rmtree(run, ignore_errors=True)
+            raise
         outputs.prune(options.output, options.keep)
     published = options.output / outputs.HTML_NAME
     log.info("wrote %s (%d bytes) and %s; this run is kept in %s", published, published.stat().st_size, outputs.JSON_NAME, run)

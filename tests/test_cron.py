@@ -55,7 +55,9 @@ def test_two_runs_keep_two_entries_and_the_second_compares_itself_with_the_first
     assert len(runs) == 2
     assert json.loads((runs[0] / "report.json").read_text()) == first
     assert (runs[1] / "report.html").read_bytes() == (out / "report.html").read_bytes()
-    assert not (out / "report.html").is_symlink()
+    # One link, replaced atomically, publishes both files: they always belong to the same run.
+    assert os.readlink(out / "latest") == f"runs/{runs[1].name}"
+    assert [os.readlink(out / name) for name in ("report.html", "report.json")] == ["latest/report.html", "latest/report.json"]
 
     c = second["comparison"]
     assert c["previous"] == "the previous run's report.json"
@@ -265,3 +267,64 @@ def test_log_lines_on_a_non_terminal_are_timestamped_and_quiet_silences_them(tmp
         assert needle in joined, needle
     quiet = build(tmp_path / "q", "--data", planted_dir, "--quiet")
     assert quiet.exit_code == 0 and quiet.stderr == "" and quiet.stdout == ""
+
+
+# --------------------------------------------------------------------------- publishing faults (issue 13)
+
+
+def test_a_failed_publication_leaves_the_previous_report_and_never_becomes_a_baseline(
+    published: Path, planted_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    first, before = report(published), snapshot(published)
+
+    def disk_full(link: Path, target: Path) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(outputs, "_replace_link", disk_full)  # the fault, injected at the publish step
+        result = build(published, "--data", planted_dir, "--seed", "7")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[-1] == f"Error: {published}: cannot publish the report (No space left on device)"
+    assert snapshot(published) == before  # the same run's pair, and the failed run is not kept
+    assert len(outputs.runs(published)) == 1
+    again = build(published, "--data", planted_dir)
+    assert again.exit_code == 0, again.output
+    assert report(published)["comparison"]["previous_generated_at"] == first["generated_at"]
+
+
+def test_sigterm_while_pruning_says_the_new_report_was_published(
+    published: Path, planted_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from reportgen.cli import Stopped
+
+    def interrupted(folder: Path, keep: int) -> list[Path]:
+        raise Stopped(signal.SIGTERM)
+
+    monkeypatch.setattr(outputs, "prune", interrupted)
+    result = build(published, "--data", planted_dir, "--seed", "7")
+    assert result.exit_code == 143
+    newest = outputs.runs(published)[-1]
+    assert result.stderr.splitlines()[-1] == f"Error: terminated (SIGTERM); the new report was published first (runs/{newest.name})"
+    assert report(published)["config"]["seed"] == 7
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda doc: doc["metrics"].update(valid_rmse=float("nan")),
+        lambda doc: doc.update(items="oops"),
+        lambda doc: [row.pop("title") for row in doc["bias"]["worst"]],
+    ],
+    ids=["NaN RMSE", "items not a list", "bias rows without title"],
+)
+def test_a_damaged_previous_report_is_skipped_with_one_warning(published: Path, planted_dir: Path, damage: object) -> None:
+    doc = report(published)
+    damage(doc)  # type: ignore[operator]
+    (published / "report.json").write_text(json.dumps(doc))  # through the link, into the published run
+    result = build(published, "--data", planted_dir)
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.stderr.splitlines() if "warning: not comparing with" in line]
+    assert len(warnings) == 1 and "not a reportgen report.json" in warnings[0]
+    assert "comparison" not in report(published)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from reportgen import compare, outputs
-from reportgen.errors import InputError
+from reportgen.errors import InputError, RunError
 from reportgen.report import ReportDoc
 
 MOMENT = dt.datetime(2026, 11, 27, 19, 15, 0, tzinfo=dt.timezone.utc)
@@ -80,18 +80,62 @@ def test_runs_are_named_by_utc_second_and_never_collide(tmp_path: Path) -> None:
     assert outputs.run_name(MOMENT.astimezone(dt.timezone(dt.timedelta(hours=2))), runs) == "20261127T191500Z-2"
 
 
-def test_staging_is_renamed_then_published_as_plain_copies(tmp_path: Path) -> None:
+def publish_run(folder: Path, text: str, moment: dt.datetime = MOMENT) -> Path:
+    staging = outputs.staging_folder(folder)
+    for name in outputs.PUBLISHED:
+        (staging / name).write_text(f"{text} {name}")
+    run = outputs.commit_run(staging, moment)
+    outputs.publish(run, folder)
+    return run
+
+
+def test_staging_is_renamed_then_published_by_one_link(tmp_path: Path) -> None:
+    (tmp_path / "report.html").write_text("a page from an older reportgen")  # replaced, not kept beside
+    run = publish_run(tmp_path, "new")
+    assert run == tmp_path / "runs" / "20261127T191500Z"
+    for name in outputs.PUBLISHED:
+        assert (tmp_path / name).read_text() == f"new {name}"
+        assert os.readlink(tmp_path / name) == f"latest/{name}"
+    assert os.readlink(tmp_path / "latest") == "runs/20261127T191500Z"
+    assert outputs.latest_run(tmp_path) == run
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["latest", "report.html", "report.json", "runs"]
+    second = publish_run(tmp_path, "newer", MOMENT + dt.timedelta(days=1))
+    assert (tmp_path / "report.json").read_text() == "newer report.json" and outputs.latest_run(tmp_path) == second
+
+
+def test_a_folder_in_the_way_stops_publishing_before_anything_changes(tmp_path: Path) -> None:
+    first = publish_run(tmp_path, "old")
+    (tmp_path / "report.html").unlink()
+    (tmp_path / "report.html").mkdir()
     staging = outputs.staging_folder(tmp_path)
     for name in outputs.PUBLISHED:
         (staging / name).write_text(f"new {name}")
-    run = outputs.commit_run(staging, MOMENT)
-    outputs.publish(run, tmp_path)
-    assert run == tmp_path / "runs" / "20261127T191500Z" and not staging.exists()
-    for name in outputs.PUBLISHED:
-        assert (tmp_path / name).read_text() == f"new {name}"
-        assert not (tmp_path / name).is_symlink()
-        assert os.stat(tmp_path / name).st_ino != os.stat(run / name).st_ino
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html", "report.json", "runs"]
+    run = outputs.commit_run(staging, MOMENT + dt.timedelta(days=1))
+    with pytest.raises(RunError, match=r"report.html: is a folder, so the report cannot be published there"):
+        outputs.publish(run, tmp_path)
+    assert outputs.latest_run(tmp_path) == first and (tmp_path / "report.json").read_text() == "old report.json"
+
+
+def test_pruning_never_follows_a_link_nor_deletes_the_published_run(tmp_path: Path) -> None:
+    outside = tmp_path / "precious"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("mine")
+    out = tmp_path / "out"
+    published = publish_run(out, "current")
+    (out / "runs" / "20200101T000000Z").symlink_to(outside)  # named like a run, but a link
+    (out / "runs" / "20200102T000000Z").write_text("a file named like a run")
+    assert outputs.runs(out) == [published]
+    assert outputs.prune(out, keep=1) == []
+    assert (outside / "keep.txt").read_text() == "mine" and published.is_dir()
+
+
+def test_a_file_named_runs_is_set_aside_not_deleted(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    (tmp_path / "runs").write_text("my notes")
+    with caplog.at_level(logging.WARNING, logger="reportgen"):
+        run = publish_run(tmp_path, "new")
+    (aside,) = tmp_path.glob("runs.not-reportgen-*")
+    assert aside.read_text() == "my notes" and outputs.latest_run(tmp_path) == run
+    assert "was not a folder of runs; renamed it to" in caplog.text
 
 
 def test_prune_keeps_the_newest_runs(tmp_path: Path) -> None:

@@ -117,6 +117,9 @@ def build(**opts: Any) -> None:
     _configure_logging(quiet=opts["quiet"], interactive=interactive)
     check_source_options(ctx, data=opts["data"], ratings=opts["ratings"])
     source_date = _source_date()
+    from reportgen.outputs import latest_run
+
+    before = latest_run(opts["output"])
     try:
         with _signals_raise():
             from reportgen import pipeline
@@ -125,13 +128,14 @@ def build(**opts: Any) -> None:
             # On a terminal fastai's own table shows each epoch; elsewhere, one log line each.
             result = pipeline.build(options, on_epoch=None if options.progress else _log_epoch)
     except ReportgenError as exc:
-        _fail(exc.render(flag), exc.exit_code)
+        _fail(exc.render(flag) + _what_was_kept(opts["output"], before, quiet_if_unchanged=True), exc.exit_code)
     except Stopped as exc:
-        _fail(exc.message, exc.code)
+        _fail(exc.message + _what_was_kept(opts["output"], before), exc.code)
     except Exception as exc:
         if opts["debug"]:
             raise
-        _fail(f"unexpected {type(exc).__name__}: {exc} (rerun with --debug for the traceback)", EXIT_FAILED)
+        message = f"unexpected {type(exc).__name__}: {exc} (rerun with --debug for the traceback)"
+        _fail(message + _what_was_kept(opts["output"], before, quiet_if_unchanged=True), EXIT_FAILED)
     if not opts["quiet"]:
         click.echo(str(result.html))
     limit = opts["fail_on_regression"]
@@ -175,13 +179,23 @@ def _source_date() -> dt.datetime | None:
     return dt.datetime.fromtimestamp(int(raw), tz=dt.timezone.utc)
 
 
+def _what_was_kept(output: Path, before: Path | None, *, quiet_if_unchanged: bool = False) -> str:
+    """The end of a failure's message, true to what the folder holds now: the previous report, or this run's."""
+    from reportgen.outputs import latest_run
+
+    after = latest_run(output)
+    if after != before and after is not None:
+        return f"; the new report was published first (runs/{after.name})"
+    return "" if quiet_if_unchanged else "; the previous report is unchanged"
+
+
 class Stopped(BaseException):
     """SIGINT or SIGTERM arrived: unwind (releasing the lock, removing staging) and exit."""
 
     def __init__(self, signum: int) -> None:
         name = signal.Signals(signum).name
         self.code = 128 + signum
-        self.message = f"{'interrupted' if signum == signal.SIGINT else 'terminated'} ({name}); the previous report is unchanged"
+        self.message = f"{'interrupted' if signum == signal.SIGINT else 'terminated'} ({name})"
         super().__init__(self.message)
 
 
