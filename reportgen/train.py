@@ -367,7 +367,7 @@ def _tutorial_learner(
             )
 
     dls = CollabDataLoaders.from_df(
-        frame,
+        frame.assign(user=_plain(frame["user"]), title=_plain(frame["title"])),
         valid_pct=config.valid_pct,
         user_name="user",
         item_name="title",
@@ -438,8 +438,40 @@ def lean_split(frame: Any, config: TrainConfig) -> tuple[Any, Any, dict[str, Any
     train_idx, valid_idx = (
         np.asarray(s, dtype=np.int64) for s in RandomSplitter(config.valid_pct, config.seed)(range(len(frame)))
     )
-    classes = {name: CategoryMap(frame[name].iloc[train_idx], add_na=True) for name in ("user", "title")}
+    classes = {name: CategoryMap(_present(frame[name].iloc[train_idx]), add_na=True) for name in ("user", "title")}
     return train_idx, valid_idx, classes
+
+
+def _present(column: Any) -> Any:
+    """A categorical column as `CategoryMap` must see it: only the categories that occur, sorted.
+
+    `CategoryMap` takes a categorical's categories as they are, so without this a
+    vocabulary would hold values seen only in validation, in the data's order.
+    """
+    import pandas as pd
+
+    if not isinstance(column.dtype, pd.CategoricalDtype):
+        return column
+    present = column.cat.remove_unused_categories()
+    return present.cat.reorder_categories(present.cat.categories.sort_values())
+
+
+def _plain(column: Any) -> Any:
+    """A categorical column as plain values (ints or strings), the way fastai's `Categorify` expects them."""
+    import pandas as pd
+
+    if not isinstance(column.dtype, pd.CategoricalDtype):
+        return column
+    return column.astype(column.cat.categories.dtype)
+
+
+def _class_codes(vocabulary: Any, column: Any) -> Any:
+    """Each value's position in `vocabulary` (-1 where absent); a categorical is mapped once per category."""
+    import pandas as pd
+
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return vocabulary.get_indexer(column.cat.categories)[column.cat.codes.to_numpy()]
+    return vocabulary.get_indexer(column)
 
 
 def _lean_learner(
@@ -460,7 +492,7 @@ def _lean_learner(
     train_idx, valid_idx, classes = lean_split(frame, config)
     codes = np.stack(
         [
-            pd.Index(list(classes[name].items[1:])).get_indexer(frame[name]).astype(np.int64) + 1
+            _class_codes(pd.Index(list(classes[name].items[1:])), frame[name]).astype(np.int64) + 1
             for name in ("user", "title")
         ],
         axis=1,
