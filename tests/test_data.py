@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from reportgen import data
+from reportgen import data, sources
 from reportgen.errors import DataNotFoundError, InputError
 
 U_DATA = "196\t242\t3\t881250949\n186\t302\t3\t891717742\n22\t377\t1\t878887116\n196\t377\t5\t881250950\n"
@@ -144,13 +144,13 @@ def no_local_copies(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An empty fastai home and no recbole, whatever this machine has installed."""
     home = tmp_path / "fastai-home"
     monkeypatch.setenv("FASTAI_HOME", str(home))
-    monkeypatch.setattr(data, "recbole_data_dir", lambda: None)
+    monkeypatch.setattr(sources, "recbole_data_dir", lambda: None)
     return home
 
 
 def test_fastai_cache_is_used_before_recbole(no_local_copies: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     grouplens_dir(no_local_copies / "data" / "ml-100k")
-    monkeypatch.setattr(data, "recbole_data_dir", lambda: pytest.fail("recbole must not be consulted"))
+    monkeypatch.setattr(sources, "recbole_data_dir", lambda: pytest.fail("recbole must not be consulted"))
     ratings = data.load(download=None)
     assert ratings.provenance.source == "fastai-cache"
     assert ratings.provenance.location == str(no_local_copies / "data" / "ml-100k")
@@ -184,7 +184,7 @@ def test_no_source_at_all_gives_one_error_listing_every_way(no_local_copies: Pat
 
 
 def test_explicit_data_wins_over_everything(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(data, "fastai_data_dir", lambda: pytest.fail("the cache must not be consulted"))
+    monkeypatch.setattr(sources, "fastai_data_dir", lambda: pytest.fail("the cache must not be consulted"))
     ratings = data.load(grouplens_dir(tmp_path / "mine"), download=None)
     assert ratings.provenance.source == "path"
 
