@@ -108,9 +108,9 @@ def open_text_source(path: Path) -> Iterator[IO[bytes]]:
             raise InputError(f"{path}: cannot decompress ({exc})") from exc
 
 
-def read_head(stream: IO[bytes], size: int) -> bytes:
-    """Up to `size` bytes from the start of a stream (decompression errors name the file)."""
-    return stream.read(size)
+def is_wide(encoding: str) -> bool:
+    """UTF-16/32: NUL bytes are normal, and a newline is not one byte."""
+    return encoding.lower().replace("_", "-").startswith(("utf-16", "utf16", "utf-32", "utf32"))
 
 
 def check_text_head(head: bytes, name: str, encoding: str, sep: str | None, *, at_end: bool) -> None:
@@ -122,7 +122,7 @@ def check_text_head(head: bytes, name: str, encoding: str, sep: str | None, *, a
     sparse files), a first line longer than MAX_HEADER_BYTES, more than
     MAX_COLUMNS columns.
     """
-    wide = encoding.lower().replace("_", "-").startswith(("utf-16", "utf16", "utf-32", "utf32"))
+    wide = is_wide(encoding)
     if not wide and head.startswith(UTF16_BOMS):
         raise InputError(
             f"{name}: not valid {encoding}: the file starts with a UTF-16 byte-order mark "

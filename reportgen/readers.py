@@ -52,12 +52,6 @@ def read_grouplens(path: Path, source: str = SOURCE_PATH) -> Ratings:
         raise InputError(f"{path}: {problem}")
     if path.is_dir():
         ratings_path, items_path = path / RATINGS_FILE, path / ITEMS_FILE
-        for required in (ratings_path, items_path):
-            if not required.is_file():
-                raise InputError(
-                    f"{path}: no {required.name} found (expected a GroupLens ml-100k "
-                    f"folder with {RATINGS_FILE} and {ITEMS_FILE})"
-                )
         ratings_name, items_name = str(ratings_path), str(items_path)
         open_ratings: Opener = lambda: open_regular(ratings_path)  # noqa: E731
         open_items: Opener = lambda: open_regular(items_path)  # noqa: E731
@@ -310,7 +304,10 @@ def _items_table(spec: OwnData) -> tuple[pd.DataFrame, str]:
 
 
 def _zip_members(path: Path) -> tuple[tuple[str, Opener], tuple[str, Opener]]:
-    """u.data and u.item in a zip, at its root or in one folder (`ml-100k/u.data`), as openers."""
+    """u.data and u.item in a zip, at its root or in one folder (`ml-100k/u.data`), as openers.
+
+    `sources.data_path_problem` has made sure both are there.
+    """
 
     def opener(member: str) -> Opener:
         @contextlib.contextmanager
@@ -325,13 +322,7 @@ def _zip_members(path: Path) -> tuple[tuple[str, Opener], tuple[str, Opener]]:
             names = {Path(n).name: n for n in archive.namelist() if n.count("/") <= 1}
     except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:
         raise InputError(f"{path}: cannot read the zip ({exc})") from exc
-    found = []
-    for wanted in (RATINGS_FILE, ITEMS_FILE):
-        if wanted not in names:
-            raise InputError(
-                f"{path}: the zip has no {wanted} (expected a GroupLens ml-100k zip with {RATINGS_FILE} and {ITEMS_FILE})"
-            )
-        found.append((f"{path}!{names[wanted]}", opener(names[wanted])))
+    found = [(f"{path}!{names[wanted]}", opener(names[wanted])) for wanted in (RATINGS_FILE, ITEMS_FILE)]
     return found[0], found[1]
 
 

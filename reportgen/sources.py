@@ -79,25 +79,35 @@ def is_recbole_dir(folder: Path | None) -> bool:
 
 
 def data_path_problem(path: Path) -> str | None:
-    """Why `path` cannot be a GroupLens folder or zip, or None if it may be one.
+    """Why `path` cannot be read as a GroupLens folder or zip, or None if it can be tried.
 
-    One check for both `build --data` (which refuses with it) and `reportgen
-    datasets` (which must not say it would read what `build` refuses). A zip is
-    recognised by its signature, read from a regular file only.
+    One check for `build --data` (which refuses with it) and `reportgen datasets`
+    (which must not say it would read what `build` refuses). Only a regular
+    file is opened, and only to read the zip's list of members.
     """
+    import zipfile
+
     if path.is_dir():
+        for name in (RATINGS_FILE, ITEMS_FILE):
+            if not (path / name).is_file():
+                return f"no {name} found (expected a GroupLens ml-100k folder with {RATINGS_FILE} and {ITEMS_FILE})"
         return None
     if not path.exists():
         return "no such file or folder"
     if not path.is_file():
-        return "not a regular file or folder"
+        return "not a regular file or folder (expected a GroupLens ml-100k folder or zip)"
     try:
         with path.open("rb") as handle:
-            signature = handle.read(4)
-    except OSError as exc:
-        return f"cannot read ({exc.strerror or exc})"
-    if signature != b"PK\x03\x04":
-        return "not a folder or a zip file (expected a GroupLens ml-100k folder or zip)"
+            if handle.read(4) != b"PK\x03\x04":
+                return "not a folder or a zip file (expected a GroupLens ml-100k folder or zip)"
+            handle.seek(0)
+            with zipfile.ZipFile(handle) as archive:
+                names = {Path(n).name for n in archive.namelist() if n.count("/") <= 1}
+    except (OSError, zipfile.BadZipFile, EOFError) as exc:
+        return f"cannot read the zip ({getattr(exc, 'strerror', None) or exc})"
+    for name in (RATINGS_FILE, ITEMS_FILE):
+        if name not in names:
+            return f"the zip has no {name} (expected a GroupLens ml-100k zip with {RATINGS_FILE} and {ITEMS_FILE})"
     return None
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
 
 from reportgen.errors import InputError
-from reportgen.inputs import MAX_HEADER_BYTES, check_encoding, check_text_head, count_lines
+from reportgen.inputs import MAX_HEADER_BYTES, check_encoding, check_text_head, count_lines, is_wide
 
 if TYPE_CHECKING:  # pandas and pyarrow are imported lazily: `reportgen datasets` must answer fast
     import pandas as pd
@@ -105,8 +105,8 @@ def _fast_text(open_table: Opener, layout: Layout) -> tuple[pd.DataFrame, bool] 
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    if len(layout.sep) != 1 or not layout.header or layout.typed_header:
-        return None
+    if len(layout.sep) != 1 or not layout.header or layout.typed_header or is_wide(layout.encoding):
+        return None  # the careful read's cases: regex separators, GroupLens, recbole, UTF-16/32
     wanted = [layout.user, layout.item, layout.rating] + ([layout.title] if layout.title is not None else [])
     types = {str(c): pa.dictionary(pa.int32(), pa.string()) for c in wanted}
     types[str(layout.rating)] = pa.float64()

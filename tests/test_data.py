@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import zipfile
 from pathlib import Path
 
@@ -204,3 +205,54 @@ def test_real_recbole_copy_is_the_full_ml100k(recbole_ml100k: Path) -> None:
     assert titles[267] == "unknown"
     assert titles[1] == "Toy Story (1995)"
     assert titles[50] == "Star Wars (1977)"
+
+
+# --------------------------------------------------------------------------- `datasets --data` agrees with `build --data`
+
+
+def _plain_file(tmp: Path) -> Path:
+    (tmp / "notes.txt").write_text("not a zip\n")
+    return tmp / "notes.txt"
+
+
+def _folder_without_u_item(tmp: Path) -> Path:
+    (tmp / "half").mkdir()
+    (tmp / "half" / "u.data").write_text(U_DATA)
+    return tmp / "half"
+
+
+def _zip_without_u_data(tmp: Path) -> Path:
+    with zipfile.ZipFile(tmp / "other.zip", "w") as z:
+        z.writestr("ml-100k/README", "no data here")
+    return tmp / "other.zip"
+
+
+def _fifo(tmp: Path) -> Path:
+    os.mkfifo(tmp / "pipe")
+    return tmp / "pipe"
+
+
+@pytest.mark.parametrize("make", [_plain_file, _folder_without_u_item, _zip_without_u_data, _fifo])
+def test_datasets_never_says_it_would_read_what_build_refuses(tmp_path: Path, make, no_local_copies: Path) -> None:
+    from click.testing import CliRunner
+
+    from reportgen.cli import cli
+
+    path = make(tmp_path)
+    build = CliRunner().invoke(cli, ["build", "--offline", "--data", str(path), "--output", str(tmp_path / "out")])
+    assert build.exit_code == 2
+    refusal = build.stderr.splitlines()[-1].removeprefix(f"Error: {path}: ")
+    listed = CliRunner().invoke(cli, ["datasets", "--data", str(path)])
+    assert listed.exit_code == 0
+    assert "would read" not in listed.output
+    assert listed.output.splitlines()[-1] == f"reportgen build would refuse --data {path}: {refusal}"
+
+
+def test_datasets_says_it_would_read_a_good_data_folder(tmp_path: Path, no_local_copies: Path) -> None:
+    from click.testing import CliRunner
+
+    from reportgen.cli import cli
+
+    folder = grouplens_dir(tmp_path / "ml-100k")
+    listed = CliRunner().invoke(cli, ["datasets", "--data", str(folder)])
+    assert listed.output.splitlines()[-1] == f"reportgen build would read: path ({folder})"

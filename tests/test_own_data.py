@@ -10,6 +10,9 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import resource
+import threading
+import time
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -203,6 +206,86 @@ def _items_without_ratings(tmp: Path):
     return ["--items", path, "--user-col", "uid"], "Error: --items, --user-col only apply to your own data: add --ratings FILE"
 
 
+def _fifo(tmp: Path):
+    path = tmp / "ratings.csv"
+    os.mkfifo(path)
+    _unblock_readers(path)
+    return ["--ratings", path], f"Error: {path}: not a regular file (a FIFO); give a file of ratings"
+
+
+def _fifo_items(tmp: Path):
+    path = csv_file(tmp, "user,item,rating\n" + ratings_text())
+    items = tmp / "items.csv"
+    os.mkfifo(items)
+    _unblock_readers(items)
+    return ["--ratings", path, "--items", items], f"Error: {items}: not a regular file (a FIFO); give a file of ratings"
+
+
+def _unblock_readers(fifo: Path) -> None:
+    """Should a regression open the FIFO, a writer appears and closes it, so the test fails instead of hanging."""
+
+    def writer() -> None:
+        for _ in range(300):
+            try:
+                os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+            except OSError:
+                time.sleep(0.1)  # no reader (the fix): nothing to unblock
+
+    threading.Thread(target=writer, daemon=True).start()
+
+
+def _device(tmp: Path):
+    return ["--ratings", "/dev/null"], "Error: /dev/null: not a regular file (a device); give a file of ratings"
+
+
+def _nul_bytes(tmp: Path):
+    path = tmp / "ratings.csv"
+    path.write_bytes(b"user,item,rating\n1,1,\x004\n")
+    return ["--ratings", path], f"Error: {path}: not a text file (a NUL byte at offset 21); expected a table of ratings"
+
+
+def _binary(tmp: Path):
+    path = tmp / "ratings.csv"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
+    return ["--ratings", path], f"Error: {path}: not a text file (a NUL byte at offset 8); expected a table of ratings"
+
+
+def _gz_of_zeros(tmp: Path):
+    path = tmp / "ratings.csv.gz"
+    path.write_bytes(gzip.compress(bytes(4 << 20)))
+    return ["--ratings", path], f"Error: {path}: not a text file (a NUL byte at offset 0); expected a table of ratings"
+
+
+def _first_line_too_long(tmp: Path):
+    path = csv_file(tmp, ",".join(f"column{i}" for i in range(150_000)) + "\n1\n")
+    return ["--ratings", path], (
+        f"Error: {path}: the first line is longer than 1 MiB; expected a table of ratings with a header"
+    )
+
+
+def _too_many_columns(tmp: Path):
+    path = csv_file(tmp, ",".join("a" * 5000) + "\n")
+    return ["--ratings", path], f"Error: {path}: the first line has 5000 columns, more than 2000; expected a table of ratings"
+
+
+def _utf16(tmp: Path):
+    path = tmp / "ratings.csv"
+    path.write_bytes(("user,item,rating\n" + ratings_text()).encode("utf-16"))
+    return ["--ratings", path], (
+        f"Error: {path}: not valid utf-8: the file starts with a UTF-16 byte-order mark (0xff 0xfe); "
+        "pass --encoding utf-16 if that is the file's encoding"
+    )
+
+
+def _fifo_as_data(tmp: Path):
+    path = tmp / "ml-100k"
+    os.mkfifo(path)
+    _unblock_readers(path)
+    return ["--data", path], (
+        f"Error: {path}: not a regular file or folder (expected a GroupLens ml-100k folder or zip)"
+    )
+
+
 BAD_INPUT = [
     ("missing file", _missing),
     ("empty file", _empty),
@@ -226,6 +309,16 @@ BAD_INPUT = [
     ("zip without the expected files", _zip_without_files),
     ("--data with --ratings", _data_with_ratings),
     ("own-data options without --ratings", _items_without_ratings),
+    ("FIFO as --ratings", _fifo),
+    ("FIFO as --items", _fifo_items),
+    ("FIFO as --data", _fifo_as_data),
+    ("device as --ratings", _device),
+    ("NUL bytes", _nul_bytes),
+    ("binary file", _binary),
+    ("gzip of NUL bytes", _gz_of_zeros),
+    ("first line longer than 1 MiB", _first_line_too_long),
+    ("more than 2000 columns", _too_many_columns),
+    ("UTF-16 without --encoding", _utf16),
 ]
 
 
@@ -333,10 +426,14 @@ def write_format(tmp: Path, fmt: str) -> tuple[Path, dict]:
         path = tmp / "ratings.csv"
         path.write_bytes(text_csv.encode("latin-1"))
         return path, {"encoding": "latin-1"}
+    if fmt == "utf-16":
+        path = tmp / "ratings.csv"
+        path.write_bytes(text_csv.encode("utf-16"))
+        return path, {"encoding": "utf-16"}
     raise AssertionError(fmt)
 
 
-@pytest.mark.parametrize("fmt", ["csv", "tsv", "txt", "data-with-sep", "parquet", "csv.gz", "zip", "latin-1"])
+@pytest.mark.parametrize("fmt", ["csv", "tsv", "txt", "data-with-sep", "parquet", "csv.gz", "zip", "latin-1", "utf-16"])
 def test_every_format_reads_to_the_same_table(tmp_path: Path, fmt: str) -> None:
     path, extra = write_format(tmp_path, fmt)
     ratings = data.read_ratings_file(OwnData(ratings=path, **SPEC, **extra))
@@ -354,6 +451,49 @@ def test_parquet_errors_name_the_row(tmp_path: Path) -> None:
     with pytest.raises(InputError) as err:
         data.read_ratings_file(OwnData(ratings=path, **SPEC))
     assert str(err.value) == f"{path}: row 2: rating (column 'stars') is empty"
+
+
+def test_a_sparse_2_gb_file_is_refused_at_once_in_bounded_memory(tmp_path: Path) -> None:
+    path = tmp_path / "ratings.csv"
+    with path.open("wb") as f:
+        f.truncate(2 << 30)  # `truncate -s 2G`: all NUL bytes, no disk used
+    before, started = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, time.perf_counter()
+    with pytest.raises(InputError) as err:
+        data.read_ratings_file(OwnData(ratings=path))
+    assert str(err.value) == f"{path}: not a text file (a NUL byte at offset 0); expected a table of ratings"
+    assert time.perf_counter() - started < 5
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 100_000  # KiB
+
+
+@pytest.mark.parametrize(
+    ("body", "line", "message"),
+    [
+        # Quoted titles that span lines push every later rating down the file.
+        (
+            '1,1,4,"A\nlong\ntitle"\n2,2,3,"B\ntitle"\n3,3,good,C\n',
+            7,
+            "rating (column 'rating') 'good' is not a number",
+        ),
+        # The bad value itself sits after a line break inside its own row.
+        ('1,1,4,A\n2,"x\ny",bad,B\n', 4, "rating (column 'rating') 'bad' is not a number"),
+        ('1,1,4,"A\nB"\n,2,3,C\n', 4, "user (column 'user') is empty"),
+    ],
+)
+def test_errors_name_the_physical_line_after_quoted_line_breaks(tmp_path: Path, body: str, line: int, message: str) -> None:
+    header = "user,item,rating,title\n"
+    path = csv_file(tmp_path, header + body)
+    with pytest.raises(InputError) as err:
+        data.read_ratings_file(OwnData(ratings=path))
+    assert str(err.value) == f"{path}: line {line}: {message}"
+
+
+def test_ratings_after_quoted_line_breaks_keep_their_physical_lines(tmp_path: Path) -> None:
+    path = csv_file(tmp_path, 'user,item,rating,title\n1,a,4,"A\nB"\n\n2,b,9,C\n3,c,1,D\n')
+    loaded = data.load(OwnData(ratings=path), download=None)
+    assert list(loaded.frame.index) == [2, 5, 6]
+    with pytest.raises(InputError) as err:
+        data.check_range(loaded, (1.0, 5.0))
+    assert str(err.value) == f"{path}: 1 rating(s) outside --y-range 1 5, first at line 5: 9"
 
 
 def test_titles_from_an_items_file_and_ids_where_it_has_none(tmp_path: Path) -> None:
