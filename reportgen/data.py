@@ -123,6 +123,7 @@ def finalise(ratings: Ratings, *, item_key: str = "title", duplicates: str = "la
             f"{name}: {n_repeated} duplicate (user, item) pair(s), first repeated at {ratings.row_word} {first} "
             f"(user {row['user']}, item {row['item']}); pass --duplicates last to keep the last rating of each"
         )
+    del keys  # 8 bytes a rating: gone before the frame is copied
     if n_repeated:
         frame = frame[~repeated]
         notes.append(f"{n_repeated} duplicate (user, item) pair(s): kept the last rating of each")
@@ -176,23 +177,28 @@ def check_range(ratings: Ratings, y_range: tuple[float, float]) -> None:
 
 
 def _codes(column: pd.Series) -> tuple[np.ndarray, int]:
-    """Integer codes of a column and how many distinct values they index (categorical or not)."""
+    """Integer codes (any width) of a column and how many distinct values they index (categorical or not)."""
     import numpy as np
     import pandas as pd
 
     if isinstance(column.dtype, pd.CategoricalDtype):
-        return column.cat.codes.to_numpy(dtype=np.int64), len(column.cat.categories)
+        return column.cat.codes.to_numpy(), len(column.cat.categories)
     codes, uniques = pd.factorize(column)
-    return codes.astype(np.int64), len(uniques)
+    return codes, len(uniques)
 
 
 def _pair_keys(frame: pd.DataFrame) -> pd.Series:
     """One int64 per (user, item) pair: equal pairs, equal keys."""
     import pandas as pd
 
+    import numpy as np
+
     users, _ = _codes(frame["user"])
     items, n_items = _codes(frame["item"])
-    return pd.Series(users * max(n_items, 1) + items)
+    keys = users.astype(np.int64)
+    keys *= max(n_items, 1)  # in place: one int64 array for the whole table
+    keys += items
+    return pd.Series(keys, copy=False)
 
 
 def _counts(column: pd.Series) -> np.ndarray:
@@ -214,6 +220,7 @@ def _id_labels(item: pd.Series, title: pd.Series) -> pd.Categorical:
 
     item_codes, _ = _codes(item)
     title_codes, n_titles = _codes(title)
+    item_codes = item_codes.astype(np.int64)
     pair_codes, pairs = pd.factorize(item_codes * max(n_titles, 1) + title_codes)
     item_values = _values(item)[pairs // max(n_titles, 1)]
     title_values = _values(title)[pairs % max(n_titles, 1)]
