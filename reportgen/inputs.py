@@ -50,15 +50,6 @@ def regular_file(path: Path) -> Path:
     return Path(path)
 
 
-def read_bytes(path: Path) -> bytes:
-    """A small regular file's bytes (GroupLens' u.item, a zip's signature), with one-line errors."""
-    regular_file(path)
-    try:
-        return Path(path).read_bytes()
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from exc
-
-
 @contextlib.contextmanager
 def open_regular(path: Path) -> Iterator[IO[bytes]]:
     """A regular file opened for reading; OS refusals become one-line `InputError`s."""

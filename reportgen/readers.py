@@ -8,6 +8,7 @@ and labels every rating with its item's title.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import io
 import zipfile
@@ -53,8 +54,8 @@ def read_grouplens(path: Path, source: str = SOURCE_PATH) -> Ratings:
     if path.is_dir():
         ratings_path, items_path = path / RATINGS_FILE, path / ITEMS_FILE
         ratings_name, items_name = str(ratings_path), str(items_path)
-        open_ratings: Opener = lambda: open_regular(ratings_path)  # noqa: E731
-        open_items: Opener = lambda: open_regular(items_path)  # noqa: E731
+        open_ratings: Opener = functools.partial(open_regular, ratings_path)
+        open_items: Opener = functools.partial(open_regular, items_path)
         digest = sha256_file(ratings_path)
     else:
         (ratings_name, open_ratings), (items_name, open_items) = _zip_members(path)
@@ -290,14 +291,13 @@ def _items_table(spec: OwnData) -> tuple[pd.DataFrame, str]:
     assert spec.items is not None
     path = regular_file(spec.items)
     kind, sep = _format(path, spec.sep)
-    if kind == ".parquet":
-        layout = Layout(str(path), ",", spec.encoding, spec.item_col, spec.item_col, spec.item_col)
+    if kind == ".parquet":  # an items table is small: pandas reads it whole
         try:
             table = pd.read_parquet(path)
         except Exception as exc:  # pyarrow raises many types for a damaged file
             raise InputError(f"{path}: cannot read the Parquet file ({type(exc).__name__}: {exc})") from exc
         if table.empty:
-            raise InputError(f"{layout.name}: the file has no rows")
+            raise InputError(f"{path}: the file has no rows")
         table.index = pd.RangeIndex(1, len(table) + 1)
         return table, "row"
     return read_strings(lambda: open_text_source(path), str(path), sep=sep or ",", encoding=spec.encoding, header=True), "line"

@@ -67,14 +67,16 @@ def read_arrow(table: Any, layout: Layout) -> tuple[pd.DataFrame, bool]:
     fast = _typed_arrow(table, layout, first_row=1)
     if fast is not None:
         return fast
-    pandas_chunks = []
-    start = 1
-    for batch in table.to_batches(max_chunksize=ROWS_PER_CHUNK):
-        chunk = batch.to_pandas()
-        chunk.index = pd.RangeIndex(start, start + len(chunk))
-        start += len(chunk)
-        pandas_chunks.append(chunk)
-    return _assemble(iter(pandas_chunks), layout, row_word="row")
+
+    def chunks() -> Iterator[pd.DataFrame]:  # one batch of Python values at a time
+        start = 1
+        for batch in table.to_batches(max_chunksize=ROWS_PER_CHUNK):
+            chunk = batch.to_pandas()
+            chunk.index = pd.RangeIndex(start, start + len(chunk))
+            start += len(chunk)
+            yield chunk
+
+    return _assemble(chunks(), layout, row_word="row")
 
 
 def read_strings(open_table: Opener, name: str, *, sep: str, encoding: str, header: bool) -> pd.DataFrame:
@@ -292,7 +294,8 @@ def _assemble(chunks: Iterator[pd.DataFrame], layout: Layout, row_word: str = "l
             columns[role] = joined
     columns["rating"] = np.concatenate([p["rating"].to_numpy(dtype=np.float64) for p in parts])
     index = np.concatenate([p.index.to_numpy(dtype=np.int64) for p in parts])
-    return pd.DataFrame(columns, index=pd.Index(index, dtype="int64")), has_title
+    order = ["user", "item", "rating"] + (["title"] if has_title else [])
+    return pd.DataFrame({c: columns[c] for c in order}, index=pd.Index(index, dtype="int64")), has_title
 
 
 def _check_chunk(table: pd.DataFrame, layout: Layout, row_word: str, has_title: bool) -> pd.DataFrame:

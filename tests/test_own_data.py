@@ -496,6 +496,42 @@ def test_ratings_after_quoted_line_breaks_keep_their_physical_lines(tmp_path: Pa
     assert str(err.value) == f"{path}: 1 rating(s) outside --y-range 1 5, first at line 5: 9"
 
 
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_the_frame_is_typed_for_scale(tmp_path: Path, fmt: str) -> None:
+    """Ids and titles are Categoricals with sorted categories, ratings float64, the index plain integers."""
+    path, extra = write_format(tmp_path, fmt)
+    frame = data.load(OwnData(ratings=path, **SPEC, **extra), download=None).frame
+    for column in ("user", "item", "title"):
+        assert isinstance(frame[column].dtype, pd.CategoricalDtype)
+        assert list(frame[column].cat.categories) == sorted(frame[column].cat.categories)
+    assert frame["rating"].dtype == "float64"
+    assert frame.index.dtype == "int64"
+
+
+def test_doubtful_files_read_the_same_as_clean_ones(tmp_path: Path) -> None:
+    """Blank lines and padded ids send a file to the careful read; the table must not change."""
+    clean = csv_file(tmp_path, "user,item,rating,title\n1,a,4,Alpha\n2,b,3,Beta\n2,a,5,Alpha\n", "clean.csv")
+    doubtful = csv_file(
+        tmp_path, "user,item,rating,title\n1, a ,4,Alpha\n\n2,b,3, Beta\n2,a,5,Alpha\n\n", "doubtful.csv"
+    )
+    fast, careful = (data.read_ratings_file(OwnData(ratings=p)).frame for p in (clean, doubtful))
+    assert list(careful.index) == [2, 4, 5]
+    pd.testing.assert_frame_equal(fast.reset_index(drop=True), careful.reset_index(drop=True))
+
+
+def test_padded_ids_are_one_item_in_the_fast_read(tmp_path: Path) -> None:
+    path = csv_file(tmp_path, "user,item,rating\n1,a,4\n2, a,3\n3,b ,5\n3,b,1\n")
+    frame = data.read_ratings_file(OwnData(ratings=path)).frame
+    assert list(frame["item"]) == ["a", "a", "b", "b"] and list(frame["item"].cat.categories) == ["a", "b"]
+
+
+def test_parquet_integer_ids_read_as_their_digits(tmp_path: Path) -> None:
+    path = tmp_path / "ratings.parquet"
+    pd.DataFrame({"user": [10, 9, 10], "item": [1, 2, 3], "rating": [1, 2, 3]}).to_parquet(path)
+    frame = data.read_ratings_file(OwnData(ratings=path)).frame
+    assert list(frame["user"]) == ["10", "9", "10"] and list(frame["title"]) == ["1", "2", "3"]
+
+
 def test_titles_from_an_items_file_and_ids_where_it_has_none(tmp_path: Path) -> None:
     ratings = csv_file(tmp_path, BASE.drop(columns="name").to_csv(index=False))
     items = csv_file(tmp_path, "sku,name\na,Alpha\nb,Beta\n", name="items.csv")
