@@ -119,21 +119,27 @@ def check_text_head(head: bytes, name: str, encoding: str, sep: str | None, *, a
             f"{name}: not valid {encoding}: the file starts with a UTF-16 byte-order mark "
             f"(0x{head[0]:02x} 0x{head[1]:02x}); pass --encoding utf-16 if that is the file's encoding"
         )
-    if wide:
-        return  # NUL bytes are normal in UTF-16/32; the parser checks the rest
-    nul = head.find(b"\0", 0, HEAD)
-    if nul >= 0:
-        raise InputError(f"{name}: not a text file (a NUL byte at offset {nul}); expected a table of ratings")
-    end = head.find(b"\n")
+    if not wide:  # NUL bytes are normal in UTF-16/32
+        nul = head.find(b"\0", 0, HEAD)
+        if nul >= 0:
+            raise InputError(f"{name}: not a text file (a NUL byte at offset {nul}); expected a table of ratings")
+    try:
+        text = head.decode(encoding, errors="replace")
+    except LookupError as exc:
+        raise InputError(f"{name}: unknown text encoding {encoding!r}") from exc
+    end = text.find("\n")
     if end < 0 and not at_end or end > MAX_HEADER_BYTES:
         raise InputError(
             f"{name}: the first line is longer than {MAX_HEADER_BYTES // (1 << 20)} MiB; "
             "expected a table of ratings with a header"
         )
-    first = head[: end if end >= 0 else len(head)].decode(encoding, errors="replace")
+    first = text[: end if end >= 0 else len(text)]
     if sep is None:
         return
-    columns = len(first.split()) if sep == r"\s+" else len(re.split(sep, first)) if len(sep) > 1 else first.count(sep) + 1
+    try:
+        columns = len(first.split()) if sep == r"\s+" else len(re.split(sep, first)) if len(sep) > 1 else first.count(sep) + 1
+    except re.error:
+        return  # not a valid pattern: the parser says so
     if columns > MAX_COLUMNS:
         raise InputError(
             f"{name}: the first line has {columns} columns, more than {MAX_COLUMNS}; expected a table of ratings"
@@ -145,7 +151,7 @@ def check_encoding(stream: IO[bytes], name: str, encoding: str) -> None:
     try:
         decoder = codecs.getincrementaldecoder(encoding)()
     except LookupError as exc:
-        raise InputError(f"unknown encoding {encoding!r}") from exc
+        raise InputError(f"{name}: unknown text encoding {encoding!r}") from exc
     consumed = 0
     while True:
         block = stream.read(CHUNK)

@@ -11,6 +11,7 @@ categories, ratings as float64, the index the line (or row) each rating came fro
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -236,6 +237,7 @@ def _careful_chunks(open_table: Opener, layout: Layout) -> Iterator[pd.DataFrame
                 quoting=csv.QUOTE_MINIMAL if layout.header else csv.QUOTE_NONE,
                 encoding=layout.encoding,
                 chunksize=ROWS_PER_CHUNK,
+                engine="python" if len(layout.sep) > 1 and layout.sep != r"\s+" else "c",
             )
             line = None
             for chunk in reader:
@@ -254,7 +256,7 @@ def _careful_chunks(open_table: Opener, layout: Layout) -> Iterator[pd.DataFrame
                 yield chunk
         except pd.errors.EmptyDataError as exc:
             raise InputError(f"{layout.name}: the file is empty") from exc
-        except (pd.errors.ParserError, ValueError) as exc:
+        except (pd.errors.ParserError, ValueError, re.error) as exc:
             raise InputError(f"{layout.name}: cannot parse ({' '.join(str(exc).split())})") from exc
 
 

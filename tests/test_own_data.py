@@ -277,6 +277,16 @@ def _utf16(tmp: Path):
     )
 
 
+def _unknown_encoding(tmp: Path):
+    path = csv_file(tmp, "user,item,rating\n" + ratings_text())
+    return ["--ratings", path, "--encoding", "nope"], f"Error: {path}: unknown text encoding 'nope'"
+
+
+def _bad_separator_pattern(tmp: Path):
+    path = csv_file(tmp, "user,item,rating\n" + ratings_text())
+    return ["--ratings", path, "--sep", "[("], f"Error: {path}: cannot parse (unterminated character set at position 0)"
+
+
 def _fifo_as_data(tmp: Path):
     path = tmp / "ml-100k"
     os.mkfifo(path)
@@ -319,6 +329,8 @@ BAD_INPUT = [
     ("first line longer than 1 MiB", _first_line_too_long),
     ("more than 2000 columns", _too_many_columns),
     ("UTF-16 without --encoding", _utf16),
+    ("unknown encoding", _unknown_encoding),
+    ("separator that is not a valid pattern", _bad_separator_pattern),
 ]
 
 
