@@ -31,7 +31,7 @@ from reportgen.sources import (
     SOURCE_RECBOLE,
     data_path_problem,
 )
-from reportgen.tables import Layout, Opener, as_ids, blank, read_arrow, read_strings, read_text
+from reportgen.tables import Layout, Opener, as_ids, blank, read_arrow, read_strings, read_text, release_arrow_memory
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -144,8 +144,9 @@ def read_ratings_file(spec: OwnData) -> Ratings:
         frame, has_title = read_arrow(_parquet_table(path, layout), layout)
         row_word = "row"
     else:
-        frame, has_title = read_text(lambda: open_text_source(path), layout)
+        frame, has_title = read_text(functools.partial(open_text_source, path), layout)
         row_word = "line"
+    release_arrow_memory()  # the Arrow table is gone now
     roles = {"user": spec.user_col, "item": spec.item_col, "rating": spec.rating_col}
     notes: list[str] = []
     items_file = None

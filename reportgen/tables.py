@@ -100,6 +100,17 @@ def read_strings(open_table: Opener, name: str, *, sep: str, encoding: str, head
     return table
 
 
+def release_arrow_memory() -> None:
+    """Give the pages of pyarrow's freed buffers (the parsed text) back to the system.
+
+    pyarrow's allocator keeps freed memory for reuse; after a large read that is
+    as much again as the frame, held for the rest of the run.
+    """
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
+
+
 # --------------------------------------------------------------------------- the fast read
 
 
@@ -170,7 +181,6 @@ def _typed_arrow(table: Any, layout: Layout, *, first_row: int) -> tuple[pd.Data
             columns["title"] = _categorical(title, blank_is_missing=True)
             if columns["title"] is None:
                 return None
-    pa.default_memory_pool().release_unused()  # the parsed text is gone; give its pages back
     frame = pd.DataFrame(columns)
     frame.index = pd.RangeIndex(first_row, first_row + len(frame))
     return frame, has_title
@@ -198,16 +208,14 @@ def _categorical(values: Any, *, blank_is_missing: bool = False) -> pd.Series | 
     codes = encoded.cat.codes.to_numpy()
     stripped = encoded.cat.categories.str.strip()
     empty = np.asarray(stripped == "")
-    if empty.any():
-        if not blank_is_missing:
-            return None
-        codes = np.where(empty[codes] & (codes >= 0), -1, codes)
+    if empty.any() and not blank_is_missing:
+        return None
     if stripped.has_duplicates or not stripped.is_monotonic_increasing or empty.any():
         keep = ~empty
         order, uniques = pd.factorize(stripped[keep], sort=True)
-        remap = np.full(len(stripped), -1, dtype=np.int64)
-        remap[keep] = order
-        codes = np.where(codes >= 0, remap[codes], -1)
+        remap = np.full(len(stripped) + 1, -1, dtype=np.int32)  # the last slot: code -1 stays -1
+        remap[:-1][keep] = order
+        codes = remap[codes]
         stripped = pd.Index(uniques, dtype="str")
     return pd.Series(pd.Categorical.from_codes(codes, categories=stripped))
 
