@@ -45,8 +45,13 @@ def regular_file(path: Path) -> Path:
     if stat.S_ISDIR(mode):
         raise InputError(f"{path}: is a folder, not a file")
     if not stat.S_ISREG(mode):
-        kind = "a FIFO" if stat.S_ISFIFO(mode) else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a socket or other special file"
-        raise InputError(f"{path}: not a regular file ({kind}); give a file of ratings")
+        if stat.S_ISFIFO(mode):
+            kind = "a FIFO"
+        elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+            kind = "a device"
+        else:
+            kind = "a socket or other special file"
+        raise InputError(f"{path}: is {kind}, not a regular file")
     return Path(path)
 
 
@@ -136,10 +141,15 @@ def check_text_head(head: bytes, name: str, encoding: str, sep: str | None, *, a
     first = text[: end if end >= 0 else len(text)]
     if sep is None:
         return
-    try:
-        columns = len(first.split()) if sep == r"\s+" else len(re.split(sep, first)) if len(sep) > 1 else first.count(sep) + 1
-    except re.error:
-        return  # not a valid pattern: the parser says so
+    if sep == r"\s+":
+        columns = len(first.split())
+    elif len(sep) == 1:
+        columns = first.count(sep) + 1
+    else:
+        try:
+            columns = len(re.split(sep, first))
+        except re.error:
+            return  # not a valid pattern: the parser says so
     if columns > MAX_COLUMNS:
         raise InputError(
             f"{name}: the first line has {columns} columns, more than {MAX_COLUMNS}; expected a table of ratings"
@@ -162,7 +172,8 @@ def check_encoding(stream: IO[bytes], name: str, encoding: str) -> None:
             data = pending + block
             offset = consumed - len(pending) + exc.start
             hint = "; pass --encoding latin-1 if that is the file's encoding" if encoding.lower() != "latin-1" else ""
-            raise InputError(f"{name}: not valid {encoding} (byte 0x{data[exc.start]:02x} at offset {offset}){hint}") from exc
+            byte = f"byte 0x{data[exc.start]:02x} at offset {offset}"
+            raise InputError(f"{name}: not valid {encoding} ({byte}){hint}") from exc
         if not block:
             return
         consumed += len(block)

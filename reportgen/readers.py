@@ -301,7 +301,8 @@ def _items_table(spec: OwnData) -> tuple[pd.DataFrame, str]:
             raise InputError(f"{path}: the file has no rows")
         table.index = pd.RangeIndex(1, len(table) + 1)
         return table, "row"
-    return read_strings(lambda: open_text_source(path), str(path), sep=sep or ",", encoding=spec.encoding, header=True), "line"
+    opener = functools.partial(open_text_source, path)
+    return read_strings(opener, str(path), sep=sep or ",", encoding=spec.encoding, header=True), "line"
 
 
 def _zip_members(path: Path) -> tuple[tuple[str, Opener], tuple[str, Opener]]:

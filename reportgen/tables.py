@@ -293,7 +293,7 @@ def _assemble(chunks: Iterator[pd.DataFrame], layout: Layout, row_word: str = "l
         if len(chunk):
             parts.append(_check_chunk(chunk, layout, row_word, has_title))
     if not parts:
-        raise InputError(f"{layout.name}: no ratings below the header" if layout.header else f"{layout.name}: the file is empty")
+        raise InputError(f"{layout.name}: " + ("no ratings below the header" if layout.header else "the file is empty"))
     columns: dict[str, Any] = {}
     for role in ("user", "item") + (("title",) if has_title else ()):
         if layout.integer_ids and role != "title":
@@ -324,12 +324,14 @@ def _check_chunk(table: pd.DataFrame, layout: Layout, row_word: str, has_title: 
     raw = table[layout.rating]
     empty = blank(raw)
     if empty.any():
-        raise InputError(f"{where(raw.index[empty.to_numpy().argmax()], layout.rating)}: {label(layout.rating, 'rating')} is empty")
+        first = raw.index[empty.to_numpy().argmax()]
+        raise InputError(f"{where(first, layout.rating)}: {label(layout.rating, 'rating')} is empty")
     rating = pd.to_numeric(raw, errors="coerce")
     bad = ~np.isfinite(rating.to_numpy(dtype="float64", na_value=np.nan))
     if bad.any():
         first = raw.index[bad.argmax()]
-        raise InputError(f"{where(first, layout.rating)}: {label(layout.rating, 'rating')} {raw.loc[first]!r} is not a number")
+        value = raw.loc[first]
+        raise InputError(f"{where(first, layout.rating)}: {label(layout.rating, 'rating')} {value!r} is not a number")
     checked = {"user": user, "item": item, "rating": rating.astype("float64")}
     if has_title:
         title = table[layout.title]
