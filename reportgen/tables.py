@@ -53,7 +53,7 @@ def read_text(open_table: Opener, layout: Layout) -> tuple[pd.DataFrame, bool]:
     if not head.strip():
         raise InputError(f"{layout.name}: the file is empty")
     check_text_head(head, layout.name, layout.encoding, layout.sep, at_end=at_end)
-    fast = _fast_text(open_table, layout)
+    fast = _fast_text(open_table, layout, head)
     if fast is not None:
         return fast
     with open_table() as stream:
@@ -114,24 +114,38 @@ def release_arrow_memory() -> None:
 # --------------------------------------------------------------------------- the fast read
 
 
-def _fast_text(open_table: Opener, layout: Layout) -> tuple[pd.DataFrame, bool] | None:
+def _fast_text(open_table: Opener, layout: Layout, head: bytes) -> tuple[pd.DataFrame, bool] | None:
     """pyarrow's typed read, or None where the careful read must look (any doubt at all)."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    if len(layout.sep) != 1 or not layout.header or layout.typed_header or is_wide(layout.encoding):
-        return None  # the careful read's cases: regex separators, GroupLens, recbole, UTF-16/32
-    wanted = [layout.user, layout.item, layout.rating] + ([layout.title] if layout.title is not None else [])
-    types = {str(c): pa.dictionary(pa.int32(), pa.string()) for c in wanted}
-    types[str(layout.rating)] = pa.float64()
+    if len(layout.sep) != 1 or is_wide(layout.encoding):
+        return None  # the careful read's cases: regex separators, UTF-16/32
+    roles = [layout.user, layout.item, layout.rating] + ([layout.title] if layout.title is not None else [])
+    if not layout.header:
+        names = {role: f"f{role}" for role in roles}  # pyarrow's own names for a headerless table
+    elif layout.typed_header:  # recbole: find `user_id:token` for `user_id`
+        first = head.split(b"\n", 1)[0].decode(layout.encoding, errors="replace").rstrip("\r")
+        found = {name.split(":", 1)[0]: name for name in first.split(layout.sep)}
+        names = {role: found.get(str(role), str(role)) for role in roles}
+    else:
+        names = {role: str(role) for role in roles}
+    ids = pa.int64() if layout.integer_ids else pa.dictionary(pa.int32(), pa.string())
+    types = {names[layout.user]: ids, names[layout.item]: ids, names[layout.rating]: pa.float64()}
+    if layout.title is not None:
+        types[names[layout.title]] = pa.dictionary(pa.int32(), pa.string())
     try:
         with open_table() as stream:
             lines = count_lines(stream)
         with open_table() as stream:
             table = pacsv.read_csv(
                 stream,
-                read_options=pacsv.ReadOptions(encoding=layout.encoding, block_size=1 << 24),
-                parse_options=pacsv.ParseOptions(delimiter=layout.sep, ignore_empty_lines=False),
+                read_options=pacsv.ReadOptions(
+                    encoding=layout.encoding, block_size=1 << 24, autogenerate_column_names=not layout.header
+                ),
+                parse_options=pacsv.ParseOptions(
+                    delimiter=layout.sep, ignore_empty_lines=False, quote_char='"' if layout.header else False
+                ),
                 convert_options=pacsv.ConvertOptions(
                     include_columns=list(types),
                     include_missing_columns=True,
@@ -143,12 +157,13 @@ def _fast_text(open_table: Opener, layout: Layout) -> tuple[pd.DataFrame, bool] 
             )
     except (pa.ArrowException, ValueError, LookupError):
         return None
-    if table.num_rows == 0 or table.num_rows != lines - 1:
+    if table.num_rows == 0 or table.num_rows != lines - (1 if layout.header else 0):
         return None  # blank lines, line breaks inside quotes or a stray \r: the careful read counts lines
-    for required in wanted[:2]:
-        if table.column(str(required)).null_count == table.num_rows:
+    for role in (layout.user, layout.item):
+        if table.column(names[role]).null_count == table.num_rows:
             return None  # a missing column; the careful read names what it found
-    return _typed_arrow(table, layout, first_row=2)
+    table = table.rename_columns([{v: str(k) for k, v in names.items()}.get(c, c) for c in table.column_names])
+    return _typed_arrow(table, layout, first_row=2 if layout.header else 1)
 
 
 def _typed_arrow(table: Any, layout: Layout, *, first_row: int) -> tuple[pd.DataFrame, bool] | None:
@@ -162,7 +177,7 @@ def _typed_arrow(table: Any, layout: Layout, *, first_row: int) -> tuple[pd.Data
         return None
     columns: dict[str, Any] = {}
     for role, column in (("user", layout.user), ("item", layout.item)):
-        values = _categorical(table.column(str(column)))
+        values = (_integer_categorical if layout.integer_ids else _categorical)(table.column(str(column)))
         if values is None or values.isna().any():
             return None
         columns[role] = values
@@ -184,6 +199,17 @@ def _typed_arrow(table: Any, layout: Layout, *, first_row: int) -> tuple[pd.Data
     frame = pd.DataFrame(columns)
     frame.index = pd.RangeIndex(first_row, first_row + len(frame))
     return frame, has_title
+
+
+def _integer_categorical(values: Any) -> pd.Series | None:
+    """An Arrow column of integer ids (GroupLens, recbole) as a Categorical of int64 with sorted categories."""
+    import pandas as pd
+    import pyarrow as pa
+
+    if not pa.types.is_integer(values.type) or values.null_count:
+        return None
+    codes, uniques = pd.factorize(values.to_numpy(), sort=True)
+    return pd.Series(pd.Categorical.from_codes(codes, categories=pd.Index(uniques, dtype="int64")))
 
 
 def _categorical(values: Any, *, blank_is_missing: bool = False) -> pd.Series | None:

@@ -40,6 +40,8 @@ def test_grouplens_folder_reads_ratings_with_latin1_titles(tmp_path: Path) -> No
         {"user": 196, "item": 377, "rating": 5, "title": "Misérables, Les (1995)"},
     ]
     assert (ratings.n_ratings, ratings.n_users, ratings.n_items) == (4, 3, 3)
+    assert list(ratings.frame.index) == [1, 2, 3, 4]  # u.data's lines, for messages
+    assert list(ratings.frame["user"].cat.categories) == [22, 186, 196]  # integer ids, sorted
     p = ratings.provenance
     assert (p.name, p.source, p.location) == ("ml-100k", "path", str(folder))
     assert p.ratings_file == str(folder / "u.data")
@@ -134,6 +136,7 @@ def test_recbole_folder_reads_typed_headers_and_rebuilds_titles(tmp_path: Path) 
         {"user": 1, "item": 1412, "rating": 1, "title": "Land Before Time III: The Time of the Great Giving (1995) (V)"},
     ]
     assert ratings.provenance.source == "recbole"
+    assert list(ratings.frame.index) == [2, 3, 4]
     assert ratings.provenance.sha256 == hashlib.sha256((tmp_path / "ml-100k.inter").read_bytes()).hexdigest()
 
 
