@@ -1,30 +1,41 @@
 """The errors the stages raise; the CLI turns each into one `Error: …` line.
 
 Stages never choose exit codes themselves: every exception carries the code the
-CLI should use, so `cli.py` stays the only place that calls `sys.exit`. An error
-about one setting names it as `{option}` in its message and in `option` (the
-Python name, e.g. `y_range`): the library prints that name, the CLI its flag.
+CLI should use, so `cli` stays the only place that calls `sys.exit`. A message
+names a setting as `setting("y_range")`, a `{--y_range}` placeholder: the library
+prints the setting's Python name (`y_range`), the CLI its flag (`--y-range`).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
-OPTION = "{option}"
+_SETTING = re.compile(r"\{--([a-z_]+)\}")
+
+
+def setting(name: str) -> str:
+    """The placeholder for a setting in an error message: `{--name}`."""
+    return "{--" + name + "}"
 
 
 class ReportgenError(Exception):
-    """A failure the user should read as one line, without a traceback."""
+    """A failure the user should read as one line, without a traceback.
+
+    `option`: the setting at fault, if one is (the first one the message names).
+    """
 
     exit_code = 1
 
-    def __init__(self, message: str, *, option: str | None = None) -> None:
-        self.template, self.option = message, option
+    def __init__(self, message: str) -> None:
+        self.template = message
+        found = _SETTING.search(message)
+        self.option = found.group(1) if found else None
         super().__init__(self.render())
 
     def render(self, name: Callable[[str], str] = str) -> str:
-        """The message, with the setting at fault called `name(option)`."""
-        return self.template if self.option is None else self.template.replace(OPTION, name(self.option))
+        """The message, with each setting called `name(setting)`."""
+        return _SETTING.sub(lambda m: name(m.group(1)), self.template)
 
 
 class InputError(ReportgenError):

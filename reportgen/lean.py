@@ -36,12 +36,35 @@ Built = tuple[Learner, dict[str, Any], tuple[np.ndarray, np.ndarray], np.ndarray
 def codes(frame: pd.DataFrame, classes: dict[str, Any]) -> np.ndarray:
     """Each rating's (user, item) row in the model's embeddings: int64, shape (n, 2); 0 is `#na#` (unseen)."""
     return np.stack(
-        [
-            pd.Index(list(classes[name].items[1:])).get_indexer(frame[name]).astype(np.int64) + 1
-            for name in ("user", "title")
-        ],
+        [_class_codes(pd.Index(list(classes[name].items[1:])), frame[name]).astype(np.int64) + 1 for name in ("user", "title")],
         axis=1,
     )  # unseen in training: code -1 + 1 = 0, fastai's #na#
+
+
+def _present(column: pd.Series) -> pd.Series:
+    """A categorical column as `CategoryMap` must see it: only the categories that occur, sorted.
+
+    `CategoryMap` takes a categorical's categories as they are, so without this a
+    vocabulary would hold values seen only in validation, in the data's order.
+    """
+    if not isinstance(column.dtype, pd.CategoricalDtype):
+        return column
+    present = column.cat.remove_unused_categories()
+    return present.cat.reorder_categories(present.cat.categories.sort_values())
+
+
+def _plain(column: pd.Series) -> pd.Series:
+    """A categorical column as plain values (ints or strings), the way fastai's `Categorify` expects them."""
+    if not isinstance(column.dtype, pd.CategoricalDtype):
+        return column
+    return column.astype(column.cat.categories.dtype)
+
+
+def _class_codes(vocabulary: pd.Index, column: pd.Series) -> np.ndarray:
+    """Each value's position in `vocabulary` (-1 where absent); a categorical is mapped once per category."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return vocabulary.get_indexer(column.cat.categories)[column.cat.codes.to_numpy()]
+    return vocabulary.get_indexer(column)
 
 
 # --------------------------------------------------------------------------- the tutorial path
@@ -67,7 +90,7 @@ class EpochRecord(Callback):
 def tutorial_learner(frame: pd.DataFrame, config: Any, device: str, record: Record) -> Built:
     """The tutorial verbatim: `CollabDataLoaders.from_df` and `collab_learner`."""
     dls = CollabDataLoaders.from_df(
-        frame,
+        frame.assign(user=_plain(frame["user"]), title=_plain(frame["title"])),
         valid_pct=config.valid_pct,
         user_name="user",
         item_name="title",
@@ -131,7 +154,7 @@ def lean_split(frame: pd.DataFrame, config: Any) -> tuple[np.ndarray, np.ndarray
     train_idx, valid_idx = (
         np.asarray(s, dtype=np.int64) for s in RandomSplitter(config.valid_pct, config.seed)(range(len(frame)))
     )
-    classes = {name: CategoryMap(frame[name].iloc[train_idx], add_na=True) for name in ("user", "title")}
+    classes = {name: CategoryMap(_present(frame[name].iloc[train_idx]), add_na=True) for name in ("user", "title")}
     return train_idx, valid_idx, classes
 
 

@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields, replace
 from typing import TYPE_CHECKING, Any
 
-from reportgen.errors import OPTION, InputError, RunError
+from reportgen.errors import InputError, RunError, setting
 
 if TYPE_CHECKING:
     import numpy as np
@@ -103,7 +103,7 @@ class TrainConfig:
     def from_preset(cls, name: str, **overrides: Any) -> TrainConfig:
         """The preset's settings, then `overrides` (e.g. options given on the command line)."""
         if name not in PRESETS:
-            raise InputError(f"{OPTION} must be one of {', '.join(PRESETS)}, not {name!r}", option="preset")
+            raise InputError(f"{setting('preset')} must be one of {', '.join(PRESETS)}, not {name!r}")
         return cls(**{**PRESETS[name].changes, **overrides, "preset": name})
 
     def as_dict(self) -> dict[str, Any]:
@@ -253,9 +253,8 @@ def resolve_y_range(ratings: Ratings, config: TrainConfig) -> TrainConfig:
     if outside.any():
         first = ratings.frame.index[outside.argmax()]
         raise InputError(
-            f"{ratings.provenance.ratings_file}: {int(outside.sum())} rating(s) outside {OPTION} {low:g} {high:g}, "
+            f"{ratings.provenance.ratings_file}: {int(outside.sum())} rating(s) outside {setting('y_range')} {low:g} {high:g}, "
             f"first at {ratings.row_word} {first}: {rating.loc[first]:g}",
-            option="y_range",
         )
     return config
 
@@ -264,19 +263,19 @@ def check_y_range(y_range: tuple[float, float]) -> None:
     """The range predictions are squashed into: two finite numbers, LOW below HIGH."""
     low, high = y_range
     if not (math.isfinite(low) and math.isfinite(high)):
-        raise InputError(f"Invalid value for '{OPTION}': LOW ({low}) and HIGH ({high}) must be finite", option="y_range")
+        raise InputError(f"Invalid value for '{setting('y_range')}': LOW ({low}) and HIGH ({high}) must be finite")
     if not low < high:
-        raise InputError(f"Invalid value for '{OPTION}': LOW ({low}) must be below HIGH ({high})", option="y_range")
+        raise InputError(f"Invalid value for '{setting('y_range')}': LOW ({low}) must be below HIGH ({high})")
 
 
 def check_config(config: TrainConfig) -> None:
     """Refuse settings that cannot train, with the setting at fault named."""
     if config.loader not in LOADERS:
-        raise InputError(f"{OPTION} must be 'lean' or 'fastai', not {config.loader!r}", option="loader")
+        raise InputError(f"{setting('loader')} must be 'lean' or 'fastai', not {config.loader!r}")
     if config.device not in DEVICES:
-        raise InputError(f"{OPTION} must be auto, cpu or cuda, not {config.device!r}", option="device")
+        raise InputError(f"{setting('device')} must be auto, cpu or cuda, not {config.device!r}")
     if config.threads is not None and config.threads < 1:
-        raise InputError(f"{OPTION} must be at least 1, not {config.threads}", option="threads")
+        raise InputError(f"{setting('threads')} must be at least 1, not {config.threads}")
 
 
 def resolve_device(name: str) -> str:
@@ -287,7 +286,7 @@ def resolve_device(name: str) -> str:
         return "cuda" if torch.cuda.is_available() else "cpu"
     if name == "cuda" and not torch.cuda.is_available():
         raise InputError(
-            f"{OPTION} cuda: torch sees no CUDA GPU on this machine; use {OPTION} cpu or {OPTION} auto", option="device"
+            f"{setting('device')} cuda: torch sees no CUDA GPU on this machine; use {setting('device')} cpu or {setting('device')} auto"
         )
     return name
 
@@ -314,8 +313,7 @@ def check_enough_ratings(n_ratings: int, config: TrainConfig, name: str) -> None
     if n_train < config.bs:
         raise InputError(
             f"{name}: too few ratings to train: {n_ratings} leave {n_train} in the training split, "
-            f"fewer than one batch of {OPTION} {config.bs}",
-            option="bs",
+            f"fewer than one batch of {setting('bs')} {config.bs}"
         )
 
 
@@ -369,8 +367,7 @@ def _fit(
     if not (math.isfinite(final.train_loss) and math.isfinite(final.valid_loss)):
         raise RunError(
             f"training diverged: epoch {final.epoch} ended with train loss {final.train_loss} "
-            f"and valid loss {final.valid_loss}; try a smaller {OPTION}",
-            option="lr",
+            f"and valid loss {final.valid_loss}; try a smaller {setting('lr')}"
         )
 
     model = learn.model

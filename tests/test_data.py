@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import zipfile
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from reportgen import data
+from reportgen import data, sources
 from reportgen.errors import DataNotFoundError, InputError
 
 U_DATA = "196\t242\t3\t881250949\n186\t302\t3\t891717742\n22\t377\t1\t878887116\n196\t377\t5\t881250950\n"
@@ -39,6 +40,8 @@ def test_grouplens_folder_reads_ratings_with_latin1_titles(tmp_path: Path) -> No
         {"user": 196, "item": 377, "rating": 5, "title": "Misérables, Les (1995)"},
     ]
     assert (ratings.n_ratings, ratings.n_users, ratings.n_items) == (4, 3, 3)
+    assert list(ratings.frame.index) == [1, 2, 3, 4]  # u.data's lines, for messages
+    assert list(ratings.frame["user"].cat.categories) == [22, 186, 196]  # integer ids, sorted
     p = ratings.provenance
     assert (p.name, p.source, p.location) == ("ml-100k", "path", str(folder))
     assert p.ratings_file == str(folder / "u.data")
@@ -133,6 +136,7 @@ def test_recbole_folder_reads_typed_headers_and_rebuilds_titles(tmp_path: Path) 
         {"user": 1, "item": 1412, "rating": 1, "title": "Land Before Time III: The Time of the Great Giving (1995) (V)"},
     ]
     assert ratings.provenance.source == "recbole"
+    assert list(ratings.frame.index) == [2, 3, 4]
     assert ratings.provenance.sha256 == hashlib.sha256((tmp_path / "ml-100k.inter").read_bytes()).hexdigest()
 
 
@@ -144,13 +148,13 @@ def no_local_copies(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An empty fastai home and no recbole, whatever this machine has installed."""
     home = tmp_path / "fastai-home"
     monkeypatch.setenv("FASTAI_HOME", str(home))
-    monkeypatch.setattr(data, "recbole_data_dir", lambda: None)
+    monkeypatch.setattr(sources, "recbole_data_dir", lambda: None)
     return home
 
 
 def test_fastai_cache_is_used_before_recbole(no_local_copies: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     grouplens_dir(no_local_copies / "data" / "ml-100k")
-    monkeypatch.setattr(data, "recbole_data_dir", lambda: pytest.fail("recbole must not be consulted"))
+    monkeypatch.setattr(sources, "recbole_data_dir", lambda: pytest.fail("recbole must not be consulted"))
     ratings = data.load(download=None)
     assert ratings.provenance.source == "fastai-cache"
     assert ratings.provenance.location == str(no_local_copies / "data" / "ml-100k")
@@ -174,8 +178,8 @@ def test_no_source_at_all_gives_one_error_listing_every_way(no_local_copies: Pat
 
     with pytest.raises(DataNotFoundError) as err:
         data.load(download=offline)
-    message = str(err.value)
-    assert "\n" not in message
+    message = err.value.render(lambda name: f"--{name}")  # as the command line shows it
+    assert "\n" not in message and "pass data PATH" in str(err.value)  # the library names the setting
     assert message.startswith(
         "cannot find MovieLens ml-100k and the download failed (ConnectionError: Name or service not known)"
     )
@@ -184,7 +188,7 @@ def test_no_source_at_all_gives_one_error_listing_every_way(no_local_copies: Pat
 
 
 def test_explicit_data_wins_over_everything(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(data, "fastai_data_dir", lambda: pytest.fail("the cache must not be consulted"))
+    monkeypatch.setattr(sources, "fastai_data_dir", lambda: pytest.fail("the cache must not be consulted"))
     ratings = data.load(grouplens_dir(tmp_path / "mine"), download=None)
     assert ratings.provenance.source == "path"
 
@@ -204,3 +208,54 @@ def test_real_recbole_copy_is_the_full_ml100k(recbole_ml100k: Path) -> None:
     assert titles[267] == "unknown"
     assert titles[1] == "Toy Story (1995)"
     assert titles[50] == "Star Wars (1977)"
+
+
+# --------------------------------------------------------------------------- `datasets --data` agrees with `build --data`
+
+
+def _plain_file(tmp: Path) -> Path:
+    (tmp / "notes.txt").write_text("not a zip\n")
+    return tmp / "notes.txt"
+
+
+def _folder_without_u_item(tmp: Path) -> Path:
+    (tmp / "half").mkdir()
+    (tmp / "half" / "u.data").write_text(U_DATA)
+    return tmp / "half"
+
+
+def _zip_without_u_data(tmp: Path) -> Path:
+    with zipfile.ZipFile(tmp / "other.zip", "w") as z:
+        z.writestr("ml-100k/README", "no data here")
+    return tmp / "other.zip"
+
+
+def _fifo(tmp: Path) -> Path:
+    os.mkfifo(tmp / "pipe")
+    return tmp / "pipe"
+
+
+@pytest.mark.parametrize("make", [_plain_file, _folder_without_u_item, _zip_without_u_data, _fifo])
+def test_datasets_never_says_it_would_read_what_build_refuses(tmp_path: Path, make, no_local_copies: Path) -> None:
+    from click.testing import CliRunner
+
+    from reportgen.cli import cli
+
+    path = make(tmp_path)
+    build = CliRunner().invoke(cli, ["build", "--offline", "--data", str(path), "--output", str(tmp_path / "out")])
+    assert build.exit_code == 2
+    refusal = build.stderr.splitlines()[-1].removeprefix(f"Error: {path}: ")
+    listed = CliRunner().invoke(cli, ["datasets", "--data", str(path)])
+    assert listed.exit_code == 0
+    assert "would read" not in listed.output
+    assert listed.output.splitlines()[-1] == f"reportgen build would refuse --data {path}: {refusal}"
+
+
+def test_datasets_says_it_would_read_a_good_data_folder(tmp_path: Path, no_local_copies: Path) -> None:
+    from click.testing import CliRunner
+
+    from reportgen.cli import cli
+
+    folder = grouplens_dir(tmp_path / "ml-100k")
+    listed = CliRunner().invoke(cli, ["datasets", "--data", str(folder)])
+    assert listed.output.splitlines()[-1] == f"reportgen build would read: path ({folder})"

@@ -10,6 +10,9 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import resource
+import threading
+import time
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -18,7 +21,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from reportgen import data
+from reportgen import data, train
 from reportgen.cli import cli
 from reportgen.data import OwnData
 from reportgen.errors import InputError
@@ -203,6 +206,96 @@ def _items_without_ratings(tmp: Path):
     return ["--items", path, "--user-col", "uid"], "Error: --items, --user-col only apply to your own data: add --ratings FILE"
 
 
+def _fifo(tmp: Path):
+    path = tmp / "ratings.csv"
+    os.mkfifo(path)
+    _unblock_readers(path)
+    return ["--ratings", path], f"Error: {path}: is a FIFO, not a regular file"
+
+
+def _fifo_items(tmp: Path):
+    path = csv_file(tmp, "user,item,rating\n" + ratings_text())
+    items = tmp / "items.csv"
+    os.mkfifo(items)
+    _unblock_readers(items)
+    return ["--ratings", path, "--items", items], f"Error: {items}: is a FIFO, not a regular file"
+
+
+def _unblock_readers(fifo: Path) -> None:
+    """Should a regression open the FIFO, a writer appears and closes it, so the test fails instead of hanging."""
+
+    def writer() -> None:
+        for _ in range(300):
+            try:
+                os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+            except OSError:
+                time.sleep(0.1)  # no reader (the fix): nothing to unblock
+
+    threading.Thread(target=writer, daemon=True).start()
+
+
+def _device(tmp: Path):
+    return ["--ratings", "/dev/null"], "Error: /dev/null: is a device, not a regular file"
+
+
+def _nul_bytes(tmp: Path):
+    path = tmp / "ratings.csv"
+    path.write_bytes(b"user,item,rating\n1,1,\x004\n")
+    return ["--ratings", path], f"Error: {path}: not a text file (a NUL byte at offset 21); expected a table of ratings"
+
+
+def _binary(tmp: Path):
+    path = tmp / "ratings.csv"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
+    return ["--ratings", path], f"Error: {path}: not a text file (a NUL byte at offset 8); expected a table of ratings"
+
+
+def _gz_of_zeros(tmp: Path):
+    path = tmp / "ratings.csv.gz"
+    path.write_bytes(gzip.compress(bytes(4 << 20)))
+    return ["--ratings", path], f"Error: {path}: not a text file (a NUL byte at offset 0); expected a table of ratings"
+
+
+def _first_line_too_long(tmp: Path):
+    path = csv_file(tmp, ",".join(f"column{i}" for i in range(150_000)) + "\n1\n")
+    return ["--ratings", path], (
+        f"Error: {path}: the first line is longer than 1 MiB; expected a table of ratings with a header"
+    )
+
+
+def _too_many_columns(tmp: Path):
+    path = csv_file(tmp, ",".join("a" * 5000) + "\n")
+    return ["--ratings", path], f"Error: {path}: the first line has 5000 columns, more than 2000; expected a table of ratings"
+
+
+def _utf16(tmp: Path):
+    path = tmp / "ratings.csv"
+    path.write_bytes(("user,item,rating\n" + ratings_text()).encode("utf-16"))
+    return ["--ratings", path], (
+        f"Error: {path}: not valid utf-8: the file starts with a UTF-16 byte-order mark (0xff 0xfe); "
+        "pass --encoding utf-16 if that is the file's encoding"
+    )
+
+
+def _unknown_encoding(tmp: Path):
+    path = csv_file(tmp, "user,item,rating\n" + ratings_text())
+    return ["--ratings", path, "--encoding", "nope"], f"Error: {path}: unknown text encoding 'nope'"
+
+
+def _bad_separator_pattern(tmp: Path):
+    path = csv_file(tmp, "user,item,rating\n" + ratings_text())
+    return ["--ratings", path, "--sep", "[("], f"Error: {path}: cannot parse (unterminated character set at position 0)"
+
+
+def _fifo_as_data(tmp: Path):
+    path = tmp / "ml-100k"
+    os.mkfifo(path)
+    _unblock_readers(path)
+    return ["--data", path], (
+        f"Error: {path}: not a regular file or folder (expected a GroupLens ml-100k folder or zip)"
+    )
+
+
 BAD_INPUT = [
     ("missing file", _missing),
     ("empty file", _empty),
@@ -226,6 +319,18 @@ BAD_INPUT = [
     ("zip without the expected files", _zip_without_files),
     ("--data with --ratings", _data_with_ratings),
     ("own-data options without --ratings", _items_without_ratings),
+    ("FIFO as --ratings", _fifo),
+    ("FIFO as --items", _fifo_items),
+    ("FIFO as --data", _fifo_as_data),
+    ("device as --ratings", _device),
+    ("NUL bytes", _nul_bytes),
+    ("binary file", _binary),
+    ("gzip of NUL bytes", _gz_of_zeros),
+    ("first line longer than 1 MiB", _first_line_too_long),
+    ("more than 2000 columns", _too_many_columns),
+    ("UTF-16 without --encoding", _utf16),
+    ("unknown encoding", _unknown_encoding),
+    ("separator that is not a valid pattern", _bad_separator_pattern),
 ]
 
 
@@ -263,14 +368,14 @@ def test_unreadable_file_inside_a_data_folder(tmp_path: Path, monkeypatch: pytes
     folder.mkdir()
     (folder / "u.data").write_text("1\t1\t5\t0\n")
     (folder / "u.item").write_text("1|A (1990)|\n")
-    real = Path.read_bytes
+    real = Path.open
 
-    def refuse(self: Path) -> bytes:
+    def refuse(self: Path, *args: object, **kwargs: object) -> object:
         if self.name == "u.item":
             raise PermissionError(13, "Permission denied", str(self))
-        return real(self)
+        return real(self, *args, **kwargs)
 
-    monkeypatch.setattr(Path, "read_bytes", refuse)
+    monkeypatch.setattr(Path, "open", refuse)
     with pytest.raises(InputError) as err:
         data.read_grouplens(folder)
     assert str(err.value) == f"{folder / 'u.item'}: cannot read (Permission denied)"
@@ -333,10 +438,14 @@ def write_format(tmp: Path, fmt: str) -> tuple[Path, dict]:
         path = tmp / "ratings.csv"
         path.write_bytes(text_csv.encode("latin-1"))
         return path, {"encoding": "latin-1"}
+    if fmt == "utf-16":
+        path = tmp / "ratings.csv"
+        path.write_bytes(text_csv.encode("utf-16"))
+        return path, {"encoding": "utf-16"}
     raise AssertionError(fmt)
 
 
-@pytest.mark.parametrize("fmt", ["csv", "tsv", "txt", "data-with-sep", "parquet", "csv.gz", "zip", "latin-1"])
+@pytest.mark.parametrize("fmt", ["csv", "tsv", "txt", "data-with-sep", "parquet", "csv.gz", "zip", "latin-1", "utf-16"])
 def test_every_format_reads_to_the_same_table(tmp_path: Path, fmt: str) -> None:
     path, extra = write_format(tmp_path, fmt)
     ratings = data.read_ratings_file(OwnData(ratings=path, **SPEC, **extra))
@@ -354,6 +463,87 @@ def test_parquet_errors_name_the_row(tmp_path: Path) -> None:
     with pytest.raises(InputError) as err:
         data.read_ratings_file(OwnData(ratings=path, **SPEC))
     assert str(err.value) == f"{path}: row 2: rating (column 'stars') is empty"
+
+
+def test_a_sparse_2_gb_file_is_refused_at_once_in_bounded_memory(tmp_path: Path) -> None:
+    path = tmp_path / "ratings.csv"
+    with path.open("wb") as f:
+        f.truncate(2 << 30)  # `truncate -s 2G`: all NUL bytes, no disk used
+    before, started = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, time.perf_counter()
+    with pytest.raises(InputError) as err:
+        data.read_ratings_file(OwnData(ratings=path))
+    assert str(err.value) == f"{path}: not a text file (a NUL byte at offset 0); expected a table of ratings"
+    assert time.perf_counter() - started < 5
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 100_000  # KiB
+    path.unlink()  # sparse, but no reason to leave 2 GB of apparent size in the temp folder
+
+
+@pytest.mark.parametrize(
+    ("body", "line", "message"),
+    [
+        # Quoted titles that span lines push every later rating down the file.
+        (
+            '1,1,4,"A\nlong\ntitle"\n2,2,3,"B\ntitle"\n3,3,good,C\n',
+            7,
+            "rating (column 'rating') 'good' is not a number",
+        ),
+        # The bad value itself sits after a line break inside its own row.
+        ('1,1,4,A\n2,"x\ny",bad,B\n', 4, "rating (column 'rating') 'bad' is not a number"),
+        ('1,1,4,"A\nB"\n,2,3,C\n', 4, "user (column 'user') is empty"),
+    ],
+)
+def test_errors_name_the_physical_line_after_quoted_line_breaks(tmp_path: Path, body: str, line: int, message: str) -> None:
+    header = "user,item,rating,title\n"
+    path = csv_file(tmp_path, header + body)
+    with pytest.raises(InputError) as err:
+        data.read_ratings_file(OwnData(ratings=path))
+    assert str(err.value) == f"{path}: line {line}: {message}"
+
+
+def test_ratings_after_quoted_line_breaks_keep_their_physical_lines(tmp_path: Path) -> None:
+    path = csv_file(tmp_path, 'user,item,rating,title\n1,a,4,"A\nB"\n\n2,b,9,C\n3,c,1,D\n')
+    loaded = data.load(OwnData(ratings=path), download=None)
+    assert list(loaded.frame.index) == [2, 5, 6]
+    with pytest.raises(InputError) as err:
+        train.resolve_y_range(loaded, train.TrainConfig(y_range=(1.0, 5.0)))
+    assert str(err.value) == f"{path}: 1 rating(s) outside y_range 1 5, first at line 5: 9"
+    assert err.value.render(lambda name: "--" + name.replace("_", "-")).endswith("outside --y-range 1 5, first at line 5: 9")
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_the_frame_is_typed_for_scale(tmp_path: Path, fmt: str) -> None:
+    """Ids and titles are Categoricals with sorted categories, ratings float64, the index plain integers."""
+    path, extra = write_format(tmp_path, fmt)
+    frame = data.load(OwnData(ratings=path, **SPEC, **extra), download=None).frame
+    for column in ("user", "item", "title"):
+        assert isinstance(frame[column].dtype, pd.CategoricalDtype)
+        assert list(frame[column].cat.categories) == sorted(frame[column].cat.categories)
+    assert frame["rating"].dtype == "float64"
+    assert frame.index.dtype == "int64"
+
+
+def test_doubtful_files_read_the_same_as_clean_ones(tmp_path: Path) -> None:
+    """Blank lines and padded ids send a file to the careful read; the table must not change."""
+    clean = csv_file(tmp_path, "user,item,rating,title\n1,a,4,Alpha\n2,b,3,Beta\n2,a,5,Alpha\n", "clean.csv")
+    doubtful = csv_file(
+        tmp_path, "user,item,rating,title\n1, a ,4,Alpha\n\n2,b,3, Beta\n2,a,5,Alpha\n\n", "doubtful.csv"
+    )
+    fast, careful = (data.read_ratings_file(OwnData(ratings=p)).frame for p in (clean, doubtful))
+    assert list(careful.index) == [2, 4, 5]
+    pd.testing.assert_frame_equal(fast.reset_index(drop=True), careful.reset_index(drop=True))
+
+
+def test_padded_ids_are_one_item_in_the_fast_read(tmp_path: Path) -> None:
+    path = csv_file(tmp_path, "user,item,rating\n1,a,4\n2, a,3\n3,b ,5\n3,b,1\n")
+    frame = data.read_ratings_file(OwnData(ratings=path)).frame
+    assert list(frame["item"]) == ["a", "a", "b", "b"] and list(frame["item"].cat.categories) == ["a", "b"]
+
+
+def test_parquet_integer_ids_read_as_their_digits(tmp_path: Path) -> None:
+    path = tmp_path / "ratings.parquet"
+    pd.DataFrame({"user": [10, 9, 10], "item": [1, 2, 3], "rating": [1, 2, 3]}).to_parquet(path)
+    frame = data.read_ratings_file(OwnData(ratings=path)).frame
+    assert list(frame["user"]) == ["10", "9", "10"] and list(frame["title"]) == ["1", "2", "3"]
 
 
 def test_titles_from_an_items_file_and_ids_where_it_has_none(tmp_path: Path) -> None:
@@ -397,7 +587,7 @@ def test_duplicates_keep_the_last_rating_and_are_counted(tmp_path: Path) -> None
 def test_default_y_range_is_the_tutorials_for_movielens_and_derived_for_own_data(tmp_path: Path) -> None:
     path = csv_file(tmp_path, "user,item,rating\n1,a,0.5\n1,b,4.5\n2,c,3\n")
     own = data.load(OwnData(ratings=path), download=None)
-    assert data.default_y_range(own) == (0.5, 4.9)
+    assert train.default_y_range(own) == (0.5, 4.9)
 
 
 # --------------------------------------------------------------------------- whole runs

@@ -152,10 +152,11 @@ def build(**opts: Any) -> None:
 @option("--data", type=click.Path(path_type=Path), help="A folder or zip that `build --data` would read.")
 def datasets(data: Path | None) -> None:
     """Say where the built-in dataset ml-100k would be read from, in the order tried."""
-    from reportgen.data import candidates
+    from reportgen.data import candidates, data_path_problem
 
     found = candidates(data)
-    chosen = next((c for c in found if c.available), None)
+    problem = data_path_problem(data) if data is not None else None  # build's own check: it refuses, never skips
+    chosen = None if problem else next((c for c in found if c.available), None)
     click.echo("ml-100k is looked for in this order:")
     for number, candidate in enumerate(found, start=1):
         if candidate.source == "download":
@@ -167,6 +168,8 @@ def datasets(data: Path | None) -> None:
         click.echo(f"      {candidate.note}")
     if chosen is not None:
         click.echo(f"reportgen build would read: {chosen.source} ({chosen.location})")
+    elif problem:
+        click.echo(f"reportgen build would refuse --data {data}: {problem}")
 
 
 def _source_date() -> dt.datetime | None:
