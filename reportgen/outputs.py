@@ -60,6 +60,7 @@ class RunLock:
     def __init__(self, folder: Path, wait: float = 0.0) -> None:
         self.path = folder / LOCK
         self.wait = wait
+        self.waited = 0.0  # seconds spent waiting for another run; not part of this run's timings
         self._fd: int | None = None
 
     def __enter__(self) -> RunLock:
@@ -68,7 +69,8 @@ class RunLock:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
             raise RunError(f"{self.path.parent}: cannot create the output folder ({exc.strerror or exc})") from exc
-        deadline = time.monotonic() + self.wait
+        started = time.monotonic()
+        deadline, holder = started + self.wait, None
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -77,11 +79,14 @@ class RunLock:
                 if exc.errno not in (errno.EAGAIN, errno.EACCES):
                     os.close(fd)
                     raise RunError(f"{self.path}: cannot lock ({exc.strerror})") from exc
+                holder = _read_pid(fd) or holder
                 if time.monotonic() >= deadline:
-                    holder = _read_pid(fd)
                     os.close(fd)
                     raise LockedError(f"another reportgen run holds {self.path} (pid {holder or 'unknown'})") from None
                 time.sleep(0.1)
+        self.waited = time.monotonic() - started if holder is not None else 0.0
+        if holder is not None:
+            log.info("waited %.1f s for the output folder, held by pid %s", self.waited, holder)
         stale = _read_pid(fd)
         if stale and stale != os.getpid() and not pid_alive(stale):
             log.warning("warning: taking over the stale lock %s of pid %d, which is no longer running", self.path, stale)

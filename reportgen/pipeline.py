@@ -177,6 +177,11 @@ def build(options: BuildOptions, on_epoch: train.EpochHook | None = None) -> Bui
         started = time.perf_counter()
         log.info("start: reportgen %s, output %s", __version__, options.output)
         outputs.remove_leftovers(options.output)
+        # What can be checked without training is checked before it.
+        if options.templates is not None:
+            render.check_templates(options.templates)
+        if options.compare_with is not None:
+            outputs.previous_report(options.output, options.compare_with)
         ratings = data.load(
             options.source, download=options.download, item_key=options.item_key, duplicates=options.duplicates
         )

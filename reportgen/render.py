@@ -131,6 +131,18 @@ def environment(user_templates: Path | None = None) -> Environment:
     return env
 
 
+def check_templates(templates: Path) -> None:
+    """Compile every template in a user's folder now, so a typo stops the run before training."""
+    folder = Path(templates).resolve()
+    env = environment(folder)
+    for name in sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()):
+        if name.endswith((".j2", ".css")):
+            try:
+                env.get_template(name)
+            except TemplateError as exc:
+                raise InputError(f"template error in {folder}: {name}: {exc}") from exc
+
+
 def script_hash(script: str) -> str:
     """The CSP source that allows exactly this inline script: `'sha256-…'`."""
     digest = hashlib.sha256(script.encode("utf-8")).digest()

@@ -328,3 +328,43 @@ def test_a_damaged_previous_report_is_skipped_with_one_warning(published: Path, 
     warnings = [line for line in result.stderr.splitlines() if "warning: not comparing with" in line]
     assert len(warnings) == 1 and "not a reportgen report.json" in warnings[0]
     assert "comparison" not in report(published)
+
+
+def test_the_wait_for_the_lock_is_logged_and_kept_out_of_the_stage_timings(tmp_path: Path, planted_dir: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import fcntl,os,sys,time; fd=os.open(sys.argv[1],os.O_RDWR|os.O_CREAT); "
+         "fcntl.flock(fd,fcntl.LOCK_EX); os.write(fd,b'%d' % os.getpid()); print('held',flush=True); time.sleep(2)",
+         str(out / ".reportgen.lock")],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert holder.stdout.readline().strip() == "held"
+    result = build(out, "--data", planted_dir, "--wait", "30")
+    holder.wait()
+    assert result.exit_code == 0, result.output
+    waited = re.search(rf"waited (\d+\.\d) s for the output folder, held by pid {holder.pid}", result.stderr)
+    assert waited and float(waited.group(1)) >= 1.0
+    assert report(out)["timings"]["load"] < 1.0  # the wait is not load time
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda d: (d / "_bias.html.j2").write_text("{% if %}"), "template error in {templates}: _bias.html.j2: "),
+        (lambda d: (d / "old.json").write_text("{}"), "Error: {old}: cannot read it as a report.json"),
+    ],
+    ids=["--templates with a syntax error", "--compare-with a file that is no report"],
+)
+def test_templates_and_compare_with_are_checked_before_training(
+    tmp_path: Path, planted_dir: Path, make: object, message: str
+) -> None:
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    make(templates)  # type: ignore[operator]
+    old = templates / "old.json"
+    args = ["--templates", templates] if not old.exists() else ["--compare-with", old]
+    result = build(tmp_path / "out", "--data", planted_dir, *args)
+    assert result.exit_code == 2
+    assert message.format(templates=templates, old=old) in result.stderr
+    assert "epoch" not in result.stderr  # refused before training
