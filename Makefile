@@ -44,5 +44,8 @@ $(NPM_STAMP): Makefile
 	  echo "npm not found: the page checks need vnu-jar and axe-core (install Node.js and npm, then run make test)"; \
 	fi
 
+# Everything a run writes into $(OUTPUT) (reports, runs/, latest, the lock), and build leftovers.
+OUTPUT ?= output
 clean:
-	rm -rf output/report.html output/report.json .pytest_cache build dist *.egg-info
+	find $(OUTPUT) -mindepth 1 -maxdepth 1 ! -name .gitkeep -exec rm -rf {} +
+	rm -rf .pytest_cache build dist *.egg-info

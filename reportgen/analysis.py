@@ -109,6 +109,11 @@ class Analysis:
                 f"--top-n {self.top_n_requested} is more than the {len(self.top_items)} items the model "
                 f"knows, so all {len(self.top_items)} were analysed"
             )
+        if sum(1 for c in self.ratings.counts if c) == 1:
+            notes.append(
+                "every rating has the same value: the data has no spread, so no predictor can beat the global "
+                "mean and the error measures below say little"
+            )
         if self.unknown_to_model:
             notes.append(
                 f"{self.unknown_to_model} item(s) appear only in the validation split; the model has no "

@@ -26,6 +26,10 @@ class Baselines:
     model_rmse: float
     global_mean: float
 
+    def against_mean(self, rmse: float) -> float | None:
+        """How much lower (negative) or higher `rmse` is than the global mean's, as a ratio; None if that is 0."""
+        return (rmse - self.global_mean_rmse) / self.global_mean_rmse if self.global_mean_rmse > 0 else None
+
 
 @dataclass(frozen=True)
 class Guesses:

@@ -64,11 +64,15 @@ class RunLock:
         self._fd: int | None = None
 
     def __enter__(self) -> RunLock:
+        folder = self.path.parent
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise RunError(f"{folder}: cannot create the output folder ({exc.strerror or exc})") from exc
+        try:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
-            raise RunError(f"{self.path.parent}: cannot create the output folder ({exc.strerror or exc})") from exc
+            raise RunError(f"{folder}: cannot write in the output folder ({exc.strerror or exc})") from exc
         started = time.monotonic()
         deadline, holder = started + self.wait, None
         while True:

@@ -98,9 +98,9 @@ def seconds(value: float) -> str:
     return f"{minutes} min {rest:02d} s"
 
 
-def percent(ratio: float, digits: int = 1) -> str:
-    """A ratio as a percentage, with the same true minus as `fixed`: −5.0 %."""
-    return f"{fixed(100 * ratio, digits)} %"
+def percent(ratio: float | None, digits: int = 1) -> str:
+    """A ratio as a percentage, with the same true minus as `fixed`: −5.0 %; `–` for none."""
+    return "–" if ratio is None else f"{fixed(100 * ratio, digits)} %"
 
 
 # --------------------------------------------------------------------------- environment

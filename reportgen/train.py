@@ -43,6 +43,8 @@ DEVICES = ("auto", "cpu", "cuda")
 # is dominated by Python and by Adam's update of every embedding row, small vectors
 # that a second thread cannot split profitably. Larger batches share the work.
 ONE_THREAD_MAX_BS = 2048
+# Beyond this a rating's squared error overflows float32 (3.4e38), whatever the learning rate.
+MAX_RATING = 1e18
 
 @dataclass(frozen=True)
 class Preset:
@@ -244,11 +246,17 @@ def default_y_range(ratings: Ratings) -> tuple[float, float]:
 
 def resolve_y_range(ratings: Ratings, config: TrainConfig) -> TrainConfig:
     """`config` with its y-range derived from the data when None, checked against every rating."""
+    rating = ratings.frame["rating"]
+    largest = float(max(abs(rating.min()), abs(rating.max())))
+    if largest > MAX_RATING:
+        raise InputError(
+            f"{ratings.provenance.ratings_file}: ratings as large as {largest:g} cannot be learned in float32 "
+            f"(their squared errors overflow); rescale them to at most {MAX_RATING:g}"
+        )
     if config.y_range is None:
         config = replace(config, y_range=default_y_range(ratings))
     check_y_range(config.y_range)
     low, high = config.y_range
-    rating = ratings.frame["rating"]
     outside = ((rating < low) | (rating > high)).to_numpy()
     if outside.any():
         first = ratings.frame.index[outside.argmax()]
@@ -309,7 +317,13 @@ def check_enough_ratings(n_ratings: int, config: TrainConfig, name: str) -> None
     fastai's RandomSplitter holds out `int(valid_pct * n)` ratings and the training
     loader drops the last partial batch, so fewer than `bs` left means no training.
     """
-    n_train = n_ratings - int(config.valid_pct * n_ratings)
+    n_valid = int(config.valid_pct * n_ratings)
+    if n_valid < 1:
+        raise InputError(
+            f"{name}: {setting('valid_pct')} {config.valid_pct:g} holds out no rating of {n_ratings}, so nothing "
+            f"would measure the model; hold out at least 1 (a share of at least {1 / n_ratings:.2g})"
+        )
+    n_train = n_ratings - n_valid
     if n_train < config.bs:
         raise InputError(
             f"{name}: too few ratings to train: {n_ratings} leave {n_train} in the training split, "

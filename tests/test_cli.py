@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -77,6 +78,14 @@ def test_build_help_documents_every_option_with_its_default_and_the_exit_codes()
         (["--y-range", "5", "1"], "Error: Invalid value for '--y-range'", "LOW (5.0) must be below HIGH (1.0)"),
         (["--data", "no/such/dir"], "Error: Invalid value for '--data'", "Path 'no/such/dir' does not exist."),
         (["--epoch", "3"], "Error: No such option '--epoch'.", "(Did you mean one of: '--epochs', '--keep', '--sep'?)"),
+        (["--valid-pct", "nan"], "Error: Invalid value for '--valid-pct'", "'nan' is not a finite number."),
+        (["--lr", "inf"], "Error: Invalid value for '--lr'", "'inf' is not a finite number."),
+        (["--wd", "nan"], "Error: Invalid value for '--wd'", "'nan' is not a finite number."),
+        (["--wait", "nan"], "Error: Invalid value for '--wait'", "'nan' is not a finite number."),
+        (["--fail-on-regression", "inf"], "Error: Invalid value for '--fail-on-regression'", "'inf' is not a finite number."),
+        (["--y-range", "nan", "5"], "Error: Invalid value for '--y-range'", "LOW (nan) and HIGH (5.0) must be finite"),
+        (["--seed", "99999999999999999999"], "Error: Invalid value for '--seed'", "is not in the range 0<=x<=4294967295."),
+        (["--seed", "-1"], "Error: Invalid value for '--seed'", "-1 is not in the range 0<=x<=4294967295."),
     ],
 )
 def test_bad_usage_is_one_error_line_exit_2_and_no_report_change(
@@ -189,3 +198,34 @@ def test_every_build_option_reads_its_reportgen_variable() -> None:
     options = [p for p in cli.commands["build"].params if isinstance(p, click.Option) and p.name not in ("debug", "help")]
     assert len(options) >= 29
     assert {p.name: p.envvar for p in options} == {p.name: f"REPORTGEN_{p.name.upper()}" for p in options}
+
+
+def test_bare_reportgen_prints_its_help_not_an_error() -> None:
+    result = run()
+    assert result.exit_code == 0
+    assert re.match(r"Usage: \w+ \[OPTIONS\] COMMAND \[ARGS\]...\n", result.output)  # CliRunner names it "cli"
+    assert "build" in result.output and "Error" not in result.output
+
+
+def test_source_date_epoch_past_the_year_9999_is_one_usage_line(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["build", "-o", str(tmp_path)], env={"SOURCE_DATE_EPOCH": "99999999999999"})
+    assert result.exit_code == 2
+    assert result.stderr == "Error: SOURCE_DATE_EPOCH 99999999999999 is after the year 9999; give seconds since 1970\n"
+
+
+def test_a_read_only_output_folder_is_named_as_such(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    out = tmp_path / "out"
+    out.mkdir()
+    real_open = os.open
+
+    def refuse(path: object, *args: object, **kwargs: object) -> int:  # as root, mode 0o500 would not stop us
+        if str(path) == str(out / ".reportgen.lock"):
+            raise PermissionError(errno.EACCES, "Permission denied")
+        return real_open(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "open", refuse)
+    result = CliRunner().invoke(cli, ["build", "--output", str(out), "--epochs", "1"])
+    assert result.exit_code == 1
+    assert result.stderr == f"Error: {out}: cannot write in the output folder (Permission denied)\n"

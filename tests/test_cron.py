@@ -368,3 +368,46 @@ def test_templates_and_compare_with_are_checked_before_training(
     assert result.exit_code == 2
     assert message.format(templates=templates, old=old) in result.stderr
     assert "epoch" not in result.stderr  # refused before training
+
+
+def test_a_quiet_run_prints_nothing_even_with_warnings_and_an_unwritable_mplconfigdir(tmp_path: Path, planted_dir: Path) -> None:
+    """What cron mails: nothing, when the run succeeds; the warnings are in the report."""
+    env = {**os.environ, "MPLCONFIGDIR": "/proc/no-such-dir/matplotlib"}  # not writable, even as root
+    command = [sys.executable, "-m", "reportgen", "build", "--data", str(planted_dir), "-o", str(tmp_path / "out"), "-q"]
+    done = subprocess.run([*command, *QUICK, "--top-n", "100000"], capture_output=True, text=True, env=env, timeout=300)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
+    assert any("were analysed" in note for note in report(tmp_path / "out")["notes"])
+
+
+# --------------------------------------------------------------------------- configuration files (issue 13)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("epochs = 2.7\n", "{config}: epochs: 2.7 is not a whole number"),
+        ('epochs = "many"\n', "{config}: epochs: 'many' is not a valid integer range."),
+        ('output = ""\n', "{config}: output: the path is empty"),
+        ("lr = nan\n", "{config}: lr: nan is not a finite number."),
+        ('items = "items.csv"\n', "--items only apply to your own data: add --ratings FILE"),
+    ],
+)
+def test_config_file_mistakes_are_named_by_file_and_key(tmp_path: Path, text: str, message: str) -> None:
+    config = tmp_path / "nightly.toml"
+    config.write_text(text)
+    (tmp_path / "items.csv").write_text("item,title\n1,A\n")
+    result = CliRunner().invoke(cli, ["build", "--config", str(config), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("Error: ") and message.format(config=config) in result.stderr
+    assert "env var" not in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+def test_make_clean_removes_everything_a_run_leaves(published: Path) -> None:
+    (published / ".gitkeep").write_text("")
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run(  # from another folder, so the checkout's own build leftovers are not touched
+        ["make", "-s", "-f", str(root / "Makefile"), "clean", f"OUTPUT={published}"],
+        cwd=published.parent, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert [p.name for p in published.iterdir()] == [".gitkeep"]  # runs/, latest, links and the lock are gone

@@ -648,3 +648,37 @@ def test_a_parquet_file(tmp_path: Path, half_stars: pd.DataFrame) -> None:
 def test_single_rating_warning_names_only_what_is_there(tmp_path: Path) -> None:
     path = csv_file(tmp_path, "user,item,rating\n1,a,4\n2,a,3\n1,b,2\n2,b,5\n1,c,1\n")
     assert "1 item(s) have a single rating; the model learns little about them" in data.load(OwnData(ratings=path), download=None).notes
+
+
+# --------------------------------------------------------------------------- degenerate data (issue 13)
+
+
+@pytest.mark.parametrize("value", ["3", "1e-300"])
+def test_ratings_without_spread_still_give_a_report_that_says_so(tmp_path: Path, value: str) -> None:
+    rows = "".join(f"{u},{i},{value}\n" for u in range(40) for i in range(12) if (u + i) % 3)
+    doc, _ = build_json(tmp_path / "out", "--ratings", csv_file(tmp_path, "user,item,rating\n" + rows))
+    assert any("the data has no spread" in note for note in doc["notes"])
+    assert doc["insight"]["baselines"]["global_mean_rmse"] == 0.0
+    page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert "the data has no spread" in page
+
+
+def test_a_validation_share_too_small_to_hold_out_a_rating_is_refused(tmp_path: Path) -> None:
+    path = csv_file(tmp_path, "user,item,rating\n" + "".join(f"{u},{i},{1 + (u * i) % 5}\n" for u in range(30) for i in range(10)))
+    result = invoke("build", "--ratings", path, "--valid-pct", "0.0001", "-o", tmp_path / "out")
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[-1] + "\n" == (
+        f"Error: {path}: --valid-pct 0.0001 holds out no rating of 300, so nothing would measure the model; "
+        "hold out at least 1 (a share of at least 0.0033)\n"
+    )
+
+
+def test_ratings_too_large_for_float32_are_refused_before_training(tmp_path: Path) -> None:
+    path = csv_file(tmp_path, "user,item,rating\n" + "".join(f"{u},{i},{(u + i) % 5}e307\n" for u in range(30) for i in range(10)))
+    result = invoke("build", "--ratings", path, "-o", tmp_path / "out")
+    assert result.exit_code == 2
+    assert "epoch" not in result.stderr
+    assert result.stderr.splitlines()[-1] + "\n" == (
+        f"Error: {path}: ratings as large as 4e+307 cannot be learned in float32 (their squared errors overflow); "
+        "rescale them to at most 1e+18\n"
+    )

@@ -12,6 +12,7 @@ import logging
 import os
 import signal
 import sys
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ from reportgen.errors import ReportgenError
 log = logging.getLogger("reportgen")
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REGRESSION, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+LAST_SECOND = 253_402_300_799  # 9999-12-31T23:59:59Z, the last moment a date can print
 CONTEXT = {"help_option_names": ["-h", "--help"], "show_default": True, "max_content_width": 100}
 
 
@@ -46,6 +48,9 @@ class OneLineErrors(click.Group):
     def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
         try:
             result = super().main(*args, standalone_mode=False, **kwargs)
+        except click.exceptions.NoArgsIsHelpError as exc:  # bare `reportgen`: the help, as it is
+            click.echo(exc.ctx.get_help() if exc.ctx is not None else str(exc))
+            sys.exit(EXIT_OK)
         except click.ClickException as exc:
             _fail(exc.format_message(), exc.exit_code)
         except click.Abort:
@@ -179,6 +184,8 @@ def _source_date() -> dt.datetime | None:
         return None
     if not raw.isdigit():
         raise click.UsageError(f"SOURCE_DATE_EPOCH must be a whole number of seconds since 1970, not {raw!r}")
+    if int(raw) > LAST_SECOND:
+        raise click.UsageError(f"SOURCE_DATE_EPOCH {raw} is after the year 9999; give seconds since 1970")
     return dt.datetime.fromtimestamp(int(raw), tz=dt.timezone.utc)
 
 
@@ -223,8 +230,11 @@ def _configure_logging(quiet: bool, interactive: bool) -> None:
     fmt = "%(message)s" if interactive else "%(asctime)s %(message)s"
     handler.setFormatter(logging.Formatter(fmt, datefmt="%Y-%m-%dT%H:%M:%S%z"))
     log.handlers[:] = [handler]
-    log.setLevel(logging.WARNING if quiet else logging.INFO)
+    log.setLevel(logging.ERROR if quiet else logging.INFO)  # quiet: warnings go into the report only
     log.propagate = False
+    if quiet:  # libraries' own complaints too (matplotlib's about an unwritable MPLCONFIGDIR)
+        logging.getLogger("matplotlib").setLevel(logging.ERROR)
+        warnings.simplefilter("ignore")
 
 
 def _log_epoch(stats: Any, total: int) -> None:

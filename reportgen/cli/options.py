@@ -9,6 +9,7 @@ CLI layer: only `reportgen.cli` knows click.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,21 @@ def option(*decls: str, **kwargs: Any) -> Any:
     """`click.option` that also reads REPORTGEN_<NAME> (from the first long flag) and shows it in --help."""
     flag = next(d for d in decls if d.startswith("--"))
     return click.option(*decls, envvar=f"REPORTGEN_{flag[2:].replace('-', '_').upper()}", show_envvar=True, **kwargs)
+
+
+class Finite(click.FloatRange):
+    """A `FloatRange` that also refuses NaN and infinities, which every bound check lets through."""
+
+    name = "finite float range"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return number
+
+
+SEEDS = click.IntRange(0, 2**32 - 1)  # what numpy's and torch's generators all accept
 
 
 def _apply(*decorators: Any) -> Any:
@@ -112,16 +128,16 @@ training_options = _apply(
     option("--epochs", type=click.IntRange(min=1), default=5, help="Training epochs (one-cycle schedule)."),
     option(
         "--lr",
-        type=click.FloatRange(min=0, min_open=True),
+        type=Finite(min=0, min_open=True),
         default=5e-3,
         help="Maximum learning rate of the one-cycle schedule.",
     ),
-    option("--wd", type=click.FloatRange(min=0), default=0.1, help="Weight decay."),
+    option("--wd", type=Finite(min=0), default=0.1, help="Weight decay."),
     option("--factors", type=click.IntRange(min=1), default=50, help="Latent factors per user and item."),
     option("--bs", type=click.IntRange(min=1), default=64, help="Batch size."),
     option(
         "--valid-pct",
-        type=click.FloatRange(0, 1, min_open=True, max_open=True),
+        type=Finite(0, 1, min_open=True, max_open=True),
         default=0.2,
         help="Share of ratings held out at random for validation.",
     ),
@@ -134,7 +150,7 @@ training_options = _apply(
         help="Range the predictions are squashed into (sigmoid); every rating must lie inside it.  "
         "[default: 0 5.5 for ml-100k; for --ratings, min to max + 10 % of the span]",
     ),
-    option("--seed", type=int, default=42, help="Random seed: the same data and seed give the same numbers."),
+    option("--seed", type=SEEDS, default=42, help="Random seed: the same data and seed give the same numbers."),
     option(
         "--loader",
         type=click.Choice(LOADERS),
@@ -159,7 +175,7 @@ output_options = _apply(
     option("--k", type=click.IntRange(min=1, max=1000), default=10, help="Length of the top lists the ranking metrics score."),
     option(
         "--relevant-from",
-        type=click.FloatRange(),
+        type=Finite(),
         metavar="RATING",
         help="For the ranking metrics, an item is relevant to a user who rated it at least this.  "
         "[default: 4 on a 1-5 scale: three quarters of the way up the data's rating range]",
@@ -178,13 +194,13 @@ output_options = _apply(
     ),
     option(
         "--fail-on-regression",
-        type=click.FloatRange(min=0),
+        type=Finite(min=0),
         metavar="PCT",
         help="Exit 3 (after writing the report) when valid RMSE is more than PCT percent worse than the previous run's.",
     ),
     option(
         "--wait",
-        type=click.FloatRange(min=0),
+        type=Finite(min=0),
         default=0,
         metavar="SECONDS",
         help="If another run holds OUTPUT, wait up to this long instead of exiting 75 at once.",
@@ -268,12 +284,25 @@ def load_config(ctx: click.Context, path: Path | None) -> None:
         raise click.BadParameter(f"{path}: not a readable TOML file ({exc})", ctx=ctx, param_hint="'--config'") from exc
     params = {p.name: p for p in ctx.command.params if p.name not in ("config", "help")}
     defaults: dict[str, Any] = {}
+
+    def refuse(key: str, problem: str) -> click.BadParameter:
+        return click.BadParameter(f"{path}: {key}: {problem}", ctx=ctx, param_hint="'--config'")
+
     for key, value in values.items():
         name = key.replace("-", "_")
         if name not in params:
             raise click.BadParameter(f"{path}: unknown option {key!r}", ctx=ctx, param_hint="'--config'")
-        if isinstance(params[name].type, click.Path) and isinstance(value, str):
+        param = params[name]
+        if isinstance(param.type, click.types.IntParamType) and isinstance(value, float):
+            raise refuse(key, f"{value!r} is not a whole number")  # click would cut 2.7 down to 2
+        if isinstance(param.type, click.Path) and isinstance(value, str):
+            if not value.strip():
+                raise refuse(key, "the path is empty")
             value = str((path.parent / value).resolve()) if not Path(value).is_absolute() else value
+        try:
+            param.type_cast_value(ctx, value)  # checked here, so an error names the file, not an env var
+        except click.BadParameter as exc:
+            raise refuse(key, exc.message) from None
         defaults[name] = value
     ctx.default_map = {**(ctx.default_map or {}), **defaults}
 
@@ -289,7 +318,8 @@ def check_source_options(ctx: click.Context, *, data: Path | None, ratings: Path
         given = [
             name
             for name in _own_data_options()
-            if ctx.get_parameter_source(name) in (click.core.ParameterSource.COMMANDLINE, click.core.ParameterSource.ENVIRONMENT)
+            if ctx.get_parameter_source(name)
+            in (click.core.ParameterSource.COMMANDLINE, click.core.ParameterSource.ENVIRONMENT, click.core.ParameterSource.DEFAULT_MAP)
         ]
         if given:
             flags = ", ".join(flag(name) for name in given)
