@@ -49,6 +49,7 @@ _HEX = re.compile(r"#[0-9a-f]{6}(?![0-9a-fA-F])")
 
 DPI = 72  # one display unit is one point, the SVG's own unit
 LABEL_SIZE = 8.0  # points
+LABEL_CHARS = 60  # longer titles are cut on the plot, whole on hover and in the table below it
 MARKER_RADIUS = 2.5  # points, the obstacle a label keeps clear of
 POINT_ID = "scatter-point-{}"
 LABEL_ID = "scatter-label-{}"
@@ -168,6 +169,11 @@ def place_labels(
 # --------------------------------------------------------------------------- figures
 
 
+def label_text(title: str) -> str:
+    """A scatter label: the title, cut to `LABEL_CHARS` (the whole title is the hover text)."""
+    return title if len(title) <= LABEL_CHARS else title[: LABEL_CHARS - 1].rstrip() + "…"
+
+
 def scatter_svg(points: Sequence[ScatterPoint], x_label: str, y_label: str) -> str:
     """The tutorial's labelled scatter: every point with its title beside it, hover for the title."""
     with matplotlib.rc_context(SVG_STYLE), warnings.catch_warnings():  # fonts are read when artists are made
@@ -207,7 +213,7 @@ def _scatter_figure(points: Sequence[ScatterPoint], x_label: str, y_label: str) 
     for p in points:
         # Measured as matplotlib lays the label out (line height, not ink); parse_math=False:
         # a `$` in a title is a dollar sign, not mathtext.
-        probe = fig.text(0, 0, p.title, fontsize=LABEL_SIZE, parse_math=False)
+        probe = fig.text(0, 0, label_text(p.title), fontsize=LABEL_SIZE, parse_math=False)
         extent = probe.get_window_extent(renderer)
         probe.remove()
         sizes.append((extent.width, extent.height))
@@ -218,7 +224,7 @@ def _scatter_figure(points: Sequence[ScatterPoint], x_label: str, y_label: str) 
         colour = LABEL_COLOURS[i % N_LABEL_COLOURS]
         arrow = dict(arrowstyle="-", color=ZERO, linewidth=0.6, shrinkA=1, shrinkB=2) if spot.leader else None
         label = ax.annotate(
-            p.title,
+            label_text(p.title),
             (p.x, p.y),
             xytext=(spot.dx, spot.dy),
             textcoords="offset points",

@@ -36,6 +36,10 @@ from reportgen.tables import Layout, Opener, as_ids, blank, read_arrow, read_str
 if TYPE_CHECKING:
     import pandas as pd
 
+# Titles are shown in pages, figures and Markdown: control characters are removed
+# (line breaks become spaces), since they are invalid HTML and can hide text.
+LINE_BREAKS = r"[\n\r\t\v\f\x85\u2028\u2029]+"
+CONTROLS = r"[\x00-\x1f\x7f-\x9f]"
 # Own files: the separator each extension implies.
 TEXT_SEPARATORS = {".csv": ",", ".tsv": "\t", ".txt": r"\s+", ".data": r"\s+"}
 # u.item's 19 genre flags, in column order after the IMDb URL (GroupLens' u.genre).
@@ -216,7 +220,12 @@ def label_items(
         label[unknown] = categories[unknown].astype(str)
         if notes is not None:
             notes.append(f"{len(ids)} rated item(s) have no title in {Path(items_name).name}; their id is the label")
-    label_codes, uniques = pd.factorize(label.astype(str).to_numpy(), sort=True)
+    label = label.astype(str)
+    cleaned = label.str.replace(LINE_BREAKS, " ", regex=True).str.replace(CONTROLS, "", regex=True)
+    changed = int((cleaned != label).sum())  # per item, not per rating: one pass over the vocabulary
+    if changed and notes is not None:
+        notes.append(f"{changed} title(s) held control characters (NUL, BEL, ESC, line breaks…); they were removed")
+    label_codes, uniques = pd.factorize(cleaned.to_numpy(), sort=True)
     title = pd.Categorical.from_codes(label_codes[codes], categories=pd.Index(uniques, dtype="str"))
     return frame.assign(item=item, title=title)
 

@@ -98,6 +98,18 @@ def seconds(value: float) -> str:
     return f"{minutes} min {rest:02d} s"
 
 
+ITEM_CHARS = 80  # a longer title is cut, with the whole of it on hover
+
+
+def item(title: object) -> Markup:
+    """A title as the page shows it: isolated from its neighbours' text direction, cut to
+    `ITEM_CHARS` with the full title on hover; always escaped."""
+    text = str(title)
+    short = text if len(text) <= ITEM_CHARS else text[: ITEM_CHARS - 1].rstrip() + "…"
+    hover = Markup(' title="{}"').format(text) if short != text else ""
+    return Markup('<bdi class="item"{}>{}</bdi>').format(hover, short)
+
+
 def percent(ratio: float | None, digits: int = 1) -> str:
     """A ratio as a percentage, with the same true minus as `fixed`: −5.0 %; `–` for none."""
     return "–" if ratio is None else f"{fixed(100 * ratio, digits)} %"
@@ -127,7 +139,7 @@ def environment(user_templates: Path | None = None) -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters.update(fixed=fixed, thousands=thousands, seconds=seconds, percent=percent)
+    env.filters.update(fixed=fixed, thousands=thousands, seconds=seconds, percent=percent, item=item)
     return env
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from reportgen import pipeline
+from reportgen import pipeline, plots
 from tests import browser as tools
 from tests.conftest import HOSTILE, INJECTION, TEMPLATE_LIKE, hand_made_report
 
@@ -218,7 +218,8 @@ def test_scatter_points_carry_their_titles_and_labels_do_not_overlap(browser: An
     )
     titles = [p["title"] for p in ml100k_report["doc"]["scatter"]]
     assert len(titles) == 50
-    assert found["pointTitles"] == found["labelTitles"] == found["labelTexts"] == titles
+    assert found["pointTitles"] == found["labelTitles"] == titles  # hover: the whole title
+    assert found["labelTexts"] == [plots.label_text(t) for t in titles]  # on the plot: cut when long
     assert found["overlaps"] == []
     assert found["outside"] == 0
     assert found["smallest"] >= 9  # px on a 1280 px wide window: readable

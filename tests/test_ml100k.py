@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 import pandas as pd
+import numpy as np
 import pytest
 from bs4 import BeautifulSoup
 
@@ -147,3 +148,22 @@ def test_the_report_names_files_but_never_this_machines_folders_users_or_host(ml
     inter = recbole / data.RECBOLE_RATINGS
     assert files[0] == {"role": "ratings", "name": "ml-100k.inter", "size": inter.stat().st_size, "sha256": ml100k_report["doc"]["dataset"]["sha256"]}
     assert files[1]["name"] == "ml-100k.item" and len(files[1]["sha256"]) == 64
+
+
+def test_the_bias_against_mean_tables_are_named_for_what_they_rank(ml100k_report: dict) -> None:
+    """Titanic (mean 4.25) once sat under "A low mean, a high bias": a caption its own numbers contradicted."""
+    page = BeautifulSoup(ml100k_report["html"], "html.parser")
+    captions = [c.get_text(strip=True) for c in page.find(id="bias").find_all("caption")]
+    assert "Ranked higher by bias than by mean rating" in captions
+    assert not any("low mean" in c or "high mean" in c for c in captions)
+    doc = ml100k_report["doc"]["insight"]["bias_vs_mean"]
+    means = np.array([i["mean_rating"] for i in ml100k_report["doc"]["items"]])
+    biases = np.array([i["bias"] for i in ml100k_report["doc"]["items"]])
+
+    def z(value: float, values: np.ndarray) -> float:  # standard deviations from the analysed items' average
+        return (value - values.mean()) / values.std()
+
+    for row in doc["low_mean_high_bias"]:  # its bias ranks it higher among the analysed items than its mean does
+        assert z(row["bias"], biases) > z(row["mean_rating"], means)
+    for row in doc["high_mean_low_bias"]:
+        assert z(row["mean_rating"], means) > z(row["bias"], biases)

@@ -387,3 +387,30 @@ def test_the_compact_scatter_keeps_titles_as_written() -> None:
     svg = plots.scatter_svg([ScatterPoint("Pi 3.14159 (2001)", 0.123456, 0.654321), ScatterPoint("B", 1.0, 1.0)], "x", "y")
     assert svg.count("Pi 3.14159 (2001)") == 3  # the label and the two hover titles
     assert not re.search(r'd="[^"]*\d\.\d{3,}', svg)  # paths carry at most two decimals
+
+
+def test_long_titles_are_cut_with_the_whole_title_on_hover_and_isolated() -> None:
+    """A 400-character title must not run across the page or the plot; its text direction stays its own."""
+    long = "A" * 200 + " " + "B" * 199
+    rtl = "\u202eevil reversed"  # an unterminated right-to-left override
+    page = BeautifulSoup(render.render_html(hand_made_report((long, rtl, "After (2001)", "Gamma (1992)", "Delta (1993)"))), "html.parser")
+    cells = page.find(id="top-items").find_all("bdi", class_="item")
+    shown = next(c for c in cells if c.get("title") == long)
+    assert shown.get_text() == long[: render.ITEM_CHARS - 1].rstrip() + "…"
+    assert all(c.name == "bdi" for c in cells)  # every title is isolated from the text around it
+    labels = [t.get_text() for t in page.find(id="scatter").find_all("text")]
+    assert "A" * (plots.LABEL_CHARS - 1) + "…" in labels and long not in labels
+    assert long in {t.get_text() for t in page.find(id="scatter").find_all("title")}  # whole, on hover
+
+
+def test_control_characters_never_reach_a_title(tmp_path: Path) -> None:
+    from reportgen import data
+
+    path = tmp_path / "r.csv"
+    rows = "".join(f"{u},{i},{1 + (u + i) % 5},{'Bell' + chr(7) + 'Csi' + chr(0x9B) + 'Esc' + chr(27) + '[31m' if i == 0 else f'T{i}'}\n" for u in range(5) for i in range(4))
+    path.write_text("user,item,rating,title\n" + rows)
+    loaded = data.load(data.OwnData(ratings=path), download=None)
+    titles = set(loaded.frame["title"].astype(str))
+    assert "BellCsiEsc[31m" in titles  # (a NUL byte makes the file binary: refused when read)
+    assert not any(ord(ch) < 32 or 127 <= ord(ch) < 160 for t in titles for ch in t)
+    assert any("control characters" in note for note in loaded.notes)
