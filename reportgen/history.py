@@ -9,6 +9,7 @@ what is wrong, and the page is still written. Links go only to a run's own
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import stat
@@ -99,6 +100,8 @@ def read_run(entry: Path) -> RunRow:
             change_pct=change_pct,
             verdict=None if change_pct is None else compare.verdict(change_pct, previous != current),
         )
+    except json.JSONDecodeError as exc:
+        return RunRow(name, problem=f"report.json is not valid JSON ({exc.msg}, line {exc.lineno})")
     except FileNotFoundError:
         return RunRow(name, problem="no report.json")
     except OSError as exc:
