@@ -91,7 +91,7 @@ def test_staging_is_renamed_then_published_as_plain_copies(tmp_path: Path) -> No
         assert (tmp_path / name).read_text() == f"new {name}"
         assert not (tmp_path / name).is_symlink()
         assert os.stat(tmp_path / name).st_ino != os.stat(run / name).st_ino
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html", "report.json", "runs"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html", "report.json", "report.md", "runs"]
 
 
 def test_prune_keeps_the_newest_runs(tmp_path: Path) -> None:
