@@ -21,7 +21,7 @@ from reportgen.report import BiasMove, Comparison
 from reportgen.train import Runtime
 from tests import browser as tools
 from tests.conftest import INJECTION, assert_self_contained, hand_made_report
-from tests.test_browser import A4_PRINTABLE_PX, assert_clean, browser  # noqa: F401 (the session's Chromium)
+from tests.test_browser import A4_PRINTABLE_PX, assert_clean
 
 RUNS = {  # name -> (valid RMSE, ratings, fit seconds)
     "20261125T010000Z": (0.95, 100_000, 12.5),
@@ -148,7 +148,7 @@ def test_build_rebuilds_the_page_after_each_run(planted_dir: Path, tmp_path: Pat
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_the_page_opens_offline_cleanly_and_axe_finds_nothing_serious(browser: Any, out: Path, scheme: str) -> None:  # noqa: F811
+def test_the_page_opens_offline_cleanly_and_axe_finds_nothing_serious(browser: Any, out: Path, scheme: str) -> None:
     seen = tools.visit(browser, out / "index.html", color_scheme=scheme)
     assert_clean(seen)
     assert seen.page.title() == "nightly: reportgen runs"
@@ -158,7 +158,7 @@ def test_the_page_opens_offline_cleanly_and_axe_finds_nothing_serious(browser: A
     seen.page.context.close()
 
 
-def test_the_page_prints_on_a4_without_overflow(browser: Any, out: Path) -> None:  # noqa: F811
+def test_the_page_prints_on_a4_without_overflow(browser: Any, out: Path) -> None:
     seen = tools.visit(browser, out / "index.html", width=A4_PRINTABLE_PX)
     seen.page.emulate_media(media="print")
     assert seen.page.evaluate("document.documentElement.scrollWidth") <= A4_PRINTABLE_PX
