@@ -17,11 +17,12 @@ from reportgen.report import Report
 
 N_BIASES = 5
 N_MOVES = 5
-# Every ASCII punctuation character that starts or ends Markdown (or GitHub) syntax:
-# emphasis, code, links and images, autolinks and HTML, tables, headings, lists,
-# block quotes, strikethrough, entities, math ($), emoji (:) and mentions (@, #).
-# Left alone, because they cannot do anything once these are escaped: ( ) , ; ? / % ' "
-_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|#+\-.!~&$:@=^])")
+# Every ASCII punctuation character that starts or ends inline Markdown (or GitHub)
+# syntax: emphasis, code, links and images, autolinks (www. and scheme:) and HTML,
+# table cells, strikethrough, entities, math ($), emoji (:), mentions and issue
+# references (@, #). Left alone: - + = ^ ( ) , ; ? / % ' ", which only mean something
+# at the start of a line, where no value is ever written (each follows a label or `| `).
+_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|#.!~&$:@])")
 _LINE_BREAKS = re.compile(r"[\r\n\t\v\f\x1c-\x1e\x85\u2028\u2029]+")
 _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1b\x7f]")
 
@@ -62,7 +63,7 @@ def render_markdown(report: Report) -> str:
         "",
         f"- **Data set:** {md(d.name)} ({md(d.files[0].name)}), {thousands(d.n_ratings)} ratings, "
         f"{thousands(d.n_users)} users, {thousands(d.n_items)} items",
-        f"- **SHA\\-256:** `{_hex(d.sha256)}`",
+        f"- **SHA-256:** `{_hex(d.sha256)}`",
         f"- **Generated:** {md(report.generated_at)} by reportgen {md(report.versions.get('reportgen', ''))}, "
         f"preset {md(report.config.preset)}, {report.config.epochs} epochs, {report.config.factors} factors",
         "",
@@ -104,10 +105,10 @@ def _changes(report: Report) -> list[str]:
         f"{number(c.valid_rmse_after)} ({signed(c.valid_rmse_after - c.valid_rmse_before)}, "
         f"{signed(change_pct, 2, ' %')}) against {md(c.previous)} of {md(c.previous_generated_at)}. "
         f"Within noise means a change of less than {NOISE_PCT:g} % of the previous RMSE, the spread "
-        "that changing only the seed gives on ML\\-100k.",
+        "that changing only the seed gives on ML-100k.",
     ]
     if c.dataset_changed:
-        lines.append(f"The data changed (SHA\\-256 was `{_hex(c.previous_sha256)}`), so the runs are not like for like.")
+        lines.append(f"The data changed (SHA-256 was `{_hex(c.previous_sha256)}`), so the runs are not like for like.")
     lines += [
         "",
         "| Measure | Before | After | Change |",
