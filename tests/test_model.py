@@ -38,9 +38,10 @@ def test_the_kept_model_predicts_what_the_trained_learner_predicts(trained: trai
     _, valid_rows = trained.split
     codes = torch.as_tensor(trained.codes[valid_rows], dtype=torch.long)
     learner_model = trained.learner.model.eval()
+    device = next(learner_model.parameters()).device  # a GPU fit is compared on the GPU: the same arithmetic
     with torch.no_grad():
-        expected = learner_model(codes.to(next(learner_model.parameters()).device)).cpu()
-        got = loaded.model(codes)
+        expected = learner_model(codes.to(device)).cpu()
+        got = loaded.model.to(device)(codes.to(device)).cpu()
     assert len(got) == trained.metrics.n_valid
     assert torch.equal(got, expected)
     assert got.std() > 0  # real predictions, not a constant
