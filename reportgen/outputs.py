@@ -37,7 +37,7 @@ RUNS = "runs"
 LOCK = ".reportgen.lock"
 PUBLISHED = (JSON_NAME, MARKDOWN_NAME, HTML_NAME)  # JSON first: the page is the last thing to change
 RUN_NAME = re.compile(r"^\d{8}T\d{6}Z(-\d+)?$")
-LEFTOVER = re.compile(r"^\.(?:staging-|report\.(?:html|json)\.)(\d+)[.-]")
+LEFTOVER = re.compile(r"^\.(?:staging-|report\.(?:html|json|md)\.|index\.html\.)(\d+)[.-]")  # + report.md, index.html
 
 
 class LockedError(ReportgenError):

@@ -109,6 +109,8 @@ def test_leftovers_of_dead_runs_are_removed_and_live_ones_kept(tmp_path: Path) -
     leftovers = [
         tmp_path / f".report.html.{dead}.abcd1234.tmp",
         tmp_path / f".report.json.{dead}.abcd1234.tmp",
+        tmp_path / f".report.md.{dead}.abcd1234.tmp",
+        tmp_path / f".index.html.{dead}.abcd1234.tmp",
         tmp_path / "runs" / f".staging-{dead}-abcd1234",
     ]
     in_use = [tmp_path / f".report.html.{alive}.ffff0000.tmp", tmp_path / "runs" / f".staging-{alive}-ffff0000"]
