@@ -36,6 +36,9 @@ _EXPORTS = {
     "Report": "reportgen.report",
     "to_json": "reportgen.report",
     "render_html": "reportgen.render",
+    "from_json": "reportgen.readback",
+    "load_model": "reportgen.model",
+    "KeptModel": "reportgen.model",
     "ReportgenError": "reportgen.errors",
     "InputError": "reportgen.errors",
 }

@@ -35,12 +35,13 @@ log = logging.getLogger(__name__)
 
 HTML_NAME = "report.html"
 JSON_NAME = "report.json"
+MARKDOWN_NAME = "report.md"
 RUNS = "runs"
 LOCK = ".reportgen.lock"
 LATEST = "latest"
-PUBLISHED = (JSON_NAME, HTML_NAME)  # each DIR/<name> is a link to latest/<name>
+PUBLISHED = (JSON_NAME, MARKDOWN_NAME, HTML_NAME)  # each DIR/<name> is a link to latest/<name>
 RUN_NAME = re.compile(r"^\d{8}T\d{6}Z(-\d+)?$")
-LEFTOVER = re.compile(r"^\.(?:staging-|report\.(?:html|json)\.|latest\.)(\d+)[.-]")
+LEFTOVER = re.compile(r"^\.(?:staging-|report\.(?:html|json|md)\.|index\.html\.|latest\.)(\d+)[.-]")
 
 
 class LockedError(ReportgenError):
@@ -206,6 +207,14 @@ def write_run(folder: Path, html: str, json_text: str) -> Path:
     except OSError as exc:
         raise RunError(f"{folder}: cannot write the report ({exc.strerror or exc})") from exc
     return folder / HTML_NAME
+
+
+def write_files(folder: Path, files: dict[str, bytes]) -> None:
+    """More files of a run (report.md, the kept model) written atomically into `folder`, by name."""
+    try:
+        write_atomic({folder / name: payload for name, payload in files.items()})
+    except OSError as exc:
+        raise RunError(f"{folder}: cannot write the report ({exc.strerror or exc})") from exc
 
 
 def publish(run: Path, folder: Path) -> None:

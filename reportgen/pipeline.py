@@ -16,6 +16,7 @@ import hashlib
 import logging
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,6 +52,7 @@ class BuildOptions:
     compare_with: Path | None = None
     wait: float = 0.0
     source_date: dt.datetime | None = None
+    keep_model: bool = True  # model.safetensors + model.json in the run's folder (--no-model: False)
 
 
 @dataclass(frozen=True)
@@ -109,15 +111,19 @@ def make_report(
     progress: bool = False,
     on_epoch: train.EpochHook | None = None,
     load_seconds: float = 0.0,
+    on_model: Callable[[train.TrainedModel], None] | None = None,
 ) -> Report:
     """Train on `ratings`, analyse what the model learned and draw the figures: the report, in memory.
 
     `top_n`, `k` and `relevant_from` are `analysis.analyse`'s; `source_date` replaces the
     clock and leaves durations out (reproducible bytes);
-    `load_seconds` is how long the caller took to load `ratings`, for the timings.
+    `load_seconds` is how long the caller took to load `ratings`, for the timings;
+    `on_model(model)` receives the trained model (to keep it: `model.model_files`).
     """
     started = time.perf_counter()
     model = train.fit(ratings, config, progress=progress, on_epoch=on_epoch)
+    if on_model is not None:
+        on_model(model)
     trained = time.perf_counter()
     log.info("trained in %.1f s: valid MSE %.4f, RMSE %.4f", trained - started, model.metrics.valid_mse, model.metrics.valid_rmse)
 
@@ -162,9 +168,42 @@ def make_report(
     )
 
 
-def write(report: Report, folder: Path, templates: Path | None = None) -> Path:
-    """Write `report.html` and `report.json` into `folder`, atomically; returns the page's path."""
-    return outputs.write_run(Path(folder), render.render_html(report, templates), dumps(report))
+def write(report: Report, folder: Path, templates: Path | None = None, model: train.TrainedModel | None = None) -> Path:
+    """Write `report.html`, `report.json` and `report.md` (and, given `model`, the kept model) into `folder`.
+
+    Each file is written atomically; returns the page's path.
+    """
+    from reportgen.markdown import render_markdown
+    from reportgen.model import model_files
+
+    page = outputs.write_run(Path(folder), render.render_html(report, templates), dumps(report))
+    extra = {outputs.MARKDOWN_NAME: render_markdown(report).encode("utf-8")}
+    if model is not None:
+        extra |= model_files(model)
+    outputs.write_files(Path(folder), extra)
+    return page
+
+
+def render_run(run: Path, output: Path | None = None, templates: Path | None = None) -> Path:
+    """`reportgen render`: rebuild a run's report.html and report.md from its report.json, without training.
+
+    Written into `output` (default: the run's own folder) with a copy of the report.json;
+    with the templates unchanged and the same reportgen, the bytes are the original's.
+    """
+    from reportgen import readback
+
+    report = readback.read(Path(run) / outputs.JSON_NAME)
+    return write(report, Path(output) if output is not None else Path(run), templates)
+
+
+def _write_history(output: Path) -> None:
+    """Rebuild OUTPUT/index.html; the run has succeeded already, so a failure here is a warning."""
+    from reportgen import history
+
+    try:
+        history.write_history(output)
+    except Exception as exc:  # tonight's report is published; the page can be rebuilt later
+        log.warning("warning: the history page %s was not rebuilt: %s", output / history.HISTORY_NAME, exc)
 
 
 def build(options: BuildOptions, on_epoch: train.EpochHook | None = None) -> BuildResult:
@@ -198,6 +237,7 @@ def build(options: BuildOptions, on_epoch: train.EpochHook | None = None) -> Bui
         for note in ratings.notes:
             log.warning("warning: %s", note)
 
+        kept: list[train.TrainedModel] = []
         report = make_report(
             ratings,
             options.train,
@@ -208,6 +248,7 @@ def build(options: BuildOptions, on_epoch: train.EpochHook | None = None) -> Bui
             progress=options.progress,
             on_epoch=on_epoch,
             load_seconds=loaded - started,
+            on_model=kept.append if options.keep_model else None,
         )
         previous = outputs.previous_report(options.output, options.compare_with)
         if previous is not None:
@@ -218,7 +259,8 @@ def build(options: BuildOptions, on_epoch: train.EpochHook | None = None) -> Bui
 
         staging = outputs.staging_folder(options.output)
         try:
-            write(report, staging, options.templates)
+            write(report, staging, options.templates, kept[0] if kept else None)
+            kept.clear()  # the learner's memory can go before publishing
             run = outputs.commit_run(staging, dt.datetime.now(dt.timezone.utc))
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
@@ -230,6 +272,7 @@ def build(options: BuildOptions, on_epoch: train.EpochHook | None = None) -> Bui
                 shutil.rmtree(run, ignore_errors=True)
             raise
         outputs.prune(options.output, options.keep)
+        _write_history(options.output)
     published = options.output / outputs.HTML_NAME
     log.info("wrote %s (%d bytes) and %s; this run is kept in %s", published, published.stat().st_size, outputs.JSON_NAME, run)
     return BuildResult(report=report, html=published, json=options.output / outputs.JSON_NAME, run=run)

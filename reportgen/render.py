@@ -15,12 +15,16 @@ import hashlib
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PrefixLoader, StrictUndefined, TemplateError
 from markupsafe import Markup
 
 from reportgen.errors import InputError
 from reportgen.report import Report
+
+if TYPE_CHECKING:
+    from reportgen.history import History
 
 SCRIPT_TEMPLATE = "report.js.j2"
 PAGE_TEMPLATE = "report.html.j2"
@@ -190,3 +194,30 @@ def render_html(report: Report, templates: Path | None = None) -> str:
     except TemplateError as exc:
         where = f" in {user_templates}" if user_templates else ""
         raise InputError(f"template error{where}: {exc}") from exc
+
+
+# --------------------------------------------------------------------------- the history page
+
+HISTORY_TEMPLATE = "history.html.j2"
+
+
+@dataclass(frozen=True)
+class PageInfo:
+    """What base.html.j2 reads from `report` on a page that is not one run's report."""
+
+    versions: dict[str, str]
+
+
+def render_history(history: History) -> str:
+    """OUTPUT/index.html: the kept runs (`history.History`) on the report's base, CSS, script and CSP."""
+    from reportgen import __version__
+
+    env = environment(None)
+    script = env.get_template(SCRIPT_TEMPLATE).render().strip()
+    return env.get_template(HISTORY_TEMPLATE).render(
+        history=history,
+        report=PageInfo(versions={"reportgen": __version__}),
+        figures={name: Markup(svg) for name, svg in history.figures.items()},
+        script=Markup(script),
+        csp=Markup(content_security_policy(script)),
+    )

@@ -22,7 +22,7 @@ from reportgen.factors import Scored
 from reportgen.quality import Buckets, Quality
 from reportgen.train import PRESETS, Metrics, Runtime, TrainConfig, describe_preset
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: lossless (full floats, quality.n_valid, overall bucket RMSEs, standout genres)
 VERSIONED_PACKAGES = ("fastai", "torch", "pandas", "numpy", "matplotlib", "jinja2", "click")
 
 
@@ -259,7 +259,13 @@ def _beyond_the_tutorial(a: Analysis) -> dict[str, Any]:
         },
         "explained_variance_ratio": list(a.explained_variance_ratio),
         "component_genres": [
-            {"index": c.index, "sentence": c.sentence, "top": c.shares_top, "bottom": c.shares_bottom}
+            {
+                "index": c.index,
+                "sentence": c.sentence,
+                "top": c.shares_top,
+                "bottom": c.shares_bottom,
+                "standing_out": {end: [asdict(g) for g in getattr(c, end)] for end in ("top", "bottom")},
+            }
             for c in a.component_genres
         ],
         "neighbours": {title: [n.title for n in found] for title, found in a.neighbours.items()},
@@ -269,10 +275,11 @@ def _beyond_the_tutorial(a: Analysis) -> dict[str, Any]:
     }
 
 
-def _number(value: float | None, digits: int = 6) -> float | None:
+def _number(value: float | None) -> float | None:
+    """A finite float, in full (report.json must read back exactly: `readback.from_json`); None otherwise."""
     if value is None or not math.isfinite(value):
         return None
-    return round(float(value), digits)
+    return float(value)
 
 
 def quality_to_json(quality: Quality) -> dict[str, Any]:
@@ -294,6 +301,11 @@ def quality_to_json(quality: Quality) -> dict[str, Any]:
         "users_evaluated": quality.users_evaluated,
         "users_sampled": quality.sampled,
         "seed": quality.seed,
+        "n_valid": quality.n_valid,
+        "overall_rmse": {
+            "by_user_activity": _number(quality.by_user_activity.overall_rmse),
+            "by_item_popularity": _number(quality.by_item_popularity.overall_rmse),
+        },
         "rating": {
             name: {"rmse": _number(m.rmse), "mae": _number(m.mae), "r2": _number(m.r2)}
             for name, m in quality.rating.items()
@@ -436,6 +448,17 @@ class ReportDoc:
                 isinstance(row.get(f), bool) or not isinstance(row.get(f), (int, float)) for f in fields
             ):
                 raise ValueError(f"not a reportgen report.json: an entry of {path} lacks a title or {', '.join(fields)}")
+        return value
+
+    def number(self, *keys: str) -> float | None:
+        """The finite number at `keys`; None where it is missing; `ValueError` where it is anything else."""
+        return None if self._get(*keys) is None else self._number(*keys)
+
+    def text(self, *keys: str) -> str | None:
+        """The string at `keys`; None where it is missing; `ValueError` where it is anything else."""
+        value = self._get(*keys)
+        if value is not None and not isinstance(value, str):
+            raise ValueError(f"not a reportgen report.json: {'.'.join(keys)} is not a string")
         return value
 
     @property

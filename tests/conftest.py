@@ -9,6 +9,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -270,6 +271,22 @@ def hand_made_quality() -> q.Quality:
         ),
     )
 
+
+
+@pytest.fixture(scope="session")
+def browser() -> Any:
+    """One headless Chromium (Debian's, never a downloaded build) for the whole session (every page test shares it)."""
+    from tests import browser as tools
+
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        tools.missing("Playwright (Python)", "run `make test`, which installs the `test` extra")
+    executable = tools.chromium_path()
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(executable), args=tools.CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
 
 
 @pytest.fixture(scope="session")

@@ -32,20 +32,6 @@ SECTIONS = [
 A4_PRINTABLE_PX = round((210 - 2 * 14) / 25.4 * 96)  # @page A4 with 14 mm side margins, in CSS px
 
 
-@pytest.fixture(scope="session")
-def browser() -> Any:
-    """One headless Chromium (Debian's, never a downloaded build) for the whole session."""
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        tools.missing("Playwright (Python)", "run `make test`, which installs the `test` extra")
-    executable = tools.chromium_path()
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(executable), args=tools.CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
 class _Notes(list):
     """Lines for the run's closing summary: where the screenshots are, what the checkers said."""
 

@@ -139,7 +139,9 @@ def test_full_build_on_a_grouplens_folder(planted_dir: Path, planted: Planted, t
     best_table = next(c.parent for c in page.find_all("caption") if c.get_text(strip=True) == "Highest biases")
     assert best_table.tbody.tr.find_all("td")[1].get_text() == doc["bias"]["best"][0]["title"]
     assert len(page.find(id="scatter").find("svg").find_all("text")) >= len(doc["scatter"])
-    assert sorted(p.name for p in out.iterdir()) == [".reportgen.lock", "latest", "report.html", "report.json", "runs"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        ".reportgen.lock", "index.html", "latest", "report.html", "report.json", "report.md", "runs",
+    ]  # fmt: skip
 
 
 def test_quiet_prints_nothing_on_success(planted_dir: Path, tmp_path: Path) -> None:

@@ -214,6 +214,7 @@ def test_source_date_epoch_gives_byte_identical_files(tmp_path: Path, planted_di
     assert build(b, "--data", planted_dir, env=env).exit_code == 0
     assert (a / "report.html").read_bytes() == (b / "report.html").read_bytes()
     assert (a / "report.json").read_bytes() == (b / "report.json").read_bytes()
+    assert (a / "report.md").read_bytes() == (b / "report.md").read_bytes()
     doc = report(a)
     assert doc["generated_at"] == "2025-11-27T00:00:00+00:00"
     assert "timings" not in doc and all("seconds" not in e for e in doc["metrics"]["epochs"])

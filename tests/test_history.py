@@ -98,7 +98,7 @@ def test_staging_is_renamed_then_published_by_one_link(tmp_path: Path) -> None:
         assert os.readlink(tmp_path / name) == f"latest/{name}"
     assert os.readlink(tmp_path / "latest") == "runs/20261127T191500Z"
     assert outputs.latest_run(tmp_path) == run
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["latest", "report.html", "report.json", "runs"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["latest", "report.html", "report.json", "report.md", "runs"]
     second = publish_run(tmp_path, "newer", MOMENT + dt.timedelta(days=1))
     assert (tmp_path / "report.json").read_text() == "newer report.json" and outputs.latest_run(tmp_path) == second
 
@@ -153,6 +153,8 @@ def test_leftovers_of_dead_runs_are_removed_and_live_ones_kept(tmp_path: Path) -
     leftovers = [
         tmp_path / f".report.html.{dead}.abcd1234.tmp",
         tmp_path / f".report.json.{dead}.abcd1234.tmp",
+        tmp_path / f".report.md.{dead}.abcd1234.tmp",
+        tmp_path / f".index.html.{dead}.abcd1234.tmp",
         tmp_path / "runs" / f".staging-{dead}-abcd1234",
     ]
     in_use = [tmp_path / f".report.html.{alive}.ffff0000.tmp", tmp_path / "runs" / f".staging-{alive}-ffff0000"]

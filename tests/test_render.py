@@ -304,7 +304,7 @@ def test_json_carries_the_documented_keys() -> None:
 def test_write_replaces_both_files_and_leaves_no_temporary_files(tmp_path: Path) -> None:
     (tmp_path / "report.html").write_text("old page")
     html = pipeline.write(hand_made_report(), tmp_path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html", "report.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html", "report.json", "report.md"]
     assert html == tmp_path / "report.html"
     assert html.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
     assert json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))["dataset"]["n_ratings"] == 100_000

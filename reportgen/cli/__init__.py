@@ -177,6 +177,60 @@ def datasets(data: Path | None) -> None:
         click.echo(f"reportgen build would refuse --data {data}: {problem}")
 
 
+@cli.command("render")
+@click.argument("run_folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@option(
+    "--output",
+    "-o",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder for the rebuilt report.html, report.md and report.json.  [default: RUN_FOLDER itself]",
+)
+@option(
+    "--templates",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Folder of Jinja templates that override the packaged ones, as for build.",
+)
+def render_command(run_folder: Path, output: Path | None, templates: Path | None) -> None:
+    """Rebuild a run's report.html and report.md from its report.json, without training.
+
+    With the same reportgen and unchanged templates the page is byte-identical to the
+    original; with --templates only what the templates change. A report.json written by
+    another reportgen version is refused. Prints the page's path.
+
+    \b
+    Examples:
+      reportgen render output/runs/20261127T191500Z
+      reportgen render output/runs/20261127T191500Z -o /tmp/r --templates my-templates
+    """
+    try:
+        from reportgen import pipeline
+
+        page = pipeline.render_run(run_folder, output, templates)
+    except ReportgenError as exc:
+        _fail(exc.render(flag), exc.exit_code)
+    click.echo(str(page))
+
+
+@cli.command("history")
+@option(
+    "--output",
+    "-o",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=Path("output"),
+    help="The output folder whose runs/ to list; index.html is written there.",
+)
+def history_command(output: Path) -> None:
+    """Rebuild OUTPUT/index.html, the table and trend charts of every kept run (build does this after each run)."""
+    try:
+        from reportgen import history
+
+        page = history.write_history(output)
+    except ReportgenError as exc:
+        _fail(exc.render(flag), exc.exit_code)
+    click.echo(str(page))
+
+
 def _source_date() -> dt.datetime | None:
     """SOURCE_DATE_EPOCH (reproducible-builds.org): the time to print instead of now."""
     raw = os.environ.get("SOURCE_DATE_EPOCH")

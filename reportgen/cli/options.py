@@ -199,6 +199,11 @@ output_options = _apply(
         help="Exit 3 (after writing the report) when valid RMSE is more than PCT percent worse than the previous run's.",
     ),
     option(
+        "--no-model",
+        is_flag=True,
+        help="Leave the trained model (model.safetensors + model.json) out of the run's folder.",
+    ),
+    option(
         "--wait",
         type=Finite(min=0),
         default=0,
@@ -240,6 +245,7 @@ def build_options(opts: dict[str, Any], *, progress: bool, source_date: dt.datet
         compare_with=opts["compare_with"],
         wait=opts["wait"],
         source_date=source_date,
+        keep_model=not opts["no_model"],
     )
 
 

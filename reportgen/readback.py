@@ -1,0 +1,239 @@
+"""A `Report` read back from report.json: `from_json`, the exact inverse of `report.to_json`.
+
+`reportgen render` uses it to rebuild a run's page and Markdown without training.
+Only a report.json of this reportgen version and schema is read (`check_version`):
+the page is drawn by this version's templates from this version's keys, so an
+older or newer file is refused by name rather than half-understood. Figures are
+not stored; they are redrawn from the read-back data by the same functions that
+drew them (`plots.figures`, `quality_plots.figures`), so the bytes repeat.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from reportgen import __version__
+from reportgen.analysis import Analysis, BiasVsMean, Disagreement, ItemStat, ScatterPoint
+from reportgen.baselines import Baselines
+from reportgen.errors import InputError
+from reportgen.factors import Component, ComponentGenres, GenreShare, Neighbour, Scored
+from reportgen.quality import Bucket, Buckets, Calibration, CalibrationBin, Quality, RatingMetrics
+from reportgen.ranking import Coverage, RankingMetrics
+from reportgen.report import (
+    SCHEMA_VERSION,
+    BiasMove,
+    Comparison,
+    DataFile,
+    DatasetSummary,
+    ListChange,
+    Report,
+    Timings,
+    _refuse_constant,
+)
+from reportgen.stats import Histogram
+from reportgen.train import EpochStats, Metrics, Runtime, TrainConfig
+
+
+def read(path: Path) -> Report:
+    """The `Report` in a report.json file; `InputError` (one line) if it cannot be read back."""
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"), parse_constant=_refuse_constant)
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise InputError(f"{path}: cannot read it as a report.json ({exc})") from exc
+    check_version(doc, path)
+    try:
+        return from_json(doc)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        raise InputError(f"{path}: not a complete report.json of reportgen {__version__} ({type(exc).__name__}: {exc})") from exc
+
+
+def check_version(doc: Any, name: object = "report.json") -> None:
+    """Refuse a report.json written by another reportgen version or schema, naming both versions."""
+    if not isinstance(doc, dict):
+        raise InputError(f"{name}: not a reportgen report.json (the document is not an object)")
+    version, schema = doc.get("reportgen_version"), doc.get("schema_version")
+    if version != __version__ or schema != SCHEMA_VERSION:
+        raise InputError(
+            f"{name} was written by reportgen {version} (schema {schema}); this is reportgen {__version__} "
+            f"(schema {SCHEMA_VERSION}), which only re-renders its own: rebuild the report with this version"
+        )
+
+
+def from_json(doc: dict[str, Any]) -> Report:
+    """The `Report` whose `to_json` is `doc`: `to_json(from_json(to_json(r))) == to_json(r)`.
+
+    Durations left out under SOURCE_DATE_EPOCH come back as 0 (the page shows none then).
+    """
+    from reportgen import plots, quality_plots
+
+    reproducible = "timings" not in doc
+    config = _config(doc["config"], doc["run"])
+    metrics = _metrics(doc["metrics"])
+    analysis = _analysis(doc, config)
+    runtime = None
+    if "runtime" in doc:
+        runtime = Runtime(**{"fit_seconds": 0.0, **doc["runtime"]})
+    return Report(
+        generated_at=doc["generated_at"],
+        dataset=_dataset(doc["dataset"]),
+        config=config,
+        top_n=doc["config"]["top_n"],
+        metrics=metrics,
+        analysis=analysis,
+        timings=None if reproducible else Timings(**doc["timings"]),
+        figures=plots.figures(analysis, metrics.epochs) | quality_plots.figures(analysis.quality),
+        versions=dict(doc["versions"]),
+        citation=doc["citation"],
+        notes=tuple(doc["notes"]),
+        comparison=_comparison(doc["comparison"]) if "comparison" in doc else None,
+        runtime=runtime,
+    )
+
+
+def _dataset(d: dict[str, Any]) -> DatasetSummary:
+    return DatasetSummary(
+        name=d["name"],
+        source=d["source"],
+        location=d["location"],
+        files=tuple(DataFile(**f) for f in d["files"]),
+        n_ratings=d["n_ratings"],
+        n_users=d["n_users"],
+        n_items=d["n_items"],
+        n_titles=d["n_titles"],
+        item_key=d["item_key"],
+        duplicates_dropped=d["duplicates_dropped"],
+        columns=tuple(d["columns"].items()),
+    )
+
+
+def _config(c: dict[str, Any], run: dict[str, Any]) -> TrainConfig:
+    values = {k: v for k, v in c.items() if k != "top_n"}
+    if values.get("y_range") is not None:
+        values["y_range"] = tuple(values["y_range"])
+    return TrainConfig(**values, **run)
+
+
+def _metrics(m: dict[str, Any]) -> Metrics:
+    return Metrics(
+        valid_mse=m["valid_mse"],
+        valid_rmse=m["valid_rmse"],
+        n_train=m["n_train"],
+        n_valid=m["n_valid"],
+        epochs=tuple(EpochStats(e["epoch"], e["train_loss"], e["valid_loss"], e.get("seconds", 0.0)) for e in m["epochs"]),
+    )
+
+
+def _item(e: dict[str, Any]) -> ItemStat:
+    return ItemStat(e["title"], e["bias"], e["mean_rating"], e["count"])
+
+
+def _histogram(h: dict[str, Any]) -> Histogram:
+    return Histogram(edges=tuple(h["edges"]), counts=tuple(h["counts"]))
+
+
+def _analysis(doc: dict[str, Any], config: TrainConfig) -> Analysis:
+    insight, pca = doc["insight"], doc["pca"]
+    stats = tuple(_item(e) for e in doc["items"])
+    b, v = insight["baselines"], insight["bias_vs_mean"]
+    return Analysis(
+        top_n_requested=doc["config"]["top_n"],
+        top_items=tuple(doc["top_items"]),
+        unknown_to_model=doc["unknown_to_model"],
+        item_stats=stats,
+        worst=tuple(_item(e) for e in doc["bias"]["worst"]),
+        best=tuple(_item(e) for e in doc["bias"]["best"]),
+        explained_variance_ratio=tuple(insight["explained_variance_ratio"]),
+        components=tuple(
+            Component(
+                index=c["index"],
+                explained_variance_ratio=c["explained_variance_ratio"],
+                top=tuple(Scored(s["title"], s["score"]) for s in c["top"]),
+                bottom=tuple(Scored(s["title"], s["score"]) for s in c["bottom"]),
+            )
+            for c in pca["components"]
+        ),
+        scatter_axes=tuple(pca["scatter_components"]),  # type: ignore[arg-type]
+        scatter=tuple(ScatterPoint(p["title"], p["x"], p["y"]) for p in doc["scatter"]),
+        baselines=Baselines(**b),
+        bias_vs_mean=BiasVsMean(
+            correlation=v["correlation"],
+            points=tuple((s.title, s.bias, s.mean_rating) for s in stats),
+            high_mean_low_bias=tuple(Disagreement(**d) for d in v["high_mean_low_bias"]),
+            low_mean_high_bias=tuple(Disagreement(**d) for d in v["low_mean_high_bias"]),
+        ),
+        component_genres=tuple(
+            ComponentGenres(
+                index=g["index"],
+                top=tuple(GenreShare(**s) for s in g["standing_out"]["top"]),
+                bottom=tuple(GenreShare(**s) for s in g["standing_out"]["bottom"]),
+                shares_top=dict(g["top"]),
+                shares_bottom=dict(g["bottom"]),
+            )
+            for g in insight["component_genres"]
+        ),
+        neighbours={
+            title: tuple(Neighbour(n, s) for n, s in zip(found, insight["neighbour_similarity"][title]))
+            for title, found in insight["neighbours"].items()
+        },
+        user_biases=_histogram(insight["user_bias_histogram"]),
+        ratings=_histogram(insight["rating_histogram"]),
+        quality=_quality(doc["quality"]),
+        sign_rule=pca["sign_rule"],
+    )
+
+
+def _buckets(rows: list[dict[str, Any]], what: str, overall: float | None) -> Buckets:
+    return Buckets(what, tuple(Bucket(r["label"], r["low"], r["high"], r["count"], r["rmse"]) for r in rows), overall)
+
+
+def _quality(q: dict[str, Any]) -> Quality:
+    k, c, cal = q["k"], q["coverage"], q["calibration"]
+    return Quality(
+        k=k,
+        threshold=q["threshold"],
+        users_eligible=q["users_eligible"],
+        users_evaluated=q["users_evaluated"],
+        sampled=q["users_sampled"],
+        seed=q["seed"],
+        n_valid=q["n_valid"],
+        rating={name: RatingMetrics(m["rmse"], m["mae"], m["r2"]) for name, m in q["rating"].items()},
+        ranking={
+            name: RankingMetrics(
+                m[f"precision_at_{k}"], m[f"recall_at_{k}"], m[f"ndcg_at_{k}"], m[f"map_at_{k}"], m[f"hit_rate_at_{k}"]
+            )
+            for name, m in q["ranking"].items()
+        },
+        coverage=Coverage(
+            catalogue_size=c["catalogue_size"],
+            items_recommended=c["items_recommended"],
+            share=c["share"],
+            mean_percentile_recommended=c["mean_popularity_percentile_recommended"],
+            mean_percentile_rated=c["mean_popularity_percentile_rated"],
+            most_recommended=tuple((e["label"], e["count"]) for e in c["most_recommended"]),
+        ),
+        by_user_activity=_buckets(q["by_user_activity"], "users", q["overall_rmse"]["by_user_activity"]),
+        by_item_popularity=_buckets(q["by_item_popularity"], "items", q["overall_rmse"]["by_item_popularity"]),
+        calibration=Calibration(
+            bins=tuple(CalibrationBin(**b) for b in cal["bins"]),
+            residuals=_histogram(cal["residuals"]),
+            mean_residual=cal["mean_residual"],
+        ),
+    )
+
+
+def _comparison(c: dict[str, Any]) -> Comparison:
+    return Comparison(
+        previous=c["previous"],
+        previous_generated_at=c["previous_generated_at"],
+        dataset_changed=c["dataset_changed"],
+        previous_sha256=c["previous_sha256"],
+        current_sha256=c["current_sha256"],
+        valid_mse_before=c["valid_mse_before"],
+        valid_mse_after=c["valid_mse_after"],
+        valid_rmse_before=c["valid_rmse_before"],
+        valid_rmse_after=c["valid_rmse_after"],
+        lists=tuple(ListChange(x["name"], tuple(x["entered"]), tuple(x["left"])) for x in c["lists"]),
+        bias_moves=tuple(BiasMove(b["title"], b["before"], b["after"]) for b in c["bias_moves"]),
+    )
