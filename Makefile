@@ -15,13 +15,18 @@ NPM_DIR     := .cache/npm
 NPM_STAMP   := $(NPM_DIR)/.installed
 NPM_TOOLS   := vnu-jar@26.9.27 axe-core@4.14.1
 
-.PHONY: report test install page-tools clean
+.PHONY: report test lint install page-tools clean
 
 report: $(STAMP)
 	$(BIN)/reportgen build --output output
 
-test: $(STAMP) page-tools
+test: $(STAMP) page-tools lint
 	$(BIN)/python -m pytest
+
+# ruff (pinned in the test extra): the linter and the formatter, as checks.
+lint: $(STAMP)
+	$(BIN)/ruff check reportgen tests benchmarks
+	$(BIN)/ruff format --check reportgen tests benchmarks
 
 install: $(STAMP)
 

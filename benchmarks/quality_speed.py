@@ -47,7 +47,9 @@ def synthetic(n_users: int, n_items: int, n_train: int, n_valid: int, factors: i
     predicted = quality.predict(vu, vi, uf, ub, itf, ib, (0.0, 5.5))
     mean, bias = quality.bias_predictions(tu, ti, tr, vu, vi)
     labels = ("#na#", *(f"Item {j}" for j in range(1, n_items + 1)))
-    return quality.QualityInputs(tu, ti, tr, vu, vi, vr, predicted, bias, mean, uf, ub, itf, ib, (0.0, 5.5), (1.0, 5.0), labels)
+    return quality.QualityInputs(
+        tu, ti, tr, vu, vi, vr, predicted, bias, mean, uf, ub, itf, ib, (0.0, 5.5), (1.0, 5.0), labels
+    )
 
 
 def timed(inputs: quality.QualityInputs) -> tuple[float, quality.Quality]:
@@ -75,7 +77,9 @@ def main() -> None:
     parser.add_argument("--sizes", nargs="*", default=list(SIZES), choices=list(SIZES))
     parser.add_argument("--ml100k", action="store_true", help="also fit a preset on the real ML-100k")
     parser.add_argument("--preset", default="tutorial", help="the preset --ml100k fits (default: the report's default)")
-    parser.add_argument("--figures", type=str, default=None, help="with --ml100k: write the quality figures here (SVG, light colours)")
+    parser.add_argument(
+        "--figures", type=str, default=None, help="with --ml100k: write the quality figures here (SVG, light colours)"
+    )
     args = parser.parse_args()
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     for name in args.sizes:
@@ -99,7 +103,9 @@ def main() -> None:
         built = time.perf_counter() - started
         seconds, result = timed(inputs)
         print(f"ML-100k   fit {fitted:.1f} s   inputs_from {built:.2f} s   evaluate {seconds:.2f} s")
-        print(f"          model valid RMSE (fastai) {model.metrics.valid_rmse:.4f}, from the arrays {result.rating['model'].rmse:.4f}")
+        print(
+            f"          model valid RMSE (fastai) {model.metrics.valid_rmse:.4f}, from the arrays {result.rating['model'].rmse:.4f}"
+        )
         print(json.dumps(quality.to_json(result), indent=1, ensure_ascii=False))
         if args.figures:
             write_figures(result, args.figures)

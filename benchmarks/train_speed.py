@@ -55,7 +55,7 @@ def child(spec: dict) -> dict:
     import warnings
 
     warnings.filterwarnings("ignore")
-    from reportgen import data, lean, train
+    from reportgen import data, train
 
     ratings = data.load(download=None)
     variant = spec["variant"]
@@ -97,7 +97,7 @@ def torch_loop(ratings, config) -> dict:
     from fastai.collab import EmbeddingDotBias
     from fastai.torch_core import set_seed
 
-    from reportgen import train
+    from reportgen import lean, train
 
     threads = config.threads if config.threads is not None else train.choose_threads(config.bs, "cpu")
     torch.set_num_threads(threads)
@@ -117,9 +117,15 @@ def torch_loop(ratings, config) -> dict:
     # fastai's Adam with decoupled weight decay is AdamW; fit_one_cycle's defaults as OneCycleLR.
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, betas=(0.95, 0.99), eps=1e-5, weight_decay=config.wd)
     sched = torch.optim.lr_scheduler.OneCycleLR(
-        opt, max_lr=config.lr, total_steps=steps, pct_start=0.25, div_factor=25.0, final_div_factor=1e5 / 25.0,
-        base_momentum=0.85, max_momentum=0.95,
-    )  # fmt: skip
+        opt,
+        max_lr=config.lr,
+        total_steps=steps,
+        pct_start=0.25,
+        div_factor=25.0,
+        final_div_factor=1e5 / 25.0,
+        base_momentum=0.85,
+        max_momentum=0.95,
+    )
     generator = torch.Generator().manual_seed(config.seed)
     fit_started = time.perf_counter()
     for _ in range(config.epochs):
@@ -176,7 +182,10 @@ def median(rows: list[dict], key: str) -> float:
 
 def table(headers: list[str], rows: list[list[str]]) -> str:
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
-    line = lambda cells: "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))  # noqa: E731
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+
     return "\n".join([line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)])
 
 
@@ -191,33 +200,52 @@ def fit_mode(args: argparse.Namespace) -> None:
         for variant in variants:
             r = measure({"variant": variant, "threads": args.threads})
             results[variant].append(r)
-            print(f"  run {run + 1} {variant:<8} fit {r['fit_s']:6.2f} s  MSE {r['mse']:.4f}  RSS {r['rss_kb'] / 1024:5.0f} MB", flush=True)
+            print(
+                f"  run {run + 1} {variant:<8} fit {r['fit_s']:6.2f} s  MSE {r['mse']:.4f}  RSS {r['rss_kb'] / 1024:5.0f} MB",
+                flush=True,
+            )
     base = median(results["tutorial"], "fit_s") if "tutorial" in results else None
     base_mse = median(results["tutorial"], "mse") if "tutorial" in results else None
     rows = []
     for variant, rs in results.items():
         fit_s = median(rs, "fit_s")
         r0 = rs[0]
-        rows.append([
-            variant,
-            f"{r0['bs']} x {r0['epochs']}, lr {r0['lr']:g}, wd {r0['wd']:g}",
-            str(r0["threads"]),
-            f"{r0['steps']}",
-            f"{fit_s:.2f}",
-            f"{median(rs, 'stage_s'):.2f}",
-            f"{statistics.median(r['steps'] / r['fit_s'] for r in rs):.0f}",
-            f"{median(rs, 'mse'):.4f}",
-            f"{median(rs, 'rss_kb') / 1024:.0f}",
-            f"{fit_s / base:.2f}" if base else "-",
-            f"{base / fit_s:.1f}x" if base else "-",
-            f"{median(rs, 'mse') - base_mse:+.4f}" if base_mse is not None else "-",
-        ])  # fmt: skip
+        rows.append(
+            [
+                variant,
+                f"{r0['bs']} x {r0['epochs']}, lr {r0['lr']:g}, wd {r0['wd']:g}",
+                str(r0["threads"]),
+                f"{r0['steps']}",
+                f"{fit_s:.2f}",
+                f"{median(rs, 'stage_s'):.2f}",
+                f"{statistics.median(r['steps'] / r['fit_s'] for r in rs):.0f}",
+                f"{median(rs, 'mse'):.4f}",
+                f"{median(rs, 'rss_kb') / 1024:.0f}",
+                f"{fit_s / base:.2f}" if base else "-",
+                f"{base / fit_s:.1f}x" if base else "-",
+                f"{median(rs, 'mse') - base_mse:+.4f}" if base_mse is not None else "-",
+            ]
+        )
     print()
-    print(table(
-        ["variant", "bs x epochs, lr, wd", "threads", "steps", "fit s", "stage s", "steps/s", "valid MSE", "peak RSS MB",
-         "fit/tutorial", "speed-up", "MSE - tutorial"],
-        rows,
-    ))  # fmt: skip
+    print(
+        table(
+            [
+                "variant",
+                "bs x epochs, lr, wd",
+                "threads",
+                "steps",
+                "fit s",
+                "stage s",
+                "steps/s",
+                "valid MSE",
+                "peak RSS MB",
+                "fit/tutorial",
+                "speed-up",
+                "MSE - tutorial",
+            ],
+            rows,
+        )
+    )
     print(f"\n{load_line()} (after)")
 
 
@@ -238,9 +266,15 @@ def end_to_end_mode(args: argparse.Namespace) -> None:
         env = {**os.environ, "MPLBACKEND": "Agg"}
         for run in range(args.runs):
             for name, command in commands.items():
-                extra = ["--output", str(Path(tmp) / f"out{run}-{len(times[name])}")] if "reportgen" in name else ["--out", str(Path(tmp) / "plot.png")]
+                extra = (
+                    ["--output", str(Path(tmp) / f"out{run}-{len(times[name])}")]
+                    if "reportgen" in name
+                    else ["--out", str(Path(tmp) / "plot.png")]
+                )
                 started = time.perf_counter()
-                done = subprocess.run(command + extra, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=tmp, env=env)
+                done = subprocess.run(
+                    command + extra, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=tmp, env=env
+                )
                 if done.returncode != 0:
                     raise SystemExit(f"{name} failed (exit {done.returncode}): {done.stderr.strip()[-2000:]}")
                 times[name].append(time.perf_counter() - started)
@@ -275,8 +309,20 @@ def threads_mode(args: argparse.Namespace) -> None:
         one = median(results[(bs, 1)], "fit_s")
         many = median(results[(bs, cores)], "fit_s")
         steps = results[(bs, 1)][0]["steps"]
-        rows.append([str(bs), str(bs // 64), f"{one:.2f}", f"{many:.2f}", f"{one / steps * 1e3:.2f}", f"{many / steps * 1e3:.2f}", f"{one / many:.2f}"])
-    print(table(["bs", "epochs", "1 thread s", f"{cores} threads s", "ms/step 1", f"ms/step {cores}", "1 / many"], rows))
+        rows.append(
+            [
+                str(bs),
+                str(bs // 64),
+                f"{one:.2f}",
+                f"{many:.2f}",
+                f"{one / steps * 1e3:.2f}",
+                f"{many / steps * 1e3:.2f}",
+                f"{one / many:.2f}",
+            ]
+        )
+    print(
+        table(["bs", "epochs", "1 thread s", f"{cores} threads s", "ms/step 1", f"ms/step {cores}", "1 / many"], rows)
+    )
     print(f"\n{load_line()} (after)")
 
 
@@ -291,36 +337,67 @@ def sweep_mode(args: argparse.Namespace) -> None:
     import warnings
 
     warnings.filterwarnings("ignore")
-    from reportgen import data, lean, train
+    from reportgen import data, train
 
-    grid = {"bs": [256, 512, 1024, 2048], "epochs": [3, 5, 8], "lr": [0.005, 0.01, 0.02, 0.05], "wd": [0.1, 0.5], "seed": [42]}
+    grid = {
+        "bs": [256, 512, 1024, 2048],
+        "epochs": [3, 5, 8],
+        "lr": [0.005, 0.01, 0.02, 0.05],
+        "wd": [0.1, 0.5],
+        "seed": [42],
+    }
     grid.update(json.loads(args.grid) if args.grid else {})
     ratings = data.load(download=None)
     print(f"sweep on ML-100k (lean path, one run each); {load_line()}", flush=True)
     rows = []
     for bs, epochs, lr, wd, seed in itertools.product(grid["bs"], grid["epochs"], grid["lr"], grid["wd"], grid["seed"]):
-        model = train.fit(ratings, train.TrainConfig(bs=bs, epochs=epochs, lr=lr, wd=wd, seed=seed, threads=args.threads))
+        model = train.fit(
+            ratings, train.TrainConfig(bs=bs, epochs=epochs, lr=lr, wd=wd, seed=seed, threads=args.threads)
+        )
         rt = model.runtime
-        rows.append([str(bs), str(epochs), f"{lr:g}", f"{wd:g}", str(seed), str(rt.threads), str(rt.steps), f"{rt.fit_seconds:.2f}", f"{model.metrics.valid_mse:.4f}"])
+        rows.append(
+            [
+                str(bs),
+                str(epochs),
+                f"{lr:g}",
+                f"{wd:g}",
+                str(seed),
+                str(rt.threads),
+                str(rt.steps),
+                f"{rt.fit_seconds:.2f}",
+                f"{model.metrics.valid_mse:.4f}",
+            ]
+        )
         print("  " + "  ".join(rows[-1]), flush=True)
     print()
     print(table(["bs", "epochs", "lr", "wd", "seed", "threads", "steps", "fit s", "valid MSE"], rows))
     good = [r for r in rows if float(r[-1]) <= 0.83]
     if good:
         best = min(good, key=lambda r: float(r[-2]))
-        print(f"\nfastest with valid MSE <= 0.83: bs {best[0]}, epochs {best[1]}, lr {best[2]}, wd {best[3]}, seed {best[4]}: {best[-2]} s, MSE {best[-1]}")
+        print(
+            f"\nfastest with valid MSE <= 0.83: bs {best[0]}, epochs {best[1]}, lr {best[2]}, wd {best[3]}, seed {best[4]}: {best[-2]} s, MSE {best[-1]}"
+        )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--runs", type=int, default=3, help="runs per variant; the median is printed (default 3)")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads for every variant (default: each one's rule)")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch threads for every variant (default: each one's rule)"
+    )
     parser.add_argument("--variants", nargs="+", choices=VARIANTS, help="fit mode: which variants (default: all)")
     mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--end-to-end", action="store_true", help="time `reportgen build` and the tutorial script in fresh processes")
+    mode.add_argument(
+        "--end-to-end", action="store_true", help="time `reportgen build` and the tutorial script in fresh processes"
+    )
     mode.add_argument("--threads-table", action="store_true", help="1 thread vs all threads by batch size")
     mode.add_argument("--sweep", action="store_true", help="bs x epochs x lr x wd search for the fast preset")
-    parser.add_argument("--grid", help='sweep: JSON {"bs": [...], "epochs": [...], "lr": [...], "wd": [...], "seed": [...]} (each key optional)')
+    parser.add_argument(
+        "--grid",
+        help='sweep: JSON {"bs": [...], "epochs": [...], "lr": [...], "wd": [...], "seed": [...]} (each key optional)',
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:

@@ -38,7 +38,9 @@ from fastai.tabular.all import *  # noqa: E402,F403
 from reportgen import data  # noqa: E402
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-parser.add_argument("--out", default=os.path.join(tempfile.gettempdir(), "tutorial-scatter.png"), help="where to save the plot")
+parser.add_argument(
+    "--out", default=os.path.join(tempfile.gettempdir(), "tutorial-scatter.png"), help="where to save the plot"
+)
 args = parser.parse_args()
 
 set_seed(42, reproducible=True)  # noqa: F405

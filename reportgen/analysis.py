@@ -244,8 +244,5 @@ def _reason(count: int, raters_mean: float, overall: float, median_count: float,
             f"{overall:.2f} overall), so its mean understates it and the model credits the item"
         )
     if count < median_count:
-        return (
-            f"only {count} ratings: weight decay pulls the bias of a rarely rated item towards 0, "
-            "whatever its mean"
-        )
+        return f"only {count} ratings: weight decay pulls the bias of a rarely rated item towards 0, whatever its mean"
     return "the latent factors explain its ratings by taste (who rates it) more than by the item itself"

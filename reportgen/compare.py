@@ -32,7 +32,9 @@ def compare(previous: ReportDoc, current: ReportDoc, previous_name: str) -> Comp
 
 def _list_change(name: str, before: list[str], after: list[str]) -> ListChange:
     was, now = set(before), set(after)
-    return ListChange(name=name, entered=tuple(t for t in after if t not in was), left=tuple(t for t in before if t not in now))
+    return ListChange(
+        name=name, entered=tuple(t for t in after if t not in was), left=tuple(t for t in before if t not in now)
+    )
 
 
 def _bias_moves(before: dict[str, float], after: dict[str, float]) -> tuple[BiasMove, ...]:

@@ -195,9 +195,8 @@ def _codes(column: pd.Series) -> tuple[np.ndarray, int]:
 
 def _pair_keys(frame: pd.DataFrame) -> pd.Series:
     """One int64 per (user, item) pair: equal pairs, equal keys."""
-    import pandas as pd
-
     import numpy as np
+    import pandas as pd
 
     users, _ = _codes(frame["user"])
     items, n_items = _codes(frame["item"])

@@ -140,9 +140,7 @@ def component_genres(
     return tuple(result)
 
 
-def neighbours(
-    titles: Sequence[str], factors: np.ndarray, n_items: int, n: int
-) -> dict[str, tuple[Neighbour, ...]]:
+def neighbours(titles: Sequence[str], factors: np.ndarray, n_items: int, n: int) -> dict[str, tuple[Neighbour, ...]]:
     """For the first `n_items` titles, the `n` others whose factor vectors point the same way.
 
     Only those `n_items` rows are compared with all others, so the cost is linear

@@ -13,7 +13,17 @@ from typing import Any
 
 import matplotlib
 
-from reportgen.plots import INK, LABEL_COLOURS, SERIES_A, SERIES_B, SVG_STYLE, _prefix_ids, _small_figure, _to_svg, compact_svg
+from reportgen.plots import (
+    INK,
+    LABEL_COLOURS,
+    SERIES_A,
+    SERIES_B,
+    SVG_STYLE,
+    _prefix_ids,
+    _small_figure,
+    _to_svg,
+    compact_svg,
+)
 
 
 def _trend_svg(draw: Any, name: str) -> str:

@@ -77,7 +77,7 @@ def sha256_file(path: Path) -> str:
 
 
 def compression(path: Path) -> str | None:
-    """".gz" or ".zip" if the name says the file is compressed."""
+    """ ".gz" or ".zip" if the name says the file is compressed."""
     suffix = path.suffix.lower()
     return suffix if suffix in COMPRESSED else None
 
@@ -171,7 +171,11 @@ def check_encoding(stream: IO[bytes], name: str, encoding: str) -> None:
         except UnicodeDecodeError as exc:
             data = pending + block
             offset = consumed - len(pending) + exc.start
-            hint = f"; pass {setting('encoding')} latin-1 if that is the file's encoding" if encoding.lower() != "latin-1" else ""
+            hint = (
+                f"; pass {setting('encoding')} latin-1 if that is the file's encoding"
+                if encoding.lower() != "latin-1"
+                else ""
+            )
             byte = f"byte 0x{data[exc.start]:02x} at offset {offset}"
             raise InputError(f"{name}: not valid {encoding} ({byte}){hint}") from exc
         if not block:

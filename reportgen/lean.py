@@ -36,7 +36,10 @@ Built = tuple[Learner, dict[str, Any], tuple[np.ndarray, np.ndarray], np.ndarray
 def codes(frame: pd.DataFrame, classes: dict[str, Any]) -> np.ndarray:
     """Each rating's (user, item) row in the model's embeddings: int64, shape (n, 2); 0 is `#na#` (unseen)."""
     return np.stack(
-        [_class_codes(pd.Index(list(classes[name].items[1:])), frame[name]).astype(np.int64) + 1 for name in ("user", "title")],
+        [
+            _class_codes(pd.Index(list(classes[name].items[1:])), frame[name]).astype(np.int64) + 1
+            for name in ("user", "title")
+        ],
         axis=1,
     )  # unseen in training: code -1 + 1 = 0, fastai's #na#
 
@@ -295,7 +298,12 @@ class FastCombinedSchedule:
 def fast_schedule(f: Any) -> Any:
     """`FastCombinedSchedule` for a `combine_scheds` closure (what fit_one_cycle builds), else `f`."""
     code, closure = getattr(f, "__code__", None), getattr(f, "__closure__", None)
-    if code is None or closure is None or code.co_name != "_inner" or set(code.co_freevars) != {"pct_lim", "pcts", "scheds"}:
+    if (
+        code is None
+        or closure is None
+        or code.co_name != "_inner"
+        or set(code.co_freevars) != {"pct_lim", "pcts", "scheds"}
+    ):
         return f
     cells = {name: cell.cell_contents for name, cell in zip(code.co_freevars, closure)}
     return FastCombinedSchedule(cells["pcts"].cpu().numpy(), cells["pct_lim"], cells["scheds"])

@@ -96,7 +96,12 @@ def _hex(text: str) -> str:
 def _changes(report: Report) -> list[str]:
     c = report.comparison
     if c is None:
-        return ["### Since the previous run", "", "No previous run to compare with: this is the first in this output folder.", ""]
+        return [
+            "### Since the previous run",
+            "",
+            "No previous run to compare with: this is the first in this output folder.",
+            "",
+        ]
     change_pct = c.rmse_change_pct
     lines = [
         "### Since the previous run",
@@ -132,7 +137,12 @@ def _changes(report: Report) -> list[str]:
 
 
 def _biases(caption: str, rows: tuple[ItemStat, ...]) -> list[str]:
-    lines = [f"### {caption}", "", "| # | Title | Bias | Mean rating | Ratings |", "| ---: | --- | ---: | ---: | ---: |"]
+    lines = [
+        f"### {caption}",
+        "",
+        "| # | Title | Bias | Mean rating | Ratings |",
+        "| ---: | --- | ---: | ---: | ---: |",
+    ]
     lines += [
         f"| {n} | {md(s.title)} | {number(s.bias)} | {number(s.mean_rating, 2)} | {thousands(s.count)} |"
         for n, s in enumerate(rows, start=1)

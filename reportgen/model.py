@@ -42,7 +42,9 @@ class KeptModel:
 
         user_row = {u: i for i, u in enumerate(self.users)}
         item_row = {t: i for i, t in enumerate(self.items)}
-        return torch.tensor([[user_row.get(str(u), 0), item_row.get(str(t), 0)] for u, t in zip(users, items)], dtype=torch.long)
+        return torch.tensor(
+            [[user_row.get(str(u), 0), item_row.get(str(t), 0)] for u, t in zip(users, items)], dtype=torch.long
+        )
 
 
 def model_files(trained: TrainedModel) -> dict[str, bytes]:
@@ -92,15 +94,26 @@ def load_model(path: Path | str) -> KeptModel:
 
         tensors = load(weights.read_bytes())
     except OSError as exc:
-        raise InputError(f"{folder}: no kept model there ({exc.strerror or exc}); was the run built with --no-model?") from exc
+        raise InputError(
+            f"{folder}: no kept model there ({exc.strerror or exc}); was the run built with --no-model?"
+        ) from exc
     except Exception as exc:  # safetensors raises its own error types for a damaged file
         raise InputError(f"{folder}: the kept model cannot be read ({type(exc).__name__}: {exc})") from exc
     if not isinstance(vocabulary, dict) or vocabulary.get("format") != FORMAT:
         raise InputError(f"{vocabulary_file}: not a reportgen model description (format {FORMAT} expected)")
     users, items = tuple(vocabulary.get("users") or ()), tuple(vocabulary.get("items") or ())
     factors = vocabulary.get("factors")
-    shapes = {"u_weight": (len(users), factors), "i_weight": (len(items), factors), "u_bias": (len(users), 1), "i_bias": (len(items), 1)}
-    wrong = [f"{n} is {tuple(tensors[n].shape) if n in tensors else 'missing'}, expected {s}" for n, s in shapes.items() if n not in tensors or tuple(tensors[n].shape) != s]
+    shapes = {
+        "u_weight": (len(users), factors),
+        "i_weight": (len(items), factors),
+        "u_bias": (len(users), 1),
+        "i_bias": (len(items), 1),
+    }
+    wrong = [
+        f"{n} is {tuple(tensors[n].shape) if n in tensors else 'missing'}, expected {s}"
+        for n, s in shapes.items()
+        if n not in tensors or tuple(tensors[n].shape) != s
+    ]
     if wrong:
         raise InputError(f"{weights}: does not match {VOCABULARY_NAME}: {'; '.join(wrong)}")
     raw_range = vocabulary.get("y_range")

@@ -94,7 +94,9 @@ class RunLock:
             log.info("waited %.1f s for the output folder, held by pid %s", self.waited, holder)
         stale = _read_pid(fd)
         if stale and stale != os.getpid() and not pid_alive(stale):
-            log.warning("warning: taking over the stale lock %s of pid %d, which is no longer running", self.path, stale)
+            log.warning(
+                "warning: taking over the stale lock %s of pid %d, which is no longer running", self.path, stale
+            )
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self._fd = fd
@@ -141,7 +143,7 @@ def remove_leftovers(folder: Path) -> list[Path]:
 
 def run_name(moment: dt.datetime, runs: Path) -> str:
     """`20261127T191500Z`, with `-1`, `-2`… if that second is taken already."""
-    base = moment.astimezone(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    base = moment.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     name, n = base, 0
     while (runs / name).exists():
         n += 1
@@ -157,9 +159,11 @@ def staging_folder(folder: Path) -> Path:
     """
     runs = folder / RUNS
     if runs.is_symlink() or (runs.exists() and not runs.is_dir()):
-        aside = folder / f"{RUNS}.not-reportgen-{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%SZ}"
+        aside = folder / f"{RUNS}.not-reportgen-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}"
         os.rename(runs, aside)
-        log.warning("warning: %s was not a folder of runs; renamed it to %s and started a new history", runs, aside.name)
+        log.warning(
+            "warning: %s was not a folder of runs; renamed it to %s and started a new history", runs, aside.name
+        )
     runs.mkdir(parents=True, exist_ok=True)
     staging = runs / f".staging-{os.getpid()}-{secrets.token_hex(4)}"
     staging.mkdir()

@@ -102,7 +102,7 @@ def data_file(role: str, where: str, sha256: str | None = None) -> DataFile:
 
 def make_report(
     ratings: Ratings,
-    config: train.TrainConfig = train.TrainConfig(),
+    config: train.TrainConfig | None = None,
     *,
     top_n: int = 1000,
     k: int = 10,
@@ -121,11 +121,16 @@ def make_report(
     `on_model(model)` receives the trained model (to keep it: `model.model_files`).
     """
     started = time.perf_counter()
-    model = train.fit(ratings, config, progress=progress, on_epoch=on_epoch)
+    model = train.fit(ratings, config or train.TrainConfig(), progress=progress, on_epoch=on_epoch)
     if on_model is not None:
         on_model(model)
     trained = time.perf_counter()
-    log.info("trained in %.1f s: valid MSE %.4f, RMSE %.4f", trained - started, model.metrics.valid_mse, model.metrics.valid_rmse)
+    log.info(
+        "trained in %.1f s: valid MSE %.4f, RMSE %.4f",
+        trained - started,
+        model.metrics.valid_mse,
+        model.metrics.valid_rmse,
+    )
 
     result = analysis.analyse(ratings, model, top_n=top_n, k=k, relevant_from=relevant_from)
     analysed = time.perf_counter()
@@ -143,7 +148,7 @@ def make_report(
     figures = plots.figures(result, model.metrics.epochs) | quality_plots.figures(result.quality)
     drawn = time.perf_counter()
     log.info("drew the figures in %.1f s", drawn - analysed)
-    moment = source_date or dt.datetime.now(dt.timezone.utc)
+    moment = source_date or dt.datetime.now(dt.UTC)
     return Report(
         generated_at=moment.replace(microsecond=0).isoformat(),
         dataset=summarise(ratings),
@@ -261,7 +266,7 @@ def build(options: BuildOptions, on_epoch: train.EpochHook | None = None) -> Bui
         try:
             write(report, staging, options.templates, kept[0] if kept else None)
             kept.clear()  # the learner's memory can go before publishing
-            run = outputs.commit_run(staging, dt.datetime.now(dt.timezone.utc))
+            run = outputs.commit_run(staging, dt.datetime.now(dt.UTC))
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
@@ -274,5 +279,11 @@ def build(options: BuildOptions, on_epoch: train.EpochHook | None = None) -> Bui
         outputs.prune(options.output, options.keep)
         _write_history(options.output)
     published = options.output / outputs.HTML_NAME
-    log.info("wrote %s (%d bytes) and %s; this run is kept in %s", published, published.stat().st_size, outputs.JSON_NAME, run)
+    log.info(
+        "wrote %s (%d bytes) and %s; this run is kept in %s",
+        published,
+        published.stat().st_size,
+        outputs.JSON_NAME,
+        run,
+    )
     return BuildResult(report=report, html=published, json=options.output / outputs.JSON_NAME, run=run)

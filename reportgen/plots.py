@@ -194,7 +194,9 @@ def _scatter_figure(points: Sequence[ScatterPoint], x_label: str, y_label: str) 
     xs = [p.x for p in points]
     ys = [p.y for p in points]
     for i, p in enumerate(points):
-        ax.plot([p.x], [p.y], marker="o", markersize=4.5, linestyle="none", color=POINT, zorder=3, gid=POINT_ID.format(i))
+        ax.plot(
+            [p.x], [p.y], marker="o", markersize=4.5, linestyle="none", color=POINT, zorder=3, gid=POINT_ID.format(i)
+        )
     ax.set_xlabel(x_label, parse_math=False, color=INK)
     ax.set_ylabel(y_label, parse_math=False, color=INK)
     ax.axhline(0, color=ZERO, linewidth=0.8, zorder=1)
@@ -351,7 +353,14 @@ def variance_svg(ratios: Sequence[float]) -> str:
 
     def draw(ax: Any) -> None:
         xs = list(range(len(ratios)))
-        ax.bar(xs, [100 * r for r in ratios], color=[SERIES_A if i < 3 else GRID for i in xs], edgecolor=INK, linewidth=0.4, zorder=3)
+        ax.bar(
+            xs,
+            [100 * r for r in ratios],
+            color=[SERIES_A if i < 3 else GRID for i in xs],
+            edgecolor=INK,
+            linewidth=0.4,
+            zorder=3,
+        )
         ax.set_xticks(xs)
         ax.set_xlabel("Principal component (the report's three in colour)", color=INK)
         ax.set_ylabel("Variance explained (%)", color=INK)
@@ -363,7 +372,9 @@ def histogram_svg(hist: Histogram, x_label: str, y_label: str, name: str) -> str
     def draw(ax: Any) -> None:
         edges = hist.edges
         widths = [b - a for a, b in zip(edges, edges[1:])]
-        ax.bar(edges[:-1], hist.counts, width=widths, align="edge", color=SERIES_A, edgecolor=INK, linewidth=0.4, zorder=3)
+        ax.bar(
+            edges[:-1], hist.counts, width=widths, align="edge", color=SERIES_A, edgecolor=INK, linewidth=0.4, zorder=3
+        )
         ax.set_xlabel(x_label, color=INK)
         ax.set_ylabel(y_label, color=INK)
 

@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from reportgen.stats import Histogram
 from reportgen.ranking import RANKERS, Coverage, RankingMetrics, rank
+from reportgen.stats import Histogram
 
 if TYPE_CHECKING:
     from reportgen.baselines import Guesses
@@ -186,7 +186,11 @@ class Calibration:
 
     @property
     def sentence(self) -> str:
-        big = [b for b in self.bins if b.count >= MIN_BUCKET and b.mean_observed is not None and b.mean_predicted is not None]
+        big = [
+            b
+            for b in self.bins
+            if b.count >= MIN_BUCKET and b.mean_observed is not None and b.mean_predicted is not None
+        ]
         if not big:
             return "Too few validation ratings to judge calibration."
         worst = max(big, key=lambda b: (abs(b.mean_observed - b.mean_predicted), -b.low))  # type: ignore[operator]
@@ -297,7 +301,9 @@ def inputs_from(model: TrainedModel, ratings: np.ndarray, guesses: Guesses) -> Q
         valid_users=vu,
         valid_items=vi,
         valid_ratings=ratings[valid_rows],
-        model_predictions=predict(vu, vi, model.user_factors, model.user_biases, model.item_factors, model.item_biases, y_range),
+        model_predictions=predict(
+            vu, vi, model.user_factors, model.user_biases, model.item_factors, model.item_biases, y_range
+        ),
         bias_predictions=guesses.bias_only,
         mean_predictions=guesses.global_mean,
         user_factors=model.user_factors,

@@ -12,18 +12,33 @@ from reportgen.plots import INK, SERIES_A, SERIES_B, ZERO, _small_svg
 from reportgen.quality import Buckets, Calibration, Quality
 
 BAR_WIDTH = 0.38
+
+
 def buckets_svg(by_user: Buckets, by_item: Buckets) -> str:
     """Validation RMSE per training-count bucket, users and items side by side, n above each bar."""
 
     def draw(ax: Any) -> None:
         labels = [b.label for b in by_user.buckets]
         top = max((b.rmse or 0.0 for group in (by_user, by_item) for b in group.buckets), default=0.0) or 1.0
-        for offset, group, colour, name in ((-BAR_WIDTH / 2, by_user, SERIES_A, "users"), (BAR_WIDTH / 2, by_item, SERIES_B, "items")):
+        for offset, group, colour, name in (
+            (-BAR_WIDTH / 2, by_user, SERIES_A, "users"),
+            (BAR_WIDTH / 2, by_item, SERIES_B, "items"),
+        ):
             xs = [j + offset for j in range(len(group.buckets))]
             heights = [b.rmse or 0.0 for b in group.buckets]
             ax.bar(xs, heights, width=BAR_WIDTH, color=colour, edgecolor=INK, linewidth=0.4, label=name, zorder=3)
             for x, b in zip(xs, group.buckets):
-                ax.text(x, (b.rmse or 0.0) + top * 0.02, f"n={b.count}", ha="center", va="bottom", fontsize=7, color=INK, rotation=90, zorder=4)
+                ax.text(
+                    x,
+                    (b.rmse or 0.0) + top * 0.02,
+                    f"n={b.count}",
+                    ha="center",
+                    va="bottom",
+                    fontsize=7,
+                    color=INK,
+                    rotation=90,
+                    zorder=4,
+                )
         ax.set_xticks(range(len(labels)), labels)
         ax.set_ylim(0, top * 1.35)
         ax.set_xlabel("Training ratings of the user (or item)", color=INK)
@@ -42,7 +57,9 @@ def calibration_svg(calibration: Calibration) -> str:
         ys = [b.mean_observed for b in full]
         ends = [b.low for b in calibration.bins[:1]] + [b.high for b in calibration.bins[-1:]]
         low, high = (min(ends + xs + ys), max(ends + xs + ys)) if ends or xs else (0.0, 1.0)
-        ax.plot([low, high], [low, high], color=ZERO, linewidth=0.8, linestyle="--", label="perfect calibration", zorder=2)
+        ax.plot(
+            [low, high], [low, high], color=ZERO, linewidth=0.8, linestyle="--", label="perfect calibration", zorder=2
+        )
         ax.plot(xs, ys, marker="o", color=SERIES_A, label="this model", zorder=3)
         ax.set_xlim(low, high)
         ax.set_ylim(low, high)
@@ -77,4 +94,3 @@ def figures(quality: Quality) -> dict[str, str]:
         "calibration": calibration_svg(quality.calibration),
         "residuals": residuals_svg(quality.calibration),
     }
-

@@ -55,13 +55,7 @@ class Coverage:
         if self.share is None or self.mean_percentile_recommended is None or self.mean_percentile_rated is None:
             return "No user could be evaluated, so coverage is unknown."
         gap = self.mean_percentile_recommended - self.mean_percentile_rated
-        lean = (
-            "more popular than"
-            if gap > 5
-            else "less popular than"
-            if gap < -5
-            else "about as popular as"
-        )
+        lean = "more popular than" if gap > 5 else "less popular than" if gap < -5 else "about as popular as"
         return (
             f"The top lists reach {self.items_recommended} of {self.catalogue_size} items ({100 * self.share:.1f} % "
             f"of the catalogue); what they recommend is {lean} what these users went on to rate (popularity "
@@ -197,7 +191,9 @@ def _exclude(scores: np.ndarray, seen: np.ndarray, first_row: int, n_items: int)
     return scores
 
 
-def popular_top_k(order: np.ndarray, rows: np.ndarray, seen: np.ndarray, n_items: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+def popular_top_k(
+    order: np.ndarray, rows: np.ndarray, seen: np.ndarray, n_items: int, k: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Per row, the first k items of `order` (item codes, most popular first) the user did not rate in training.
 
     Only the head of `order` that can hold them is looked at (k plus the most training
@@ -265,5 +261,3 @@ def ranking_sums(hits: np.ndarray, n_relevant: np.ndarray, discount: np.ndarray)
             np.count_nonzero(found),
         ]
     )
-
-

@@ -46,7 +46,9 @@ def read(path: Path) -> Report:
     try:
         return from_json(doc)
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
-        raise InputError(f"{path}: not a complete report.json of reportgen {__version__} ({type(exc).__name__}: {exc})") from exc
+        raise InputError(
+            f"{path}: not a complete report.json of reportgen {__version__} ({type(exc).__name__}: {exc})"
+        ) from exc
 
 
 def check_version(doc: Any, name: object = "report.json") -> None:
@@ -121,7 +123,9 @@ def _metrics(m: dict[str, Any]) -> Metrics:
         valid_rmse=m["valid_rmse"],
         n_train=m["n_train"],
         n_valid=m["n_valid"],
-        epochs=tuple(EpochStats(e["epoch"], e["train_loss"], e["valid_loss"], e.get("seconds", 0.0)) for e in m["epochs"]),
+        epochs=tuple(
+            EpochStats(e["epoch"], e["train_loss"], e["valid_loss"], e.get("seconds", 0.0)) for e in m["epochs"]
+        ),
     )
 
 

@@ -369,7 +369,9 @@ def _comparison(c: Comparison) -> dict[str, Any]:
         "valid_rmse_after": c.valid_rmse_after,
         "valid_rmse_change_pct": c.rmse_change_pct,
         "lists": [{"name": x.name, "entered": list(x.entered), "left": list(x.left)} for x in c.lists],
-        "bias_moves": [{"title": b.title, "before": b.before, "after": b.after, "change": b.change} for b in c.bias_moves],
+        "bias_moves": [
+            {"title": b.title, "before": b.before, "after": b.after, "change": b.change} for b in c.bias_moves
+        ],
     }
 
 
@@ -447,7 +449,9 @@ class ReportDoc:
             if not isinstance(row.get("title"), str) or any(
                 isinstance(row.get(f), bool) or not isinstance(row.get(f), (int, float)) for f in fields
             ):
-                raise ValueError(f"not a reportgen report.json: an entry of {path} lacks a title or {', '.join(fields)}")
+                raise ValueError(
+                    f"not a reportgen report.json: an entry of {path} lacks a title or {', '.join(fields)}"
+                )
         return value
 
     def number(self, *keys: str) -> float | None:
@@ -484,7 +488,9 @@ class ReportDoc:
             index = component.get("index", position)
             for end, label in (("top", "highest"), ("bottom", "lowest")):
                 entries = component.get(end) or []
-                if not isinstance(entries, list) or not all(isinstance(e, dict) and isinstance(e.get("title"), str) for e in entries):
+                if not isinstance(entries, list) or not all(
+                    isinstance(e, dict) and isinstance(e.get("title"), str) for e in entries
+                ):
                     raise ValueError(f"not a reportgen report.json: pca.components[{position}].{end} is malformed")
                 lists.append((f"Component {index}, {label} scores", [e["title"] for e in entries]))
         return lists

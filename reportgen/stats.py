@@ -13,7 +13,6 @@ class Histogram:
     counts: tuple[int, ...]
 
 
-
 def histogram(values: np.ndarray, bins: int = 24) -> Histogram:
     counts, edges = np.histogram(values, bins=bins)
     return Histogram(edges=tuple(float(e) for e in edges), counts=tuple(int(c) for c in counts))

@@ -46,6 +46,7 @@ ONE_THREAD_MAX_BS = 2048
 # Beyond this a rating's squared error overflows float32 (3.4e38), whatever the learning rate.
 MAX_RATING = 1e18
 
+
 @dataclass(frozen=True)
 class Preset:
     """Starting settings: the `TrainConfig` fields they change, and what they are for."""
@@ -287,7 +288,7 @@ def check_config(config: TrainConfig) -> None:
 
 
 def resolve_device(name: str) -> str:
-    """"auto" -> "cuda" when torch sees a CUDA GPU, else "cpu"; "cuda" without one is an input error."""
+    """ "auto" -> "cuda" when torch sees a CUDA GPU, else "cpu"; "cuda" without one is an input error."""
     import torch
 
     if name == "auto":

@@ -90,7 +90,9 @@ def nu_messages(*pages: Path) -> dict[Path, list[dict[str, Any]]]:
 
 
 def describe(message: dict[str, Any]) -> str:
-    return f"{message.get('type')}/{message.get('subType', '')} line {message.get('lastLine')}: {message.get('message')}"
+    return (
+        f"{message.get('type')}/{message.get('subType', '')} line {message.get('lastLine')}: {message.get('message')}"
+    )
 
 
 # --------------------------------------------------------------------------- the browser
@@ -135,7 +137,9 @@ class Visit:
         }
 
 
-def visit(browser: Any, html: Path, *, color_scheme: str = "light", javascript: bool = True, width: int = 1280) -> Visit:
+def visit(
+    browser: Any, html: Path, *, color_scheme: str = "light", javascript: bool = True, width: int = 1280
+) -> Visit:
     """Open `html` from a file:// URL in a fresh context and record what happens."""
     context = browser.new_context(
         color_scheme=color_scheme, java_script_enabled=javascript, viewport={"width": width, "height": 900}

@@ -14,18 +14,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-
 from bs4 import BeautifulSoup
 
-from reportgen import data, plots, quality_plots
+from reportgen import data, plots, quality_plots, ranking
 from reportgen import quality as q
-from reportgen import ranking
 from reportgen.analysis import Analysis, BiasVsMean, Disagreement, ItemStat, ScatterPoint
 from reportgen.baselines import Baselines
 from reportgen.data import Provenance, Ratings
 from reportgen.factors import Component, Neighbour, Scored
-from reportgen.stats import Histogram
 from reportgen.report import DataFile, DatasetSummary, Report, Timings
+from reportgen.stats import Histogram
 from reportgen.train import EpochStats, Metrics, TrainConfig
 
 # Items whose true bias is far above or below everyone else's: a trained model
@@ -85,11 +83,15 @@ def write_grouplens(
     from reportgen.data import GENRES
 
     folder.mkdir(parents=True, exist_ok=True)
-    lines = [f"{u}\t{i}\t{r}\t{880000000 + n}" for n, (u, i, r) in enumerate(frame[["user", "item", "rating"]].itertuples(index=False))]
+    lines = [
+        f"{u}\t{i}\t{r}\t{880000000 + n}"
+        for n, (u, i, r) in enumerate(frame[["user", "item", "rating"]].itertuples(index=False))
+    ]
     (folder / "u.data").write_text("\n".join(lines) + "\n", encoding="ascii")
     genres = genres or {}
     items = [
-        f"{i}|{t}|01-Jan-1995||http://example.invalid/{i}|" + "|".join("1" if g in genres.get(i, ("unknown",)) else "0" for g in GENRES)
+        f"{i}|{t}|01-Jan-1995||http://example.invalid/{i}|"
+        + "|".join("1" if g in genres.get(i, ("unknown",)) else "0" for g in GENRES)
         for i, t in sorted(titles.items())
     ]
     (folder / "u.item").write_bytes(("\n".join(items) + "\n").encode("latin-1"))
@@ -146,7 +148,9 @@ def hand_made_report(
 ) -> Report:
     """A whole report from round, hand-made numbers (no training), with hostile titles by default."""
     quality = quality or hand_made_quality()
-    stats = tuple(ItemStat(t, bias=0.5 - 0.25 * i, mean_rating=4.0 - 0.5 * i, count=100 - 10 * i) for i, t in enumerate(titles))
+    stats = tuple(
+        ItemStat(t, bias=0.5 - 0.25 * i, mean_rating=4.0 - 0.5 * i, count=100 - 10 * i) for i, t in enumerate(titles)
+    )
     scatter = tuple(ScatterPoint(t, x=0.1 * i, y=-0.2 * i) for i, t in enumerate(titles))
     components = tuple(
         Component(
@@ -176,7 +180,9 @@ def hand_made_report(
             low_mean_high_bias=(Disagreement(titles[2], 0.5, 2.5, 40, 2.75, "its raters are harsh"),),
         ),
         component_genres=(),
-        neighbours={t: tuple(Neighbour(o, 0.9 - 0.1 * j) for j, o in enumerate(x for x in titles if x != t)) for t in titles[:2]},
+        neighbours={
+            t: tuple(Neighbour(o, 0.9 - 0.1 * j) for j, o in enumerate(x for x in titles if x != t)) for t in titles[:2]
+        },
         user_biases=Histogram(edges=(-1.0, 0.0, 1.0), counts=(400, 543)),
         ratings=Histogram(edges=(0.5, 1.5, 2.5, 3.5, 4.5, 5.5), counts=(6110, 11370, 27145, 34174, 21201)),
         quality=quality,
@@ -187,7 +193,10 @@ def hand_made_report(
             name="ml-100k",
             source="recbole",
             location="ml-100k",
-            files=(DataFile("ratings", "ml-100k.inter", 2_079_769, "ab" * 32), DataFile("titles", "ml-100k.item", 85_017, "cd" * 32)),
+            files=(
+                DataFile("ratings", "ml-100k.inter", 2_079_769, "ab" * 32),
+                DataFile("titles", "ml-100k.item", 85_017, "cd" * 32),
+            ),
             n_ratings=100_000,
             n_users=943,
             n_items=1682,
@@ -221,14 +230,19 @@ def assert_self_contained(html: str) -> None:
     for tag in soup.find_all(["image", "use", "iframe", "object", "embed", "source", "video", "audio"]):
         ref = tag.get("href") or tag.get("xlink:href") or tag.get("data") or ""
         assert ref == "" or ref.startswith(("#", "data:")), tag
-    css = " ".join(s.get_text() for s in soup.find_all("style")) + " ".join(t["style"] for t in soup.find_all(style=True))
+    css = " ".join(s.get_text() for s in soup.find_all("style")) + " ".join(
+        t["style"] for t in soup.find_all(style=True)
+    )
     assert not re.search(r"url\(\s*['\"]?(?!data:|#)", css)
     assert "@import" not in css
 
 
 def assert_nothing_left(out: Path) -> None:
     """Besides the reports, at most the (released, empty) lock: no runs, no temporary files."""
-    assert sorted(p.name for p in out.iterdir()) in (["report.html", "report.json"], [".reportgen.lock", "report.html", "report.json"])
+    assert sorted(p.name for p in out.iterdir()) in (
+        ["report.html", "report.json"],
+        [".reportgen.lock", "report.html", "report.json"],
+    )
     assert not (out / ".reportgen.lock").exists() or (out / ".reportgen.lock").read_text() == ""
 
 
@@ -237,12 +251,27 @@ QUALITY_HOSTILE = "<script>x</script>"
 
 def hand_made_quality() -> q.Quality:
     """A `Quality` with round numbers, a sampled ranking and a hostile title among the most recommended."""
+
     def bucket(label: str, low: int, high: int | None, count: int, rmse: float | None) -> q.Bucket:
         return q.Bucket(label, low, high, count, rmse)
 
     spans = [("0", 0, 0), ("1–5", 1, 5), ("6–20", 6, 20), ("21–100", 21, 100), ("more than 100", 101, None)]
-    users = q.Buckets("users", tuple(bucket(l, a, b, c, r) for (l, a, b), c, r in zip(spans, [0, 40, 300, 900, 760], [None, 1.234, 1.01, 0.95, 0.9])), 0.95)
-    items = q.Buckets("items", tuple(bucket(l, a, b, c, r) for (l, a, b), c, r in zip(spans, [5, 60, 200, 800, 935], [1.5, 1.111, 1.0, 0.96, 0.91])), 0.95)
+    users = q.Buckets(
+        "users",
+        tuple(
+            bucket(name, a, b, c, r)
+            for (name, a, b), c, r in zip(spans, [0, 40, 300, 900, 760], [None, 1.234, 1.01, 0.95, 0.9])
+        ),
+        0.95,
+    )
+    items = q.Buckets(
+        "items",
+        tuple(
+            bucket(name, a, b, c, r)
+            for (name, a, b), c, r in zip(spans, [5, 60, 200, 800, 935], [1.5, 1.111, 1.0, 0.96, 0.91])
+        ),
+        0.95,
+    )
     return q.Quality(
         k=10,
         threshold=4.0,
@@ -261,16 +290,21 @@ def hand_made_quality() -> q.Quality:
             "popularity": ranking.RankingMetrics(0.101, 0.121, 0.141, 0.061, 0.601),
             "random": ranking.RankingMetrics(0.002, 0.003, 0.004, 0.001, 0.021),
         },
-        coverage=ranking.Coverage(1682, 321, 321 / 1682, 81.5, 77.25, ((QUALITY_HOSTILE, 812), ("Star Wars (1977)", 640))),
+        coverage=ranking.Coverage(
+            1682, 321, 321 / 1682, 81.5, 77.25, ((QUALITY_HOSTILE, 812), ("Star Wars (1977)", 640))
+        ),
         by_user_activity=users,
         by_item_popularity=items,
         calibration=q.Calibration(
-            bins=(q.CalibrationBin(1.0, 3.0, 500, 2.5, 2.75), q.CalibrationBin(3.0, 5.0, 1500, 3.9, 3.85), q.CalibrationBin(5.0, 7.0, 0, None, None)),
+            bins=(
+                q.CalibrationBin(1.0, 3.0, 500, 2.5, 2.75),
+                q.CalibrationBin(3.0, 5.0, 1500, 3.9, 3.85),
+                q.CalibrationBin(5.0, 7.0, 0, None, None),
+            ),
             residuals=Histogram(edges=(-1.0, 0.0, 1.0), counts=(900, 1100)),
             mean_residual=0.012,
         ),
     )
-
 
 
 @pytest.fixture(scope="session")

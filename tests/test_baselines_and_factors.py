@@ -11,7 +11,9 @@ from reportgen.analysis import ItemStat
 from reportgen.factors import Component, Scored
 
 
-def baselines_of(frame: pd.DataFrame, train_rows: np.ndarray, valid_rows: np.ndarray, model_rmse: float) -> baselines.Baselines:
+def baselines_of(
+    frame: pd.DataFrame, train_rows: np.ndarray, valid_rows: np.ndarray, model_rmse: float
+) -> baselines.Baselines:
     """Both predictors on a frame of user and title labels, coded as the model codes them (0: unseen in training)."""
     codes = np.column_stack(
         [pd.Index(frame[c].iloc[train_rows].unique()).get_indexer(frame[c]) + 1 for c in ("user", "title")]
@@ -39,7 +41,9 @@ def test_baselines_fit_on_the_training_rows_and_score_the_validation_rows(monkey
 
 
 def test_bias_only_predicts_the_mean_for_users_and_items_it_never_saw() -> None:
-    frame = pd.DataFrame({"user": ["a", "a", "b", "new"], "title": ["x", "y", "x", "unseen"], "rating": [4.0, 2.0, 3.0, 5.0]})
+    frame = pd.DataFrame(
+        {"user": ["a", "a", "b", "new"], "title": ["x", "y", "x", "unseen"], "rating": [4.0, 2.0, 3.0, 5.0]}
+    )
     b = baselines_of(frame, np.array([0, 1, 2]), np.array([3]), model_rmse=1.0)
     assert b.bias_only_rmse == pytest.approx(5.0 - 3.0)
 
@@ -137,11 +141,19 @@ def tastes_report(tmp_path_factory: pytest.TempPathFactory) -> dict:
     from tests.conftest import planted_tastes, write_grouplens
 
     planted = planted_tastes()
-    folder = write_grouplens(tmp_path_factory.mktemp("tastes") / "ml-tastes", planted.frame, planted.titles, planted.genres)
+    folder = write_grouplens(
+        tmp_path_factory.mktemp("tastes") / "ml-tastes", planted.frame, planted.titles, planted.genres
+    )
     out = tmp_path_factory.mktemp("out")
-    result = CliRunner().invoke(cli, ["build", "--data", str(folder), "--output", str(out), "--factors", "8", "--lr", "0.01"])
+    result = CliRunner().invoke(
+        cli, ["build", "--data", str(folder), "--output", str(out), "--factors", "8", "--lr", "0.01"]
+    )
     assert result.exit_code == 0, result.output
-    return {"doc": json.loads((out / "report.json").read_text()), "html": (out / "report.html").read_text(), "planted": planted}
+    return {
+        "doc": json.loads((out / "report.json").read_text()),
+        "html": (out / "report.html").read_text(),
+        "planted": planted,
+    }
 
 
 def test_the_model_beats_bias_only_which_beats_the_global_mean(tastes_report: dict) -> None:
@@ -162,7 +174,9 @@ def test_planted_twins_are_each_others_nearest_neighbours(tastes_report: dict) -
 
 def test_genre_shares_name_drama_against_action_on_one_component(tastes_report: dict) -> None:
     doc = tastes_report["doc"]
-    genres = {t: set(g) for t, g in zip(tastes_report["planted"].titles.values(), tastes_report["planted"].genres.values())}
+    genres = {
+        t: set(g) for t, g in zip(tastes_report["planted"].titles.values(), tastes_report["planted"].genres.values())
+    }
     components = {c["index"]: c for c in doc["pca"]["components"]}
     for shares in doc["insight"]["component_genres"]:
         c = components[shares["index"]]
@@ -171,9 +185,10 @@ def test_genre_shares_name_drama_against_action_on_one_component(tastes_report: 
             for genre, share in shares[end].items():
                 assert share == sum(genre in genres[t] for t in titles) / len(titles)
     split = [
-        s for s in doc["insight"]["component_genres"]
+        s
+        for s in doc["insight"]["component_genres"]
         if {s["top"]["Drama"], s["bottom"]["Action"]} == {1.0} or {s["top"]["Action"], s["bottom"]["Drama"]} == {1.0}
-    ]  # fmt: skip
+    ]
     assert split, doc["insight"]["component_genres"]
     assert "Drama" in split[0]["sentence"] and "Action" in split[0]["sentence"]
 
@@ -182,7 +197,12 @@ def test_the_page_shows_each_new_section_with_its_figure(tastes_report: dict) ->
     from bs4 import BeautifulSoup
 
     page = BeautifulSoup(tastes_report["html"], "html.parser")
-    for section, figure in [("quality", "learning_curve"), ("bias", "bias_vs_mean"), ("pca", "variance"), ("distributions", "ratings")]:
+    for section, figure in [
+        ("quality", "learning_curve"),
+        ("bias", "bias_vs_mean"),
+        ("pca", "variance"),
+        ("distributions", "ratings"),
+    ]:
         block = page.find(id=section)
         assert block.find(id=f"{figure}-caption") is not None, figure
         assert block.find("svg") is not None

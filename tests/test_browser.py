@@ -24,11 +24,34 @@ EMOJI = "🎬 Popcorn 🍿 Night (2020)"
 OVERRIDE = "\u202eevil\u202c override (2003)"  # a right-to-left override inside a title
 DOLLARS = "Price $5 & $10 (1995)"
 JINJA_BLOCK = "{% if true %}x{% endif %}"
-HOSTILE_TITLES = ("Alpha (1990)", HOSTILE, INJECTION, QUOTES, TEMPLATE_LIKE, HEBREW, ARABIC, EMOJI, DOLLARS, OVERRIDE, JINJA_BLOCK)
+HOSTILE_TITLES = (
+    "Alpha (1990)",
+    HOSTILE,
+    INJECTION,
+    QUOTES,
+    TEMPLATE_LIKE,
+    HEBREW,
+    ARABIC,
+    EMOJI,
+    DOLLARS,
+    OVERRIDE,
+    JINJA_BLOCK,
+)
 SECTIONS = [
-    "run", "quality", "rating-metrics", "ranking", "who-fails", "calibration",
-    "top-items", "bias", "pca", "scatter", "neighbours", "distributions", "citation",
-]  # fmt: skip
+    "run",
+    "quality",
+    "rating-metrics",
+    "ranking",
+    "who-fails",
+    "calibration",
+    "top-items",
+    "bias",
+    "pca",
+    "scatter",
+    "neighbours",
+    "distributions",
+    "citation",
+]
 A4_PRINTABLE_PX = round((210 - 2 * 14) / 25.4 * 96)  # @page A4 with 14 mm side margins, in CSS px
 
 
@@ -97,13 +120,23 @@ def click_header(seen: tools.Visit, caption: str, header: str) -> str | None:
 @pytest.mark.ml100k
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_the_ml100k_report_opens_offline_without_errors_in_both_themes(
-    browser: Any, ml100k_page: Path, ml100k_report: dict, scheme: str, screenshots: Path, notes: list[str], record_property: Any
+    browser: Any,
+    ml100k_page: Path,
+    ml100k_report: dict,
+    scheme: str,
+    screenshots: Path,
+    notes: list[str],
+    record_property: Any,
 ) -> None:
     seen = tools.visit(browser, ml100k_page, color_scheme=scheme)
     assert_clean(seen)  # no console error, no CSP violation, no request, no dialog
     page = seen.page
     csp = page.get_attribute('meta[http-equiv="Content-Security-Policy"]', "content")
-    assert csp is not None and "default-src 'none'" in csp and "'unsafe-inline'" not in csp.split("script-src")[1].split(";")[0]
+    assert (
+        csp is not None
+        and "default-src 'none'" in csp
+        and "'unsafe-inline'" not in csp.split("script-src")[1].split(";")[0]
+    )
     assert page.locator("th button").count() > 0  # the inline script ran: its hash was accepted
     assert page.title() == "ml-100k: what the collaborative-filtering model learned"
     assert [a.get_attribute("href") for a in page.locator("nav.toc a").all()] == [f"#{s}" for s in SECTIONS]
@@ -123,7 +156,9 @@ def test_the_ml100k_report_opens_offline_without_errors_in_both_themes(
     assert size <= 400_000
     record_property("screenshot", str(shot))
     record_property("report_bytes", size)
-    notes.append(f"{scheme} screenshot {shot}" + (f"; ML-100k report.html is {size} bytes" if scheme == "light" else ""))
+    notes.append(
+        f"{scheme} screenshot {shot}" + (f"; ML-100k report.html is {size} bytes" if scheme == "light" else "")
+    )
     page.context.close()
 
 
@@ -171,14 +206,20 @@ def test_without_javascript_the_page_is_complete(browser: Any, ml100k_page: Path
     plain = tools.visit(browser, ml100k_page, javascript=False)
     assert plain.page.locator("th button").count() == 0 and scripted.page.locator("th button").count() > 0
     assert plain.page.inner_text("main") == scripted.page.inner_text("main")  # same words, same order
-    assert plain.page.locator("table.sortable tbody tr").count() == scripted.page.locator("table.sortable tbody tr").count() > 100
+    assert (
+        plain.page.locator("table.sortable tbody tr").count()
+        == scripted.page.locator("table.sortable tbody tr").count()
+        > 100
+    )
     assert_clean(plain)
     plain.page.context.close()
     scripted.page.context.close()
 
 
 @pytest.mark.ml100k
-def test_scatter_points_carry_their_titles_and_labels_do_not_overlap(browser: Any, ml100k_page: Path, ml100k_report: dict) -> None:
+def test_scatter_points_carry_their_titles_and_labels_do_not_overlap(
+    browser: Any, ml100k_page: Path, ml100k_report: dict
+) -> None:
     seen = tools.visit(browser, ml100k_page)
     found = seen.page.evaluate(
         """() => {
@@ -213,7 +254,9 @@ def test_scatter_points_carry_their_titles_and_labels_do_not_overlap(browser: An
 
 
 @pytest.mark.ml100k
-def test_print_is_a4_light_and_nothing_overflows(browser: Any, ml100k_page: Path, screenshots: Path, notes: list[str]) -> None:
+def test_print_is_a4_light_and_nothing_overflows(
+    browser: Any, ml100k_page: Path, screenshots: Path, notes: list[str]
+) -> None:
     seen = tools.visit(browser, ml100k_page, color_scheme="dark", width=A4_PRINTABLE_PX)
     page = seen.page
     page.emulate_media(media="print", color_scheme="dark")  # a dark screen still prints light
@@ -237,12 +280,17 @@ def test_print_is_a4_light_and_nothing_overflows(browser: Any, ml100k_page: Path
 
 @pytest.mark.ml100k
 @pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_axe_finds_no_serious_or_critical_violations(browser: Any, ml100k_page: Path, scheme: str, notes: list[str]) -> None:
+def test_axe_finds_no_serious_or_critical_violations(
+    browser: Any, ml100k_page: Path, scheme: str, notes: list[str]
+) -> None:
     seen = tools.visit(browser, ml100k_page, color_scheme=scheme)
     violations = tools.run_axe(seen)
     severe = [v for v in violations if v["impact"] in ("serious", "critical")]
     assert severe == []
-    by_impact = {impact: sum(v["impact"] == impact for v in violations) for impact in ("critical", "serious", "moderate", "minor")}
+    by_impact = {
+        impact: sum(v["impact"] == impact for v in violations)
+        for impact in ("critical", "serious", "moderate", "minor")
+    }
     notes.append(f"axe-core on ML-100k ({scheme}): {by_impact}")
     seen.page.context.close()
 
@@ -289,7 +337,9 @@ def test_hostile_titles_show_as_text_and_run_nothing(browser: Any, hostile_page:
 
 def test_the_nu_html_checker_finds_no_errors_in_the_hostile_report(hostile_page: Path, tmp_path: Path) -> None:
     broken = tmp_path / "broken.html"  # a control: the checker does report errors
-    broken.write_text(hostile_page.read_text(encoding="utf-8").replace("<main>", "<main><p><div></p>", 1), encoding="utf-8")
+    broken.write_text(
+        hostile_page.read_text(encoding="utf-8").replace("<main>", "<main><p><div></p>", 1), encoding="utf-8"
+    )
     messages = tools.nu_messages(hostile_page, broken)
     assert [tools.describe(m) for m in messages[hostile_page.resolve()]] == []
     assert any(m["type"] == "error" for m in messages[broken.resolve()])
@@ -310,7 +360,9 @@ def test_the_browser_checks_catch_a_broken_page(browser: Any, hostile_page: Path
 
     fetching = tmp_path / "fetching.html"
     csp_meta = re.search(r'<meta http-equiv="Content-Security-Policy"[^>]*>\n', html).group(0)
-    fetching.write_text(html.replace(csp_meta, "").replace("<main>", '<main><img src="missing.png" alt="">', 1), encoding="utf-8")
+    fetching.write_text(
+        html.replace(csp_meta, "").replace("<main>", '<main><img src="missing.png" alt="">', 1), encoding="utf-8"
+    )
     seen = tools.visit(browser, fetching)
     assert seen.foreign_requests == [(tmp_path / "missing.png").as_uri()]
     seen.page.context.close()

@@ -53,18 +53,35 @@ def test_build_help_documents_every_option_with_its_default_and_the_exit_codes()
     assert result.exit_code == 0
     text = " ".join(result.output.split())
     for option, default in [
-        ("--output", "output"), ("--epochs", "5"), ("--lr", "0.005"), ("--wd", "0.1"), ("--factors", "50"),
-        ("--bs", "64"), ("--valid-pct", "0.2"), ("--seed", "42"), ("--top-n", "1000"), ("--item-key", "title"),
-        ("--duplicates", "last"), ("--encoding", "utf-8"), ("--user-col", "user"), ("--rating-col", "rating"),
-    ]:  # fmt: skip
+        ("--output", "output"),
+        ("--epochs", "5"),
+        ("--lr", "0.005"),
+        ("--wd", "0.1"),
+        ("--factors", "50"),
+        ("--bs", "64"),
+        ("--valid-pct", "0.2"),
+        ("--seed", "42"),
+        ("--top-n", "1000"),
+        ("--item-key", "title"),
+        ("--duplicates", "last"),
+        ("--encoding", "utf-8"),
+        ("--user-col", "user"),
+        ("--rating-col", "rating"),
+    ]:
         assert option in text
         assert f"default: {default}" in text, option
     for option in ("--data", "--ratings", "--items", "--sep", "--templates", "--quiet", "--offline"):
         assert option in text
     assert "[default: 0 5.5 for ml-100k; for --ratings, min to max + 10 % of the span]" in text
     assert "env var: REPORTGEN_EPOCHS" in text
-    for code in ("0 report written", "1 the run failed", "2 bad input or usage", "3 report written, but valid RMSE regressed",
-                 "75 another run holds the output folder", "130 interrupted (SIGINT), 143 terminated (SIGTERM)"):
+    for code in (
+        "0 report written",
+        "1 the run failed",
+        "2 bad input or usage",
+        "3 report written, but valid RMSE regressed",
+        "75 another run holds the output folder",
+        "130 interrupted (SIGINT), 143 terminated (SIGTERM)",
+    ):
         assert code in text, code
     for option in ("--config", "--keep", "--wait", "--compare-with", "--fail-on-regression"):
         assert option in text
@@ -82,9 +99,17 @@ def test_build_help_documents_every_option_with_its_default_and_the_exit_codes()
         (["--lr", "inf"], "Error: Invalid value for '--lr'", "'inf' is not a finite number."),
         (["--wd", "nan"], "Error: Invalid value for '--wd'", "'nan' is not a finite number."),
         (["--wait", "nan"], "Error: Invalid value for '--wait'", "'nan' is not a finite number."),
-        (["--fail-on-regression", "inf"], "Error: Invalid value for '--fail-on-regression'", "'inf' is not a finite number."),
+        (
+            ["--fail-on-regression", "inf"],
+            "Error: Invalid value for '--fail-on-regression'",
+            "'inf' is not a finite number.",
+        ),
         (["--y-range", "nan", "5"], "Error: Invalid value for '--y-range'", "LOW (nan) and HIGH (5.0) must be finite"),
-        (["--seed", "99999999999999999999"], "Error: Invalid value for '--seed'", "is not in the range 0<=x<=4294967295."),
+        (
+            ["--seed", "99999999999999999999"],
+            "Error: Invalid value for '--seed'",
+            "is not in the range 0<=x<=4294967295.",
+        ),
         (["--seed", "-1"], "Error: Invalid value for '--seed'", "-1 is not in the range 0<=x<=4294967295."),
     ],
 )
@@ -140,8 +165,14 @@ def test_full_build_on_a_grouplens_folder(planted_dir: Path, planted: Planted, t
     assert best_table.tbody.tr.find_all("td")[1].get_text() == doc["bias"]["best"][0]["title"]
     assert len(page.find(id="scatter").find("svg").find_all("text")) >= len(doc["scatter"])
     assert sorted(p.name for p in out.iterdir()) == [
-        ".reportgen.lock", "index.html", "latest", "report.html", "report.json", "report.md", "runs",
-    ]  # fmt: skip
+        ".reportgen.lock",
+        "index.html",
+        "latest",
+        "report.html",
+        "report.json",
+        "report.md",
+        "runs",
+    ]
 
 
 def test_quiet_prints_nothing_on_success(planted_dir: Path, tmp_path: Path) -> None:
@@ -170,7 +201,9 @@ def test_datasets_lists_the_ways_in_order(tmp_path: Path, monkeypatch: pytest.Mo
     assert result.exit_code == 0
     lines = result.output.splitlines()
     assert lines[0] == "ml-100k is looked for in this order:"
-    ways = [m.groups() for m in map(re.compile(r"^(->|  ) \d\. (\S+) +(found|not found|online only) ").match, lines) if m]
+    ways = [
+        m.groups() for m in map(re.compile(r"^(->|  ) \d\. (\S+) +(found|not found|online only) ").match, lines) if m
+    ]
     assert [source for _, source, _ in ways] == ["fastai-cache", "recbole", "download"]
     assert ways[0] == ("  ", "fastai-cache", "not found")
     chosen = [source for marker, source, _ in ways if marker == "->"]
@@ -197,7 +230,9 @@ def test_python_dash_m_runs_the_same_cli() -> None:
 def test_every_build_option_reads_its_reportgen_variable() -> None:
     import click
 
-    options = [p for p in cli.commands["build"].params if isinstance(p, click.Option) and p.name not in ("debug", "help")]
+    options = [
+        p for p in cli.commands["build"].params if isinstance(p, click.Option) and p.name not in ("debug", "help")
+    ]
     assert len(options) >= 29
     assert {p.name: p.envvar for p in options} == {p.name: f"REPORTGEN_{p.name.upper()}" for p in options}
 

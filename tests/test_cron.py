@@ -57,13 +57,19 @@ def test_two_runs_keep_two_entries_and_the_second_compares_itself_with_the_first
     assert (runs[1] / "report.html").read_bytes() == (out / "report.html").read_bytes()
     # One link, replaced atomically, publishes both files: they always belong to the same run.
     assert os.readlink(out / "latest") == f"runs/{runs[1].name}"
-    assert [os.readlink(out / name) for name in ("report.html", "report.json")] == ["latest/report.html", "latest/report.json"]
+    assert [os.readlink(out / name) for name in ("report.html", "report.json")] == [
+        "latest/report.html",
+        "latest/report.json",
+    ]
 
     c = second["comparison"]
     assert c["previous"] == "the previous run's report.json"
     assert c["dataset_changed"] is True
     assert (c["previous_sha256"], c["current_sha256"]) == (first["dataset"]["sha256"], second["dataset"]["sha256"])
-    assert (c["valid_rmse_before"], c["valid_rmse_after"]) == (first["metrics"]["valid_rmse"], second["metrics"]["valid_rmse"])
+    assert (c["valid_rmse_before"], c["valid_rmse_after"]) == (
+        first["metrics"]["valid_rmse"],
+        second["metrics"]["valid_rmse"],
+    )
     assert c["valid_rmse_change_pct"] == pytest.approx(100 * (c["valid_rmse_after"] / c["valid_rmse_before"] - 1))
     lists = {entry["name"]: entry for entry in c["lists"]}
     was = {e["title"] for e in first["bias"]["worst"]}
@@ -73,7 +79,9 @@ def test_two_runs_keep_two_entries_and_the_second_compares_itself_with_the_first
     before = {e["title"]: e["bias"] for e in first["items"]}
     moves = c["bias_moves"]
     assert moves and all(m["before"] == before[m["title"]] for m in moves)
-    assert [abs(m["after"] - m["before"]) for m in moves] == sorted((abs(m["after"] - m["before"]) for m in moves), reverse=True)
+    assert [abs(m["after"] - m["before"]) for m in moves] == sorted(
+        (abs(m["after"] - m["before"]) for m in moves), reverse=True
+    )
 
     section = BeautifulSoup((out / "report.html").read_text(encoding="utf-8"), "html.parser").find(id="changes")
     text = " ".join(section.get_text(" ").split())
@@ -113,7 +121,9 @@ def test_fail_on_regression_exits_3_after_writing_the_report(tmp_path: Path, pla
         "the report was written"
     )
     assert len(outputs.runs(out)) == 2
-    assert build(out, "--data", planted_dir, "--epochs", "1", "--lr", "0.0001", "--fail-on-regression", "5").exit_code == 0
+    assert (
+        build(out, "--data", planted_dir, "--epochs", "1", "--lr", "0.0001", "--fail-on-regression", "5").exit_code == 0
+    )
 
 
 # --------------------------------------------------------------------------- locking
@@ -136,7 +146,10 @@ def test_a_stale_lock_is_taken_over(tmp_path: Path, planted_dir: Path) -> None:
     (out / ".reportgen.lock").write_text(f"{child.pid}\n")
     result = build(out, "--data", planted_dir)
     assert result.exit_code == 0
-    assert f"taking over the stale lock {out / '.reportgen.lock'} of pid {child.pid}, which is no longer running" in result.stderr
+    assert (
+        f"taking over the stale lock {out / '.reportgen.lock'} of pid {child.pid}, which is no longer running"
+        in result.stderr
+    )
 
 
 # --------------------------------------------------------------------------- killed runs
@@ -145,10 +158,26 @@ def test_a_stale_lock_is_taken_over(tmp_path: Path, planted_dir: Path) -> None:
 def start_slow_run(out: Path, data: Path) -> subprocess.Popen:
     """A real `reportgen build` process that trains long enough to be killed mid-way."""
     return subprocess.Popen(
-        [sys.executable, "-m", "reportgen", "build", "--data", str(data), "--output", str(out),
-         "--epochs", "200", "--factors", "4", "--top-n", "40"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "reportgen",
+            "build",
+            "--data",
+            str(data),
+            "--output",
+            str(out),
+            "--epochs",
+            "200",
+            "--factors",
+            "4",
+            "--top-n",
+            "40",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def wait_for_training(process: subprocess.Popen) -> None:
@@ -172,7 +201,9 @@ def snapshot(out: Path) -> dict[str, bytes]:
     return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
 
 
-def test_sigkill_during_training_leaves_the_previous_report_and_nothing_to_trip_over(published: Path, planted_dir: Path) -> None:
+def test_sigkill_during_training_leaves_the_previous_report_and_nothing_to_trip_over(
+    published: Path, planted_dir: Path
+) -> None:
     before = snapshot(published)
     process = start_slow_run(published, planted_dir)
     wait_for_training(process)
@@ -188,10 +219,13 @@ def test_sigkill_during_training_leaves_the_previous_report_and_nothing_to_trip_
     assert len(outputs.runs(published)) == 2
 
 
-@pytest.mark.parametrize(("sig", "code", "line"), [
-    (signal.SIGTERM, 143, "Error: terminated (SIGTERM); the previous report is unchanged"),
-    (signal.SIGINT, 130, "Error: interrupted (SIGINT); the previous report is unchanged"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("sig", "code", "line"),
+    [
+        (signal.SIGTERM, 143, "Error: terminated (SIGTERM); the previous report is unchanged"),
+        (signal.SIGINT, 130, "Error: interrupted (SIGINT); the previous report is unchanged"),
+    ],
+)
 def test_sigterm_and_sigint_stop_cleanly(published: Path, planted_dir: Path, sig: int, code: int, line: str) -> None:
     before = snapshot(published)
     process = start_slow_run(published, planted_dir)
@@ -239,7 +273,9 @@ def test_config_file_then_environment_then_command_line(tmp_path: Path, planted_
 
     def config_used(*args: str, env: dict[str, str] | None = None) -> dict:
         out = tmp_path / f"out{len(list(tmp_path.glob('out*')))}"
-        result = runner.invoke(cli, ["build", "--config", str(config), "--output", str(out), "--factors", "4", *args], env=env)
+        result = runner.invoke(
+            cli, ["build", "--config", str(config), "--output", str(out), "--factors", "4", *args], env=env
+        )
         assert result.exit_code == 0, result.output
         return report(out)["config"]
 
@@ -264,7 +300,15 @@ def test_log_lines_on_a_non_terminal_are_timestamped_and_quiet_silences_them(tmp
     stamp = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4} "
     assert all(re.match(stamp, line) for line in lines)
     joined = "\n".join(lines)
-    for needle in ("start: reportgen", "loaded ", " epoch 1/1 ", "trained in ", "analysed in ", "drew the figures in ", "wrote "):
+    for needle in (
+        "start: reportgen",
+        "loaded ",
+        " epoch 1/1 ",
+        "trained in ",
+        "analysed in ",
+        "drew the figures in ",
+        "wrote ",
+    ):
         assert needle in joined, needle
     quiet = build(tmp_path / "q", "--data", planted_dir, "--quiet")
     assert quiet.exit_code == 0 and quiet.stderr == "" and quiet.stdout == ""
@@ -307,7 +351,10 @@ def test_sigterm_while_pruning_says_the_new_report_was_published(
     result = build(published, "--data", planted_dir, "--seed", "7")
     assert result.exit_code == 143
     newest = outputs.runs(published)[-1]
-    assert result.stderr.splitlines()[-1] == f"Error: terminated (SIGTERM); the new report was published first (runs/{newest.name})"
+    assert (
+        result.stderr.splitlines()[-1]
+        == f"Error: terminated (SIGTERM); the new report was published first (runs/{newest.name})"
+    )
     assert report(published)["config"]["seed"] == 7
 
 
@@ -320,7 +367,9 @@ def test_sigterm_while_pruning_says_the_new_report_was_published(
     ],
     ids=["NaN RMSE", "items not a list", "bias rows without title"],
 )
-def test_a_damaged_previous_report_is_skipped_with_one_warning(published: Path, planted_dir: Path, damage: object) -> None:
+def test_a_damaged_previous_report_is_skipped_with_one_warning(
+    published: Path, planted_dir: Path, damage: object
+) -> None:
     doc = report(published)
     damage(doc)  # type: ignore[operator]
     (published / "report.json").write_text(json.dumps(doc))  # through the link, into the published run
@@ -335,11 +384,16 @@ def test_the_wait_for_the_lock_is_logged_and_kept_out_of_the_stage_timings(tmp_p
     out = tmp_path / "out"
     out.mkdir()
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import fcntl,os,sys,time; fd=os.open(sys.argv[1],os.O_RDWR|os.O_CREAT); "
-         "fcntl.flock(fd,fcntl.LOCK_EX); os.write(fd,b'%d' % os.getpid()); print('held',flush=True); time.sleep(2)",
-         str(out / ".reportgen.lock")],
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-c",
+            "import fcntl,os,sys,time; fd=os.open(sys.argv[1],os.O_RDWR|os.O_CREAT); "
+            "fcntl.flock(fd,fcntl.LOCK_EX); os.write(fd,b'%d' % os.getpid()); print('held',flush=True); time.sleep(2)",
+            str(out / ".reportgen.lock"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert holder.stdout.readline().strip() == "held"
     result = build(out, "--data", planted_dir, "--wait", "30")
     holder.wait()
@@ -371,10 +425,22 @@ def test_templates_and_compare_with_are_checked_before_training(
     assert "epoch" not in result.stderr  # refused before training
 
 
-def test_a_quiet_run_prints_nothing_even_with_warnings_and_an_unwritable_mplconfigdir(tmp_path: Path, planted_dir: Path) -> None:
+def test_a_quiet_run_prints_nothing_even_with_warnings_and_an_unwritable_mplconfigdir(
+    tmp_path: Path, planted_dir: Path
+) -> None:
     """What cron mails: nothing, when the run succeeds; the warnings are in the report."""
     env = {**os.environ, "MPLCONFIGDIR": "/proc/no-such-dir/matplotlib"}  # not writable, even as root
-    command = [sys.executable, "-m", "reportgen", "build", "--data", str(planted_dir), "-o", str(tmp_path / "out"), "-q"]
+    command = [
+        sys.executable,
+        "-m",
+        "reportgen",
+        "build",
+        "--data",
+        str(planted_dir),
+        "-o",
+        str(tmp_path / "out"),
+        "-q",
+    ]
     done = subprocess.run([*command, *QUICK, "--top-n", "100000"], capture_output=True, text=True, env=env, timeout=300)
     assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
     assert any("were analysed" in note for note in report(tmp_path / "out")["notes"])
@@ -408,7 +474,10 @@ def test_make_clean_removes_everything_a_run_leaves(published: Path) -> None:
     root = Path(__file__).resolve().parent.parent
     done = subprocess.run(  # from another folder, so the checkout's own build leftovers are not touched
         ["make", "-s", "-f", str(root / "Makefile"), "clean", f"OUTPUT={published}"],
-        cwd=published.parent, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        cwd=published.parent,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     assert [p.name for p in published.iterdir()] == [".gitkeep"]  # runs/, latest, links and the lock are gone

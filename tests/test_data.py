@@ -133,7 +133,12 @@ def test_recbole_folder_reads_typed_headers_and_rebuilds_titles(tmp_path: Path) 
     assert ratings.frame[["user", "item", "rating", "title"]].to_dict("records") == [
         {"user": 1, "item": 1, "rating": 5, "title": "Toy Story (1995)"},
         {"user": 2, "item": 267, "rating": 3, "title": "unknown"},
-        {"user": 1, "item": 1412, "rating": 1, "title": "Land Before Time III: The Time of the Great Giving (1995) (V)"},
+        {
+            "user": 1,
+            "item": 1412,
+            "rating": 1,
+            "title": "Land Before Time III: The Time of the Great Giving (1995) (V)",
+        },
     ]
     assert ratings.provenance.source == "recbole"
     assert list(ratings.frame.index) == [2, 3, 4]
@@ -152,7 +157,9 @@ def no_local_copies(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
-def test_fastai_cache_is_used_before_recbole(no_local_copies: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_fastai_cache_is_used_before_recbole(
+    no_local_copies: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     grouplens_dir(no_local_copies / "data" / "ml-100k")
     monkeypatch.setattr(sources, "recbole_data_dir", lambda: pytest.fail("recbole must not be consulted"))
     ratings = data.load(download=None)
@@ -183,7 +190,12 @@ def test_no_source_at_all_gives_one_error_listing_every_way(no_local_copies: Pat
     assert message.startswith(
         "cannot find MovieLens ml-100k and the download failed (ConnectionError: Name or service not known)"
     )
-    for way in ("--data PATH", str(no_local_copies / "data" / "ml-100k"), "pip install --no-deps recbole==1.2.1", "online"):
+    for way in (
+        "--data PATH",
+        str(no_local_copies / "data" / "ml-100k"),
+        "pip install --no-deps recbole==1.2.1",
+        "online",
+    ):
         assert way in message
 
 

@@ -16,7 +16,7 @@ from reportgen import compare, outputs
 from reportgen.errors import InputError, RunError
 from reportgen.report import ReportDoc
 
-MOMENT = dt.datetime(2026, 11, 27, 19, 15, 0, tzinfo=dt.timezone.utc)
+MOMENT = dt.datetime(2026, 11, 27, 19, 15, 0, tzinfo=dt.UTC)
 
 
 def dead_pid() -> int:
@@ -42,10 +42,16 @@ def test_lock_records_the_holder_and_refuses_a_second_run(tmp_path: Path) -> Non
 
 def test_lock_waits_when_asked(tmp_path: Path) -> None:
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import fcntl,os,sys,time; fd=os.open(sys.argv[1],os.O_RDWR|os.O_CREAT); "
-         "fcntl.flock(fd,fcntl.LOCK_EX); print('held',flush=True); time.sleep(0.6)", str(tmp_path / ".reportgen.lock")],
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-c",
+            "import fcntl,os,sys,time; fd=os.open(sys.argv[1],os.O_RDWR|os.O_CREAT); "
+            "fcntl.flock(fd,fcntl.LOCK_EX); print('held',flush=True); time.sleep(0.6)",
+            str(tmp_path / ".reportgen.lock"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert holder.stdout.readline().strip() == "held"
     with outputs.RunLock(tmp_path, wait=10):  # blocks until the holder exits
         assert holder.poll() is not None
@@ -58,7 +64,10 @@ def test_a_stale_lock_is_taken_over_with_a_warning(tmp_path: Path, caplog: pytes
     with caplog.at_level(logging.WARNING, logger="reportgen"):
         with outputs.RunLock(tmp_path):
             assert (tmp_path / ".reportgen.lock").read_text() == f"{os.getpid()}\n"
-    assert f"taking over the stale lock {tmp_path / '.reportgen.lock'} of pid {pid}, which is no longer running" in caplog.text
+    assert (
+        f"taking over the stale lock {tmp_path / '.reportgen.lock'} of pid {pid}, which is no longer running"
+        in caplog.text
+    )
 
 
 # --------------------------------------------------------------------------- runs
@@ -201,7 +210,11 @@ def test_comparison_names_what_entered_and_left_each_list_and_the_largest_bias_m
     assert c.rmse_change_pct == pytest.approx(10.0)
     changed = {ch.name: (ch.entered, ch.left) for ch in c.changed_lists}
     assert changed == {"Lowest biases": (("W3",), ("W2",)), "Component 0, highest scores": (("P3",), ("P1",))}
-    assert [(m.title, m.before, m.after) for m in c.bias_moves] == [("C", -0.2, -0.7), ("A", 0.1, 0.4), ("B", 0.5, 0.45)]
+    assert [(m.title, m.before, m.after) for m in c.bias_moves] == [
+        ("C", -0.2, -0.7),
+        ("A", 0.1, 0.4),
+        ("B", 0.5, 0.45),
+    ]
 
 
 def test_same_dataset_and_an_older_file_without_items_compare_quietly() -> None:

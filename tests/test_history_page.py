@@ -42,12 +42,25 @@ def run_report(name: str, rmse: float, n_ratings: int, seconds: float, previous:
     report = hand_made_report()
     comparison = None
     if previous is not None:
-        comparison = Comparison("the previous run's report.json", "2026-11-24T01:00:00+00:00", False, "ab" * 32, "ab" * 32,
-                                previous**2, rmse**2, previous, rmse, (), (BiasMove("Alpha (1990)", 0.1, 0.2),))  # fmt: skip
+        comparison = Comparison(
+            "the previous run's report.json",
+            "2026-11-24T01:00:00+00:00",
+            False,
+            "ab" * 32,
+            "ab" * 32,
+            previous**2,
+            rmse**2,
+            previous,
+            rmse,
+            (),
+            (BiasMove("Alpha (1990)", 0.1, 0.2),),
+        )
     return dataclasses.replace(
         report,
         generated_at=f"{name[:4]}-{name[4:6]}-{name[6:8]}T01:00:00+00:00",
-        dataset=dataclasses.replace(report.dataset, name=INJECTION if n_ratings > 100_000 else "ml-100k", n_ratings=n_ratings),
+        dataset=dataclasses.replace(
+            report.dataset, name=INJECTION if n_ratings > 100_000 else "ml-100k", n_ratings=n_ratings
+        ),
         metrics=dataclasses.replace(report.metrics, valid_rmse=rmse, valid_mse=rmse**2),
         runtime=Runtime("lean", "tutorial", "cpu", 1, 6250, seconds),
         comparison=comparison,
@@ -128,7 +141,9 @@ def test_an_output_folder_without_runs_says_so(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["history", "-o", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert result.stdout == f"{tmp_path / 'index.html'}\n"
-    text = BeautifulSoup((tmp_path / "index.html").read_text(encoding="utf-8"), "html.parser").main.get_text(" ", strip=True)
+    text = BeautifulSoup((tmp_path / "index.html").read_text(encoding="utf-8"), "html.parser").main.get_text(
+        " ", strip=True
+    )
     assert "No runs are kept in this folder yet" in text and not (tmp_path / "runs").exists()
 
 

@@ -110,7 +110,10 @@ def test_the_summary_is_short_signed_and_gives_a_verdict() -> None:
     assert verdict.startswith("**Verdict: better.** Valid RMSE 0.9487 → 0.9201 (−0.0286, −3.02 %)")
     assert f"less than {compare.NOISE_PCT:g} % of the previous RMSE" in verdict
     found = tables(text)
-    assert found["Since the previous run"][1:] == [["Valid RMSE", "0.9487", "0.9201", "−0.0286"], ["Valid MSE", "0.9000", "0.8465", "−0.0535"]]
+    assert found["Since the previous run"][1:] == [
+        ["Valid RMSE", "0.9487", "0.9201", "−0.0286"],
+        ["Valid MSE", "0.9000", "0.8465", "−0.0535"],
+    ]
     assert found["Validation error"][1:] == [
         ["This model (biases and latent factors)", "0.9201", ""],
         ["User and item biases only", "0.9375", "+0.0174"],
@@ -120,7 +123,12 @@ def test_the_summary_is_short_signed_and_gives_a_verdict() -> None:
 
 @pytest.mark.parametrize(
     ("change", "changed", "word"),
-    [(-3.0, False, "better"), (2.0, False, "worse"), (0.99, False, "within noise"), (-0.5, True, "within noise (other data)")],
+    [
+        (-3.0, False, "better"),
+        (2.0, False, "worse"),
+        (0.99, False, "within noise"),
+        (-0.5, True, "within noise (other data)"),
+    ],
 )
 def test_the_verdict_names_noise_by_its_threshold(change: float, changed: bool, word: str) -> None:
     assert compare.verdict(change, changed) == word
@@ -136,7 +144,9 @@ def test_the_ml100k_report_md_parses_into_the_expected_tables(ml100k_report: dic
     assert len(text.splitlines()) < 80
     found = tables(text)
     b = doc["insight"]["baselines"]
-    assert [row[1] for row in found["Validation error"][1:]] == [f"{b[k]:.4f}" for k in ("model_rmse", "bias_only_rmse", "global_mean_rmse")]
+    assert [row[1] for row in found["Validation error"][1:]] == [
+        f"{b[k]:.4f}" for k in ("model_rmse", "bias_only_rmse", "global_mean_rmse")
+    ]
     for name, key in (("Lowest biases", "worst"), ("Highest biases", "best")):
         rows = found[name]
         assert rows[0] == ["#", "Title", "Bias", "Mean rating", "Ratings"]

@@ -10,8 +10,8 @@ import hashlib
 import json
 from pathlib import Path
 
-import pandas as pd
 import numpy as np
+import pandas as pd
 import pytest
 from bs4 import BeautifulSoup
 
@@ -60,12 +60,21 @@ def test_top_items_are_the_tutorials(ml100k_report: dict) -> None:
 def test_validation_error_at_default_settings(ml100k_report: dict) -> None:
     m = ml100k_report["doc"]["metrics"]
     tutorial = {
-        "epochs": 5, "lr": 0.005, "wd": 0.1, "factors": 50, "bs": 64, "valid_pct": 0.2,
-        "y_range": [0.0, 5.5], "seed": 42, "top_n": 1000,
-    }  # fmt: skip
+        "epochs": 5,
+        "lr": 0.005,
+        "wd": 0.1,
+        "factors": 50,
+        "bs": 64,
+        "valid_pct": 0.2,
+        "y_range": [0.0, 5.5],
+        "seed": 42,
+        "top_n": 1000,
+    }
     config = ml100k_report["doc"]["config"]
     assert {key: config[key] for key in tutorial} == tutorial
-    assert m["valid_mse"] == pytest.approx(0.8098, abs=5e-5)  # the tutorial's settings, seed 42, since the first release
+    assert m["valid_mse"] == pytest.approx(
+        0.8098, abs=5e-5
+    )  # the tutorial's settings, seed 42, since the first release
     assert (m["n_train"], m["n_valid"]) == (80_000, 20_000)
     assert len(m["epochs"]) == 5 and m["epochs"][-1]["valid_loss"] == m["valid_mse"]
 
@@ -109,7 +118,9 @@ def test_the_model_beats_both_baselines_and_finds_star_wars_sequels(ml100k_repor
     insight = ml100k_report["doc"]["insight"]
     b = insight["baselines"]
     assert b["model_rmse"] < b["bias_only_rmse"] < b["global_mean_rmse"]
-    assert {"Empire Strikes Back, The (1980)", "Return of the Jedi (1983)"} <= set(insight["neighbours"]["Star Wars (1977)"])
+    assert {"Empire Strikes Back, The (1980)", "Return of the Jedi (1983)"} <= set(
+        insight["neighbours"]["Star Wars (1977)"]
+    )
     assert 0.5 < insight["bias_vs_mean"]["correlation"] < 1
     assert [c["index"] for c in insight["component_genres"]] == [0, 1, 2]
 
@@ -140,13 +151,25 @@ def test_the_report_names_files_but_never_this_machines_folders_users_or_host(ml
 
     recbole = data.recbole_data_dir()
     for text in (ml100k_report["html"], json.dumps(ml100k_report["doc"], ensure_ascii=False)):
-        for secret in (str(recbole), str(ml100k_report["out"]), str(Path.home()), str(Path.cwd()), "/.venv/", "site-packages"):
+        for secret in (
+            str(recbole),
+            str(ml100k_report["out"]),
+            str(Path.home()),
+            str(Path.cwd()),
+            "/.venv/",
+            "site-packages",
+        ):
             assert secret not in text, secret
         assert socket.gethostname() not in text
         assert f"/{getpass.getuser()}/" not in text
     files = ml100k_report["doc"]["dataset"]["files"]
     inter = recbole / data.RECBOLE_RATINGS
-    assert files[0] == {"role": "ratings", "name": "ml-100k.inter", "size": inter.stat().st_size, "sha256": ml100k_report["doc"]["dataset"]["sha256"]}
+    assert files[0] == {
+        "role": "ratings",
+        "name": "ml-100k.inter",
+        "size": inter.stat().st_size,
+        "sha256": ml100k_report["doc"]["dataset"]["sha256"],
+    }
     assert files[1]["name"] == "ml-100k.item" and len(files[1]["sha256"]) == 64
 
 

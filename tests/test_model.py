@@ -71,7 +71,9 @@ def test_the_file_holds_four_float32_tensors_and_no_pickle(trained: train.Traine
         "i_bias": ((n_items, 1), "torch.float32"),
     }
     size = (kept / "model.safetensors").stat().st_size
-    assert kept_model.size_bytes(n_users, n_items, 8) < size < kept_model.size_bytes(n_users, n_items, 8) + 1024  # + header
+    assert (
+        kept_model.size_bytes(n_users, n_items, 8) < size < kept_model.size_bytes(n_users, n_items, 8) + 1024
+    )  # + header
     assert b"\x80\x04" not in (kept / "model.safetensors").read_bytes()[:16]  # not a pickle stream
 
 
@@ -97,7 +99,12 @@ def test_build_keeps_the_model_unless_told_not_to(planted_dir: Path, tmp_path: P
     fast = ["--offline", "--preset", "fast", "--epochs", "1", "--factors", "4", "-q"]
     runner = CliRunner()
     assert runner.invoke(cli, ["build", "--data", str(planted_dir), "-o", str(tmp_path / "with"), *fast]).exit_code == 0
-    assert runner.invoke(cli, ["build", "--data", str(planted_dir), "-o", str(tmp_path / "without"), "--no-model", *fast]).exit_code == 0
+    assert (
+        runner.invoke(
+            cli, ["build", "--data", str(planted_dir), "-o", str(tmp_path / "without"), "--no-model", *fast]
+        ).exit_code
+        == 0
+    )
     (with_model,) = outputs.runs(tmp_path / "with")
     (without,) = outputs.runs(tmp_path / "without")
     assert reportgen.load_model(with_model).model.u_weight.weight.shape[1] == 4

@@ -25,8 +25,7 @@ from reportgen import data, train
 from reportgen.cli import cli
 from reportgen.data import OwnData
 from reportgen.errors import InputError
-from tests.conftest import AWFUL, GREAT, Planted
-from tests.conftest import assert_nothing_left
+from tests.conftest import AWFUL, GREAT, Planted, assert_nothing_left
 
 FAST = ["--epochs", "2", "--factors", "8", "--lr", "0.01"]
 PREVIOUS_HTML = b"<p>yesterday's report \xe2\x9c\x93</p>\n"
@@ -86,7 +85,12 @@ def _column_missing(tmp: Path):
 
 def _renamed_column_missing(tmp: Path):
     path = csv_file(tmp, "user,item,rating\n1,2,3\n")
-    return ["--ratings", path, "--user-col", "customer"], f"Error: {path}: missing column(s) customer; found user, item, rating"
+    return [
+        "--ratings",
+        path,
+        "--user-col",
+        "customer",
+    ], f"Error: {path}: missing column(s) customer; found user, item, rating"
 
 
 def _not_a_number(tmp: Path):
@@ -203,7 +207,12 @@ def _data_with_ratings(tmp: Path):
 
 def _items_without_ratings(tmp: Path):
     path = csv_file(tmp, "item,title\n1,A\n", name="items.csv")
-    return ["--items", path, "--user-col", "uid"], "Error: --items, --user-col only apply to your own data: add --ratings FILE"
+    return [
+        "--items",
+        path,
+        "--user-col",
+        "uid",
+    ], "Error: --items, --user-col only apply to your own data: add --ratings FILE"
 
 
 def _fifo(tmp: Path):
@@ -265,7 +274,10 @@ def _first_line_too_long(tmp: Path):
 
 def _too_many_columns(tmp: Path):
     path = csv_file(tmp, ",".join("a" * 5000) + "\n")
-    return ["--ratings", path], f"Error: {path}: the first line has 5000 columns, more than 2000; expected a table of ratings"
+    return [
+        "--ratings",
+        path,
+    ], f"Error: {path}: the first line has 5000 columns, more than 2000; expected a table of ratings"
 
 
 def _utf16(tmp: Path):
@@ -335,12 +347,14 @@ BAD_INPUT = [
 
 
 @pytest.mark.parametrize("case", [c for _, c in BAD_INPUT], ids=[name for name, _ in BAD_INPUT])
-def test_bad_input_is_one_error_line_exit_2_and_the_previous_report_survives(case: Case, tmp_path: Path, out: Path) -> None:
+def test_bad_input_is_one_error_line_exit_2_and_the_previous_report_survives(
+    case: Case, tmp_path: Path, out: Path
+) -> None:
     args, line = case(tmp_path)
     result = invoke("build", "--output", out, "--offline", *FAST, *args)
     assert result.exit_code == 2, result.output
     assert result.stderr.splitlines()[-1] == line
-    assert [l for l in result.stderr.splitlines() if l.startswith("Error:")] == [line]
+    assert [text for text in result.stderr.splitlines() if text.startswith("Error:")] == [line]
     assert "Traceback" not in result.output and result.stdout == ""
     assert (out / "report.html").read_bytes() == PREVIOUS_HTML
     assert (out / "report.json").read_bytes() == PREVIOUS_JSON
@@ -353,7 +367,9 @@ def test_unreadable_file(tmp_path: Path, out: Path, monkeypatch: pytest.MonkeyPa
     if os.geteuid() == 0:
         # root reads any file, so stand in for the kernel: refuse exactly this path.
         real_access = os.access
-        monkeypatch.setattr(os, "access", lambda p, mode, **kw: False if Path(p) == path else real_access(p, mode, **kw))
+        monkeypatch.setattr(
+            os, "access", lambda p, mode, **kw: False if Path(p) == path else real_access(p, mode, **kw)
+        )
     result = invoke("build", "--output", out, "--ratings", path)
     assert result.exit_code == 2
     assert result.stderr == (
@@ -386,7 +402,9 @@ def test_a_failed_run_exits_1_and_keeps_the_previous_report(tmp_path: Path, plan
     blocker.write_text("a file where the output folder's parent should be")
     result = invoke("build", "--data", planted_dir, "--output", blocker / "out", *FAST)
     assert result.exit_code == 1
-    assert result.stderr.splitlines()[-1] == f"Error: {blocker / 'out'}: cannot create the output folder (Not a directory)"
+    assert (
+        result.stderr.splitlines()[-1] == f"Error: {blocker / 'out'}: cannot create the output folder (Not a directory)"
+    )
     assert blocker.read_text() == "a file where the output folder's parent should be"
 
 
@@ -453,7 +471,11 @@ def test_every_format_reads_to_the_same_table(tmp_path: Path, fmt: str) -> None:
     assert ratings.row_word == ("row" if fmt == "parquet" else "line")
     assert list(ratings.frame.index) == ([1, 2, 3, 4, 5] if fmt == "parquet" else [2, 3, 4, 5, 6])
     p = ratings.provenance
-    assert (p.name, p.source, p.sha256) == (path.name, "file", __import__("hashlib").sha256(path.read_bytes()).hexdigest())
+    assert (p.name, p.source, p.sha256) == (
+        path.name,
+        "file",
+        __import__("hashlib").sha256(path.read_bytes()).hexdigest(),
+    )
     assert dict(p.columns) == {"user": "uid", "item": "sku", "rating": "stars", "title": "name"}
 
 
@@ -492,7 +514,9 @@ def test_a_sparse_2_gb_file_is_refused_at_once_in_bounded_memory(tmp_path: Path)
         ('1,1,4,"A\nB"\n,2,3,C\n', 4, "user (column 'user') is empty"),
     ],
 )
-def test_errors_name_the_physical_line_after_quoted_line_breaks(tmp_path: Path, body: str, line: int, message: str) -> None:
+def test_errors_name_the_physical_line_after_quoted_line_breaks(
+    tmp_path: Path, body: str, line: int, message: str
+) -> None:
     header = "user,item,rating,title\n"
     path = csv_file(tmp_path, header + body)
     with pytest.raises(InputError) as err:
@@ -507,7 +531,9 @@ def test_ratings_after_quoted_line_breaks_keep_their_physical_lines(tmp_path: Pa
     with pytest.raises(InputError) as err:
         train.resolve_y_range(loaded, train.TrainConfig(y_range=(1.0, 5.0)))
     assert str(err.value) == f"{path}: 1 rating(s) outside y_range 1 5, first at line 5: 9"
-    assert err.value.render(lambda name: "--" + name.replace("_", "-")).endswith("outside --y-range 1 5, first at line 5: 9")
+    assert err.value.render(lambda name: "--" + name.replace("_", "-")).endswith(
+        "outside --y-range 1 5, first at line 5: 9"
+    )
 
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
@@ -625,9 +651,20 @@ def test_a_csv_export_with_other_column_names_and_half_stars(tmp_path: Path, hal
     path = tmp_path / "export.csv"
     half_stars.to_csv(path, index=False)
     doc, result = build_json(
-        tmp_path / "out", "--ratings", path, "--user-col", "customer", "--item-col", "product",
-        "--rating-col", "stars", "--title-col", "name", "--top-n", "100000",
-    )  # fmt: skip
+        tmp_path / "out",
+        "--ratings",
+        path,
+        "--user-col",
+        "customer",
+        "--item-col",
+        "product",
+        "--rating-col",
+        "stars",
+        "--title-col",
+        "name",
+        "--top-n",
+        "100000",
+    )
     check_against_pandas(doc, half_stars)
     assert doc["dataset"]["source"] == "file" and doc["dataset"]["name"] == "export.csv"
     assert doc["config"]["y_range"] == [0.5, pytest.approx(5.45)]
@@ -639,15 +676,27 @@ def test_a_parquet_file(tmp_path: Path, half_stars: pd.DataFrame) -> None:
     path = tmp_path / "export.parquet"
     half_stars.to_parquet(path)
     doc, _ = build_json(
-        tmp_path / "out", "--ratings", path, "--user-col", "customer", "--item-col", "product",
-        "--rating-col", "stars", "--title-col", "name",
-    )  # fmt: skip
+        tmp_path / "out",
+        "--ratings",
+        path,
+        "--user-col",
+        "customer",
+        "--item-col",
+        "product",
+        "--rating-col",
+        "stars",
+        "--title-col",
+        "name",
+    )
     check_against_pandas(doc, half_stars)
 
 
 def test_single_rating_warning_names_only_what_is_there(tmp_path: Path) -> None:
     path = csv_file(tmp_path, "user,item,rating\n1,a,4\n2,a,3\n1,b,2\n2,b,5\n1,c,1\n")
-    assert "1 item(s) have a single rating; the model learns little about them" in data.load(OwnData(ratings=path), download=None).notes
+    assert (
+        "1 item(s) have a single rating; the model learns little about them"
+        in data.load(OwnData(ratings=path), download=None).notes
+    )
 
 
 # --------------------------------------------------------------------------- degenerate data (issue 13)
@@ -664,7 +713,9 @@ def test_ratings_without_spread_still_give_a_report_that_says_so(tmp_path: Path,
 
 
 def test_a_validation_share_too_small_to_hold_out_a_rating_is_refused(tmp_path: Path) -> None:
-    path = csv_file(tmp_path, "user,item,rating\n" + "".join(f"{u},{i},{1 + (u * i) % 5}\n" for u in range(30) for i in range(10)))
+    path = csv_file(
+        tmp_path, "user,item,rating\n" + "".join(f"{u},{i},{1 + (u * i) % 5}\n" for u in range(30) for i in range(10))
+    )
     result = invoke("build", "--ratings", path, "--valid-pct", "0.0001", "-o", tmp_path / "out")
     assert result.exit_code == 2
     assert result.stderr.splitlines()[-1] + "\n" == (
@@ -674,7 +725,9 @@ def test_a_validation_share_too_small_to_hold_out_a_rating_is_refused(tmp_path: 
 
 
 def test_ratings_too_large_for_float32_are_refused_before_training(tmp_path: Path) -> None:
-    path = csv_file(tmp_path, "user,item,rating\n" + "".join(f"{u},{i},{(u + i) % 5}e307\n" for u in range(30) for i in range(10)))
+    path = csv_file(
+        tmp_path, "user,item,rating\n" + "".join(f"{u},{i},{(u + i) % 5}e307\n" for u in range(30) for i in range(10))
+    )
     result = invoke("build", "--ratings", path, "-o", tmp_path / "out")
     assert result.exit_code == 2
     assert "epoch" not in result.stderr

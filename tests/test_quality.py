@@ -63,7 +63,18 @@ def tiny() -> q.QualityInputs:
     are never ranked.
     """
     train = [(1, 1, 4), (2, 2, 3), (2, 5, 2), (3, 1, 5), (3, 2, 4), (3, 3, 3), (4, 4, 3), (5, 6, 4), (5, 5, 3)]
-    valid = [(1, 3, 4), (1, 6, 5), (2, 1, 5), (2, 4, 2), (3, 5, 4), (3, 6, 4.5), (3, 4, 3.5), (4, 2, 3), (0, 1, 5), (1, 0, 5)]
+    valid = [
+        (1, 3, 4),
+        (1, 6, 5),
+        (2, 1, 5),
+        (2, 4, 2),
+        (3, 5, 4),
+        (3, 6, 4.5),
+        (3, 4, 3.5),
+        (4, 2, 3),
+        (0, 1, 5),
+        (1, 0, 5),
+    ]
     users = np.ones((6, 1))
     items = np.array([[0.0], [6], [5], [4], [3], [2], [1]])
     return inputs(train, valid, users, items)
@@ -155,7 +166,9 @@ def taste_world(n_users: int = 300, n_items: int = 200, seed: int = 0) -> q.Qual
     rng = np.random.default_rng(seed)
     item_kind = np.r_[0, rng.integers(0, 2, n_items)]
     user_kind = np.r_[0, rng.integers(0, 2, n_users)]
-    pairs = np.array([(u, i) for u in range(1, n_users + 1) for i in rng.choice(np.arange(1, n_items + 1), 120, replace=False)])
+    pairs = np.array(
+        [(u, i) for u in range(1, n_users + 1) for i in rng.choice(np.arange(1, n_items + 1), 120, replace=False)]
+    )
     rating = np.where(user_kind[pairs[:, 0]] == item_kind[pairs[:, 1]], 5.0, 2.0)
     is_valid = rng.random(len(pairs)) < 0.25
     train = [(u, i, r) for (u, i), r, v in zip(pairs, rating, is_valid) if not v]
@@ -319,7 +332,13 @@ def test_json_has_the_required_keys_and_no_nan() -> None:
     assert doc["k"] == 3 and doc["threshold"] == 4.0
     assert (doc["users_eligible"], doc["users_evaluated"]) == (3, 3)
     for ranker in ("model", "popularity", "random"):
-        assert set(doc["ranking"][ranker]) == {"precision_at_3", "recall_at_3", "ndcg_at_3", "map_at_3", "hit_rate_at_3"}
+        assert set(doc["ranking"][ranker]) == {
+            "precision_at_3",
+            "recall_at_3",
+            "ndcg_at_3",
+            "map_at_3",
+            "hit_rate_at_3",
+        }
     assert set(doc["rating"]) == {"model", "bias", "global_mean"}
     assert set(doc["rating"]["model"]) == {"rmse", "mae", "r2"}
     assert {"share", "items_recommended", "most_recommended"} <= set(doc["coverage"])
@@ -355,7 +374,10 @@ def test_the_partials_render_every_section_with_its_numbers() -> None:
     soup = render(hand_made_quality())
     sections = ("rating-metrics", "ranking", "who-fails", "calibration")
     headings = {
-        h["id"]: h.get_text(strip=True) for s in sections for h in soup.find("section", id=s).find_all(["h2", "h3"]) if h.get("id")
+        h["id"]: h.get_text(strip=True)
+        for s in sections
+        for h in soup.find("section", id=s).find_all(["h2", "h3"])
+        if h.get("id")
     }
     assert headings == {
         "rating-metrics-title": "Rating error: RMSE, MAE and R²",
@@ -385,7 +407,9 @@ def test_the_partials_render_every_section_with_its_numbers() -> None:
     fails = cells(soup.find("section", id="who-fails").find("table"))
     assert fails[1] == ["0", "0", "–"]  # an empty bucket: count 0, no RMSE
     assert fails[2] == ["1–5", "40", "1.234"]
-    assert "users with 1–5 training ratings: RMSE 1.234 over 40" in soup.find("section", id="who-fails").get_text(" ", strip=True)
+    assert "users with 1–5 training ratings: RMSE 1.234 over 40" in soup.find("section", id="who-fails").get_text(
+        " ", strip=True
+    )
 
     calibration = soup.find("section", id="calibration")
     assert cells(calibration.find("table"))[1] == ["1.00 to 3.00", "500", "2.500", "2.750"]
@@ -439,12 +463,22 @@ def test_evaluation_stays_linear_on_large_arrays() -> None:
     users, items = rng.integers(1, n_users, 2 * n), rng.integers(1, n_items, 2 * n)
     ratings = rng.integers(1, 6, 2 * n).astype(float)
     world = q.QualityInputs(
-        train_users=users[:n], train_items=items[:n], train_ratings=ratings[:n],
-        valid_users=users[n:], valid_items=items[n:], valid_ratings=ratings[n:],
-        model_predictions=rng.uniform(1, 5, n), bias_predictions=np.full(n, 3.0), mean_predictions=np.full(n, 3.0),
-        user_factors=rng.normal(size=(n_users, 8)), user_biases=np.zeros(n_users),
-        item_factors=rng.normal(size=(n_items, 8)), item_biases=np.zeros(n_items),
-        y_range=(0.0, 5.5), rating_scale=(1.0, 5.0), item_labels=[f"i{j}" for j in range(n_items)],
+        train_users=users[:n],
+        train_items=items[:n],
+        train_ratings=ratings[:n],
+        valid_users=users[n:],
+        valid_items=items[n:],
+        valid_ratings=ratings[n:],
+        model_predictions=rng.uniform(1, 5, n),
+        bias_predictions=np.full(n, 3.0),
+        mean_predictions=np.full(n, 3.0),
+        user_factors=rng.normal(size=(n_users, 8)),
+        user_biases=np.zeros(n_users),
+        item_factors=rng.normal(size=(n_items, 8)),
+        item_biases=np.zeros(n_items),
+        y_range=(0.0, 5.5),
+        rating_scale=(1.0, 5.0),
+        item_labels=[f"i{j}" for j in range(n_items)],
     )
     result = q.evaluate(world, max_users=500)
     assert result.users_evaluated == 500 and result.sampled

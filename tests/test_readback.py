@@ -77,7 +77,11 @@ def test_a_changed_template_changes_only_what_it_changes(reproducible_run: Path,
     assert result.exit_code == 0, result.output
     before = (reproducible_run / "report.html").read_text(encoding="utf-8").splitlines()
     after = (tmp_path / "out" / "report.html").read_text(encoding="utf-8").splitlines()
-    diff = [line for line in difflib.unified_diff(before, after, n=0, lineterm="") if line[:1] in "+-" and line[:3] not in ("+++", "---")]
+    diff = [
+        line
+        for line in difflib.unified_diff(before, after, n=0, lineterm="")
+        if line[:1] in "+-" and line[:3] not in ("+++", "---")
+    ]
     removed = [line[1:] for line in diff if line.startswith("-")]
     added = [line[1:] for line in diff if line.startswith("+")]
     assert len(removed) == len(added) == 1
@@ -86,7 +90,9 @@ def test_a_changed_template_changes_only_what_it_changes(reproducible_run: Path,
 
 
 @pytest.mark.parametrize(("key", "value"), [("reportgen_version", "0.0.9"), ("schema_version", 1)])
-def test_a_report_json_of_another_version_is_refused_in_one_line(reproducible_run: Path, tmp_path: Path, key: str, value: object) -> None:
+def test_a_report_json_of_another_version_is_refused_in_one_line(
+    reproducible_run: Path, tmp_path: Path, key: str, value: object
+) -> None:
     run = tmp_path / "run"
     shutil.copytree(reproducible_run, run)
     doc = json.loads((run / "report.json").read_text(encoding="utf-8"))
@@ -111,7 +117,9 @@ def test_a_damaged_report_json_is_one_error_line(reproducible_run: Path, tmp_pat
     (run / "report.json").write_text(json.dumps(doc), encoding="utf-8")
     result = invoke("render", run)
     assert result.exit_code == 2
-    assert result.stderr.startswith(f"Error: {run / 'report.json'}: not a complete report.json of reportgen {__version__}")
+    assert result.stderr.startswith(
+        f"Error: {run / 'report.json'}: not a complete report.json of reportgen {__version__}"
+    )
     assert result.stderr.count("\n") == 1
 
 

@@ -21,6 +21,7 @@ from reportgen.analysis import ScatterPoint
 from reportgen.errors import InputError
 from reportgen.report import to_json
 from tests.conftest import HOSTILE, INJECTION, TEMPLATE_LIKE, assert_self_contained, hand_made_report
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -31,7 +32,9 @@ def page() -> BeautifulSoup:
 
 def table_rows(page: BeautifulSoup, caption: str) -> list[list[str]]:
     table = next(c.parent for c in page.find_all("caption") if c.get_text(" ", strip=True) == caption)
-    return [[cell.get_text(" ", strip=True) for cell in row.find_all(["td", "th"])] for row in table.tbody.find_all("tr")]
+    return [
+        [cell.get_text(" ", strip=True) for cell in row.find_all(["td", "th"])] for row in table.tbody.find_all("tr")
+    ]
 
 
 # --------------------------------------------------------------------------- filters
@@ -39,7 +42,14 @@ def table_rows(page: BeautifulSoup, caption: str) -> list[list[str]]:
 
 @pytest.mark.parametrize(
     ("value", "digits", "text"),
-    [(0.84651, 4, "0.8465"), (-0.35, 2, "−0.35"), (-0.00001, 3, "0.000"), (12.0, 0, "12"), (None, 2, "–"), (float("nan"), 2, "–")],
+    [
+        (0.84651, 4, "0.8465"),
+        (-0.35, 2, "−0.35"),
+        (-0.00001, 3, "0.000"),
+        (12.0, 0, "12"),
+        (None, 2, "–"),
+        (float("nan"), 2, "–"),
+    ],
 )
 def test_fixed_gives_fixed_decimals_and_a_true_minus(value, digits, text) -> None:
     assert render.fixed(value, digits) == text
@@ -63,7 +73,9 @@ def test_environment_autoescapes_every_template() -> None:
 
 
 def test_header_gives_dataset_date_and_validation_error_at_a_glance(page: BeautifulSoup) -> None:
-    glance = {dt.get_text(strip=True): dt.find_next("dd").get_text(" ", strip=True) for dt in page.select(".at-a-glance dt")}
+    glance = {
+        dt.get_text(strip=True): dt.find_next("dd").get_text(" ", strip=True) for dt in page.select(".at-a-glance dt")
+    }
     assert glance == {
         "Dataset": "ml-100k (100\u202f000 ratings)",
         "Generated": "2026-11-27T10:00:00+00:00",
@@ -75,9 +87,20 @@ def test_header_gives_dataset_date_and_validation_error_at_a_glance(page: Beauti
 def test_every_section_is_present_and_linked_from_the_contents(page: BeautifulSoup) -> None:
     sections = [s["id"] for s in page.find_all("section")]
     assert sections == [
-        "run", "quality", "rating-metrics", "ranking", "who-fails", "calibration",
-        "top-items", "bias", "pca", "scatter", "neighbours", "distributions", "citation",
-    ]  # fmt: skip
+        "run",
+        "quality",
+        "rating-metrics",
+        "ranking",
+        "who-fails",
+        "calibration",
+        "top-items",
+        "bias",
+        "pca",
+        "scatter",
+        "neighbours",
+        "distributions",
+        "citation",
+    ]
     assert [a["href"] for a in page.select("nav.toc a")] == [f"#{s}" for s in sections]
 
 
@@ -93,8 +116,14 @@ def test_run_summary_shows_provenance_hyper_parameters_epochs_timings_and_versio
     assert hyper["Epochs"] == "5" and hyper["Learning rate (one-cycle maximum)"] == "0.005"
     assert hyper["Prediction range"] == "0.0 to 5.5" and hyper["Seed"] == "42"
     epochs_caption = "Training, epoch by epoch (80\u202f000 training and 20\u202f000 validation ratings)"
-    assert table_rows(page, epochs_caption) == [["1", "0.9500", "0.9300", "8.25 s"], ["2", "0.7000", "0.8465", "7.50 s"]]
-    assert "MSE 0.8465" in page.select_one(".headline").get_text() and "RMSE 0.9201" in page.select_one(".headline").get_text()
+    assert table_rows(page, epochs_caption) == [
+        ["1", "0.9500", "0.9300", "8.25 s"],
+        ["2", "0.7000", "0.8465", "7.50 s"],
+    ]
+    assert (
+        "MSE 0.8465" in page.select_one(".headline").get_text()
+        and "RMSE 0.9201" in page.select_one(".headline").get_text()
+    )
     assert dict(table_rows(page, "Time per stage"))["Total"] == "40.8 s"
     assert dict(table_rows(page, "Library versions")) == {"python": "3.11.7", "reportgen": "0.1.0", "fastai": "2.8.12"}
 
@@ -107,9 +136,14 @@ def test_bias_tables_list_title_bias_mean_and_count_in_order(page: BeautifulSoup
 
 
 def test_pca_section_shows_variance_and_both_ends_of_every_component(page: BeautifulSoup) -> None:
-    assert table_rows(page, "Share of the factor vectors' variance each component explains") == [["20.0 %", "10.0 %", "5.0 %"]]
+    assert table_rows(page, "Share of the factor vectors' variance each component explains") == [
+        ["20.0 %", "10.0 %", "5.0 %"]
+    ]
     for c in range(3):
-        assert table_rows(page, f"Component {c}: the 2 highest scores") == [["1", "Alpha (1990)", "1.0000"], ["2", HOSTILE, "0.9000"]]
+        assert table_rows(page, f"Component {c}: the 2 highest scores") == [
+            ["1", "Alpha (1990)", "1.0000"],
+            ["2", HOSTILE, "0.9000"],
+        ]
         assert table_rows(page, f"Component {c}: the 2 lowest scores")[0] == ["1", INJECTION, "−1.0000"]
     assert "largest absolute score" in page.find(id="pca").get_text()
 
@@ -163,7 +197,9 @@ def csp_directives(page: BeautifulSoup) -> dict[str, list[str]]:
 
 def test_content_security_policy_allows_only_our_script_by_its_hash(page: BeautifulSoup) -> None:
     head = page.head.find_all("meta")
-    assert head[0].get("charset") == "utf-8" and head[1].get("http-equiv") == "Content-Security-Policy"  # before any style
+    assert (
+        head[0].get("charset") == "utf-8" and head[1].get("http-equiv") == "Content-Security-Policy"
+    )  # before any style
     csp = csp_directives(page)
     assert csp["default-src"] == ["'none'"]
     assert csp["style-src"] == ["'unsafe-inline'"] and csp["img-src"] == ["data:"]
@@ -195,7 +231,12 @@ def test_every_table_has_a_caption_and_scoped_headers(page: BeautifulSoup) -> No
 
 def test_bias_pca_and_scatter_tables_are_sortable_by_raw_numbers(page: BeautifulSoup) -> None:
     sortable = [t.caption.get_text(strip=True) for t in page.select("table.sortable")]
-    assert {"Lowest biases", "Highest biases", "Component 0: the 2 highest scores", "Component 2: the 2 lowest scores"} <= set(sortable)
+    assert {
+        "Lowest biases",
+        "Highest biases",
+        "Component 0: the 2 highest scores",
+        "Component 2: the 2 lowest scores",
+    } <= set(sortable)
     for table in page.select("table.sortable"):
         numeric = [i for i, th in enumerate(table.thead.find_all("th")) if "num" in th.get("class", [])]
         assert numeric, table.caption
@@ -244,8 +285,8 @@ def test_every_point_and_label_has_its_title_for_hover(page: BeautifulSoup) -> N
 def test_scatter_titles_are_escaped_in_the_svg_text() -> None:
     svg = plots.scatter_svg([ScatterPoint(HOSTILE, 0.0, 0.0), ScatterPoint('A & "B" $x$', 1.0, 1.0)], "x", "y")
     assert HOSTILE not in svg and "<title>&lt;script&gt;alert(1)&lt;/script&gt;</title>" in svg
-    assert "<title>A &amp; \"B\" $x$</title>" in svg
-    assert ">A &amp; \"B\" $x$</text>" in svg  # a dollar sign, not mathtext
+    assert '<title>A &amp; "B" $x$</title>' in svg
+    assert '>A &amp; "B" $x$</text>' in svg  # a dollar sign, not mathtext
 
 
 def test_scatter_colours_follow_the_page_theme(page: BeautifulSoup) -> None:
@@ -284,9 +325,16 @@ def test_json_carries_the_documented_keys() -> None:
     doc = to_json(hand_made_report())
     assert set(doc["dataset"]) >= {"name", "source", "sha256", "n_ratings", "n_users", "n_items"}
     documented = {
-        "epochs": 5, "lr": 0.005, "wd": 0.1, "factors": 50, "bs": 64, "valid_pct": 0.2,
-        "y_range": [0.0, 5.5], "seed": 42, "top_n": 1000,
-    }  # fmt: skip
+        "epochs": 5,
+        "lr": 0.005,
+        "wd": 0.1,
+        "factors": 50,
+        "bs": 64,
+        "valid_pct": 0.2,
+        "y_range": [0.0, 5.5],
+        "seed": 42,
+        "top_n": 1000,
+    }
     # Every documented key with its value; TrainConfig may add settings of its own (e.g. `loader`).
     assert {key: doc["config"].get(key) for key in documented} == documented
     assert doc["metrics"]["valid_mse"] == 0.8465
@@ -326,7 +374,9 @@ def test_a_broken_user_template_leaves_the_previous_report_untouched(tmp_path: P
 
 
 def test_user_templates_override_packaged_ones_file_by_file(tmp_path: Path) -> None:
-    (tmp_path / "_citation.html.j2").write_text('<section id="citation"><p>Our own footer for {{ report.dataset.name }}</p></section>')
+    (tmp_path / "_citation.html.j2").write_text(
+        '<section id="citation"><p>Our own footer for {{ report.dataset.name }}</p></section>'
+    )
     soup = BeautifulSoup(render.render_html(hand_made_report(), tmp_path), "html.parser")
     assert soup.find(id="citation").get_text(strip=True) == "Our own footer for ml-100k"
     assert soup.find(id="bias") is not None  # everything else still packaged
@@ -340,7 +390,18 @@ def test_an_installed_wheel_carries_and_renders_the_templates(tmp_path: Path) ->
     for name in ("pyproject.toml", "README.md"):
         shutil.copy2(ROOT / name, source / name)
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--quiet", "-w", str(tmp_path), str(source)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "--quiet",
+            "-w",
+            str(tmp_path),
+            str(source),
+        ],
         check=True,
         capture_output=True,
     )
@@ -352,15 +413,18 @@ def test_an_installed_wheel_carries_and_renders_the_templates(tmp_path: Path) ->
     zipfile.ZipFile(wheel).extractall(site)
     probe = (
         "import reportgen, reportgen.render as r; "
-        "assert reportgen.__file__.startswith(%r), reportgen.__file__; "
+        f"assert reportgen.__file__.startswith({str(site)!r}), reportgen.__file__; "
         "print(r.packaged_templates()); "
         "print(r.environment().get_template('report.html.j2').filename)"
-    ) % str(site)
+    )
     out = subprocess.run(
         [sys.executable, "-c", probe], cwd=tmp_path, env={"PYTHONPATH": str(site)}, capture_output=True, text=True
     )
     assert out.returncode == 0, out.stderr
-    assert out.stdout.splitlines() == [str(site / "reportgen" / "templates"), str(site / "reportgen" / "templates" / "report.html.j2")]
+    assert out.stdout.splitlines() == [
+        str(site / "reportgen" / "templates"),
+        str(site / "reportgen" / "templates" / "report.html.j2"),
+    ]
 
 
 def test_only_movielens_is_cited() -> None:
@@ -384,7 +448,9 @@ def test_a_user_template_can_extend_the_packaged_one_it_replaces(tmp_path: Path)
 
 def test_the_compact_scatter_keeps_titles_as_written() -> None:
     """Coordinates are rounded to save bytes; a number inside a title is data and stays whole."""
-    svg = plots.scatter_svg([ScatterPoint("Pi 3.14159 (2001)", 0.123456, 0.654321), ScatterPoint("B", 1.0, 1.0)], "x", "y")
+    svg = plots.scatter_svg(
+        [ScatterPoint("Pi 3.14159 (2001)", 0.123456, 0.654321), ScatterPoint("B", 1.0, 1.0)], "x", "y"
+    )
     assert svg.count("Pi 3.14159 (2001)") == 3  # the label and the two hover titles
     assert not re.search(r'd="[^"]*\d\.\d{3,}', svg)  # paths carry at most two decimals
 
@@ -393,7 +459,9 @@ def test_long_titles_are_cut_with_the_whole_title_on_hover_and_isolated() -> Non
     """A 400-character title must not run across the page or the plot; its text direction stays its own."""
     long = "A" * 200 + " " + "B" * 199
     rtl = "\u202eevil reversed"  # an unterminated right-to-left override
-    page = BeautifulSoup(render.render_html(hand_made_report((long, rtl, "After (2001)", "Gamma (1992)", "Delta (1993)"))), "html.parser")
+    page = BeautifulSoup(
+        render.render_html(hand_made_report((long, rtl, "After (2001)", "Gamma (1992)", "Delta (1993)"))), "html.parser"
+    )
     cells = page.find(id="top-items").find_all("bdi", class_="item")
     shown = next(c for c in cells if c.get("title") == long)
     assert shown.get_text() == long[: render.ITEM_CHARS - 1].rstrip() + "…"
@@ -407,7 +475,11 @@ def test_control_characters_never_reach_a_title(tmp_path: Path) -> None:
     from reportgen import data
 
     path = tmp_path / "r.csv"
-    rows = "".join(f"{u},{i},{1 + (u + i) % 5},{'Bell' + chr(7) + 'Csi' + chr(0x9B) + 'Esc' + chr(27) + '[31m' if i == 0 else f'T{i}'}\n" for u in range(5) for i in range(4))
+    rows = "".join(
+        f"{u},{i},{1 + (u + i) % 5},{'Bell' + chr(7) + 'Csi' + chr(0x9B) + 'Esc' + chr(27) + '[31m' if i == 0 else f'T{i}'}\n"
+        for u in range(5)
+        for i in range(4)
+    )
     path.write_text("user,item,rating,title\n" + rows)
     loaded = data.load(data.OwnData(ratings=path), download=None)
     titles = set(loaded.frame["title"].astype(str))

@@ -31,7 +31,12 @@ def both(planted: Planted) -> dict[str, train.TrainedModel]:
 def test_lean_is_the_default_and_records_how_it_ran(both) -> None:
     assert train.TrainConfig().loader == "lean"
     lean = both["lean"].runtime
-    assert (lean.loader, lean.device, lean.threads, lean.preset) == ("lean", train.resolve_device("auto"), 1, "tutorial")
+    assert (lean.loader, lean.device, lean.threads, lean.preset) == (
+        "lean",
+        train.resolve_device("auto"),
+        1,
+        "tutorial",
+    )
     n_train = both["lean"].metrics.n_train
     assert lean.steps == (n_train // CONFIG.bs) * CONFIG.epochs == both["fastai"].runtime.steps
     assert both["fastai"].runtime.loader == "fastai"
@@ -41,7 +46,9 @@ def test_both_paths_split_the_same_ratings_and_build_the_same_vocabulary(planted
     from fastai.collab import CollabDataLoaders
 
     frame = planted.frame[["user", "title", "rating"]].reset_index(drop=True)
-    dls = CollabDataLoaders.from_df(frame, valid_pct=0.2, user_name="user", item_name="title", rating_name="rating", seed=CONFIG.seed, bs=64)
+    dls = CollabDataLoaders.from_df(
+        frame, valid_pct=0.2, user_name="user", item_name="title", rating_name="rating", seed=CONFIG.seed, bs=64
+    )
     train_idx, valid_idx, classes = lean.lean_split(frame, CONFIG)
     # TabularPandas keeps the frame's index: the rows of each split, by their row number.
     assert sorted(dls.valid_ds.items.index) == sorted(valid_idx.tolist())
@@ -83,7 +90,9 @@ def test_the_tutorial_loader_samples_with_replacement(planted: Planted) -> None:
     from fastai.collab import CollabDataLoaders
 
     frame = planted.frame[["user", "title", "rating"]].reset_index(drop=True)
-    dls = CollabDataLoaders.from_df(frame, valid_pct=0.2, user_name="user", item_name="title", rating_name="rating", seed=CONFIG.seed, bs=64)
+    dls = CollabDataLoaders.from_df(
+        frame, valid_pct=0.2, user_name="user", item_name="title", rating_name="rating", seed=CONFIG.seed, bs=64
+    )
     seen = list(dls.train.get_idxs())  # one epoch's order of training ratings
     assert type(dls.train).__name__ == "TabWeightedDL"
     # About 1 - 1/e = 63 % of the training ratings in an epoch; a permutation would be 100 %.
@@ -101,7 +110,9 @@ def test_train_loss_keeps_fastais_meaning(planted: Planted, capsys: pytest.Captu
         assert stats.valid_loss == pytest.approx(float(valid_loss), rel=1e-5)
 
 
-def test_the_progress_bar_does_not_change_the_numbers(both, planted: Planted, capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_progress_bar_does_not_change_the_numbers(
+    both, planted: Planted, capsys: pytest.CaptureFixture[str]
+) -> None:
     shown = train.fit(as_ratings(planted.frame), CONFIG, progress=True)
     capsys.readouterr()
     np.testing.assert_array_equal(shown.item_factors, both["lean"].item_factors)
@@ -159,7 +170,11 @@ def test_bad_run_settings_are_input_errors(planted: Planted, change: dict, messa
 def test_presets_set_fields_and_explicit_values_win() -> None:
     assert train.TrainConfig.from_preset("tutorial") == train.TrainConfig()
     fast = train.TrainConfig.from_preset("fast")
-    assert fast.preset == "fast" and fast.bs == train.PRESETS["fast"].changes["bs"] and fast.epochs == train.PRESETS["fast"].changes["epochs"]
+    assert (
+        fast.preset == "fast"
+        and fast.bs == train.PRESETS["fast"].changes["bs"]
+        and fast.epochs == train.PRESETS["fast"].changes["epochs"]
+    )
     assert train.TrainConfig.from_preset("fast", epochs=3).epochs == 3
     assert train.describe_preset("fast") == (
         "a sixteenth of the tutorial's optimizer steps, for a validation MSE of at most 0.83 on ML-100k: "

@@ -66,7 +66,9 @@ def test_same_data_and_seed_give_the_same_numbers(fitted, planted: Planted, load
 
 def test_another_seed_gives_another_split_and_other_numbers(fitted, planted: Planted) -> None:
     first, _ = fitted
-    other = train.fit(as_ratings(planted.frame), train.TrainConfig(**{**CONFIG.as_dict(), "y_range": (0.0, 5.5), "seed": 7}))
+    other = train.fit(
+        as_ratings(planted.frame), train.TrainConfig(**{**CONFIG.as_dict(), "y_range": (0.0, 5.5), "seed": 7})
+    )
     assert other.metrics.valid_mse != first.metrics.valid_mse
 
 

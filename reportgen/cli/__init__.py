@@ -240,7 +240,7 @@ def _source_date() -> dt.datetime | None:
         raise click.UsageError(f"SOURCE_DATE_EPOCH must be a whole number of seconds since 1970, not {raw!r}")
     if int(raw) > LAST_SECOND:
         raise click.UsageError(f"SOURCE_DATE_EPOCH {raw} is after the year 9999; give seconds since 1970")
-    return dt.datetime.fromtimestamp(int(raw), tz=dt.timezone.utc)
+    return dt.datetime.fromtimestamp(int(raw), tz=dt.UTC)
 
 
 def _what_was_kept(output: Path, before: Path | None, *, quiet_if_unchanged: bool = False) -> str:

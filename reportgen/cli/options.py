@@ -158,8 +158,18 @@ training_options = _apply(
         help="lean: the same split, vocabulary and model fed from tensors built once; "
         "fastai: the tutorial's CollabDataLoaders.",
     ),
-    option("--threads", type=click.IntRange(min=1), default=None, help="torch CPU threads.  [default: chosen by batch size]"),
-    option("--device", type=click.Choice(DEVICES), default="auto", help="Where to train: auto uses a CUDA GPU when torch sees one."),
+    option(
+        "--threads",
+        type=click.IntRange(min=1),
+        default=None,
+        help="torch CPU threads.  [default: chosen by batch size]",
+    ),
+    option(
+        "--device",
+        type=click.Choice(DEVICES),
+        default="auto",
+        help="Where to train: auto uses a CUDA GPU when torch sees one.",
+    ),
 )
 
 # What is analysed and where the report goes (pipeline.BuildOptions).
@@ -172,7 +182,12 @@ output_options = _apply(
         help="Folder that receives report.html and report.json.",
     ),
     option("--top-n", type=click.IntRange(min=2), default=1000, help="How many of the most-rated items to analyse."),
-    option("--k", type=click.IntRange(min=1, max=1000), default=10, help="Length of the top lists the ranking metrics score."),
+    option(
+        "--k",
+        type=click.IntRange(min=1, max=1000),
+        default=10,
+        help="Length of the top lists the ranking metrics score.",
+    ),
     option(
         "--relevant-from",
         type=Finite(),
@@ -325,12 +340,15 @@ def check_source_options(ctx: click.Context, *, data: Path | None, ratings: Path
             name
             for name in _own_data_options()
             if ctx.get_parameter_source(name)
-            in (click.core.ParameterSource.COMMANDLINE, click.core.ParameterSource.ENVIRONMENT, click.core.ParameterSource.DEFAULT_MAP)
+            in (
+                click.core.ParameterSource.COMMANDLINE,
+                click.core.ParameterSource.ENVIRONMENT,
+                click.core.ParameterSource.DEFAULT_MAP,
+            )
         ]
         if given:
             flags = ", ".join(flag(name) for name in given)
             raise click.UsageError(f"{flags} only apply to your own data: add --ratings FILE")
-
 
 
 config_option = option(
