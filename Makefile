@@ -20,8 +20,9 @@ NPM_TOOLS   := vnu-jar@26.9.27 axe-core@4.14.1
 report: $(STAMP)
 	$(BIN)/reportgen build --output output
 
+# Two workers (one per core), a test file per worker at a time, so a module's fixtures are built once.
 test: $(STAMP) page-tools lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadfile
 
 # ruff (pinned in the test extra): the linter and the formatter, as checks.
 lint: $(STAMP)

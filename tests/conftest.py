@@ -31,6 +31,16 @@ from reportgen.train import EpochStats, Metrics, TrainConfig
 GREAT = ("Planted Great A (2001)", "Planted Great B (2002)", "Planted Great C (2003)")
 AWFUL = ("Planted Awful A (2001)", "Planted Awful B (2002)", "Planted Awful C (2003)")
 IN_CI = os.environ.get("CI") == "true"
+PAGE_NOTES = "page-checks.txt"  # what the browser checks saw, per pytest-xdist worker
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """Under pytest-xdist, print the page checks' notes that each worker left in its temp folder."""
+    if not getattr(config, "workerinput", None) and getattr(config.option, "numprocesses", None):
+        base = config._tmp_path_factory.getbasetemp()  # the workers' folders are popen-gw* inside it
+        for found in sorted(base.glob(f"popen-gw*/{PAGE_NOTES}")):
+            for line in found.read_text(encoding="utf-8").splitlines():
+                terminalreporter.write_line(f"page checks: {line}")
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ with one line saying how to install, and under CI=true they fail instead.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ import pytest
 
 from reportgen import pipeline, plots
 from tests import browser as tools
-from tests.conftest import HOSTILE, INJECTION, TEMPLATE_LIKE, hand_made_report
+from tests.conftest import HOSTILE, INJECTION, PAGE_NOTES, TEMPLATE_LIKE, hand_made_report
 
 QUOTES = "\"Double\" & 'single' quotes (1999)"
 HEBREW = "שלום עולם (2001)"
@@ -64,10 +65,12 @@ class _Notes(list):
 
 
 @pytest.fixture(scope="session")
-def notes(request: pytest.FixtureRequest) -> list[str]:
+def notes(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[str]]:
     lines = _Notes()
     request.config.pluginmanager.register(lines, "reportgen-page-notes")  # prints after the tests
-    return lines
+    yield lines
+    # Under pytest-xdist a worker's summary is not shown: conftest prints this file instead.
+    (tmp_path_factory.getbasetemp() / PAGE_NOTES).write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
 
 
 @pytest.fixture(scope="session")

@@ -265,25 +265,38 @@ def test_bad_source_date_epoch_is_a_usage_error(tmp_path: Path, planted_dir: Pat
 # --------------------------------------------------------------------------- configuration
 
 
-def test_config_file_then_environment_then_command_line(tmp_path: Path, planted_dir: Path) -> None:
+def test_config_file_then_environment_then_command_line(
+    tmp_path: Path, planted_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Precedence is the CLI layer's alone: checked on the options it hands the pipeline, with no training."""
+    from types import SimpleNamespace
+
+    from reportgen import pipeline
+
     config = tmp_path / "nightly.toml"
     assert planted_dir.parent == config.parent  # so `data` below is a path relative to the config file
     config.write_text(f'data = "{planted_dir.name}"\nepochs = 2\nseed = 7\ny-range = [0.5, 5.5]\n')
-    runner = CliRunner()
+    handed: list[pipeline.BuildOptions] = []
 
-    def config_used(*args: str, env: dict[str, str] | None = None) -> dict:
-        out = tmp_path / f"out{len(list(tmp_path.glob('out*')))}"
-        result = runner.invoke(
-            cli, ["build", "--config", str(config), "--output", str(out), "--factors", "4", *args], env=env
+    def fake_build(options: pipeline.BuildOptions, on_epoch: object = None) -> object:
+        handed.append(options)
+        return SimpleNamespace(html=options.output / "report.html", report=SimpleNamespace(comparison=None))
+
+    monkeypatch.setattr(pipeline, "build", fake_build)
+
+    def config_used(*args: str, env: dict[str, str] | None = None) -> pipeline.BuildOptions:
+        result = CliRunner().invoke(
+            cli, ["build", "--config", str(config), "-o", str(tmp_path / "out"), *args], env=env
         )
         assert result.exit_code == 0, result.output
-        return report(out)["config"]
+        return handed[-1]
 
-    cfg = config_used()
-    assert (cfg["epochs"], cfg["seed"], cfg["y_range"]) == (2, 7, [0.5, 5.5])
-    assert config_used(env={"REPORTGEN_EPOCHS": "3"})["epochs"] == 3
-    assert config_used("--epochs", "1", env={"REPORTGEN_EPOCHS": "3"})["epochs"] == 1
-    assert config_used(env={"REPORTGEN_SEED": "9"})["seed"] == 9
+    first = config_used()
+    assert (first.train.epochs, first.train.seed, first.train.y_range) == (2, 7, (0.5, 5.5))
+    assert first.source == planted_dir  # relative to the config file's folder
+    assert config_used(env={"REPORTGEN_EPOCHS": "3"}).train.epochs == 3
+    assert config_used("--epochs", "1", env={"REPORTGEN_EPOCHS": "3"}).train.epochs == 1
+    assert config_used(env={"REPORTGEN_SEED": "9"}).train.seed == 9
 
 
 def test_config_file_with_an_unknown_option_names_it(tmp_path: Path) -> None:

