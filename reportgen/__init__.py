@@ -36,7 +36,7 @@ _EXPORTS = {
     "Report": "reportgen.report",
     "to_json": "reportgen.report",
     "render_html": "reportgen.render",
-    "from_json": "reportgen.readback",
+    "from_json": "reportgen.report",
     "load_model": "reportgen.model",
     "KeptModel": "reportgen.model",
     "ReportgenError": "reportgen.errors",

@@ -195,7 +195,7 @@ def render_run(run: Path, output: Path | None = None, templates: Path | None = N
     Written into `output` (default: the run's own folder) with a copy of the report.json;
     with the templates unchanged and the same reportgen, the bytes are the original's.
     """
-    from reportgen import readback
+    from reportgen import report as readback
 
     report = readback.read(Path(run) / outputs.JSON_NAME)
     return write(report, Path(output) if output is not None else Path(run), templates)

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from reportgen import __version__, readback, render
+from reportgen import __version__, render
+from reportgen import report as readback
 from reportgen.cli import cli
 from reportgen.markdown import render_markdown
 from reportgen.report import SCHEMA_VERSION, dumps, to_json

@@ -1,0 +1,40 @@
+"""The report's schema: its types, report.json written from them, and read back.
+
+`types` holds `Report` and its parts; `writer.to_json` is the one place that names
+report.json's keys; `reader.ReportDoc` is the one checked reader of an earlier
+run's file (used by `compare`, `outputs` and `history`), and `reader.from_json` the
+exact inverse of `to_json` (used by `reportgen render`). Keys: ARCHITECTURE.md.
+"""
+
+from reportgen.report.reader import ReportDoc, check_version, from_json, read
+from reportgen.report.types import (
+    SCHEMA_VERSION,
+    BiasMove,
+    Comparison,
+    DataFile,
+    DatasetSummary,
+    ListChange,
+    Report,
+    Timings,
+    versions,
+)
+from reportgen.report.writer import dumps, quality_to_json, to_json
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "BiasMove",
+    "Comparison",
+    "DataFile",
+    "DatasetSummary",
+    "ListChange",
+    "Report",
+    "ReportDoc",
+    "Timings",
+    "check_version",
+    "dumps",
+    "from_json",
+    "quality_to_json",
+    "read",
+    "to_json",
+    "versions",
+]

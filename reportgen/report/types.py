@@ -1,0 +1,145 @@
+"""The report's types: `Report` and its parts, what every page, Markdown summary and report.json is made from."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import platform
+from dataclasses import dataclass, field
+
+from reportgen import __version__
+from reportgen.analysis import Analysis
+from reportgen.data import CITATION
+from reportgen.train import PRESETS, Metrics, Runtime, TrainConfig, describe_preset
+
+SCHEMA_VERSION = 2  # 2: lossless (full floats, quality.n_valid, overall bucket RMSEs, standout genres)
+VERSIONED_PACKAGES = ("fastai", "torch", "pandas", "numpy", "matplotlib", "jinja2", "click")
+
+
+@dataclass(frozen=True)
+class DataFile:
+    """A file the ratings came from, as a report attached to a review names it: no folders."""
+
+    role: str  # "ratings" or "titles"
+    name: str  # the file's name; a zip member is "archive.zip!folder/member"
+    size: int | None  # bytes; None for a member of a zip
+    sha256: str
+
+
+@dataclass(frozen=True)
+class DatasetSummary:
+    """The data set as the report shows it: names, sizes and checksums, never the machine's paths."""
+
+    name: str
+    source: str  # one of data.SOURCE_*: path, fastai-cache, recbole, download, file
+    location: str  # the folder, zip or file read, by its name alone
+    files: tuple[DataFile, ...]  # the ratings file first
+    n_ratings: int
+    n_users: int
+    n_items: int
+    n_titles: int
+    item_key: str = "title"
+    duplicates_dropped: int = 0
+    columns: tuple[tuple[str, str], ...] = ()  # (role, column) for own files
+
+    @property
+    def sha256(self) -> str:
+        """The SHA-256 of the ratings file: what tells two runs' data apart."""
+        return self.files[0].sha256
+
+
+@dataclass(frozen=True)
+class Timings:
+    """Seconds per stage. `render` covers drawing the figures; writing is not timed."""
+
+    load: float
+    train: float
+    analyse: float
+    render: float
+    total: float
+
+
+@dataclass(frozen=True)
+class ListChange:
+    """Titles that entered or left one of the report's ranked lists."""
+
+    name: str  # e.g. "Lowest biases", "Component 0, highest scores"
+    entered: tuple[str, ...]
+    left: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class BiasMove:
+    title: str
+    before: float
+    after: float
+
+    @property
+    def change(self) -> float:
+        return self.after - self.before
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """What changed since a previous run (`compare.compare`)."""
+
+    previous: str  # how the report.json compared with is named in the report
+    previous_generated_at: str
+    dataset_changed: bool
+    previous_sha256: str
+    current_sha256: str
+    valid_mse_before: float
+    valid_mse_after: float
+    valid_rmse_before: float
+    valid_rmse_after: float
+    lists: tuple[ListChange, ...]
+    bias_moves: tuple[BiasMove, ...]  # largest absolute moves among items in both runs' top items
+
+    @property
+    def rmse_change_pct(self) -> float:
+        """How much worse (positive) or better (negative) valid RMSE got, in percent."""
+        if self.valid_rmse_before <= 0:
+            return 0.0  # no meaningful percentage of nothing
+        return 100.0 * (self.valid_rmse_after - self.valid_rmse_before) / self.valid_rmse_before
+
+    @property
+    def changed_lists(self) -> tuple[ListChange, ...]:
+        return tuple(c for c in self.lists if c.entered or c.left)
+
+
+@dataclass(frozen=True)
+class Report:
+    """Everything the report shows; templates see nothing else."""
+
+    generated_at: str  # ISO 8601, UTC
+    dataset: DatasetSummary
+    config: TrainConfig
+    top_n: int
+    metrics: Metrics
+    analysis: Analysis
+    timings: Timings | None  # None under SOURCE_DATE_EPOCH: durations never repeat
+    figures: dict[str, str] = field(default_factory=dict)  # name -> our own inline SVG
+    versions: dict[str, str] = field(default_factory=dict)
+    citation: str = CITATION
+    notes: tuple[str, ...] = ()  # warnings about the data and the analysis
+    comparison: Comparison | None = None  # with the previous run, when there is one
+    runtime: Runtime | None = None  # how the fit ran: loader, preset, device, threads, steps
+
+    @property
+    def preset_note(self) -> str:
+        return describe_preset(self.config.preset) if self.config.preset in PRESETS else ""
+
+    @property
+    def reproducible(self) -> bool:
+        """Built under SOURCE_DATE_EPOCH: no durations, so the bytes repeat."""
+        return self.timings is None
+
+
+def versions() -> dict[str, str]:
+    """Versions of Python, reportgen and the libraries that shape the numbers."""
+    found = {"python": platform.python_version(), "reportgen": __version__}
+    for package in VERSIONED_PACKAGES:
+        try:
+            found[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            found[package] = "not installed"
+    return found
