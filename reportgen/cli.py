@@ -21,7 +21,7 @@ import click
 from reportgen import __version__
 from reportgen.data import DUPLICATE_POLICIES, ITEM_KEYS  # light modules: pandas and torch load lazily
 from reportgen.errors import ReportgenError
-from reportgen.train import DEVICES, LOADERS, PRESETS
+from reportgen.train import DEVICES, ENGINES, LOADERS, PRESETS
 
 log = logging.getLogger("reportgen")
 
@@ -148,6 +148,13 @@ def cli() -> None:
     type=click.Choice(LOADERS),
     default="lean",
     help="lean: the same split, vocabulary and model fed from tensors built once; fastai: the tutorial's CollabDataLoaders.",
+)
+@option(
+    "--engine",
+    type=click.Choice(ENGINES),
+    default="auto",
+    help="lean: fastai's Learner (the tutorial's recipe); sparse: the large-data engine (big batches, "
+    "row-wise Adagrad, its own epochs/lr/batch size); auto: sparse from 500,000 ratings on.",
 )
 @option("--threads", type=click.IntRange(min=1), default=None, help="torch CPU threads.  [default: chosen by batch size]")
 @option("--device", type=click.Choice(DEVICES), default="auto", help="Where to train: auto uses a CUDA GPU when torch sees one.")
@@ -309,7 +316,7 @@ PATH_OPTIONS = ("data", "ratings", "items", "output", "templates", "compare_with
 
 
 HYPER_PARAMETERS = ("epochs", "lr", "wd", "factors", "bs", "valid_pct", "y_range", "seed")
-RUN_OPTIONS = ("loader", "threads", "device")
+RUN_OPTIONS = ("loader", "threads", "device", "engine")
 
 
 def _train_config(opts: dict[str, Any]) -> Any:

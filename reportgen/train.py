@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
 NA_CLASS = "#na#"  # fastai's Categorify reserves index 0 for values unseen in training
 LOADERS = ("lean", "fastai")
+ENGINES = ("auto", "lean", "sparse")  # lean: fastai's Learner (fed by `loader`); sparse: reportgen.engine
 DEVICES = ("auto", "cpu", "cuda")
 
 # Batches up to this size train fastest on one CPU thread (README, "Threads"): a step
@@ -86,6 +87,7 @@ class TrainConfig:
     threads: int | None = None
     device: str = "auto"
     preset: str = "tutorial"
+    engine: str = "auto"  # "auto": engine.choose_engine by the number of ratings; "lean" or "sparse"
 
     @classmethod
     def from_preset(cls, name: str, **overrides: Any) -> TrainConfig:
@@ -105,7 +107,7 @@ class TrainConfig:
         return {name: getattr(self, name) for name in RUN_FIELDS}
 
 
-RUN_FIELDS = ("loader", "threads", "device", "preset")
+RUN_FIELDS = ("loader", "threads", "device", "preset", "engine")
 
 
 @dataclass(frozen=True)
@@ -144,6 +146,8 @@ class Runtime:
     threads: int  # torch CPU threads during the fit
     steps: int  # optimizer steps taken
     fit_seconds: float  # fit_one_cycle alone, without building the loaders and model
+    engine: str = "lean"  # "lean" (fastai's Learner) or "sparse" (reportgen.engine)
+    settings: dict[str, Any] | None = None  # the sparse engine's EngineSettings, as a dict
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -183,16 +187,24 @@ def fit(
     *,
     progress: bool = False,
     on_epoch: EpochHook | None = None,
+    on_progress: Callable[[float], None] | None = None,
 ) -> TrainedModel:
     """Train the tutorial's model; the same ratings, config, seed and thread count give the same numbers.
 
-    `progress` shows fastai's progress bar (for a terminal); `on_epoch(stats,
-    total_epochs)` is called after every epoch, e.g. to log one line per epoch.
+    `progress` shows fastai's progress bar (for a terminal; the sparse engine has
+    none); `on_epoch(stats, total_epochs)` is called after every epoch, e.g. to log
+    one line per epoch; `on_progress(fraction)` about every tenth of a sparse epoch.
     """
     check_config(config)
     check_enough_ratings(len(ratings.frame), config, ratings.provenance.ratings_file)
     device = resolve_device(config.device)
-    threads = config.threads if config.threads is not None else choose_threads(config.bs, device)
+    engine_name = resolve_engine(config, len(ratings.frame))
+    if engine_name == "sparse":
+        from reportgen import engine
+
+        threads = config.threads if config.threads is not None else (engine.CPU_THREADS if device == "cpu" else 1)
+    else:
+        threads = config.threads if config.threads is not None else choose_threads(config.bs, device)
     import torch
 
     before = torch.get_num_threads()
@@ -200,6 +212,8 @@ def fit(
     try:
         with warnings.catch_warnings():
             _quiet_known_library_warnings()
+            if engine_name == "sparse":
+                return _fit_sparse(ratings, config, device=device, threads=threads, on_epoch=on_epoch, on_progress=on_progress)
             return _fit(ratings, config, device=device, threads=threads, progress=progress, on_epoch=on_epoch)
     finally:
         torch.set_num_threads(before)
@@ -215,6 +229,19 @@ def check_config(config: TrainConfig) -> None:
         raise InputError(f"--device must be auto, cpu or cuda, not {config.device!r}")
     if config.threads is not None and config.threads < 1:
         raise InputError(f"--threads must be at least 1, not {config.threads}")
+    if config.engine not in ENGINES:
+        raise InputError(f"--engine must be auto, lean or sparse, not {config.engine!r}")
+
+
+def resolve_engine(config: TrainConfig, n_ratings: int) -> str:
+    """"lean" or "sparse": as asked, or for "auto" by `engine.choose_engine` (the tutorial's loader stays on fastai)."""
+    if config.engine != "auto":
+        return config.engine
+    if config.loader == "fastai":
+        return "lean"
+    from reportgen.engine import choose_engine
+
+    return choose_engine(n_ratings)
 
 
 def resolve_device(name: str) -> str:
@@ -336,6 +363,89 @@ def _fit(
         user_classes=tuple(str(c) for c in classes["user"]),
         user_biases=user_biases,
         split=(train_rows, valid_rows),
+    )
+
+
+# --------------------------------------------------------------------------- the sparse engine
+
+
+def _fit_sparse(
+    ratings: Ratings,
+    config: TrainConfig,
+    *,
+    device: str,
+    threads: int,
+    on_epoch: EpochHook | None,
+    on_progress: Callable[[float], None] | None,
+) -> TrainedModel:
+    """The same split, vocabulary and `EmbeddingDotBias` as the lean path, trained by `reportgen.engine`.
+
+    `factors`, `valid_pct`, `y_range` and `seed` come from `config`; epochs, learning
+    rate, regularisation and batch size from `engine.auto_settings` (the Learner's
+    `epochs`, `lr`, `wd` and `bs` do not apply). The returned model has no learner.
+    """
+    import numpy as np
+    import torch
+    from fastai.collab import EmbeddingDotBias
+
+    from reportgen import engine
+
+    started = time.perf_counter()
+    frame = ratings.frame
+    train_rows, valid_rows = engine.split_indices(len(frame), config.valid_pct, config.seed)
+    (user_codes, users), (item_codes, items) = (engine.encode(frame[name], train_rows) for name in ("user", "title"))
+    x = np.stack([user_codes, item_codes], axis=1)
+    del user_codes, item_codes
+    y = frame["rating"].to_numpy(dtype=np.float32)
+    settings = engine.auto_settings(len(train_rows), len(users), len(items), config.factors)
+    torch.manual_seed(config.seed)  # the model's initial weights
+    model = EmbeddingDotBias.from_classes(config.factors, {"user": users, "title": items}, y_range=config.y_range)
+    result = engine.train_sparse(
+        model,
+        x[train_rows],
+        y[train_rows],
+        x[valid_rows],
+        y[valid_rows],
+        settings,
+        seed=config.seed,
+        device=device,
+        on_epoch=on_epoch,
+        on_progress=on_progress,
+    )
+    final = result.epochs[-1]
+    if not math.isfinite(final.valid_loss):
+        raise RunError(f"training diverged: epoch {final.epoch} ended with valid loss {final.valid_loss}")
+    with torch.no_grad():
+        factors = model.i_weight.weight.detach().to("cpu", torch.float64).numpy().copy()
+        biases = model.i_bias.weight.detach().to("cpu", torch.float64).numpy()[:, 0].copy()
+        user_biases = model.u_bias.weight.detach().to("cpu", torch.float64).numpy()[:, 0].copy()
+    return TrainedModel(
+        learner=None,
+        config=config,
+        item_classes=tuple(str(c) for c in items),
+        item_factors=factors,
+        item_biases=biases,
+        metrics=Metrics(
+            valid_mse=final.valid_loss,
+            valid_rmse=math.sqrt(final.valid_loss),
+            n_train=len(train_rows),
+            n_valid=len(valid_rows),
+            epochs=result.epochs,
+        ),
+        seconds=time.perf_counter() - started,
+        runtime=Runtime(
+            loader=config.loader,
+            preset=config.preset,
+            device=device,
+            threads=threads,
+            steps=result.steps,
+            fit_seconds=result.fit_seconds,
+            engine="sparse",
+            settings=settings.as_dict(),
+        ),
+        user_classes=tuple(str(c) for c in users),
+        user_biases=user_biases,
+        split=(train_rows.astype(np.int64), valid_rows.astype(np.int64)),
     )
 
 
