@@ -192,7 +192,7 @@ class _RowAdagrad:
         acc = self.state[name]
         acc.index_add_(0, idx, torch.linalg.vector_norm(grad, dim=1).square_().div_(grad.shape[1]))
         w = acc.index_select(0, idx).sqrt_().add_(self.s.eps).reciprocal_().mul_(-lr)
-        table.index_add_(0, idx, grad * w.unsqueeze(1))
+        table.index_add_(0, idx, grad.mul_(w.unsqueeze(1)))  # grad is a scratch buffer
 
 
 def train_sparse(
@@ -237,6 +237,7 @@ def train_sparse(
     total_steps = steps_per_epoch * settings.epochs
     generator = torch.Generator().manual_seed(seed)
     opt = _RowAdagrad(tables, settings)
+    buffers = torch.empty((4, bs, tables.users.shape[1]), device=dev)  # U, I, U*I then item grads, user grads
     progress_every = max(1, steps_per_epoch // 10)
 
     history: list[EpochStats] = []
@@ -251,7 +252,7 @@ def train_sparse(
             del order
             for b in range(steps_per_epoch):
                 u, i, r = eu[b * bs : (b + 1) * bs], ei[b * bs : (b + 1) * bs], ey[b * bs : (b + 1) * bs]
-                mse = _step(tables, opt, u, i, r, lo, hi, k, settings.reg, _lr_at(step, total_steps, settings))
+                mse = _step(tables, opt, buffers, u, i, r, lo, hi, k, settings.reg, _lr_at(step, total_steps, settings))
                 step += 1
                 count += 1
                 smooth = torch.lerp(mse.double(), smooth, beta)
@@ -332,21 +333,37 @@ class _Tables:
 
 
 def _step(
-    tables: _Tables, opt: _RowAdagrad, u: Any, i: Any, r: Any, lo: float, hi: float, k: int, reg: float, lr: float
+    tables: _Tables,
+    opt: _RowAdagrad,
+    buffers: Any,
+    u: Any,
+    i: Any,
+    r: Any,
+    lo: float,
+    hi: float,
+    k: int,
+    reg: float,
+    lr: float,
 ) -> Any:
-    """One batch: forward, the gradient per rating, and the optimizer's row updates."""
+    """One batch: forward, the gradient per rating, and the optimizer's row updates.
+
+    The four (batch x columns) tensors live in `buffers`, allocated once: a fresh
+    tensor of that size per op would be a fresh mmap, page-faulted every step.
+    """
     import torch
 
-    U = tables.users.index_select(0, u)
-    I = tables.items.index_select(0, i)
-    z = (U * I).sum(1)
+    n = len(r)
+    U, I, P, gU = (b[:n] for b in buffers)
+    torch.index_select(tables.users, 0, u, out=U)
+    torch.index_select(tables.items, 0, i, out=I)
+    z = torch.mul(U, I, out=P).sum(1)
     s = torch.sigmoid(z)
     span = hi - lo
     err = s * span + lo - r
     mse = err.square().mean()
     g = (err * s * (1 - s)).mul_(span / reg).unsqueeze(1)  # d(err^2/2)/dz over reg
-    gU = torch.addcmul(U, g, I)  # (reg * u + d/du) / reg, per occurrence
-    gI = torch.addcmul(I, g, U)
+    torch.addcmul(U, g, I, out=gU)  # (reg * u + d/du) / reg, per occurrence
+    gI = torch.addcmul(I, g, U, out=P)
     gU[:, k + 1] = 0  # the constant 1 the item bias multiplies
     gI[:, k] = 0  # the constant 1 the user bias multiplies
     opt.step("users", tables.users, u, gU, lr)
