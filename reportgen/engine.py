@@ -88,10 +88,11 @@ def choose_engine(n_ratings: int) -> str:
     """The engine for `n_ratings`: "sparse" from `SPARSE_MIN_RATINGS` on, else "lean" (fastai's Learner).
 
     Below the threshold fastai's Learner keeps the tutorial's recipe and numbers
-    (ML-100k: valid MSE 0.8098 at seed 42) in seconds to a minute; at 1M ratings it
-    takes 205 s for valid RMSE 0.770 (issue 11), the sparse engine about 2 s for
-    0.595 (benchmarks/scale.py). 500,000 lies between the two measured sizes; the
-    crossover itself was not measured.
+    (ML-100k: valid MSE 0.8098 at seed 42, where this engine gets 0.8406: too few
+    ratings per user and item for its settings). At 1M ratings the Learner takes
+    205 s for valid RMSE 0.770 (issue 11), this engine about 2 s for 0.595; on
+    planted data of 100k ratings it already wins (0.687 against 0.721). 500,000
+    lies between what was measured; the crossover on real data was not.
     """
     return "sparse" if n_ratings >= SPARSE_MIN_RATINGS else "lean"
 
