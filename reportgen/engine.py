@@ -17,7 +17,7 @@ Measured on planted data (benchmarks/scale.py, 2 CPU cores shared with other wor
 lazy Adam over the rows of a batch reached valid RMSE 0.607 at 1M ratings (this:
 0.595) at 2.3x the time per step (a sort and per-row sums per table); a second thread
 made steps up to 28x *slower* whenever other processes held the cores, hence
-`CPU_THREADS`.
+`CPU_THREADS` = 1.
 """
 
 from __future__ import annotations
@@ -42,9 +42,10 @@ ENGINES = ("auto", "lean", "sparse")
 SPARSE_MIN_RATINGS = 500_000
 STEPS_PER_EPOCH = 500  # `auto_settings` sizes batches for about this many steps an epoch
 MIN_BS, MAX_BS = 1_024, 32_768  # ... within these bounds (powers of two)
-# torch CPU threads for the sparse loop: its ops are memory-bound, and with a second
-# thread every op waits for the slower one; on 2 cores shared with other work that
-# made a step 28x slower (6.5 ms on one thread, 180 ms on two, load average 3).
+# torch CPU threads for the sparse loop. Its ops are short and memory-bound; with a
+# second thread every op waits for the slower one, and on 2 cores shared with other
+# work a 16k-rating step (10M shape) took 5.4 ms on two threads once and 96 ms the
+# next run (180 ms in another), against a steady 6.5-8 ms on one (load average 2.5-3).
 CPU_THREADS = 1
 
 ProgressHook = Callable[[float], None]
