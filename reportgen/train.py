@@ -413,7 +413,7 @@ def _fit_sparse(
         on_progress=on_progress,
     )
     final = result.epochs[-1]
-    if not math.isfinite(final.valid_loss):
+    if len(valid_rows) and not math.isfinite(final.valid_loss):
         raise RunError(f"training diverged: epoch {final.epoch} ended with valid loss {final.valid_loss}")
     with torch.no_grad():
         factors = model.i_weight.weight.detach().to("cpu", torch.float64).numpy().copy()
