@@ -36,8 +36,6 @@ from reportgen.train import NA_CLASS, EpochStats
 if TYPE_CHECKING:
     import pandas as pd
 
-ENGINES = ("auto", "lean", "sparse")
-
 # `choose_engine`: at this many ratings and above the sparse engine trains (see its docstring).
 SPARSE_MIN_RATINGS = 500_000
 STEPS_PER_EPOCH = 500  # `auto_settings` sizes batches for about this many steps an epoch
