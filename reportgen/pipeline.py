@@ -110,6 +110,7 @@ def make_report(
     source_date: dt.datetime | None = None,
     progress: bool = False,
     on_epoch: train.EpochHook | None = None,
+    on_progress: train.ProgressHook | None = None,
     load_seconds: float = 0.0,
     on_model: Callable[[train.TrainedModel], None] | None = None,
 ) -> Report:
@@ -121,7 +122,9 @@ def make_report(
     `on_model(model)` receives the trained model (to keep it: `model.model_files`).
     """
     started = time.perf_counter()
-    model = train.fit(ratings, config or train.TrainConfig(), progress=progress, on_epoch=on_epoch)
+    model = train.fit(
+        ratings, config or train.TrainConfig(), progress=progress, on_epoch=on_epoch, on_progress=on_progress
+    )
     if on_model is not None:
         on_model(model)
     trained = time.perf_counter()
@@ -211,7 +214,11 @@ def _write_history(output: Path) -> None:
         log.warning("warning: the history page %s was not rebuilt: %s", output / history.HISTORY_NAME, exc)
 
 
-def build(options: BuildOptions, on_epoch: train.EpochHook | None = None) -> BuildResult:
+def build(
+    options: BuildOptions,
+    on_epoch: train.EpochHook | None = None,
+    on_progress: train.ProgressHook | None = None,
+) -> BuildResult:
     """Run every stage and publish `report.html` and `report.json` in `options.output`.
 
     Interrupted at any point, the folder's latest report is either the previous one
@@ -252,6 +259,7 @@ def build(options: BuildOptions, on_epoch: train.EpochHook | None = None) -> Bui
             source_date=options.source_date,
             progress=options.progress,
             on_epoch=on_epoch,
+            on_progress=on_progress,
             load_seconds=loaded - started,
             on_model=kept.append if options.keep_model else None,
         )

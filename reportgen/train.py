@@ -24,19 +24,27 @@ import math
 import os
 import time
 import warnings
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING, Any
 
 from reportgen.errors import InputError, RunError, setting
+from reportgen.fitted import NA_CLASS, EpochHook, EpochStats, Metrics, ProgressHook, Runtime, TrainedModel
+
+__all__ = [  # the results live in reportgen.fitted; they are importable from here too
+    "NA_CLASS",
+    "EpochHook",
+    "EpochStats",
+    "Metrics",
+    "ProgressHook",
+    "Runtime",
+    "TrainedModel",
+]
 
 if TYPE_CHECKING:
-    import numpy as np
-
     from reportgen.data import Ratings
 
-NA_CLASS = "#na#"  # fastai's Categorify reserves index 0 for values unseen in training
 LOADERS = ("lean", "fastai")
+ENGINES = ("auto", "lean", "sparse")  # lean: fastai's Learner (fed by `loader`); sparse: reportgen.engine
 DEVICES = ("auto", "cpu", "cuda")
 
 # Batches up to this size train fastest on one CPU thread (README, "Threads"): a step
@@ -101,6 +109,7 @@ class TrainConfig:
     threads: int | None = None
     device: str = "auto"
     preset: str = "tutorial"
+    engine: str = "auto"  # "auto": engine.choose_engine by the number of ratings; "lean" or "sparse"
 
     @classmethod
     def from_preset(cls, name: str, **overrides: Any) -> TrainConfig:
@@ -120,90 +129,7 @@ class TrainConfig:
         return {name: getattr(self, name) for name in RUN_FIELDS}
 
 
-RUN_FIELDS = ("loader", "threads", "device", "preset")
-
-
-@dataclass(frozen=True)
-class EpochStats:
-    """One epoch of training (epochs count from 1).
-
-    `train_loss` has the meaning fastai's Recorder gives it on both paths: the
-    exponentially smoothed batch MSE (beta 0.98, debiased) at the epoch's end.
-    `valid_loss` is the MSE over every validation rating.
-    """
-
-    epoch: int
-    train_loss: float
-    valid_loss: float
-    seconds: float
-
-
-@dataclass(frozen=True)
-class Metrics:
-    """How well the model fits the held-out ratings."""
-
-    valid_mse: float
-    valid_rmse: float
-    n_train: int
-    n_valid: int
-    epochs: tuple[EpochStats, ...]
-
-
-@dataclass(frozen=True)
-class Runtime:
-    """How the fit actually ran: what the report shows beside the hyper-parameters."""
-
-    loader: str  # "lean" or "fastai"
-    preset: str
-    device: str  # "cpu" or "cuda" (the device the model trained on)
-    threads: int  # torch CPU threads during the fit
-    steps: int  # optimizer steps taken
-    fit_seconds: float  # fit_one_cycle alone, without building the loaders and model
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class TrainedModel:
-    """The fitted learner plus what analysis needs, copied out of it as numpy arrays.
-
-    `item_classes[i]` labels row `i` of `item_factors`/`item_biases`; it is the
-    learner's own vocabulary (from the training split), with fastai's `#na#` (the
-    class of values unseen in training) at index 0: `known_items` and
-    `known_user_biases` leave it out. `split` holds the row numbers (positions in
-    `ratings.frame`) of the training and validation ratings. The arrays are numpy,
-    on the CPU, whatever device the model trained on.
-    """
-
-    learner: Any  # fastai Learner; kept for callers that want to go further
-    config: TrainConfig
-    item_classes: tuple[str, ...]
-    item_factors: np.ndarray  # shape (n_classes, factors), float64
-    item_biases: np.ndarray  # shape (n_classes,), float64
-    metrics: Metrics
-    seconds: float
-    # The fields below are filled by `fit`; the defaults serve hand-made models (tests).
-    runtime: Runtime | None = None
-    user_classes: tuple[str, ...] = ()
-    user_biases: np.ndarray | None = None  # shape (n_user_classes,), float64
-    split: tuple[np.ndarray, np.ndarray] | None = None  # (train rows, valid rows), int64
-    user_factors: np.ndarray | None = None  # shape (n_user_classes, factors), float64
-    codes: np.ndarray | None = None  # (user row, item row) of every rating, int; 0: unseen in training
-
-    def known_items(self) -> dict[str, int]:
-        """Each item the model learned (from the training split) -> its row in `item_factors`."""
-        return {title: i for i, title in enumerate(self.item_classes) if title != NA_CLASS}
-
-    def known_user_biases(self) -> np.ndarray:
-        """The learned biases of the users seen in training."""
-        import numpy as np
-
-        keep = np.array([u != NA_CLASS for u in self.user_classes], dtype=bool)
-        return self.user_biases[keep] if self.user_biases is not None else np.zeros(0)
-
-
-EpochHook = Callable[[EpochStats, int], None]
+RUN_FIELDS = ("loader", "threads", "device", "preset", "engine")
 
 
 def fit(
@@ -212,19 +138,30 @@ def fit(
     *,
     progress: bool = False,
     on_epoch: EpochHook | None = None,
+    on_progress: ProgressHook | None = None,
 ) -> TrainedModel:
     """Train the tutorial's model; the same ratings, config, seed and thread count give the same numbers.
 
     A `config.y_range` of None is derived from the data (`default_y_range`); every
-    rating must lie inside the range. `progress` shows fastai's progress bar (for
-    a terminal); `on_epoch(stats, total_epochs)` is called after every epoch, e.g.
-    to log one line per epoch. The returned model's `config` is the one used.
+    rating must lie inside the range. The engine is `resolve_engine`'s: fastai's
+    Learner, or the sparse engine for large data. `progress` shows fastai's progress
+    bar (for a terminal; the sparse engine has none); `on_epoch(stats, total_epochs)`
+    is called after every epoch, e.g. to log one line per epoch; `on_progress(done)`
+    about every tenth of a sparse epoch. The returned model's `config` is the one used.
     """
     config = resolve_y_range(ratings, config)
     check_config(config)
     check_enough_ratings(len(ratings.frame), config, ratings.provenance.ratings_file)
     device = resolve_device(config.device)
-    threads = config.threads if config.threads is not None else choose_threads(config.bs, device)
+    sparse = resolve_engine(config, len(ratings.frame)) == "sparse"
+    if config.threads is not None:
+        threads = config.threads
+    elif sparse:
+        from reportgen.engine import CPU_THREADS
+
+        threads = CPU_THREADS if device == "cpu" else 1
+    else:
+        threads = choose_threads(config.bs, device)
     import torch
 
     before = torch.get_num_threads()
@@ -232,9 +169,26 @@ def fit(
     try:
         with warnings.catch_warnings():
             _quiet_known_library_warnings()
+            if sparse:
+                from reportgen import engine
+
+                return engine.fit_sparse(
+                    ratings, config, device=device, threads=threads, on_epoch=on_epoch, on_progress=on_progress
+                )
             return _fit(ratings, config, device=device, threads=threads, progress=progress, on_epoch=on_epoch)
     finally:
         torch.set_num_threads(before)
+
+
+def resolve_engine(config: TrainConfig, n_ratings: int) -> str:
+    """ "lean" or "sparse": as asked, or for "auto" by `engine.choose_engine` (the tutorial's loader stays on fastai)."""
+    if config.engine != "auto":
+        return config.engine
+    if config.loader == "fastai":
+        return "lean"
+    from reportgen.engine import choose_engine
+
+    return choose_engine(n_ratings)
 
 
 def default_y_range(ratings: Ratings) -> tuple[float, float]:
@@ -285,6 +239,8 @@ def check_config(config: TrainConfig) -> None:
         raise InputError(f"{setting('device')} must be auto, cpu or cuda, not {config.device!r}")
     if config.threads is not None and config.threads < 1:
         raise InputError(f"{setting('threads')} must be at least 1, not {config.threads}")
+    if config.engine not in ENGINES:
+        raise InputError(f"{setting('engine')} must be auto, lean or sparse, not {config.engine!r}")
 
 
 def resolve_device(name: str) -> str:

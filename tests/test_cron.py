@@ -278,7 +278,7 @@ def test_config_file_then_environment_then_command_line(
     config.write_text(f'data = "{planted_dir.name}"\nepochs = 2\nseed = 7\ny-range = [0.5, 5.5]\n')
     handed: list[pipeline.BuildOptions] = []
 
-    def fake_build(options: pipeline.BuildOptions, on_epoch: object = None) -> object:
+    def fake_build(options: pipeline.BuildOptions, **hooks: object) -> object:
         handed.append(options)
         return SimpleNamespace(html=options.output / "report.html", report=SimpleNamespace(comparison=None))
 

@@ -187,7 +187,7 @@ def test_presets_set_fields_and_explicit_values_win() -> None:
 def test_report_config_keeps_its_keys_and_run_settings_are_separate() -> None:
     config = train.TrainConfig.from_preset("fast", threads=2)
     assert list(config.as_dict()) == ["epochs", "lr", "wd", "factors", "bs", "valid_pct", "y_range", "seed"]
-    assert config.run_dict() == {"loader": "lean", "threads": 2, "device": "auto", "preset": "fast"}
+    assert config.run_dict() == {"loader": "lean", "threads": 2, "device": "auto", "preset": "fast", "engine": "auto"}
 
 
 def test_the_lean_one_cycle_schedule_has_fastais_values() -> None:

@@ -12,6 +12,7 @@ import logging
 import os
 import signal
 import sys
+import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -131,7 +132,8 @@ def build(**opts: Any) -> None:
 
             options = build_options(opts, progress=interactive and not opts["quiet"], source_date=source_date)
             # On a terminal fastai's own table shows each epoch; elsewhere, one log line each.
-            result = pipeline.build(options, on_epoch=None if options.progress else _log_epoch)
+            shown = TrainingProgress(terminal=options.progress)
+            result = pipeline.build(options, on_epoch=shown.epoch, on_progress=shown.within_epoch)
     except ReportgenError as exc:
         _fail(exc.render(flag) + _what_was_kept(opts["output"], before, quiet_if_unchanged=True), exc.exit_code)
     except Stopped as exc:
@@ -291,15 +293,39 @@ def _configure_logging(quiet: bool, interactive: bool) -> None:
         warnings.simplefilter("ignore")
 
 
-def _log_epoch(stats: Any, total: int) -> None:
-    log.info(
-        "epoch %d/%d train_loss %.4f valid_loss %.4f %.1f s",
-        stats.epoch,
-        total,
-        stats.train_loss,
-        stats.valid_loss,
-        stats.seconds,
-    )
+class TrainingProgress:
+    """How training shows itself. In a log (cron): a line per epoch, and for an epoch longer
+    than a minute a line every tenth of it with the time left. On a terminal: fastai's own
+    bar for its Learner; for the sparse engine, one line redrawn in place with the time left."""
+
+    LONG_EPOCH = 60.0  # seconds
+
+    def __init__(self, terminal: bool) -> None:
+        self.terminal = terminal
+        self.number, self.total, self.started = 1, 0, time.monotonic()
+
+    def epoch(self, stats: Any, total: int) -> None:
+        if self.terminal:
+            click.echo("\r\033[K", nl=False, err=True)  # clear the redrawn line; fastai's bar shows the epoch
+        else:
+            log.info(
+                "epoch %d/%d train_loss %.4f valid_loss %.4f %.1f s",
+                stats.epoch,
+                total,
+                stats.train_loss,
+                stats.valid_loss,
+                stats.seconds,
+            )
+        self.number, self.total, self.started = stats.epoch + 1, total, time.monotonic()
+
+    def within_epoch(self, done: float) -> None:
+        elapsed = time.monotonic() - self.started
+        left = elapsed * (1 - done) / done
+        of = f"/{self.total}" if self.total else ""
+        if self.terminal:
+            click.echo(f"\repoch {self.number}{of}: {done:.0%}, about {left:.0f} s left", nl=False, err=True)
+        elif elapsed / done > self.LONG_EPOCH:
+            log.info("epoch %d%s: %.0f %% done, about %.0f s left", self.number, of, 100 * done, left)
 
 
 def main() -> None:

@@ -17,7 +17,7 @@ import click
 
 from reportgen.data import DUPLICATE_POLICIES, ITEM_KEYS  # light modules: pandas and torch load lazily
 from reportgen.errors import ReportgenError
-from reportgen.train import DEVICES, LOADERS, PRESETS, RUN_FIELDS, check_y_range, describe_preset
+from reportgen.train import DEVICES, ENGINES, LOADERS, PRESETS, RUN_FIELDS, check_y_range, describe_preset
 
 
 def flag(name: str) -> str:
@@ -157,6 +157,13 @@ training_options = _apply(
         default="lean",
         help="lean: the same split, vocabulary and model fed from tensors built once; "
         "fastai: the tutorial's CollabDataLoaders.",
+    ),
+    option(
+        "--engine",
+        type=click.Choice(ENGINES),
+        default="auto",
+        help="lean: fastai's Learner (the tutorial's recipe); sparse: the large-data engine (big batches, "
+        "row-wise Adagrad, its own epochs, learning rate and batch size); auto: sparse from 500,000 ratings on.",
     ),
     option(
         "--threads",
