@@ -184,7 +184,7 @@ def test_auto_settings_batches_grow_with_the_data_within_bounds(n_train: int) ->
     assert engine.MIN_BS <= s.bs <= engine.MAX_BS
     if engine.MIN_BS < s.bs < engine.MAX_BS:
         assert engine.STEPS_PER_EPOCH / 1.5 <= n_train / s.bs <= engine.STEPS_PER_EPOCH * 1.5
-    assert s.epochs >= 1 and s.lr > 0 and s.reg > 0
+    assert s.epochs == (8 if n_train <= engine.LARGE_TRAIN else 6) and s.lr > 0 and s.reg > 0
 
 
 # --------------------------------------------------------------------------- end to end
