@@ -27,22 +27,21 @@ RMSE is over every validation rating, as reportgen's is: predictions clipped to 
 training. Their fit seconds are the `fit` call alone (building their data sets
 from Python tuples is not counted); whole-process seconds include it.
 
-Measured on this 2-core AMD EPYC machine, shared with other work (the 1-minute load
-average beside each row), reportgen with the default (auto -> sparse) engine:
+Measured on this 2-core machine (the 1-minute load average beside each row), reportgen
+with the default (auto -> sparse) engine, after the loader, quality and history work:
 
      size tool       valid RMSE    fit s process s peak RSS MB noise floor  load
-       1m reportgen      0.5953      1.9       8.8         971      0.5770  1.78
-       1m cornac         0.6067      0.8       4.4         448      0.5770  1.75
-       1m surprise       0.6625     17.3      20.4         575      0.5770  1.85
-      10m reportgen      0.5866     44.0      95.0        2631      0.5751  1.66
-      10m cornac         0.5936      7.8      25.0        3101      0.5751  3.16
-      10m surprise       0.6110    176.5     196.6        5326      0.5751  2.49
-      25m reportgen      0.5905    120.1     255.6        5541      0.5761  1.77
-      25m cornac         0.5991     71.2     143.4        7424      0.5761  4.70
+       1m reportgen      0.5953      2.0       7.2         982      0.5770  0.95
+       1m cornac         0.6067      0.5       2.7         451      0.5770  0.96
+       1m surprise       0.6625      9.5      10.5         575      0.5770  1.00
+      10m reportgen      0.5866     36.5      48.7        1676      0.5751  0.96
+      10m cornac         0.5936      9.4      29.4        3144      0.5751  1.02
+      25m reportgen      0.5924     92.1     118.2        2902      0.5761  1.01
+      25m cornac         0.5991     66.1     131.8        7396      0.5761  1.05
 
-(`--sizes 1m,10m --no-peers`, `--sizes 25m --no-peers`, peers from `--sizes 1m,10m`
-and `--sizes 25m --no-reportgen --peers cornac`.) Generating the data took 4.7 s
-(1M), 66 s (10M) and 222 s (25M, nice 10, load 2.9), at most 2 GB of memory.
+(`--sizes 1m,10m,25m --peers cornac`, then `--sizes 1m --no-reportgen --peers surprise`;
+surprise SVD at 10M: 0.6110 in 197 s, an earlier run at load 2.5.) Generating the data
+took 4.7 s (1M), 66 s (10M) and 222 s (25M, nice 10, load 2.9), at most 2 GB of memory.
 """
 
 from __future__ import annotations

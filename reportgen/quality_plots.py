@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from reportgen.diagnostics import Buckets, Calibration
 from reportgen.plots import INK, SERIES_A, SERIES_B, ZERO, _small_svg
-from reportgen.quality import Buckets, Calibration, Quality
+from reportgen.quality import Quality
 
 BAR_WIDTH = 0.38
 

@@ -176,3 +176,12 @@ def run_axe(seen: Visit) -> list[dict[str, Any]]:
              }));
            }"""
     )
+
+
+A4_PRINTABLE_PX = round((210 - 2 * 14) / 25.4 * 96)  # @page A4 with 14 mm side margins, in CSS px
+
+
+def assert_clean(seen: Visit) -> None:
+    """No console error, no CSP violation, no network request, no dialog."""
+    problems = {kind: found for kind, found in seen.problems().items() if found}
+    assert problems == {}, problems

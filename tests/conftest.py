@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 from bs4 import BeautifulSoup
 
-from reportgen import data, plots, quality_plots, ranking
+from reportgen import data, diagnostics, plots, quality_plots, ranking
 from reportgen import quality as q
 from reportgen.analysis import Analysis, BiasVsMean, Disagreement, ItemStat, ScatterPoint
 from reportgen.baselines import Baselines
@@ -247,6 +247,15 @@ def assert_self_contained(html: str) -> None:
     assert "@import" not in css
 
 
+def invoke(*args: object, env: dict[str, str] | None = None) -> Any:
+    """`reportgen ARGS…` in this process, through click's CliRunner (stdout and stderr apart)."""
+    from click.testing import CliRunner
+
+    from reportgen.cli import cli
+
+    return CliRunner().invoke(cli, [str(a) for a in args], env=env)
+
+
 def assert_nothing_left(out: Path) -> None:
     """Besides the reports, at most the (released, empty) lock: no runs, no temporary files."""
     assert sorted(p.name for p in out.iterdir()) in (
@@ -262,11 +271,11 @@ QUALITY_HOSTILE = "<script>x</script>"
 def hand_made_quality() -> q.Quality:
     """A `Quality` with round numbers, a sampled ranking and a hostile title among the most recommended."""
 
-    def bucket(label: str, low: int, high: int | None, count: int, rmse: float | None) -> q.Bucket:
-        return q.Bucket(label, low, high, count, rmse)
+    def bucket(label: str, low: int, high: int | None, count: int, rmse: float | None) -> diagnostics.Bucket:
+        return diagnostics.Bucket(label, low, high, count, rmse)
 
     spans = [("0", 0, 0), ("1–5", 1, 5), ("6–20", 6, 20), ("21–100", 21, 100), ("more than 100", 101, None)]
-    users = q.Buckets(
+    users = diagnostics.Buckets(
         "users",
         tuple(
             bucket(name, a, b, c, r)
@@ -274,7 +283,7 @@ def hand_made_quality() -> q.Quality:
         ),
         0.95,
     )
-    items = q.Buckets(
+    items = diagnostics.Buckets(
         "items",
         tuple(
             bucket(name, a, b, c, r)
@@ -305,11 +314,11 @@ def hand_made_quality() -> q.Quality:
         ),
         by_user_activity=users,
         by_item_popularity=items,
-        calibration=q.Calibration(
+        calibration=diagnostics.Calibration(
             bins=(
-                q.CalibrationBin(1.0, 3.0, 500, 2.5, 2.75),
-                q.CalibrationBin(3.0, 5.0, 1500, 3.9, 3.85),
-                q.CalibrationBin(5.0, 7.0, 0, None, None),
+                diagnostics.CalibrationBin(1.0, 3.0, 500, 2.5, 2.75),
+                diagnostics.CalibrationBin(3.0, 5.0, 1500, 3.9, 3.85),
+                diagnostics.CalibrationBin(5.0, 7.0, 0, None, None),
             ),
             residuals=Histogram(edges=(-1.0, 0.0, 1.0), counts=(900, 1100)),
             mean_residual=0.012,

@@ -34,6 +34,7 @@ def test_the_api_is_exported_and_every_name_resolves() -> None:
         _ = reportgen.nope
 
 
+@pytest.mark.slow
 def test_the_api_imports_without_click_and_without_choosing_a_matplotlib_backend() -> None:
     result = python(
         "import sys, matplotlib; matplotlib.use('pdf')\n"
@@ -46,6 +47,7 @@ def test_the_api_imports_without_click_and_without_choosing_a_matplotlib_backend
 
 
 @pytest.mark.ml100k
+@pytest.mark.slow
 def test_the_readme_example_runs_as_shown(recbole_ml100k: Path, tmp_path: Path) -> None:
     result = python(readme_example(), cwd=tmp_path)
     assert result.returncode == 0, result.stderr

@@ -16,6 +16,7 @@ import pytest
 
 from reportgen import pipeline, plots
 from tests import browser as tools
+from tests.browser import A4_PRINTABLE_PX, assert_clean
 from tests.conftest import HOSTILE, INJECTION, PAGE_NOTES, TEMPLATE_LIKE, hand_made_report
 
 QUOTES = "\"Double\" & 'single' quotes (1999)"
@@ -53,7 +54,6 @@ SECTIONS = [
     "distributions",
     "citation",
 ]
-A4_PRINTABLE_PX = round((210 - 2 * 14) / 25.4 * 96)  # @page A4 with 14 mm side margins, in CSS px
 
 
 class _Notes(list):
@@ -88,11 +88,6 @@ def ml100k_page(ml100k_report: dict) -> Path:
 def hostile_page(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The report of a dataset whose titles try every trick, rendered as the pipeline would."""
     return pipeline.write(hand_made_report(HOSTILE_TITLES), tmp_path_factory.mktemp("hostile"))
-
-
-def assert_clean(seen: tools.Visit) -> None:
-    problems = {kind: found for kind, found in seen.problems().items() if found}
-    assert problems == {}, problems
 
 
 def table_column(seen: tools.Visit, caption: str, column: int, attribute: str | None = None) -> list[str]:

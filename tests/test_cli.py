@@ -15,13 +15,9 @@ from click.testing import CliRunner
 
 from reportgen import __version__
 from reportgen.cli import cli
-from tests.conftest import AWFUL, GREAT, Planted, assert_nothing_left
+from tests.conftest import AWFUL, GREAT, Planted, assert_nothing_left, invoke
 
 FAST = ["--epochs", "3", "--factors", "8", "--lr", "0.01", "--top-n", "50"]
-
-
-def run(*args: str | Path) -> object:
-    return CliRunner().invoke(cli, [str(a) for a in args])
 
 
 @pytest.fixture
@@ -41,15 +37,15 @@ def assert_untouched(out: Path) -> None:
 
 
 def test_version_and_help() -> None:
-    assert run("--version").output == f"reportgen {__version__}\n"
+    assert invoke("--version").output == f"reportgen {__version__}\n"
     for flag in ("-h", "--help"):
-        result = run(flag)
+        result = invoke(flag)
         assert result.exit_code == 0
         assert "build" in result.output and "datasets" in result.output
 
 
 def test_build_help_documents_every_option_with_its_default_and_the_exit_codes() -> None:
-    result = run("build", "--help")
+    result = invoke("build", "--help")
     assert result.exit_code == 0
     text = " ".join(result.output.split())
     for option, default in [
@@ -116,7 +112,7 @@ def test_build_help_documents_every_option_with_its_default_and_the_exit_codes()
 def test_bad_usage_is_one_error_line_exit_2_and_no_report_change(
     previous_report: Path, args: list[str], start: str, detail: str
 ) -> None:
-    result = run("build", "--output", previous_report, *args)
+    result = invoke("build", "--output", previous_report, *args)
     assert result.exit_code == 2
     assert len(result.stderr.splitlines()) == 1
     assert result.stderr.startswith(start) and result.stderr.endswith(f" {detail}\n")
@@ -128,7 +124,7 @@ def test_bad_data_folder_is_one_error_line_naming_the_file(previous_report: Path
     folder = tmp_path / "not-movielens"
     folder.mkdir()
     (folder / "u.item").write_text("1|A (1990)|x\n")
-    result = run("build", "--data", folder, "--output", previous_report)
+    result = invoke("build", "--data", folder, "--output", previous_report)
     assert result.exit_code == 2
     assert result.stderr.splitlines()[-1] == (
         f"Error: {folder}: no u.data found (expected a GroupLens ml-100k folder with u.data and u.item)"
@@ -139,7 +135,7 @@ def test_bad_data_folder_is_one_error_line_naming_the_file(previous_report: Path
 
 def test_full_build_on_a_grouplens_folder(planted_dir: Path, planted: Planted, tmp_path: Path) -> None:
     out = tmp_path / "report"
-    result = run("build", "--data", planted_dir, "--output", out, *FAST)
+    result = invoke("build", "--data", planted_dir, "--output", out, *FAST)
 
     assert result.exit_code == 0, result.output
     assert result.stdout == f"{out / 'report.html'}\n"
@@ -176,14 +172,14 @@ def test_full_build_on_a_grouplens_folder(planted_dir: Path, planted: Planted, t
 
 
 def test_quiet_prints_nothing_on_success(planted_dir: Path, tmp_path: Path) -> None:
-    result = run("build", "--data", planted_dir, "--output", tmp_path / "q", "--quiet", *FAST)
+    result = invoke("build", "--data", planted_dir, "--output", tmp_path / "q", "--quiet", *FAST)
     assert result.exit_code == 0
     assert result.stdout == "" and result.stderr == ""
 
 
 def test_two_runs_with_the_same_seed_write_the_same_numbers(planted_dir: Path, tmp_path: Path) -> None:
     def numbers(out: Path) -> dict:
-        assert run("build", "--data", planted_dir, "--output", out, *FAST).exit_code == 0
+        assert invoke("build", "--data", planted_dir, "--output", out, *FAST).exit_code == 0
         doc = json.loads((out / "report.json").read_text())
         for volatile in ("generated_at", "timings"):
             doc.pop(volatile)
@@ -197,7 +193,7 @@ def test_two_runs_with_the_same_seed_write_the_same_numbers(planted_dir: Path, t
 
 def test_datasets_lists_the_ways_in_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FASTAI_HOME", str(tmp_path / "home"))
-    result = run("datasets")
+    result = invoke("datasets")
     assert result.exit_code == 0
     lines = result.output.splitlines()
     assert lines[0] == "ml-100k is looked for in this order:"
@@ -211,6 +207,7 @@ def test_datasets_lists_the_ways_in_order(tmp_path: Path, monkeypatch: pytest.Mo
     assert f"{tmp_path / 'home' / 'data' / 'ml-100k'}" in result.output
 
 
+@pytest.mark.slow
 def test_help_and_datasets_do_not_import_fastai_or_torch() -> None:
     probe = (
         "import sys; from click.testing import CliRunner; from reportgen.cli import cli; "
@@ -222,6 +219,7 @@ def test_help_and_datasets_do_not_import_fastai_or_torch() -> None:
     assert out.stdout.strip() == "[]"
 
 
+@pytest.mark.slow
 def test_python_dash_m_runs_the_same_cli() -> None:
     out = subprocess.run([sys.executable, "-m", "reportgen", "--version"], capture_output=True, text=True, check=True)
     assert out.stdout == f"reportgen {__version__}\n"
@@ -238,7 +236,7 @@ def test_every_build_option_reads_its_reportgen_variable() -> None:
 
 
 def test_bare_reportgen_prints_its_help_not_an_error() -> None:
-    result = run()
+    result = invoke()
     assert result.exit_code == 0
     assert re.match(r"Usage: \w+ \[OPTIONS\] COMMAND \[ARGS\]...\n", result.output)  # CliRunner names it "cli"
     assert "build" in result.output and "Error" not in result.output

@@ -201,6 +201,7 @@ def snapshot(out: Path) -> dict[str, bytes]:
     return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
 
 
+@pytest.mark.slow
 def test_sigkill_during_training_leaves_the_previous_report_and_nothing_to_trip_over(
     published: Path, planted_dir: Path
 ) -> None:
@@ -226,6 +227,7 @@ def test_sigkill_during_training_leaves_the_previous_report_and_nothing_to_trip_
         (signal.SIGINT, 130, "Error: interrupted (SIGINT); the previous report is unchanged"),
     ],
 )
+@pytest.mark.slow
 def test_sigterm_and_sigint_stop_cleanly(published: Path, planted_dir: Path, sig: int, code: int, line: str) -> None:
     before = snapshot(published)
     process = start_slow_run(published, planted_dir)
@@ -438,6 +440,7 @@ def test_templates_and_compare_with_are_checked_before_training(
     assert "epoch" not in result.stderr  # refused before training
 
 
+@pytest.mark.slow
 def test_a_quiet_run_prints_nothing_even_with_warnings_and_an_unwritable_mplconfigdir(
     tmp_path: Path, planted_dir: Path
 ) -> None:

@@ -20,8 +20,8 @@ from reportgen.cli import cli
 from reportgen.report import BiasMove, Comparison
 from reportgen.train import Runtime
 from tests import browser as tools
+from tests.browser import A4_PRINTABLE_PX, assert_clean
 from tests.conftest import INJECTION, assert_self_contained, hand_made_report
-from tests.test_browser import A4_PRINTABLE_PX, assert_clean
 
 RUNS = {  # name -> (valid RMSE, ratings, fit seconds)
     "20261125T010000Z": (0.95, 100_000, 12.5),

@@ -19,21 +19,15 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from click.testing import CliRunner
 
 from reportgen import data, train
-from reportgen.cli import cli
 from reportgen.data import OwnData
 from reportgen.errors import InputError
-from tests.conftest import AWFUL, GREAT, Planted, assert_nothing_left
+from tests.conftest import AWFUL, GREAT, Planted, assert_nothing_left, invoke
 
 FAST = ["--epochs", "2", "--factors", "8", "--lr", "0.01"]
 PREVIOUS_HTML = b"<p>yesterday's report \xe2\x9c\x93</p>\n"
 PREVIOUS_JSON = b'{"valid_rmse": 0.92}\n'
-
-
-def invoke(*args: str | Path) -> object:
-    return CliRunner().invoke(cli, [str(a) for a in args])
 
 
 def csv_file(tmp: Path, text: str, name: str = "ratings.csv") -> Path:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from bs4 import BeautifulSoup
 
-from reportgen import baselines, ranking
+from reportgen import baselines, diagnostics, ranking
 from reportgen import quality as q
 from reportgen.report import quality_to_json
 from tests.conftest import hand_made_quality, hand_made_report
@@ -220,7 +220,7 @@ def test_when_only_popularity_matters_popularity_wins_and_the_sentence_says_so()
 def test_buckets_count_and_score_the_validation_ratings_by_training_count() -> None:
     counts = np.array([0, 0, 3, 5, 6, 20, 21, 100, 101, 5000])
     squared = np.array([4.0, 0.0, 1.0, 1.0, 0.25, 0.25, 0.0, 0.0, 9.0, 1.0])
-    b = q.buckets(counts, squared, "users")
+    b = diagnostics.buckets(counts, squared, "users")
     assert [x.label for x in b.buckets] == ["0", "1–5", "6–20", "21–100", "more than 100"]
     assert [x.count for x in b.buckets] == [2, 2, 2, 2, 2]
     assert [x.rmse for x in b.buckets] == pytest.approx([math.sqrt(2), 1.0, 0.5, 0.0, math.sqrt(5)])
@@ -232,7 +232,7 @@ def test_buckets_count_and_score_the_validation_ratings_by_training_count() -> N
 def test_empty_buckets_are_kept_and_the_worst_big_bucket_is_named() -> None:
     counts = np.r_[np.zeros(40, int), np.full(50, 3), np.full(10, 500)]
     squared = np.r_[np.full(40, 1.0), np.full(50, 0.25), np.full(10, 16.0)]  # the 10 heavy ones are too few
-    b = q.buckets(counts, squared, "items")
+    b = diagnostics.buckets(counts, squared, "items")
     assert [x.count for x in b.buckets] == [40, 50, 0, 0, 10]
     assert b.buckets[2].rmse is None and b.buckets[3].rmse is None
     assert b.worst is b.buckets[0]
@@ -242,7 +242,7 @@ def test_empty_buckets_are_kept_and_the_worst_big_bucket_is_named() -> None:
 def test_calibration_bins_split_the_prediction_range_evenly() -> None:
     predicted = np.array([1.0, 1.2, 2.9, 3.1, 5.0])
     observed = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
-    c = q.calibration(predicted, observed, bins=4)  # width 1: [1, 2), [2, 3), [3, 4), [4, 5]
+    c = diagnostics.calibration(predicted, observed, bins=4)  # width 1: [1, 2), [2, 3), [3, 4), [4, 5]
     assert [b.count for b in c.bins] == [2, 1, 1, 1]
     assert [b.low for b in c.bins] == pytest.approx([1, 2, 3, 4])
     assert [b.high for b in c.bins] == pytest.approx([2, 3, 4, 5])
@@ -252,7 +252,7 @@ def test_calibration_bins_split_the_prediction_range_evenly() -> None:
     assert c.mean_residual == pytest.approx((0 + 0.8 + 0.1 + 0.9 + 0) / 5)
     assert sum(c.residuals.counts) == 5
     assert c.residuals.edges[0] == -c.residuals.edges[-1] == -1.0  # 0.9 rounded up to half a rating
-    empty = q.calibration(np.full(3, 2.0), np.array([1.0, 2.0, 3.0]), bins=3)
+    empty = diagnostics.calibration(np.full(3, 2.0), np.array([1.0, 2.0, 3.0]), bins=3)
     assert [b.count for b in empty.bins] == [3, 0, 0] and empty.bins[1].mean_predicted is None
 
 
@@ -260,9 +260,9 @@ def test_a_well_calibrated_model_reads_as_face_value() -> None:
     rng = np.random.default_rng(0)
     predicted = rng.uniform(1, 5, 20_000)
     observed = predicted + rng.normal(0, 0.5, len(predicted))
-    c = q.calibration(predicted, observed)
+    c = diagnostics.calibration(predicted, observed)
     assert c.sentence.startswith("Predictions can be taken at face value")
-    biased = q.calibration(predicted, observed + 0.5)
+    biased = diagnostics.calibration(predicted, observed + 0.5)
     assert "higher on average than predicted" in biased.sentence
 
 
@@ -344,7 +344,7 @@ def test_json_has_the_required_keys_and_no_nan() -> None:
     assert {"share", "items_recommended", "most_recommended"} <= set(doc["coverage"])
     assert [b["label"] for b in doc["by_user_activity"]] == ["0", "1–5", "6–20", "21–100", "more than 100"]
     assert doc["by_item_popularity"][4]["rmse"] is None  # empty bucket: null, not NaN
-    assert len(doc["calibration"]["bins"]) == q.N_CALIBRATION_BINS
+    assert len(doc["calibration"]["bins"]) == diagnostics.N_CALIBRATION_BINS
     assert doc["sentences"]["ranking"]
 
 

@@ -8,14 +8,12 @@ import shutil
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from reportgen import __version__, render
 from reportgen import report as readback
-from reportgen.cli import cli
 from reportgen.markdown import render_markdown
 from reportgen.report import SCHEMA_VERSION, dumps, to_json
-from tests.conftest import hand_made_report
+from tests.conftest import hand_made_report, invoke
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -39,10 +37,6 @@ def test_quality_numbers_are_written_in_full() -> None:
     doc = to_json(report)
     assert doc["quality"]["coverage"]["share"] == 321 / 1682  # not rounded to 6 digits
     assert doc["quality"]["n_valid"] == 2000
-
-
-def invoke(*args: object, env: dict[str, str] | None = None):
-    return CliRunner().invoke(cli, [str(a) for a in args], env=env)
 
 
 @pytest.fixture(scope="module")

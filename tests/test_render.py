@@ -382,6 +382,7 @@ def test_user_templates_override_packaged_ones_file_by_file(tmp_path: Path) -> N
     assert soup.find(id="bias") is not None  # everything else still packaged
 
 
+@pytest.mark.slow
 def test_an_installed_wheel_carries_and_renders_the_templates(tmp_path: Path) -> None:
     """Not only an editable checkout: the wheel maps templates/ into reportgen/templates."""
     source = tmp_path / "src"  # build from a copy: setuptools leaves build/ behind

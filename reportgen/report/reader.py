@@ -19,9 +19,10 @@ from typing import Any
 from reportgen import __version__
 from reportgen.analysis import Analysis, BiasVsMean, Disagreement, ItemStat, ScatterPoint
 from reportgen.baselines import Baselines
+from reportgen.diagnostics import Bucket, Buckets, Calibration, CalibrationBin
 from reportgen.errors import InputError
 from reportgen.factors import Component, ComponentGenres, GenreShare, Neighbour, Scored
-from reportgen.quality import Bucket, Buckets, Calibration, CalibrationBin, Quality, RatingMetrics
+from reportgen.quality import Quality, RatingMetrics
 from reportgen.ranking import Coverage, RankingMetrics
 from reportgen.report.types import (
     SCHEMA_VERSION,

@@ -9,8 +9,9 @@ from typing import Any
 
 from reportgen import __version__
 from reportgen.analysis import Analysis, Disagreement, ItemStat
+from reportgen.diagnostics import Buckets
 from reportgen.factors import Scored
-from reportgen.quality import Buckets, Quality
+from reportgen.quality import Quality
 from reportgen.report.types import SCHEMA_VERSION, Comparison, Report
 
 
