@@ -132,9 +132,10 @@ def generate(shape: Shape, parquet: bool) -> None:
     floor = float(np.sqrt(np.mean((score.astype(np.float64) - rating) ** 2)))
     path = DATA / f"planted-{shape.name}.csv"
     tmp = path.with_suffix(".csv.part")
-    table = lambda s: pa.table(
-        {"user": users[s : s + CHUNK], "item": items[s : s + CHUNK], "rating": rating[s : s + CHUNK]}
-    )
+
+    def table(s: int) -> pa.Table:
+        return pa.table({"user": users[s : s + CHUNK], "item": items[s : s + CHUNK], "rating": rating[s : s + CHUNK]})
+
     with pacsv.CSVWriter(tmp, table(0).schema, write_options=pacsv.WriteOptions(quoting_style="none")) as writer:
         for start in range(0, shape.n_ratings, CHUNK):
             writer.write_table(table(start))
