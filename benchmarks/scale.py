@@ -9,6 +9,7 @@ measured. Run one benchmark at a time.
     python3 benchmarks/scale.py --setup-peers                       # cornac + surprise, own venv
     .venv/bin/python benchmarks/scale.py --sizes 1m,10m             # reportgen (+ peers if set up)
     .venv/bin/python benchmarks/scale.py --sizes 1m --no-peers
+    .venv/bin/python benchmarks/scale.py --sizes 1m --no-peers --nproc 1,2   # alone, then data-parallel
 
 Data: ratings from a planted rank-10 model, `3.5 + user bias + item bias + P_u·Q_i`
 plus Gaussian noise (sd 0.5), rounded and clipped to 1–5; item popularity is Zipf
@@ -200,9 +201,11 @@ def child(cmd: list[str]) -> None:
 # --------------------------------------------------------------------------- the tools
 
 
-def run_reportgen(path: Path) -> dict:
+def run_reportgen(path: Path, nproc: int = 1) -> dict:
+    """`reportgen build` on `path`, alone or in `nproc` processes (`--nproc`; peak RSS: the largest one)."""
     with tempfile.TemporaryDirectory(prefix="scale-") as tmp:
-        result = measured([sys.executable, "-m", "reportgen", "build", "--ratings", str(path), "-o", tmp, "-q"])
+        command = [sys.executable, "-m", "reportgen", "build", "--ratings", str(path), "-o", tmp, "-q"]
+        result = measured(command + (["--nproc", str(nproc)] if nproc > 1 else []))
         doc = json.loads((Path(tmp) / "report.json").read_text())
     runtime = doc.get("runtime", {})
     return {
@@ -211,6 +214,7 @@ def run_reportgen(path: Path) -> dict:
         "fit_s": runtime.get("fit_seconds"),
         "n_valid": doc["metrics"].get("n_valid"),
         "engine": runtime.get("engine", runtime.get("loader")),
+        "world": runtime.get("world_size", 1),
     }
 
 
@@ -308,6 +312,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--peers", default="cornac,surprise", help="peer tools to run when their venv exists")
     parser.add_argument("--no-peers", action="store_true", help="reportgen only")
     parser.add_argument("--no-reportgen", action="store_true", help="peers only")
+    parser.add_argument("--nproc", default="1", help="comma-separated process counts for reportgen (--nproc), e.g. 1,2")
     args = parser.parse_args(argv)
     sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
     unknown = [s for s in sizes if s not in SHAPES]
@@ -334,8 +339,9 @@ def main(argv: list[str] | None = None) -> None:
         floor = json.loads((DATA / f"planted-{size}.json").read_text())["noise_floor_rmse"]
         results = []
         if not args.no_reportgen:
-            results.append(("reportgen", run_reportgen(path)))
-            print_row(size, *results[-1], floor)
+            for nproc in (int(n) for n in args.nproc.split(",") if n.strip()):
+                results.append(("reportgen" if nproc == 1 else f"rg x{nproc}", run_reportgen(path, nproc)))
+                print_row(size, *results[-1], floor)
         if peers:
             with tempfile.TemporaryDirectory(prefix="scale-peers-") as tmp:
                 split_for_peers(path, Path(tmp))
@@ -346,6 +352,8 @@ def main(argv: list[str] | None = None) -> None:
 
 def print_row(size: str, tool: str, r: dict, floor: float) -> None:
     notes = f"engine {r['engine']}" if r.get("engine") else ""
+    if r.get("world", 1) > 1:
+        notes += f", {r['world']} processes (gloo)"
     if r.get("unknown"):
         notes += f"{r['unknown']} valid ratings of unseen users/items predicted as the mean"
     print(

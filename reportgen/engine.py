@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from reportgen import distributed
 from reportgen.errors import RunError
 from reportgen.fitted import NA_CLASS, EpochHook, Metrics, ProgressHook, Runtime, TrainedModel
 from reportgen.sparse import train_sparse
@@ -192,20 +193,25 @@ def fit_sparse(
     del user_codes, item_codes
     y = frame["rating"].to_numpy(dtype=np.float32)
     settings = auto_settings(len(train_rows), len(users), len(items), config.factors)
-    torch.manual_seed(config.seed)  # the model's initial weights
+    world = distributed.join(device)  # None when this process trains alone
+    torch.manual_seed(config.seed)  # the model's initial weights: the same on every rank
     model = EmbeddingDotBias.from_classes(config.factors, {"user": users, "title": items}, y_range=config.y_range)
-    result = train_sparse(
-        model,
-        x[train_rows],
-        y[train_rows],
-        x[valid_rows],
-        y[valid_rows],
-        settings,
-        seed=config.seed,
-        device=device,
-        on_epoch=on_epoch,
-        on_progress=on_progress,
-    )
+    try:
+        result = train_sparse(
+            model,
+            x[train_rows],
+            y[train_rows],
+            x[valid_rows],
+            y[valid_rows],
+            settings,
+            seed=config.seed,
+            device=device,
+            on_epoch=on_epoch,
+            on_progress=on_progress,
+            world=world,
+        )
+    finally:
+        distributed.leave()
     final = result.epochs[-1]
     if len(valid_rows) and not math.isfinite(final.valid_loss):
         raise RunError(f"training diverged: epoch {final.epoch} ended with valid loss {final.valid_loss}")
@@ -239,6 +245,9 @@ def fit_sparse(
             fit_seconds=result.fit_seconds,
             engine="sparse",
             settings=settings.as_dict(),
+            world_size=world.size if world else 1,
+            backend=world.backend if world else None,
+            rank_bs=-(-min(settings.bs, len(train_rows)) // world.size) if world else None,
         ),
         user_classes=tuple(str(c) for c in users),
         user_biases=user_biases,

@@ -56,6 +56,9 @@ class Runtime:
     fit_seconds: float  # the training loop alone, without building the loaders and model
     engine: str = "lean"  # "lean" (fastai's Learner) or "sparse" (reportgen.engine)
     settings: dict[str, Any] | None = None  # the sparse engine's EngineSettings, as a dict
+    world_size: int = 1  # processes that trained the model together (torchrun), 1 alone
+    backend: str | None = None  # their torch.distributed backend: gloo (CPU) or nccl (CUDA)
+    rank_bs: int | None = None  # each rank's share of a batch of `settings["bs"]` ratings
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

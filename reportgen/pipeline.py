@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from reportgen import __version__, analysis, compare, data, outputs, plots, quality_plots, render, train
+from reportgen import __version__, analysis, compare, data, distributed, outputs, plots, quality_plots, render, train
 from reportgen.data import Downloader, OwnData, Ratings, download_with_fastai
 from reportgen.report import DataFile, DatasetSummary, Report, ReportDoc, Timings, dumps, versions
 
@@ -218,12 +218,20 @@ def build(
     options: BuildOptions,
     on_epoch: train.EpochHook | None = None,
     on_progress: train.ProgressHook | None = None,
-) -> BuildResult:
+) -> BuildResult | None:
     """Run every stage and publish `report.html` and `report.json` in `options.output`.
 
     Interrupted at any point, the folder's latest report is either the previous one
     or this run's whole (`outputs.latest_run` tells which); nothing half-written stays.
+    In a torchrun world only rank 0 does all that; another rank loads the same data,
+    trains alongside it and returns None, having written nothing (`distributed`).
     """
+    if not distributed.is_leader():
+        ratings = data.load(
+            options.source, download=options.download, item_key=options.item_key, duplicates=options.duplicates
+        )
+        train.fit(ratings, options.train)
+        return None
     with outputs.RunLock(options.output, wait=options.wait):
         started = time.perf_counter()
         log.info("start: reportgen %s, output %s", __version__, options.output)

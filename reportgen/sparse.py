@@ -16,10 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from reportgen import distributed
 from reportgen.errors import InputError, RunError
 from reportgen.fitted import EpochHook, EpochStats, ProgressHook
 
 if TYPE_CHECKING:
+    from reportgen.distributed import World
     from reportgen.engine import EngineSettings
 
 
@@ -71,6 +73,7 @@ def train_sparse(
     device: str = "cpu",
     on_epoch: EpochHook | None = None,
     on_progress: ProgressHook | None = None,
+    world: World | None = None,
 ) -> SparseFit:
     """Fit `model` (fastai's `EmbeddingDotBias`, with `y_range`) in place on (user, item) codes.
 
@@ -82,6 +85,12 @@ def train_sparse(
     every run (on the CPU; CUDA's atomic adds may differ in the last bits).
     `on_epoch(stats, total_epochs)` follows every epoch (valid loss: the exact MSE
     over all of `y_valid`); `on_progress(fraction)` about every tenth of an epoch.
+
+    With a `world` of several ranks (each holding the same data), every global batch
+    of `settings.bs` ratings is split in rank order, each rank computes its share's
+    row gradients, and all ranks apply the gathered whole: the same update, in the
+    same order, as one process with that batch size, so every rank ends with the same
+    weights. The validation MSE is summed over the ranks' shares, each rating once.
     """
     import torch
 
@@ -97,11 +106,13 @@ def train_sparse(
     vu, vi, vy = _as_tensors(x_valid, y_valid, dev)
     n = len(y)
     bs = min(settings.bs, n)
+    ranks, rank = (world.size, world.rank) if world is not None else (1, 0)
+    share = -(-bs // ranks)  # each rank's part of a global batch (the last rank's may be padded)
     steps_per_epoch = -(-n // bs)
     total_steps = steps_per_epoch * settings.epochs
     generator = torch.Generator().manual_seed(seed)
     opt = _RowAdagrad(tables, settings)
-    buffers = torch.empty((4, bs, tables.users.shape[1]), device=dev)  # U, I, U*I then item grads, user grads
+    buffers = torch.empty((4, share, tables.users.shape[1]), device=dev)  # U, I, U*I then item grads, user grads
     progress_every = max(1, steps_per_epoch // 10)
 
     history: list[EpochStats] = []
@@ -115,15 +126,19 @@ def train_sparse(
             eu, ei, ey = xu[order], xi[order], y[order]
             del order
             for b in range(steps_per_epoch):
-                u, i, r = eu[b * bs : (b + 1) * bs], ei[b * bs : (b + 1) * bs], ey[b * bs : (b + 1) * bs]
-                mse = _step(tables, opt, buffers, u, i, r, lo, hi, k, settings.reg, _lr_at(step, total_steps, settings))
+                end = min((b + 1) * bs, n)
+                first = min(b * bs + rank * share, end)
+                last = min(first + share, end)
+                u, i, r = eu[first:last], ei[first:last], ey[first:last]
+                lr = _lr_at(step, total_steps, settings)
+                mse = _step(tables, opt, buffers, u, i, r, lo, hi, k, settings.reg, lr, share if world else None)
                 step += 1
                 count += 1
                 smooth = torch.lerp(mse.double(), smooth, beta)
                 if on_progress is not None and (b + 1) % progress_every == 0 and b + 1 < steps_per_epoch:
                     on_progress((b + 1) / steps_per_epoch)
             del eu, ei, ey
-            valid_loss = _valid_mse(tables, vu, vi, vy, lo, hi, settings.valid_bs) if len(vy) else float("nan")
+            valid_loss = _valid_mse(tables, vu, vi, vy, lo, hi, settings.valid_bs, world) if len(vy) else float("nan")
             train_loss = float(smooth) / (1 - beta**count)
             stats = EpochStats(epoch, train_loss, valid_loss, time.perf_counter() - started)
             history.append(stats)
@@ -208,6 +223,7 @@ def _step(
     k: int,
     reg: float,
     lr: float,
+    padded: int | None = None,
 ) -> Any:
     """One batch: forward, the gradient per rating, and the optimizer's row updates.
 
@@ -216,7 +232,10 @@ def _step(
     """
     import torch
 
-    n = len(r)
+    n = real = len(r)
+    if padded is not None:  # in a world of ranks: a fixed share, rows past this rank's real ones weigh nothing
+        u, i, r = (torch.nn.functional.pad(t, (0, padded - real)) for t in (u, i, r))
+        n = padded
     us, its, prod, grad_u = (b[:n] for b in buffers)
     torch.index_select(tables.users, 0, u, out=us)
     torch.index_select(tables.items, 0, i, out=its)
@@ -224,25 +243,37 @@ def _step(
     s = torch.sigmoid(z)
     span = hi - lo
     err = s * span + lo - r
-    mse = err.square().mean()
+    mse = err[:real].square().mean() if real else err.new_zeros(())
     g = (err * s * (1 - s)).mul_(span / reg).unsqueeze(1)  # d(err^2/2)/dz over reg
     torch.addcmul(us, g, its, out=grad_u)  # (reg * u + d/du) / reg, per occurrence
     grad_i = torch.addcmul(its, g, us, out=prod)
     grad_u[:, k + 1] = 0  # the constant 1 the item bias multiplies
     grad_i[:, k] = 0  # the constant 1 the user bias multiplies
+    if padded is not None:
+        grad_u[real:] = 0
+        grad_i[real:] = 0
+        u, i = distributed.gather(u), distributed.gather(i)
+        grad_u, grad_i = distributed.gather(grad_u), distributed.gather(grad_i)
     opt.step("users", tables.users, u, grad_u, lr)
     opt.step("items", tables.items, i, grad_i, lr)
     return mse
 
 
-def _valid_mse(tables: _Tables, vu: Any, vi: Any, vy: Any, lo: float, hi: float, bs: int) -> float:
-    """The MSE over every validation rating, summed in float64."""
+def _valid_mse(tables: _Tables, vu: Any, vi: Any, vy: Any, lo: float, hi: float, bs: int, world: World | None) -> float:
+    """The MSE over every validation rating, summed in float64 (each rank sums its own share once)."""
     import torch
 
     total = torch.zeros((), dtype=torch.float64, device=vy.device)
-    for start in range(0, len(vy), bs):
-        u, i, r = vu[start : start + bs], vi[start : start + bs], vy[start : start + bs]
+    first, last = 0, len(vy)
+    if world is not None:
+        share = -(-len(vy) // world.size)
+        first, last = min(world.rank * share, len(vy)), min((world.rank + 1) * share, len(vy))
+    for start in range(first, last, bs):
+        stop = min(start + bs, last)
+        u, i, r = vu[start:stop], vi[start:stop], vy[start:stop]
         z = (tables.users.index_select(0, u) * tables.items.index_select(0, i)).sum(1)
         pred = torch.sigmoid(z) * (hi - lo) + lo
         total += (pred.double() - r.double()).square().sum()
+    if world is not None:
+        distributed.total(total)
     return float(total) / len(vy)

@@ -182,6 +182,10 @@ def fit(
 
 def resolve_engine(config: TrainConfig, n_ratings: int) -> str:
     """ "lean" or "sparse": as asked, or for "auto" by `engine.choose_engine` (the tutorial's loader stays on fastai)."""
+    from reportgen import distributed
+
+    if distributed.environment() is not None:
+        return "sparse"  # only the sparse engine trains data-parallel (fastai's Learner runs alone)
     if config.engine != "auto":
         return config.engine
     if config.loader == "fastai":

@@ -90,7 +90,11 @@ def test_build_help_documents_every_option_with_its_default_and_the_exit_codes()
         (["--valid-pct", "1.5"], "Error: Invalid value for '--valid-pct'", "1.5 is not in the range 0<x<1."),
         (["--y-range", "5", "1"], "Error: Invalid value for '--y-range'", "LOW (5.0) must be below HIGH (1.0)"),
         (["--data", "no/such/dir"], "Error: Invalid value for '--data'", "Path 'no/such/dir' does not exist."),
-        (["--epoch", "3"], "Error: No such option '--epoch'.", "(Did you mean one of: '--epochs', '--keep', '--sep'?)"),
+        (
+            ["--epoch", "3"],
+            "Error: No such option '--epoch'.",
+            "(Did you mean one of: '--epochs', '--nproc', '--sep'?)",
+        ),
         (["--valid-pct", "nan"], "Error: Invalid value for '--valid-pct'", "'nan' is not a finite number."),
         (["--lr", "inf"], "Error: Invalid value for '--lr'", "'inf' is not a finite number."),
         (["--wd", "nan"], "Error: Invalid value for '--wd'", "'nan' is not a finite number."),

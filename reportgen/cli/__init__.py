@@ -20,7 +20,7 @@ from typing import Any
 
 import click
 
-from reportgen import __version__
+from reportgen import __version__, distributed
 from reportgen.cli.options import (
     build_options,
     check_source_options,
@@ -31,7 +31,7 @@ from reportgen.cli.options import (
     source_options,
     training_options,
 )
-from reportgen.errors import ReportgenError
+from reportgen.errors import InputError, ReportgenError
 
 log = logging.getLogger("reportgen")
 
@@ -120,9 +120,12 @@ def build(**opts: Any) -> None:
     """
     ctx = click.get_current_context()
     interactive = sys.stderr.isatty() and sys.stdout.isatty()
-    _configure_logging(quiet=opts["quiet"], interactive=interactive)
+    leader = distributed.is_leader()  # rank 0 of a torchrun world, or a process alone
+    _configure_logging(quiet=opts["quiet"] or not leader, interactive=interactive)
     check_source_options(ctx, data=opts["data"], ratings=opts["ratings"])
     source_date = _source_date()
+    if opts["nproc"] > 1 and distributed.environment() is None:
+        sys.exit(_launch(opts["nproc"], quiet=opts["quiet"]))
     from reportgen.outputs import latest_run
 
     before = latest_run(opts["output"])
@@ -135,6 +138,8 @@ def build(**opts: Any) -> None:
             shown = TrainingProgress(terminal=options.progress)
             result = pipeline.build(options, on_epoch=shown.epoch, on_progress=shown.within_epoch)
     except ReportgenError as exc:
+        if not leader and isinstance(exc, InputError):
+            sys.exit(exc.exit_code)  # rank 0 read the same input and says what is wrong with it, once
         _fail(exc.render(flag) + _what_was_kept(opts["output"], before, quiet_if_unchanged=True), exc.exit_code)
     except Stopped as exc:
         _fail(exc.message + _what_was_kept(opts["output"], before), exc.code)
@@ -143,6 +148,8 @@ def build(**opts: Any) -> None:
             raise
         message = f"unexpected {type(exc).__name__}: {exc} (rerun with --debug for the traceback)"
         _fail(message + _what_was_kept(opts["output"], before, quiet_if_unchanged=True), EXIT_FAILED)
+    if result is None:  # another rank of a torchrun world: it trained, rank 0 writes
+        return
     if not opts["quiet"]:
         click.echo(str(result.html))
     limit = opts["fail_on_regression"]
@@ -243,6 +250,37 @@ def _source_date() -> dt.datetime | None:
     if int(raw) > LAST_SECOND:
         raise click.UsageError(f"SOURCE_DATE_EPOCH {raw} is after the year 9999; give seconds since 1970")
     return dt.datetime.fromtimestamp(int(raw), tz=dt.UTC)
+
+
+def _launch(nproc: int, *, quiet: bool) -> int:
+    """`reportgen build` again in `nproc` processes on this machine, started by PyTorch's own launcher.
+
+    The same as `torchrun --standalone --nproc-per-node N -m reportgen build …` (without
+    --nproc); each process finds its rank in its environment. Returns the exit status:
+    rank 0's when it failed (it printed why), else the first failed rank's.
+    """
+    import logging as logs
+
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.run import parse_args, run
+
+    args, skip = [], False
+    for arg in sys.argv[1:]:
+        if skip or arg == "--nproc" or arg.startswith("--nproc="):
+            skip = arg == "--nproc"
+            continue
+        args.append(arg)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")  # else the launcher warns that it sets it
+    if quiet:
+        logs.getLogger("torch.distributed").setLevel(logs.CRITICAL)
+    launch = ["--standalone", "--nproc-per-node", str(nproc), "--max-restarts", "0", "--module", "reportgen", *args]
+    try:
+        run(parse_args(launch))
+    except ChildFailedError as failed:
+        first = failed.failures.get(0) or next(iter(failed.failures.values()))
+        code = first.exitcode
+        return code if code > 0 else 128 - code  # killed by a signal: 128 + its number
+    return EXIT_OK
 
 
 def _what_was_kept(output: Path, before: Path | None, *, quiet_if_unchanged: bool = False) -> str:

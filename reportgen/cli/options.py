@@ -159,6 +159,13 @@ training_options = _apply(
         "fastai: the tutorial's CollabDataLoaders.",
     ),
     option(
+        "--nproc",
+        type=click.IntRange(1, 256),
+        default=1,
+        help="Train data-parallel in N processes on this machine (torch.distributed through torchrun: gloo on "
+        "the CPU, NCCL on CUDA; the sparse engine). Across machines, start `torchrun … -m reportgen build` yourself.",
+    ),
+    option(
         "--engine",
         type=click.Choice(ENGINES),
         default="auto",
