@@ -31,7 +31,7 @@ import numpy as np
 
 from reportgen import distributed
 from reportgen.errors import RunError
-from reportgen.fitted import NA_CLASS, EpochHook, Metrics, ProgressHook, Runtime, TrainedModel
+from reportgen.fitted import NA_CLASS, EpochHook, Metrics, ProgressHook, Runtime, TrainedModel, Weights
 from reportgen.sparse import train_sparse
 
 if TYPE_CHECKING:
@@ -216,18 +216,13 @@ def fit_sparse(
     if len(valid_rows) and not math.isfinite(final.valid_loss):
         raise RunError(f"training diverged: epoch {final.epoch} ended with valid loss {final.valid_loss}")
 
-    def table(embedding: torch.nn.Embedding) -> np.ndarray:
-        return embedding.weight.detach().to("cpu", torch.float64).numpy().copy()
-
-    with torch.no_grad():
-        item_factors, user_factors = table(model.i_weight), table(model.u_weight)
-        item_biases, user_biases = table(model.i_bias)[:, 0], table(model.u_bias)[:, 0]
+    weights = Weights.of(model)
     return TrainedModel(
         learner=None,
         config=config,
         item_classes=tuple(str(c) for c in items),
-        item_factors=item_factors,
-        item_biases=item_biases,
+        item_factors=weights.item_factors,
+        item_biases=weights.item_biases,
         metrics=Metrics(
             valid_mse=final.valid_loss,
             valid_rmse=math.sqrt(final.valid_loss),
@@ -250,8 +245,8 @@ def fit_sparse(
             rank_bs=-(-min(settings.bs, len(train_rows)) // world.size) if world else None,
         ),
         user_classes=tuple(str(c) for c in users),
-        user_biases=user_biases,
+        user_biases=weights.user_biases,
         split=(train_rows.astype(np.int64), valid_rows.astype(np.int64)),
-        user_factors=user_factors,
+        user_factors=weights.user_factors,
         codes=x,
     )

@@ -106,5 +106,27 @@ class TrainedModel:
 EpochHook = Callable[[EpochStats, int], None]
 
 
+@dataclass(frozen=True)
+class Weights:
+    """An `EmbeddingDotBias`'s four tables, copied to the CPU as float64 numpy (row = code)."""
+
+    item_factors: np.ndarray
+    item_biases: np.ndarray
+    user_factors: np.ndarray
+    user_biases: np.ndarray
+
+    @classmethod
+    def of(cls, model: Any) -> Weights:
+        import torch
+
+        def table(embedding: Any) -> np.ndarray:
+            return embedding.weight.detach().to("cpu", torch.float64).numpy().copy()
+
+        with torch.no_grad():
+            return cls(
+                table(model.i_weight), table(model.i_bias)[:, 0], table(model.u_weight), table(model.u_bias)[:, 0]
+            )
+
+
 ProgressHook = Callable[[float], None]
 """Called with the fraction of the epoch done, about every tenth of a long epoch."""

@@ -28,7 +28,7 @@ from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING, Any
 
 from reportgen.errors import InputError, RunError, setting
-from reportgen.fitted import NA_CLASS, EpochHook, EpochStats, Metrics, ProgressHook, Runtime, TrainedModel
+from reportgen.fitted import NA_CLASS, EpochHook, EpochStats, Metrics, ProgressHook, Runtime, TrainedModel, Weights
 
 __all__ = [  # the results live in reportgen.fitted; they are importable from here too
     "NA_CLASS",
@@ -307,7 +307,6 @@ def _fit(
     progress: bool,
     on_epoch: EpochHook | None,
 ) -> TrainedModel:
-    import torch
     from fastai.callback.progress import ProgressCallback
     from fastai.learner import Recorder
     from fastai.torch_core import set_seed
@@ -345,12 +344,7 @@ def _fit(
             f"and valid loss {final.valid_loss}; try a smaller {setting('lr')}"
         )
 
-    model = learn.model
-    with torch.no_grad():
-        factors = model.i_weight.weight.detach().to("cpu", torch.float64).numpy().copy()
-        biases = model.i_bias.weight.detach().to("cpu", torch.float64).numpy()[:, 0].copy()
-        user_biases = model.u_bias.weight.detach().to("cpu", torch.float64).numpy()[:, 0].copy()
-        user_factors = model.u_weight.weight.detach().to("cpu", torch.float64).numpy().copy()
+    weights = Weights.of(learn.model)
     metrics = Metrics(
         valid_mse=final.valid_loss,
         valid_rmse=math.sqrt(final.valid_loss),
@@ -362,8 +356,8 @@ def _fit(
         learner=learn,
         config=config,
         item_classes=tuple(str(c) for c in classes["title"]),
-        item_factors=factors,
-        item_biases=biases,
+        item_factors=weights.item_factors,
+        item_biases=weights.item_biases,
         metrics=metrics,
         seconds=time.perf_counter() - started,
         runtime=Runtime(
@@ -375,8 +369,8 @@ def _fit(
             fit_seconds=fit_seconds,
         ),
         user_classes=tuple(str(c) for c in classes["user"]),
-        user_biases=user_biases,
+        user_biases=weights.user_biases,
         split=(train_rows, valid_rows),
-        user_factors=user_factors,
+        user_factors=weights.user_factors,
         codes=codes,
     )

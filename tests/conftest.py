@@ -32,6 +32,22 @@ GREAT = ("Planted Great A (2001)", "Planted Great B (2002)", "Planted Great C (2
 AWFUL = ("Planted Awful A (2001)", "Planted Awful B (2002)", "Planted Awful C (2003)")
 IN_CI = os.environ.get("CI") == "true"
 PAGE_NOTES = "page-checks.txt"  # what the browser checks saw, per pytest-xdist worker
+# The report's sections in page order (render.SECTIONS, with a previous run's "changes" left out).
+PAGE_SECTIONS = [
+    "run",
+    "quality",
+    "rating-metrics",
+    "ranking",
+    "who-fails",
+    "calibration",
+    "top-items",
+    "bias",
+    "pca",
+    "scatter",
+    "neighbours",
+    "distributions",
+    "citation",
+]
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:

@@ -17,7 +17,7 @@ import pytest
 from reportgen import pipeline, plots
 from tests import browser as tools
 from tests.browser import A4_PRINTABLE_PX, assert_clean
-from tests.conftest import HOSTILE, INJECTION, PAGE_NOTES, TEMPLATE_LIKE, hand_made_report
+from tests.conftest import HOSTILE, INJECTION, PAGE_NOTES, PAGE_SECTIONS, TEMPLATE_LIKE, hand_made_report
 
 QUOTES = "\"Double\" & 'single' quotes (1999)"
 HEBREW = "שלום עולם (2001)"
@@ -39,21 +39,6 @@ HOSTILE_TITLES = (
     OVERRIDE,
     JINJA_BLOCK,
 )
-SECTIONS = [
-    "run",
-    "quality",
-    "rating-metrics",
-    "ranking",
-    "who-fails",
-    "calibration",
-    "top-items",
-    "bias",
-    "pca",
-    "scatter",
-    "neighbours",
-    "distributions",
-    "citation",
-]
 
 
 class _Notes(list):
@@ -137,7 +122,7 @@ def test_the_ml100k_report_opens_offline_without_errors_in_both_themes(
     )
     assert page.locator("th button").count() > 0  # the inline script ran: its hash was accepted
     assert page.title() == "ml-100k: what the collaborative-filtering model learned"
-    assert [a.get_attribute("href") for a in page.locator("nav.toc a").all()] == [f"#{s}" for s in SECTIONS]
+    assert [a.get_attribute("href") for a in page.locator("nav.toc a").all()] == [f"#{s}" for s in PAGE_SECTIONS]
     assert f"{ml100k_report['doc']['metrics']['valid_rmse']:.4f}" in page.inner_text(".at-a-glance")
 
     background = page.evaluate("getComputedStyle(document.documentElement).backgroundColor")
@@ -270,7 +255,7 @@ def test_print_is_a4_light_and_nothing_overflows(
     pdf = screenshots / "ml100k.pdf"
     page.pdf(path=str(pdf), prefer_css_page_size=True, print_background=True)
     pages = len(re.findall(rb"/Type\s*/Page\b(?!s)", pdf.read_bytes()))
-    assert pages >= len(SECTIONS)  # every section starts a page
+    assert pages >= len(PAGE_SECTIONS)  # every section starts a page
     notes.append(f"print to PDF ({pages} A4 pages) {pdf}")
     assert_clean(seen)
     page.context.close()

@@ -26,6 +26,8 @@ from reportgen.errors import InputError
 from tests.conftest import AWFUL, GREAT, Planted, assert_nothing_left, invoke
 
 FAST = ["--epochs", "2", "--factors", "8", "--lr", "0.01"]
+# The half-star shop export's own column names.
+SHOP_COLUMNS = ["--user-col", "customer", "--item-col", "product", "--rating-col", "stars", "--title-col", "name"]
 PREVIOUS_HTML = b"<p>yesterday's report \xe2\x9c\x93</p>\n"
 PREVIOUS_JSON = b'{"valid_rmse": 0.92}\n'
 
@@ -648,14 +650,7 @@ def test_a_csv_export_with_other_column_names_and_half_stars(tmp_path: Path, hal
         tmp_path / "out",
         "--ratings",
         path,
-        "--user-col",
-        "customer",
-        "--item-col",
-        "product",
-        "--rating-col",
-        "stars",
-        "--title-col",
-        "name",
+        *SHOP_COLUMNS,
         "--top-n",
         "100000",
     )
@@ -673,14 +668,7 @@ def test_a_parquet_file(tmp_path: Path, half_stars: pd.DataFrame) -> None:
         tmp_path / "out",
         "--ratings",
         path,
-        "--user-col",
-        "customer",
-        "--item-col",
-        "product",
-        "--rating-col",
-        "stars",
-        "--title-col",
-        "name",
+        *SHOP_COLUMNS,
     )
     check_against_pandas(doc, half_stars)
 

@@ -20,7 +20,7 @@ from reportgen import pipeline, plots, render
 from reportgen.analysis import ScatterPoint
 from reportgen.errors import InputError
 from reportgen.report import to_json
-from tests.conftest import HOSTILE, INJECTION, TEMPLATE_LIKE, assert_self_contained, hand_made_report
+from tests.conftest import HOSTILE, INJECTION, PAGE_SECTIONS, TEMPLATE_LIKE, assert_self_contained, hand_made_report
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -86,21 +86,7 @@ def test_header_gives_dataset_date_and_validation_error_at_a_glance(page: Beauti
 
 def test_every_section_is_present_and_linked_from_the_contents(page: BeautifulSoup) -> None:
     sections = [s["id"] for s in page.find_all("section")]
-    assert sections == [
-        "run",
-        "quality",
-        "rating-metrics",
-        "ranking",
-        "who-fails",
-        "calibration",
-        "top-items",
-        "bias",
-        "pca",
-        "scatter",
-        "neighbours",
-        "distributions",
-        "citation",
-    ]
+    assert sections == PAGE_SECTIONS
     assert [a["href"] for a in page.select("nav.toc a")] == [f"#{s}" for s in sections]
 
 
