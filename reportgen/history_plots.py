@@ -66,23 +66,21 @@ def rmse_svg(model: Sequence[float | None], bias: Sequence[float | None], mean: 
 
 def count_svg(ratings: Sequence[float | None]) -> str:
     """Ratings read per run: the data growing (or a wrong file)."""
-
-    def draw(ax: Any) -> None:
-        xs, ys = _series(ratings)
-        ax.plot(xs, ys, marker="o", color=SERIES_A, zorder=3, gid="ratings")
-        ax.set_ylim(bottom=0, top=max(ys, default=1) * 1.1 or 1)
-        _axis(ax, len(ratings), "Ratings")
-
-    return _trend_svg(draw, "trend-ratings")
+    return _one_series_svg(ratings, "Ratings", gid="ratings", name="trend-ratings")
 
 
 def time_svg(seconds: Sequence[float | None]) -> str:
-    """Seconds of `fit_one_cycle` per run (none under SOURCE_DATE_EPOCH)."""
+    """Seconds of the training loop per run (none under SOURCE_DATE_EPOCH)."""
+    return _one_series_svg(seconds, "Fit time (s)", gid="fit", name="trend-fit")
+
+
+def _one_series_svg(values: Sequence[float | None], label: str, *, gid: str, name: str) -> str:
+    """One quantity per run, from 0 up, a point per run that has it."""
 
     def draw(ax: Any) -> None:
-        xs, ys = _series(seconds)
-        ax.plot(xs, ys, marker="o", color=SERIES_A, zorder=3, gid="fit")
+        xs, ys = _series(values)
+        ax.plot(xs, ys, marker="o", color=SERIES_A, zorder=3, gid=gid)
         ax.set_ylim(bottom=0, top=max(ys, default=1) * 1.1 or 1)
-        _axis(ax, len(seconds), "Fit time (s)")
+        _axis(ax, len(values), label)
 
-    return _trend_svg(draw, "trend-fit")
+    return _trend_svg(draw, name)

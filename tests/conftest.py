@@ -31,6 +31,18 @@ from reportgen.train import EpochStats, Metrics, TrainConfig
 GREAT = ("Planted Great A (2001)", "Planted Great B (2002)", "Planted Great C (2003)")
 AWFUL = ("Planted Awful A (2001)", "Planted Awful B (2002)", "Planted Awful C (2003)")
 IN_CI = os.environ.get("CI") == "true"
+# report.json's `config` for the tutorial's settings at the default --top-n.
+TUTORIAL_CONFIG = {
+    "epochs": 5,
+    "lr": 0.005,
+    "wd": 0.1,
+    "factors": 50,
+    "bs": 64,
+    "valid_pct": 0.2,
+    "y_range": [0.0, 5.5],
+    "seed": 42,
+    "top_n": 1000,
+}
 PAGE_NOTES = "page-checks.txt"  # what the browser checks saw, per pytest-xdist worker
 # The report's sections in page order (render.SECTIONS, with a previous run's "changes" left out).
 PAGE_SECTIONS = [

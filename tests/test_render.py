@@ -20,7 +20,15 @@ from reportgen import pipeline, plots, render
 from reportgen.analysis import ScatterPoint
 from reportgen.errors import InputError
 from reportgen.report import to_json
-from tests.conftest import HOSTILE, INJECTION, PAGE_SECTIONS, TEMPLATE_LIKE, assert_self_contained, hand_made_report
+from tests.conftest import (
+    HOSTILE,
+    INJECTION,
+    PAGE_SECTIONS,
+    TEMPLATE_LIKE,
+    TUTORIAL_CONFIG,
+    assert_self_contained,
+    hand_made_report,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -310,17 +318,7 @@ def test_label_placement_stays_inside_the_frame_and_admits_defeat_gracefully() -
 def test_json_carries_the_documented_keys() -> None:
     doc = to_json(hand_made_report())
     assert set(doc["dataset"]) >= {"name", "source", "sha256", "n_ratings", "n_users", "n_items"}
-    documented = {
-        "epochs": 5,
-        "lr": 0.005,
-        "wd": 0.1,
-        "factors": 50,
-        "bs": 64,
-        "valid_pct": 0.2,
-        "y_range": [0.0, 5.5],
-        "seed": 42,
-        "top_n": 1000,
-    }
+    documented = dict(TUTORIAL_CONFIG)
     # Every documented key with its value; TrainConfig may add settings of its own (e.g. `loader`).
     assert {key: doc["config"].get(key) for key in documented} == documented
     assert doc["metrics"]["valid_mse"] == 0.8465
