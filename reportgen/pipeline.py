@@ -5,7 +5,7 @@ file touched and no lock; `build(options)` is what `reportgen build` runs:
 lock → load → make_report → compare → write → publish → prune. Nothing in the
 output folder changes until every stage has succeeded: the new report is written
 into a staging folder under `runs/`, renamed to its timestamped name, and only
-then copied over the latest `report.html`/`report.json` (`outputs`).
+then published by swapping the one link `latest` (`outputs.publish`).
 """
 
 from __future__ import annotations
