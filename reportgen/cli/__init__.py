@@ -116,7 +116,8 @@ def build(**opts: Any) -> None:
       3   report written, but valid RMSE regressed (--fail-on-regression)
       75  another run holds the output folder (try again, or --wait)
       130 interrupted (SIGINT), 143 terminated (SIGTERM)
-    A run that does not finish leaves the previous report untouched.
+    A run that fails before publishing leaves the previous report untouched; publishing
+    is one atomic swap of OUTPUT/latest, and every error says which report is there.
     """
     ctx = click.get_current_context()
     interactive = sys.stderr.isatty() and sys.stdout.isatty()
