@@ -196,22 +196,20 @@ def fit_sparse(
     world = distributed.join(device)  # None when this process trains alone
     torch.manual_seed(config.seed)  # the model's initial weights: the same on every rank
     model = EmbeddingDotBias.from_classes(config.factors, {"user": users, "title": items}, y_range=config.y_range)
-    try:
-        result = train_sparse(
-            model,
-            x[train_rows],
-            y[train_rows],
-            x[valid_rows],
-            y[valid_rows],
-            settings,
-            seed=config.seed,
-            device=device,
-            on_epoch=on_epoch,
-            on_progress=on_progress,
-            world=world,
-        )
-    finally:
-        distributed.leave()
+    result = train_sparse(
+        model,
+        x[train_rows],
+        y[train_rows],
+        x[valid_rows],
+        y[valid_rows],
+        settings,
+        seed=config.seed,
+        device=device,
+        on_epoch=on_epoch,
+        on_progress=on_progress,
+        world=world,
+    )
+    distributed.leave()  # after a failure the error is reported first; exiting tears the group down
     final = result.epochs[-1]
     if len(valid_rows) and not math.isfinite(final.valid_loss):
         raise RunError(f"training diverged: epoch {final.epoch} ended with valid loss {final.valid_loss}")

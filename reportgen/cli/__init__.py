@@ -36,6 +36,7 @@ from reportgen.errors import InputError, ReportgenError
 log = logging.getLogger("reportgen")
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REGRESSION, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+AWAIT_LEADER = 60  # seconds another rank waits, after bad input, for the launcher to end the run
 LAST_SECOND = 253_402_300_799  # 9999-12-31T23:59:59Z, the last moment a date can print
 CONTEXT = {"help_option_names": ["-h", "--help"], "show_default": True, "max_content_width": 100}
 
@@ -140,7 +141,10 @@ def build(**opts: Any) -> None:
             result = pipeline.build(options, on_epoch=shown.epoch, on_progress=shown.within_epoch)
     except ReportgenError as exc:
         if not leader and isinstance(exc, InputError):
-            sys.exit(exc.exit_code)  # rank 0 read the same input and says what is wrong with it, once
+            # Rank 0 read the same input and says what is wrong with it, once. Leaving first would
+            # make the launcher stop rank 0 before it has said so: wait for the launcher instead.
+            time.sleep(AWAIT_LEADER)
+            sys.exit(exc.exit_code)
         _fail(exc.render(flag) + _what_was_kept(opts["output"], before, quiet_if_unchanged=True), exc.exit_code)
     except Stopped as exc:
         _fail(exc.message + _what_was_kept(opts["output"], before), exc.code)
