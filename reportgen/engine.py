@@ -221,13 +221,7 @@ def fit_sparse(
         item_classes=tuple(str(c) for c in items),
         item_factors=weights.item_factors,
         item_biases=weights.item_biases,
-        metrics=Metrics(
-            valid_mse=final.valid_loss,
-            valid_rmse=math.sqrt(final.valid_loss),
-            n_train=len(train_rows),
-            n_valid=len(valid_rows),
-            epochs=result.epochs,
-        ),
+        metrics=Metrics.of(result.epochs, len(train_rows), len(valid_rows)),
         seconds=time.perf_counter() - started,
         runtime=Runtime(
             loader=config.loader,

@@ -6,7 +6,8 @@ data) return these, so everything after training reads one shape of result.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +43,12 @@ class Metrics:
     n_train: int
     n_valid: int
     epochs: tuple[EpochStats, ...]
+
+    @classmethod
+    def of(cls, epochs: Sequence[EpochStats], n_train: int, n_valid: int) -> Metrics:
+        """The metrics a fit ends with: its last epoch's validation MSE, and its root."""
+        final = epochs[-1].valid_loss
+        return cls(final, math.sqrt(final), n_train, n_valid, tuple(epochs))
 
 
 @dataclass(frozen=True)

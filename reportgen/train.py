@@ -345,13 +345,7 @@ def _fit(
         )
 
     weights = Weights.of(learn.model)
-    metrics = Metrics(
-        valid_mse=final.valid_loss,
-        valid_rmse=math.sqrt(final.valid_loss),
-        n_train=len(train_rows),
-        n_valid=len(valid_rows),
-        epochs=tuple(history),
-    )
+    metrics = Metrics.of(history, len(train_rows), len(valid_rows))
     return TrainedModel(
         learner=learn,
         config=config,
