@@ -3,6 +3,7 @@ two on-disk layouts reportgen reads (GroupLens ml-100k and recbole's copy)."""
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -180,6 +181,21 @@ INJECTION = "</title><img src=x onerror=alert(1)>"
 TEMPLATE_LIKE = "{{ 7*7 }}"
 
 
+_DRAWN: dict[str, dict[str, str]] = {}
+
+
+def _drawn(result: Analysis, epochs: tuple[EpochStats, ...]) -> dict[str, str]:
+    """The figures of a hand-made report, drawn once per distinct content (a copy each time).
+
+    Drawing is most of what a hand-made report costs, and dozens of tests make the same one;
+    the key is everything the figures are drawn from, so a different report is drawn anew.
+    """
+    key = repr((result, epochs))
+    if key not in _DRAWN:
+        _DRAWN[key] = plots.figures(result, epochs) | quality_plots.figures(result.quality)
+    return dict(_DRAWN[key])
+
+
 def hand_made_report(
     titles: tuple[str, ...] = ("Alpha (1990)", HOSTILE, "Gamma & Sons (1992)", INJECTION, TEMPLATE_LIKE),
     quality: q.Quality | None = None,
@@ -251,8 +267,7 @@ def hand_made_report(
         ),
         analysis=result,
         timings=Timings(load=0.25, train=40.0, analyse=0.1, render=0.4, total=40.75),
-        figures=plots.figures(result, (EpochStats(1, 0.95, 0.93, 8.25), EpochStats(2, 0.70, 0.8465, 7.5)))
-        | quality_plots.figures(quality),
+        figures=_drawn(result, (EpochStats(1, 0.95, 0.93, 8.25), EpochStats(2, 0.70, 0.8465, 7.5))),
         versions={"python": "3.11.7", "reportgen": "0.1.0", "fastai": "2.8.12"},
     )
 
@@ -354,6 +369,30 @@ def hand_made_quality() -> q.Quality:
     )
 
 
+PLACEHOLDER_SVG = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 1 1"></svg>'
+
+
+@pytest.fixture
+def undrawn(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Figures are built but not written out as SVG: each is a placeholder.
+
+    For tests of what a run does around its report (locking, history, publishing, reading
+    the input): writing SVG is most of a small run's time, and what the figures show is
+    tested where they are the subject (test_render, test_browser, test_ml100k, test_cli,
+    test_history_page). A test marked `drawn` keeps the real figures (byte-for-byte checks).
+    """
+    if request.node.get_closest_marker("drawn"):
+        return
+    from reportgen import history_plots
+
+    def placeholder(fig: Any) -> str:
+        fig.clear()
+        return PLACEHOLDER_SVG
+
+    monkeypatch.setattr(plots, "_to_svg", placeholder)
+    monkeypatch.setattr(history_plots, "_to_svg", placeholder)
+
+
 @pytest.fixture(scope="session")
 def browser() -> Any:
     """One headless Chromium (Debian's, never a downloaded build) for the whole session (every page test shares it)."""
@@ -393,17 +432,27 @@ def recbole_ml100k() -> Path:
 
 @pytest.fixture(scope="session")
 def ml100k_report(recbole_ml100k: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """One `reportgen build --offline` on the real ML-100k at default settings (about a minute)."""
+    """One `reportgen build --offline` on the real ML-100k at default settings, for the whole session.
+
+    Under pytest-xdist the workers share it: the first that needs it builds it in the
+    session's common folder, the others wait on a lock and read what it wrote.
+    """
     from click.testing import CliRunner
 
     from reportgen.cli import cli
 
-    out = tmp_path_factory.mktemp("ml100k")
-    result = CliRunner().invoke(cli, ["build", "--offline", "--output", str(out)])
-    assert result.exit_code == 0, result.output
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base  # pytest-N/, one per session
+    out, stdout = shared / "ml100k", shared / "ml100k.stdout"
+    with open(shared / "ml100k.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not stdout.exists():
+            result = CliRunner().invoke(cli, ["build", "--offline", "--output", str(out)])
+            assert result.exit_code == 0, result.output
+            stdout.write_text(result.stdout, encoding="utf-8")
     return {
         "out": out,
-        "result": result,
+        "stdout": stdout.read_text(encoding="utf-8"),
         "doc": json.loads((out / "report.json").read_text(encoding="utf-8")),
         "html": (out / "report.html").read_text(encoding="utf-8"),
     }

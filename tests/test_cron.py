@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -17,8 +17,11 @@ from click.testing import CliRunner
 
 from reportgen import outputs
 from reportgen.cli import cli
+from tests import forked
 from tests.conftest import Planted, planted_frame, write_grouplens
 
+# Cron's concerns are around the report: its figures are placeholders here (see `undrawn`).
+pytestmark = pytest.mark.usefixtures("undrawn")
 QUICK = ["--epochs", "1", "--factors", "4", "--lr", "0.01", "--top-n", "40"]
 
 
@@ -155,46 +158,28 @@ def test_a_stale_lock_is_taken_over(tmp_path: Path, planted_dir: Path) -> None:
 # --------------------------------------------------------------------------- killed runs
 
 
-def start_slow_run(out: Path, data: Path) -> subprocess.Popen:
-    """A real `reportgen build` process that trains long enough to be killed mid-way."""
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "reportgen",
-            "build",
-            "--data",
-            str(data),
-            "--output",
-            str(out),
-            "--epochs",
-            "200",
-            "--factors",
-            "4",
-            "--top-n",
-            "40",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+def start_slow_run(out: Path, data: Path, logs: Path) -> forked.Running:
+    """A real `reportgen build` process that trains long enough to be killed mid-way (it says when it has begun)."""
+    running = forked.start(
+        "build", "--data", data, "--output", out, "--epochs", "200", "--factors", "4", "--top-n", "40", logs=logs
     )
+    running.wait_for(" epoch 1/200 ")
+    return running
 
 
-def wait_for_training(process: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 120
-    for line in process.stderr:
-        if " epoch 1/200 " in line:
-            return
-        assert time.monotonic() < deadline, "training never started"
-    raise AssertionError(f"the run ended before training: {process.wait()}")
+@pytest.fixture(scope="module")
+def published_once(tmp_path_factory: pytest.TempPathFactory, planted: Planted) -> Path:
+    """One finished run on the planted data (its own copy of the folder, under the same name)."""
+    base = tmp_path_factory.mktemp("published")
+    data = write_grouplens(base / "ml-planted", planted.frame, planted.titles)
+    assert build(base / "out", "--data", data).exit_code == 0
+    return base / "out"
 
 
 @pytest.fixture
-def published(tmp_path: Path, planted_dir: Path) -> Path:
-    """An output folder with one finished run in it."""
-    out = tmp_path / "out"
-    assert build(out, "--data", planted_dir).exit_code == 0
-    return out
+def published(tmp_path: Path, published_once: Path) -> Path:
+    """An output folder with one finished run in it: a copy of the module's, links kept as links."""
+    return Path(shutil.copytree(published_once, tmp_path / "out", symlinks=True))
 
 
 def snapshot(out: Path) -> dict[str, bytes]:
@@ -203,12 +188,11 @@ def snapshot(out: Path) -> dict[str, bytes]:
 
 @pytest.mark.slow
 def test_sigkill_during_training_leaves_the_previous_report_and_nothing_to_trip_over(
-    published: Path, planted_dir: Path
+    published: Path, planted_dir: Path, tmp_path: Path
 ) -> None:
     before = snapshot(published)
-    process = start_slow_run(published, planted_dir)
-    wait_for_training(process)
-    process.kill()
+    process = start_slow_run(published, planted_dir, tmp_path / "logs")
+    process.send_signal(signal.SIGKILL)
     assert process.wait() == -signal.SIGKILL
     after = snapshot(published)
     assert after.pop(".reportgen.lock") == f"{process.pid}\n".encode()  # the dead run's pid, nothing else
@@ -228,13 +212,14 @@ def test_sigkill_during_training_leaves_the_previous_report_and_nothing_to_trip_
     ],
 )
 @pytest.mark.slow
-def test_sigterm_and_sigint_stop_cleanly(published: Path, planted_dir: Path, sig: int, code: int, line: str) -> None:
+def test_sigterm_and_sigint_stop_cleanly(
+    published: Path, planted_dir: Path, tmp_path: Path, sig: int, code: int, line: str
+) -> None:
     before = snapshot(published)
-    process = start_slow_run(published, planted_dir)
-    wait_for_training(process)
+    process = start_slow_run(published, planted_dir, tmp_path / "logs")
     process.send_signal(sig)
     assert process.wait(timeout=60) == code
-    rest = process.stderr.read()
+    rest = process.err()
     assert rest.splitlines()[-1] == line
     assert "Traceback" not in rest
     assert snapshot(published) == before  # lock released (empty again), no staging left
@@ -243,6 +228,7 @@ def test_sigterm_and_sigint_stop_cleanly(published: Path, planted_dir: Path, sig
 # --------------------------------------------------------------------------- reproducible bytes
 
 
+@pytest.mark.drawn
 def test_source_date_epoch_gives_byte_identical_files(tmp_path: Path, planted_dir: Path) -> None:
     env = {"SOURCE_DATE_EPOCH": "1764201600"}  # 2025-11-27T00:00:00Z
     a, b = tmp_path / "a", tmp_path / "b"

@@ -49,7 +49,7 @@ def test_the_run_reads_the_offline_copy_and_says_which(ml100k_report: dict, recb
     assert (d["name"], d["source"]) == ("ml-100k", "recbole")
     assert d["sha256"] == hashlib.sha256((recbole_ml100k / "ml-100k.inter").read_bytes()).hexdigest()
     assert (d["n_ratings"], d["n_users"], d["n_items"], d["n_titles"]) == (100_000, 943, 1682, 1664)
-    assert ml100k_report["result"].stdout == f"{ml100k_report['out'] / 'report.html'}\n"
+    assert ml100k_report["stdout"] == f"{ml100k_report['out'] / 'report.html'}\n"
 
 
 def test_top_items_are_the_tutorials(ml100k_report: dict) -> None:

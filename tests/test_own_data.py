@@ -25,6 +25,8 @@ from reportgen.data import OwnData
 from reportgen.errors import InputError
 from tests.conftest import AWFUL, GREAT, Planted, assert_nothing_left, invoke
 
+# What is read and refused is the subject here: the figures are placeholders (see `undrawn`).
+pytestmark = pytest.mark.usefixtures("undrawn")
 FAST = ["--epochs", "2", "--factors", "8", "--lr", "0.01"]
 # The half-star shop export's own column names.
 SHOP_COLUMNS = ["--user-col", "customer", "--item-col", "product", "--rating-col", "stars", "--title-col", "name"]
