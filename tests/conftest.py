@@ -63,6 +63,16 @@ PAGE_SECTIONS = [
 ]
 
 
+# `make test` hands whole files to two pytest-xdist workers in collection order: the longest
+# go first (the rest keep theirs), so that the workers finish at about the same time.
+LONGEST_FIRST = ("test_browser.py", "test_distributed.py", "test_cron.py", "test_history_page.py")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
+
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     """Under pytest-xdist, print the page checks' notes that each worker left in its temp folder."""
     if not getattr(config, "workerinput", None) and getattr(config.option, "numprocesses", None):

@@ -67,7 +67,7 @@ def test_bad_input_is_one_error_line_however_many_ranks_read_it(tmp_path: Path) 
 
 
 def test_a_killed_rank_stops_the_run_and_leaves_the_previous_report(tmp_path: Path) -> None:
-    data = planted_csv(tmp_path / "planted.csv", 400_000, seed=1)
+    data = planted_csv(tmp_path / "planted.csv", 200_000, seed=1)
     out = tmp_path / "out"
     first = invoke(
         "build", "--ratings", planted_csv(tmp_path / "small.csv", 20_000), "-o", out, "--engine", "sparse", "-q"

@@ -190,6 +190,7 @@ def test_auto_settings_batches_grow_with_the_data_within_bounds(n_train: int) ->
 # --------------------------------------------------------------------------- end to end
 
 
+@pytest.mark.usefixtures("undrawn")
 def test_build_with_the_sparse_engine_writes_the_same_report_sections(planted: PlantedLowRank, tmp_path: Path) -> None:
     csv = tmp_path / "tiny.csv"
     planted.frame.head(6_000)[["user", "item", "rating"]].to_csv(csv, index=False)

@@ -95,6 +95,7 @@ def test_a_model_from_another_vocabulary_is_refused(trained: train.TrainedModel,
         reportgen.load_model(kept)
 
 
+@pytest.mark.usefixtures("undrawn")
 def test_build_keeps_the_model_unless_told_not_to(planted_dir: Path, tmp_path: Path) -> None:
     fast = ["--offline", "--preset", "fast", "--epochs", "1", "--factors", "4", "-q"]
     runner = CliRunner()
