@@ -82,8 +82,16 @@ def describe_preset(name: str) -> str:
     config = TrainConfig.from_preset(name)
     return (
         f"{PRESETS[name].purpose}: batch size {config.bs}, {config.epochs} epochs, "
-        f"learning rate {config.lr:g}, weight decay {config.wd:g}"
+        f"learning rate {_as_written(config.lr)}, weight decay {_as_written(config.wd)}"
     )
+
+
+def _as_written(x: float) -> str:
+    """A setting as the tutorial writes it: 5e-3 below a hundredth, else 0.01, 0.1, 0.5."""
+    if 0 < abs(x) < 0.01:
+        mantissa, exponent = f"{x:e}".split("e")
+        return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
+    return f"{x:g}"
 
 
 @dataclass(frozen=True)

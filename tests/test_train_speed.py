@@ -181,6 +181,9 @@ def test_presets_set_fields_and_explicit_values_win() -> None:
         "a sixteenth of the tutorial's optimizer steps, for a validation MSE of at most 0.83 on ML-100k: "
         "batch size 1024, 5 epochs, learning rate 0.01, weight decay 0.5"
     )
+    assert train.describe_preset("tutorial") == (  # the rate as the tutorial writes it, 5e-3
+        "the fastai tutorial's settings: batch size 64, 5 epochs, learning rate 5e-3, weight decay 0.1"
+    )
     with pytest.raises(InputError, match="preset must be one of tutorial, fast, not 'slow'"):
         train.TrainConfig.from_preset("slow")
 
