@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -111,6 +111,38 @@ def auto_settings(n_train: int, n_users: int, n_items: int, factors: int) -> Eng
     return EngineSettings(epochs=8 if n_train <= LARGE_TRAIN else 6, lr=0.15, reg=0.02, bs=bs)
 
 
+# The Learner's settings that have no meaning for this engine (its optimizer, penalty and batches differ).
+LEARNER_ONLY = ("lr", "wd", "bs")
+
+
+def settings_for(
+    config: TrainConfig, n_train: int, n_users: int, n_items: int
+) -> tuple[EngineSettings, tuple[str, ...]]:
+    """`auto_settings`, with the epochs the caller chose, and a note for each Learner setting it cannot use.
+
+    Chosen: differing from the preset's (`TrainConfig.changed_from_preset`). `--epochs 1`
+    on ten million ratings is a quick trial run, so chosen epochs are honoured; `lr`, `wd`
+    and `bs` are Adam's rate, fastai's weight decay and the Learner's batch, which this
+    engine replaces with its own, so each chosen one gets a note saying what was used.
+    """
+    chosen = config.changed_from_preset()
+    settings = auto_settings(n_train, n_users, n_items, config.factors)
+    if "epochs" in chosen:
+        settings = replace(settings, epochs=config.epochs)
+    used = {
+        "lr": f"learning rate {settings.lr:g}",
+        "wd": f"L2 penalty {settings.reg:g}",
+        "bs": f"batch size {settings.bs}",
+    }
+    notes = tuple(
+        f"--{name} {getattr(config, name):g} is for fastai's Learner: the sparse engine trained with its "
+        f"own {used[name]} (--engine lean uses yours)"
+        for name in LEARNER_ONLY
+        if name in chosen
+    )
+    return settings, notes
+
+
 # --------------------------------------------------------------------------- data preparation
 
 
@@ -178,9 +210,10 @@ def fit_sparse(
     """The same split, vocabulary and `EmbeddingDotBias` as the lean path, trained by `train_sparse`.
 
     `factors`, `valid_pct`, `y_range` and `seed` come from `config`; epochs, learning
-    rate, regularisation and batch size from `auto_settings` (the Learner's `epochs`,
-    `lr`, `wd` and `bs` do not apply; the report shows the settings used). The returned
-    model has no fastai learner.
+    rate, regularisation and batch size from `settings_for` (the auto settings, with
+    the caller's epochs; the Learner's `lr`, `wd` and `bs` do not apply, and the model's
+    notes say so when they were chosen). The report shows the settings used. The
+    returned model has no fastai learner.
     """
     import torch
     from fastai.collab import EmbeddingDotBias
@@ -192,7 +225,7 @@ def fit_sparse(
     x = np.stack([user_codes, item_codes], axis=1)
     del user_codes, item_codes
     y = frame["rating"].to_numpy(dtype=np.float32)
-    settings = auto_settings(len(train_rows), len(users), len(items), config.factors)
+    settings, notes = settings_for(config, len(train_rows), len(users), len(items))
     world = distributed.join(device)  # None when this process trains alone
     torch.manual_seed(config.seed)  # the model's initial weights: the same on every rank
     model = EmbeddingDotBias.from_classes(config.factors, {"user": users, "title": items}, y_range=config.y_range)
@@ -241,4 +274,5 @@ def fit_sparse(
         split=(train_rows.astype(np.int64), valid_rows.astype(np.int64)),
         user_factors=weights.user_factors,
         codes=x,
+        notes=notes,
     )

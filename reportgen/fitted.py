@@ -97,6 +97,7 @@ class TrainedModel:
     split: tuple[np.ndarray, np.ndarray] | None = None  # (train rows, valid rows), int64
     user_factors: np.ndarray | None = None  # shape (n_user_classes, factors), float64
     codes: np.ndarray | None = None  # (user row, item row) of every rating, int; 0: unseen in training
+    notes: tuple[str, ...] = ()  # what the reader should know about the fit (a setting the engine did not use)
 
     def known_items(self) -> dict[str, int]:
         """Each item the model learned (from the training split) -> its row in `item_factors`."""

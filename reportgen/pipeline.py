@@ -134,6 +134,8 @@ def make_report(
         model.metrics.valid_mse,
         model.metrics.valid_rmse,
     )
+    for note in model.notes:
+        log.warning("warning: %s", note)
 
     result = analysis.analyse(ratings, model, top_n=top_n, k=k, relevant_from=relevant_from)
     analysed = time.perf_counter()
@@ -170,7 +172,7 @@ def make_report(
         ),
         figures=figures,
         versions=versions(),
-        notes=ratings.notes + result.notes,
+        notes=ratings.notes + model.notes + result.notes,
         runtime=model.runtime,
         citation=data.CITATION if ratings.is_movielens else "",
     )

@@ -132,6 +132,11 @@ class TrainConfig:
         values["y_range"] = list(self.y_range) if self.y_range is not None else None
         return values
 
+    def changed_from_preset(self) -> frozenset[str]:
+        """The hyper-parameters that differ from this config's preset: what its caller chose."""
+        preset = TrainConfig.from_preset(self.preset)
+        return frozenset(name for name, value in self.as_dict().items() if value != preset.as_dict()[name])
+
     def run_dict(self) -> dict[str, Any]:
         """How the fit was asked to run: loader, threads (None: by rule), device, preset."""
         return {name: getattr(self, name) for name in RUN_FIELDS}

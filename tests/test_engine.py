@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from bs4 import BeautifulSoup
 from click.testing import CliRunner
 
 from reportgen import engine, train
@@ -218,3 +219,40 @@ def test_build_with_the_sparse_engine_writes_the_same_report_sections(planted: P
     assert docs["sparse"]["runtime"]["engine"] == "sparse"
     assert docs["lean"]["runtime"]["engine"] == "lean"
     assert docs["sparse"]["runtime"]["settings"]["bs"] >= engine.MIN_BS
+
+
+@pytest.mark.usefixtures("undrawn")
+def test_chosen_epochs_are_honoured_and_a_chosen_learner_setting_is_named_as_unused(
+    planted: PlantedLowRank, tmp_path: Path
+) -> None:
+    """`--epochs 2` is a short run on either engine; `--lr` and `--bs` are the Learner's, and the run says so."""
+    csv = tmp_path / "tiny.csv"
+    planted.frame.head(6_000)[["user", "item", "rating"]].to_csv(csv, index=False)
+    out = tmp_path / "out"
+    args = ["build", "--ratings", csv, "-o", out, "--engine", "sparse", "--factors", "8", "--top-n", "50"]
+    result = CliRunner().invoke(cli, [str(a) for a in [*args, "--epochs", "2", "--lr", "0.01", "--bs", "128"]])
+    assert result.exit_code == 0, result.output
+    doc = json.loads((out / "report.json").read_text())
+    settings = doc["runtime"]["settings"]
+    assert settings["epochs"] == len(doc["metrics"]["epochs"]) == 2
+    assert (settings["lr"], doc["config"]["lr"]) == (
+        0.15,
+        0.01,
+    )  # the engine's own rate trained; the config says what was asked
+    unused = [
+        "--lr 0.01 is for fastai's Learner: the sparse engine trained with its own learning rate 0.15 "
+        "(--engine lean uses yours)",
+        f"--bs 128 is for fastai's Learner: the sparse engine trained with its own batch size {settings['bs']} "
+        "(--engine lean uses yours)",
+    ]
+    assert [n for n in doc["notes"] if "fastai's Learner" in n] == unused
+    assert [line.split(" ", 1)[1] for line in result.stderr.splitlines() if "fastai's Learner" in line] == [
+        f"warning: {note}" for note in unused
+    ]
+    page = " ".join(BeautifulSoup((out / "report.html").read_text(encoding="utf-8"), "html.parser").get_text().split())
+    assert all(note in page for note in unused)
+
+    plain = CliRunner().invoke(cli, [str(a) for a in [*args, "-o", tmp_path / "plain", "-q"]])
+    assert plain.exit_code == 0, plain.output
+    plain_doc = json.loads((tmp_path / "plain" / "report.json").read_text())
+    assert plain_doc["runtime"]["settings"]["epochs"] == 8 and not any("Learner" in n for n in plain_doc["notes"])

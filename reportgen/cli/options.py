@@ -170,7 +170,8 @@ training_options = _apply(
         type=click.Choice(ENGINES),
         default="auto",
         help="lean: fastai's Learner (the tutorial's recipe); sparse: the large-data engine (big batches, "
-        "row-wise Adagrad, its own epochs, learning rate and batch size); auto: sparse from 500,000 ratings on.",
+        "row-wise Adagrad, its own learning rate, penalty and batch size; --epochs applies when you change it); "
+        "auto: sparse from 500,000 ratings on.",
     ),
     option(
         "--threads",
