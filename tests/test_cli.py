@@ -175,12 +175,14 @@ def test_full_build_on_a_grouplens_folder(planted_dir: Path, planted: Planted, t
     ]
 
 
+@pytest.mark.usefixtures("undrawn")  # the numbers and the output streams are the subject
 def test_quiet_prints_nothing_on_success(planted_dir: Path, tmp_path: Path) -> None:
     result = invoke("build", "--data", planted_dir, "--output", tmp_path / "q", "--quiet", *FAST)
     assert result.exit_code == 0
     assert result.stdout == "" and result.stderr == ""
 
 
+@pytest.mark.usefixtures("undrawn")  # the numbers and the output streams are the subject
 def test_two_runs_with_the_same_seed_write_the_same_numbers(planted_dir: Path, tmp_path: Path) -> None:
     def numbers(out: Path) -> dict:
         assert invoke("build", "--data", planted_dir, "--output", out, *FAST).exit_code == 0
