@@ -169,7 +169,7 @@ def start_slow_run(out: Path, data: Path, logs: Path) -> forked.Running:
 
 @pytest.fixture(scope="module")
 def published_once(tmp_path_factory: pytest.TempPathFactory, planted: Planted) -> Path:
-    """One finished run on the planted data (its own copy of the folder, under the same name)."""
+    """One finished run on the planted data, built once per module (from a folder named as `planted_dir` is)."""
     base = tmp_path_factory.mktemp("published")
     data = write_grouplens(base / "ml-planted", planted.frame, planted.titles)
     assert build(base / "out", "--data", data).exit_code == 0
