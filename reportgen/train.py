@@ -134,8 +134,8 @@ class TrainConfig:
 
     def changed_from_preset(self) -> frozenset[str]:
         """The hyper-parameters that differ from this config's preset: what its caller chose."""
-        preset = TrainConfig.from_preset(self.preset)
-        return frozenset(name for name, value in self.as_dict().items() if value != preset.as_dict()[name])
+        preset = TrainConfig.from_preset(self.preset).as_dict()
+        return frozenset(name for name, value in self.as_dict().items() if value != preset[name])
 
     def run_dict(self) -> dict[str, Any]:
         """How the fit was asked to run: loader, threads (None: by rule), device, preset."""

@@ -80,7 +80,7 @@ class Running:
     def wait_for(self, needle: str, timeout: float = 120) -> None:
         """Until `needle` shows in its stderr (it must not end first)."""
         deadline = time.monotonic() + timeout
-        while needle not in self.stderr.read_text(encoding="utf-8"):
+        while needle not in self.err():
             if not self.process.is_alive():
                 raise AssertionError(f"it ended with {self.process.exitcode} before {needle!r}: {self.err()}")
             assert time.monotonic() < deadline, f"no {needle!r} after {timeout} s: {self.err()}"
