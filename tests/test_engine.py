@@ -191,10 +191,16 @@ def test_auto_settings_batches_grow_with_the_data_within_bounds(n_train: int) ->
 # --------------------------------------------------------------------------- end to end
 
 
+def tiny_csv(planted: PlantedLowRank, folder: Path) -> Path:
+    """The first 6,000 planted ratings as a user,item,rating file."""
+    csv = folder / "tiny.csv"
+    planted.frame.head(6_000)[["user", "item", "rating"]].to_csv(csv, index=False)
+    return csv
+
+
 @pytest.mark.usefixtures("undrawn")
 def test_build_with_the_sparse_engine_writes_the_same_report_sections(planted: PlantedLowRank, tmp_path: Path) -> None:
-    csv = tmp_path / "tiny.csv"
-    planted.frame.head(6_000)[["user", "item", "rating"]].to_csv(csv, index=False)
+    csv = tiny_csv(planted, tmp_path)
     docs = {}
     for name in ("lean", "sparse"):
         out = tmp_path / name
@@ -226,8 +232,7 @@ def test_chosen_epochs_are_honoured_and_a_chosen_learner_setting_is_named_as_unu
     planted: PlantedLowRank, tmp_path: Path
 ) -> None:
     """`--epochs 2` is a short run on either engine; `--lr` and `--bs` are the Learner's, and the run says so."""
-    csv = tmp_path / "tiny.csv"
-    planted.frame.head(6_000)[["user", "item", "rating"]].to_csv(csv, index=False)
+    csv = tiny_csv(planted, tmp_path)
     out = tmp_path / "out"
     args = ["build", "--ratings", csv, "-o", out, "--engine", "sparse", "--factors", "8", "--top-n", "50"]
     result = CliRunner().invoke(cli, [str(a) for a in [*args, "--epochs", "2", "--lr", "0.01", "--bs", "128"]])
@@ -235,10 +240,8 @@ def test_chosen_epochs_are_honoured_and_a_chosen_learner_setting_is_named_as_unu
     doc = json.loads((out / "report.json").read_text())
     settings = doc["runtime"]["settings"]
     assert settings["epochs"] == len(doc["metrics"]["epochs"]) == 2
-    assert (settings["lr"], doc["config"]["lr"]) == (
-        0.15,
-        0.01,
-    )  # the engine's own rate trained; the config says what was asked
+    # The engine's own rate trained; the config says what was asked.
+    assert (settings["lr"], doc["config"]["lr"]) == (0.15, 0.01)
     unused = [
         "--lr 0.01 is for fastai's Learner: the sparse engine trained with its own learning rate 0.15 "
         "(--engine lean uses yours)",
