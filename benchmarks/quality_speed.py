@@ -1,4 +1,4 @@
-"""How long `reportgen.quality.evaluate` takes, on synthetic arrays of ML-100k and 10M sizes.
+"""How long `reportgen.analysis.quality.evaluate` takes, on synthetic arrays of ML-100k and 10M sizes.
 
 A script, not a test: timings depend on the machine (the load average is printed).
 
@@ -23,7 +23,7 @@ import time
 
 import numpy as np
 
-from reportgen import quality
+from reportgen.analysis import quality
 
 SIZES = {
     "ml100k": (943, 1_682, 80_000, 20_000),
@@ -63,7 +63,7 @@ def write_figures(result: quality.Quality, folder: str) -> None:
     import re
     from pathlib import Path
 
-    from reportgen import quality_plots
+    from reportgen.render.figures import quality as quality_plots
 
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
@@ -92,7 +92,8 @@ def main() -> None:
             f"users {result.users_evaluated}/{result.users_eligible}"
         )
     if args.ml100k:
-        from reportgen import data, train
+        from reportgen.data import dataset as data
+        from reportgen.train import fitting as train
 
         ratings = data.load(None, download=None)
         started = time.perf_counter()

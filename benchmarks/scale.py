@@ -22,7 +22,7 @@ reportgen runs as `reportgen build --ratings FILE -o TMP -q` in a child process
 (whole-process seconds and the child's peak RSS from `getrusage(RUSAGE_CHILDREN)`);
 its valid RMSE and fit seconds come from report.json. The peers (cornac MF k=50,
 surprise SVD, their default settings) train in `benchmarks/.venv-peers` on the very
-split reportgen uses (`reportgen.engine.split_indices`, handed over as .npy); their
+split reportgen uses (`reportgen.train.sparse.split_indices`, handed over as .npy); their
 RMSE is over every validation rating, as reportgen's is: predictions clipped to 1–5
 (as both libraries clip), the training mean for the few users or items unseen in
 training. Their fit seconds are the `fit` call alone (building their data sets
@@ -268,7 +268,7 @@ def split_for_peers(path: Path, folder: Path) -> None:
     import numpy as np
     import pandas as pd
 
-    from reportgen.engine import encode, split_indices
+    from reportgen.train.sparse import encode, split_indices
 
     frame = pd.read_csv(path, engine="pyarrow")
     train, valid = split_indices(len(frame), 0.2, 42)

@@ -55,7 +55,8 @@ def child(spec: dict) -> dict:
     import warnings
 
     warnings.filterwarnings("ignore")
-    from reportgen import data, train
+    from reportgen.data import dataset as data
+    from reportgen.train import fitting as train
 
     ratings = data.load(download=None)
     variant = spec["variant"]
@@ -97,7 +98,8 @@ def torch_loop(ratings, config) -> dict:
     from fastai.collab import EmbeddingDotBias
     from fastai.torch_core import set_seed
 
-    from reportgen import lean, train
+    from reportgen.train import fitting as train
+    from reportgen.train import learner as lean
 
     threads = config.threads if config.threads is not None else train.choose_threads(config.bs, "cpu")
     torch.set_num_threads(threads)
@@ -251,7 +253,7 @@ def fit_mode(args: argparse.Namespace) -> None:
 
 def end_to_end_mode(args: argparse.Namespace) -> None:
     """`reportgen build` (default, and with the fast preset's settings) vs the tutorial script, wall time."""
-    from reportgen.train import PRESETS
+    from reportgen.train.config import PRESETS
 
     reportgen = str(Path(sys.executable).with_name("reportgen"))
     fast = [f"--{k}={v}" for k, v in PRESETS["fast"].items()]
@@ -337,7 +339,8 @@ def sweep_mode(args: argparse.Namespace) -> None:
     import warnings
 
     warnings.filterwarnings("ignore")
-    from reportgen import data, train
+    from reportgen.data import dataset as data
+    from reportgen.train import fitting as train
 
     grid = {
         "bs": [256, 512, 1024, 2048],

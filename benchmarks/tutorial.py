@@ -6,7 +6,7 @@ run top to bottom, with its typos fixed (`ratings.merger` -> `merge`, `learner` 
 changes so that it runs unattended and offline:
 
 - the ratings and titles come from reportgen's offline copy of MovieLens 100k
-  (`reportgen.data.load(download=None)`, the same table `reportgen build` reads)
+  (`reportgen.data.dataset.load(download=None)`, the same table `reportgen build` reads)
   instead of `untar_data(URLs.ML_100k)`;
 - `set_seed(42)` and `seed=42` fix the split and the weights, so the printed
   validation MSE can be compared with `reportgen build`'s;
@@ -35,7 +35,7 @@ matplotlib.use("Agg")
 from fastai.collab import *  # noqa: E402,F403
 from fastai.tabular.all import *  # noqa: E402,F403
 
-from reportgen import data  # noqa: E402
+from reportgen.data import dataset as data  # noqa: E402
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument(

@@ -35,10 +35,10 @@ _EXPORTS = {
     "write": "reportgen.pipeline",
     "Report": "reportgen.report",
     "to_json": "reportgen.report",
-    "render_html": "reportgen.render",
+    "render_html": "reportgen.render.html",
     "from_json": "reportgen.report",
-    "load_model": "reportgen.model",
-    "KeptModel": "reportgen.model",
+    "load_model": "reportgen.train.kept",
+    "KeptModel": "reportgen.train.kept",
     "ReportgenError": "reportgen.errors",
     "InputError": "reportgen.errors",
 }

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import hashlib
 import logging
 import shutil
 import time
@@ -20,9 +19,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from reportgen import __version__, analysis, compare, data, distributed, outputs, plots, quality_plots, render, train
+from reportgen import __version__, analysis, data, train
+from reportgen.analysis import defaults
 from reportgen.data import Downloader, OwnData, Ratings, download_with_fastai
-from reportgen.report import DataFile, DatasetSummary, Report, ReportDoc, Timings, dumps, versions
+from reportgen.data.files import sha256_file
+from reportgen.errors import RunError
+from reportgen.render.figures import draw as draw_figures
+from reportgen.render.history import history_view
+from reportgen.render.html import check_templates, render_history, render_html
+from reportgen.render.markdown import render_markdown
+from reportgen.report import DataFile, DatasetSummary, Report, ReportDoc, Timings, dumps, read, versions
+from reportgen.report.compare import compare
+from reportgen.runs import history, outputs
+from reportgen.train import distributed
+from reportgen.train.kept import model_files
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +52,8 @@ class BuildOptions:
     train: train.TrainConfig = train.TrainConfig()
     item_key: str = "title"
     duplicates: str = "last"
-    top_n: int = 1000
-    k: int = 10
+    top_n: int = defaults.TOP_N
+    k: int = defaults.K
     relevant_from: float | None = None
     templates: Path | None = None
     progress: bool = False
@@ -91,21 +101,15 @@ def data_file(role: str, where: str, sha256: str | None = None) -> DataFile:
     name = path.name + (f"!{member}" if member else "")
     if member or not path.is_file():
         return DataFile(role, name, None, sha256 or "")
-    if sha256 is None:
-        digest = hashlib.sha256()
-        with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        sha256 = digest.hexdigest()
-    return DataFile(role, name, path.stat().st_size, sha256)
+    return DataFile(role, name, path.stat().st_size, sha256 or sha256_file(path))
 
 
 def make_report(
     ratings: Ratings,
     config: train.TrainConfig | None = None,
     *,
-    top_n: int = 1000,
-    k: int = 10,
+    top_n: int = defaults.TOP_N,
+    k: int = defaults.K,
     relevant_from: float | None = None,
     source_date: dt.datetime | None = None,
     progress: bool = False,
@@ -150,7 +154,7 @@ def make_report(
     for note in result.notes:
         log.warning("warning: %s", note)
 
-    figures = plots.figures(result, model.metrics.epochs) | quality_plots.figures(result.quality)
+    figures = draw_figures(result, model.metrics.epochs)
     drawn = time.perf_counter()
     log.info("drew the figures in %.1f s", drawn - analysed)
     moment = source_date or dt.datetime.now(dt.UTC)
@@ -183,10 +187,7 @@ def write(report: Report, folder: Path, templates: Path | None = None, model: tr
 
     Each file is written atomically; returns the page's path.
     """
-    from reportgen.markdown import render_markdown
-    from reportgen.model import model_files
-
-    page = outputs.write_run(Path(folder), render.render_html(report, templates), dumps(report))
+    page = outputs.write_run(Path(folder), render_html(report, templates), dumps(report))
     extra = {outputs.MARKDOWN_NAME: render_markdown(report).encode("utf-8")}
     if model is not None:
         extra |= model_files(model)
@@ -200,20 +201,28 @@ def render_run(run: Path, output: Path | None = None, templates: Path | None = N
     Written into `output` (default: the run's own folder) with a copy of the report.json;
     with the templates unchanged and the same reportgen, the bytes are the original's.
     """
-    from reportgen import report as readback
-
-    report = readback.read(Path(run) / outputs.JSON_NAME)
+    report = read(Path(run) / outputs.JSON_NAME)
     return write(report, Path(output) if output is not None else Path(run), templates)
+
+
+def write_history(output: Path) -> Path:
+    """`reportgen history`: rebuild OUTPUT/index.html from what runs/ holds now (atomically); returns its path."""
+    output = Path(output)
+    page = render_history(history_view(output.resolve().name, history.collect(output)))
+    target = output / outputs.HISTORY_NAME
+    try:
+        outputs.write_atomic({target: page.encode("utf-8")})
+    except OSError as exc:
+        raise RunError(f"{output}: cannot write the history page ({exc.strerror or exc})") from exc
+    return target
 
 
 def _write_history(output: Path) -> None:
     """Rebuild OUTPUT/index.html; the run has succeeded already, so a failure here is a warning."""
-    from reportgen import history
-
     try:
-        history.write_history(output)
+        write_history(output)
     except Exception as exc:  # tonight's report is published; the page can be rebuilt later
-        log.warning("warning: the history page %s was not rebuilt: %s", output / history.HISTORY_NAME, exc)
+        log.warning("warning: the history page %s was not rebuilt: %s", output / outputs.HISTORY_NAME, exc)
 
 
 def build(
@@ -240,7 +249,7 @@ def build(
         outputs.remove_leftovers(options.output)
         # What can be checked without training is checked before it.
         if options.templates is not None:
-            render.check_templates(options.templates)
+            check_templates(options.templates)
         if options.compare_with is not None:
             outputs.previous_report(options.output, options.compare_with)
         ratings = data.load(
@@ -278,7 +287,7 @@ def build(
             current = ReportDoc.read_text(dumps(report))
             # Named, never by path: the report is attached to reviews (ARCHITECTURE.md).
             name = previous[0].name if options.compare_with is not None else "the previous run's report.json"
-            report = dataclasses.replace(report, comparison=compare.compare(previous[1], current, name))
+            report = dataclasses.replace(report, comparison=compare(previous[1], current, name))
 
         staging = outputs.staging_folder(options.output)
         try:

@@ -17,15 +17,18 @@ import pandas as pd
 import pytest
 from bs4 import BeautifulSoup
 
-from reportgen import data, diagnostics, plots, quality_plots, ranking
-from reportgen import quality as q
-from reportgen.analysis import Analysis, BiasVsMean, Disagreement, ItemStat, ScatterPoint
-from reportgen.baselines import Baselines
-from reportgen.data import Provenance, Ratings
-from reportgen.factors import Component, Neighbour, Scored
+from reportgen.analysis import diagnostics, ranking
+from reportgen.analysis import quality as q
+from reportgen.analysis.baselines import Baselines
+from reportgen.analysis.factors import Component, Neighbour, Scored
+from reportgen.analysis.findings import Analysis, BiasVsMean, Disagreement, ItemStat, ScatterPoint
+from reportgen.analysis.stats import Histogram
+from reportgen.data import sources
+from reportgen.data.types import Provenance, Ratings
+from reportgen.render.figures import draw, svg
 from reportgen.report import DataFile, DatasetSummary, Report, Timings
-from reportgen.stats import Histogram
-from reportgen.train import EpochStats, Metrics, TrainConfig
+from reportgen.train.config import TrainConfig
+from reportgen.train.results import EpochStats, Metrics
 
 # Items whose true bias is far above or below everyone else's: a trained model
 # must put them at the two ends of the bias ranking.
@@ -129,7 +132,7 @@ def write_grouplens(
     folder: Path, frame: pd.DataFrame, titles: dict[int, str], genres: dict[int, tuple[str, ...]] | None = None
 ) -> Path:
     """A GroupLens-style folder: tab-separated u.data, |-separated latin-1 u.item with genre flags."""
-    from reportgen.data import GENRES
+    from reportgen.data.readers import GENRES
 
     folder.mkdir(parents=True, exist_ok=True)
     lines = [
@@ -202,7 +205,7 @@ def _drawn(result: Analysis, epochs: tuple[EpochStats, ...]) -> dict[str, str]:
     """
     key = repr((result, epochs))
     if key not in _DRAWN:
-        _DRAWN[key] = plots.figures(result, epochs) | quality_plots.figures(result.quality)
+        _DRAWN[key] = draw(result, epochs)
     return dict(_DRAWN[key])
 
 
@@ -393,14 +396,12 @@ def undrawn(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
     """
     if request.node.get_closest_marker("drawn"):
         return
-    from reportgen import history_plots
 
     def placeholder(fig: Any) -> str:
         fig.clear()
         return PLACEHOLDER_SVG
 
-    monkeypatch.setattr(plots, "_to_svg", placeholder)
-    monkeypatch.setattr(history_plots, "_to_svg", placeholder)
+    monkeypatch.setattr(svg, "to_svg", placeholder)
 
 
 @pytest.fixture(scope="session")
@@ -432,8 +433,8 @@ def planted_dir(tmp_path: Path, planted: Planted) -> Path:
 @pytest.fixture(scope="session")
 def recbole_ml100k() -> Path:
     """The real ML-100k inside the recbole wheel. CI installs it, so there it must exist."""
-    folder = data.recbole_data_dir()
-    if folder is None or not (folder / data.RECBOLE_RATINGS).is_file():
+    folder = sources.recbole_data_dir()
+    if folder is None or not (folder / sources.RECBOLE_RATINGS).is_file():
         if IN_CI:
             pytest.fail("recbole==1.2.1 (the ML-100k data carrier) is not installed; `make test` installs it")
         pytest.skip("ML-100k not available: run `make test`, which installs recbole==1.2.1 --no-deps")

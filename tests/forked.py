@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 
-PRELOAD = ["reportgen.cli", "reportgen.pipeline", "reportgen.lean"]  # lean imports torch and fastai
+PRELOAD = ["reportgen.cli", "reportgen.pipeline", "reportgen.train.learner"]  # lean imports torch and fastai
 _context: multiprocessing.context.ForkServerContext | None = None
 
 

@@ -8,8 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reportgen import analysis, factors
-from reportgen.train import Metrics, TrainConfig, TrainedModel
+from reportgen.analysis import factors
+from reportgen.analysis import findings as analysis
+from reportgen.train.config import TrainConfig
+from reportgen.train.results import Metrics, TrainedModel
 from tests.conftest import as_ratings
 
 

@@ -40,7 +40,7 @@ def test_the_api_imports_without_click_and_without_choosing_a_matplotlib_backend
     result = python(
         "import sys, matplotlib; matplotlib.use('pdf')\n"
         "from reportgen import load, fit, make_report, render_html\n"
-        "import reportgen.plots\n"
+        "import reportgen.render.figures.report\n"
         "print('click' in sys.modules, matplotlib.get_backend())"
     )
     assert result.returncode == 0, result.stderr

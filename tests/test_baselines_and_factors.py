@@ -6,9 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reportgen import analysis, baselines, factors
-from reportgen.analysis import ItemStat
-from reportgen.factors import Component, Scored
+from reportgen.analysis import baselines, factors
+from reportgen.analysis import findings as analysis
+from reportgen.analysis.factors import Component, Scored
+from reportgen.analysis.findings import ItemStat
 
 
 def baselines_of(

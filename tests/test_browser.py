@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from reportgen import pipeline, plots
+from reportgen import pipeline
+from reportgen.render.figures import scatter
 from tests import browser as tools
 from tests.browser import A4_PRINTABLE_PX, assert_clean
 from tests.conftest import HOSTILE, INJECTION, PAGE_NOTES, PAGE_SECTIONS, TEMPLATE_LIKE, hand_made_report
@@ -229,7 +230,7 @@ def test_scatter_points_carry_their_titles_and_labels_do_not_overlap(
     titles = [p["title"] for p in ml100k_report["doc"]["scatter"]]
     assert len(titles) == 50
     assert found["pointTitles"] == found["labelTitles"] == titles  # hover: the whole title
-    assert found["labelTexts"] == [plots.label_text(t) for t in titles]  # on the plot: cut when long
+    assert found["labelTexts"] == [scatter.label_text(t) for t in titles]  # on the plot: cut when long
     assert found["overlaps"] == []
     assert found["outside"] == 0
     assert found["smallest"] >= 9  # px on a 1280 px wide window: readable

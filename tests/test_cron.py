@@ -15,8 +15,8 @@ import pytest
 from bs4 import BeautifulSoup
 from click.testing import CliRunner
 
-from reportgen import outputs
 from reportgen.cli import cli
+from reportgen.runs import outputs
 from tests import forked
 from tests.conftest import Planted, planted_frame, write_grouplens
 

@@ -10,7 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from reportgen import data, sources
+from reportgen.data import dataset as data
+from reportgen.data import readers, sources
 from reportgen.errors import DataNotFoundError, InputError
 
 U_DATA = "196\t242\t3\t881250949\n186\t302\t3\t891717742\n22\t377\t1\t878887116\n196\t377\t5\t881250950\n"
@@ -112,7 +113,7 @@ def test_rated_item_missing_from_u_item_is_named(tmp_path: Path) -> None:
     ],
 )
 def test_recbole_titles_are_rebuilt_to_grouplens_form(title: str, year: str, grouplens: str) -> None:
-    assert data.grouplens_title(title, year) == grouplens
+    assert readers.grouplens_title(title, year) == grouplens
 
 
 def test_recbole_folder_reads_typed_headers_and_rebuilds_titles(tmp_path: Path) -> None:
@@ -170,7 +171,7 @@ def test_fastai_cache_is_used_before_recbole(
 def test_fastai_cache_honours_the_data_key_of_its_config(no_local_copies: Path) -> None:
     no_local_copies.mkdir()
     (no_local_copies / "config.ini").write_text("[DEFAULT]\ndata = /srv/datasets\n")
-    assert data.fastai_data_dir() == Path("/srv/datasets")
+    assert sources.fastai_data_dir() == Path("/srv/datasets")
 
 
 def test_download_is_the_last_resort_and_reads_what_it_fetched(no_local_copies: Path, tmp_path: Path) -> None:
@@ -207,7 +208,7 @@ def test_explicit_data_wins_over_everything(tmp_path: Path, monkeypatch: pytest.
 
 def test_candidates_list_the_ways_in_order(no_local_copies: Path, tmp_path: Path) -> None:
     mine = grouplens_dir(tmp_path / "mine")
-    found = data.candidates(mine)
+    found = sources.candidates(mine)
     assert [c.source for c in found] == ["path", "fastai-cache", "recbole", "download"]
     assert [c.available for c in found] == [True, False, False, True]
     assert found[2].location == "recbole==1.2.1 is not installed"

@@ -12,8 +12,9 @@ import pytest
 from bs4 import BeautifulSoup
 from click.testing import CliRunner
 
-from reportgen import engine, train
 from reportgen.cli import cli
+from reportgen.train import fitting as train
+from reportgen.train import sparse as engine
 from tests.conftest import as_ratings
 
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from reportgen import compare, outputs
 from reportgen.errors import InputError, RunError
-from reportgen.report import ReportDoc
+from reportgen.report import ReportDoc, compare
+from reportgen.runs import outputs
 
 MOMENT = dt.datetime(2026, 11, 27, 19, 15, 0, tzinfo=dt.UTC)
 

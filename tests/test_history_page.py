@@ -15,10 +15,11 @@ import pytest
 from bs4 import BeautifulSoup
 from click.testing import CliRunner
 
-from reportgen import history, outputs, pipeline
+from reportgen import pipeline
 from reportgen.cli import cli
 from reportgen.report import BiasMove, Comparison
-from reportgen.train import Runtime
+from reportgen.runs import outputs
+from reportgen.train.results import Runtime
 from tests import browser as tools
 from tests.browser import A4_PRINTABLE_PX, assert_clean
 from tests.conftest import INJECTION, assert_self_contained, hand_made_report
@@ -87,7 +88,7 @@ def out(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (runs / "notes").mkdir()
     (runs / ".staging-1-abcd").mkdir()  # a run being written: not listed
     (runs / "20261127T010000Z" / "report.html").unlink()  # its page gone: listed, not linked
-    history.write_history(folder)
+    pipeline.write_history(folder)
     return folder
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from markdown_it import MarkdownIt
 
-from reportgen import compare, markdown
-from reportgen.report import BiasMove, Comparison, ListChange
+from reportgen.render import markdown
+from reportgen.report import BiasMove, Comparison, ListChange, compare
 from tests.conftest import HOSTILE, INJECTION, TEMPLATE_LIKE, hand_made_report
 
 MARKUP_TITLES = (

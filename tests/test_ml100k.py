@@ -136,9 +136,9 @@ def test_the_report_names_files_but_never_this_machines_folders_users_or_host(ml
     import getpass
     import socket
 
-    from reportgen import data
+    from reportgen.data import sources
 
-    recbole = data.recbole_data_dir()
+    recbole = sources.recbole_data_dir()
     for text in (ml100k_report["html"], json.dumps(ml100k_report["doc"], ensure_ascii=False)):
         for secret in (
             str(recbole),
@@ -152,7 +152,7 @@ def test_the_report_names_files_but_never_this_machines_folders_users_or_host(ml
         assert socket.gethostname() not in text
         assert f"/{getpass.getuser()}/" not in text
     files = ml100k_report["doc"]["dataset"]["files"]
-    inter = recbole / data.RECBOLE_RATINGS
+    inter = recbole / sources.RECBOLE_RATINGS
     assert files[0] == {
         "role": "ratings",
         "name": "ml-100k.inter",

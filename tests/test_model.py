@@ -9,10 +9,11 @@ import pytest
 from click.testing import CliRunner
 
 import reportgen
-from reportgen import model as kept_model
-from reportgen import outputs, train
 from reportgen.cli import cli
 from reportgen.errors import InputError
+from reportgen.runs import outputs
+from reportgen.train import fitting as train
+from reportgen.train import kept as kept_model
 from tests.conftest import Planted, as_ratings
 
 CONFIG = train.TrainConfig(epochs=2, lr=1e-2, factors=8, bs=64)

@@ -20,9 +20,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from reportgen import data, train
-from reportgen.data import OwnData
+from reportgen.data import dataset as data
+from reportgen.data.types import OwnData
 from reportgen.errors import InputError
+from reportgen.train import fitting as train
 from tests.conftest import AWFUL, GREAT, Planted, assert_nothing_left, invoke
 
 # What is read and refused is the subject here: the figures are placeholders (see `undrawn`).

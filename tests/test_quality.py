@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from bs4 import BeautifulSoup
 
-from reportgen import baselines, diagnostics, ranking
-from reportgen import quality as q
+from reportgen.analysis import baselines, diagnostics, ranking
+from reportgen.analysis import quality as q
 from reportgen.report import quality_to_json
 from tests.conftest import hand_made_quality, hand_made_report
 
@@ -291,7 +291,8 @@ def test_the_bias_baseline_learns_harsh_users_and_good_items() -> None:
 
 
 def test_inputs_from_a_model_take_its_codes_and_predict_like_fastai() -> None:
-    from reportgen.train import Metrics, TrainConfig, TrainedModel
+    from reportgen.train.config import TrainConfig
+    from reportgen.train.results import Metrics, TrainedModel
 
     rng = np.random.default_rng(0)
     # users 10, 20, 30 and a 99 never trained on; items A, B, C and a Z never trained on
@@ -361,7 +362,7 @@ HOSTILE = "<script>x</script>"  # the title hand_made_quality() recommends most
 
 def render(quality: q.Quality) -> BeautifulSoup:
     """The whole page of a hand-made report carrying `quality`, parsed."""
-    from reportgen.render import render_html
+    from reportgen.render.html import render_html
 
     return BeautifulSoup(render_html(hand_made_report(quality=quality)), "html.parser")
 
@@ -426,7 +427,7 @@ def test_item_titles_are_escaped() -> None:
 
 
 def test_figures_are_deterministic_svg_in_the_page_colours() -> None:
-    from reportgen import quality_plots
+    from reportgen.render.figures import quality as quality_plots
 
     a, b = quality_plots.figures(hand_made_quality()), quality_plots.figures(hand_made_quality())
     assert a == b
@@ -439,7 +440,7 @@ def test_figures_are_deterministic_svg_in_the_page_colours() -> None:
 
 
 def test_compact_svg_rounds_coordinates_and_keeps_what_is_referenced() -> None:
-    from reportgen.plots import compact_svg
+    from reportgen.render.figures.svg import compact_svg
 
     svg = (
         '<svg>\n <g id="a-figure_1">\n  <path id="a-m1" d="M 1.234567 -2.345678 \nL 3 4 \n"/>\n'

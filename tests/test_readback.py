@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import json
 import shutil
@@ -9,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from reportgen import __version__, render
+from reportgen import __version__
 from reportgen import report as readback
-from reportgen.markdown import render_markdown
+from reportgen.render import html as render
+from reportgen.render.markdown import render_markdown
 from reportgen.report import SCHEMA_VERSION, dumps, to_json
 from tests.conftest import hand_made_report, invoke
 
@@ -27,7 +29,9 @@ def test_from_json_is_the_exact_inverse_of_to_json() -> None:
     doc = through_json(to_json(report))
     back = readback.from_json(doc)
     assert to_json(back) == doc
-    assert back == report  # every field, the redrawn figures included
+    assert back == dataclasses.replace(
+        report, figures={}
+    )  # every field; the figures are not data, the renderer draws them
     assert render.render_html(back) == render.render_html(report)
     assert render_markdown(back) == render_markdown(report)
 

@@ -16,9 +16,12 @@ from pathlib import Path
 import pytest
 from bs4 import BeautifulSoup
 
-from reportgen import pipeline, plots, render
-from reportgen.analysis import ScatterPoint
+from reportgen import pipeline
+from reportgen.analysis.findings import ScatterPoint
 from reportgen.errors import InputError
+from reportgen.render import html as render
+from reportgen.render.figures import scatter
+from reportgen.render.figures import svg as figure_svg
 from reportgen.report import to_json
 from tests.conftest import (
     HOSTILE,
@@ -277,7 +280,7 @@ def test_every_point_and_label_has_its_title_for_hover(page: BeautifulSoup) -> N
 
 
 def test_scatter_titles_are_escaped_in_the_svg_text() -> None:
-    svg = plots.scatter_svg([ScatterPoint(HOSTILE, 0.0, 0.0), ScatterPoint('A & "B" $x$', 1.0, 1.0)], "x", "y")
+    svg = scatter.scatter_svg([ScatterPoint(HOSTILE, 0.0, 0.0), ScatterPoint('A & "B" $x$', 1.0, 1.0)], "x", "y")
     assert HOSTILE not in svg and "<title>&lt;script&gt;alert(1)&lt;/script&gt;</title>" in svg
     assert '<title>A &amp; "B" $x$</title>' in svg
     assert '>A &amp; "B" $x$</text>' in svg  # a dollar sign, not mathtext
@@ -286,19 +289,19 @@ def test_scatter_titles_are_escaped_in_the_svg_text() -> None:
 def test_scatter_colours_follow_the_page_theme(page: BeautifulSoup) -> None:
     svg = str(page.find(id="scatter").find("svg"))
     colours = set(re.findall(r"(?:fill|stroke): ([^;\"]+)", svg))
-    assert colours <= {"none"} | {c for c in plots.CSS_COLOURS.values()}, colours
+    assert colours <= {"none"} | {c for c in figure_svg.CSS_COLOURS.values()}, colours
     assert "var(--plot-label-0, #1f5f99)" in colours and "var(--plot-ink, #1d1d1f)" in colours
 
 
 def test_label_placement_keeps_crowded_labels_apart() -> None:
-    bounds = plots.Box(0, 0, 400, 300)
+    bounds = scatter.Box(0, 0, 400, 300)
     anchors = [(200.0, 150.0), (203.0, 151.0), (198.0, 148.0), (201.0, 146.0), (60.0, 60.0)]
     sizes = [(80.0, 10.0)] * len(anchors)
-    spots = plots.place_labels(anchors, sizes, bounds)
+    spots = scatter.place_labels(anchors, sizes, bounds)
     assert all(s.clash == 0 for s in spots)
     boxes = [s.box for s in spots]
     assert all(a.overlap(b) == 0 for i, a in enumerate(boxes) for b in boxes[i + 1 :])
-    points = [plots.Box(x - 2.5, y - 2.5, x + 2.5, y + 2.5) for x, y in anchors]
+    points = [scatter.Box(x - 2.5, y - 2.5, x + 2.5, y + 2.5) for x, y in anchors]
     assert all(box.overlap(p) == 0 for box in boxes for p in points)
     assert all(bounds.x0 <= b.x0 and b.x1 <= bounds.x1 and bounds.y0 <= b.y0 and b.y1 <= bounds.y1 for b in boxes)
     assert (spots[-1].dx, spots[-1].dy, spots[-1].ha) == (4.0, 0.0, "left")  # alone: just right of its point
@@ -306,9 +309,9 @@ def test_label_placement_keeps_crowded_labels_apart() -> None:
 
 
 def test_label_placement_stays_inside_the_frame_and_admits_defeat_gracefully() -> None:
-    right_edge = plots.place_labels([(395.0, 150.0)], [(80.0, 10.0)], plots.Box(0, 0, 400, 300))
+    right_edge = scatter.place_labels([(395.0, 150.0)], [(80.0, 10.0)], scatter.Box(0, 0, 400, 300))
     assert right_edge[0].ha == "right" and right_edge[0].box.x1 <= 400 and right_edge[0].clash == 0
-    crowded = plots.place_labels([(50.0, 50.0)] * 30, [(90.0, 12.0)] * 30, plots.Box(0, 0, 100, 100))
+    crowded = scatter.place_labels([(50.0, 50.0)] * 30, [(90.0, 12.0)] * 30, scatter.Box(0, 0, 100, 100))
     assert len(crowded) == 30 and crowded[0].clash == 0 and crowded[-1].clash > 0  # no room: least overlap
 
 
@@ -397,7 +400,7 @@ def test_an_installed_wheel_carries_and_renders_the_templates(tmp_path: Path) ->
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)
     probe = (
-        "import reportgen, reportgen.render as r; "
+        "import reportgen, reportgen.render.html as r; "
         f"assert reportgen.__file__.startswith({str(site)!r}), reportgen.__file__; "
         "print(r.packaged_templates()); "
         "print(r.environment().get_template('report.html.j2').filename)"
@@ -433,7 +436,7 @@ def test_a_user_template_can_extend_the_packaged_one_it_replaces(tmp_path: Path)
 
 def test_the_compact_scatter_keeps_titles_as_written() -> None:
     """Coordinates are rounded to save bytes; a number inside a title is data and stays whole."""
-    svg = plots.scatter_svg(
+    svg = scatter.scatter_svg(
         [ScatterPoint("Pi 3.14159 (2001)", 0.123456, 0.654321), ScatterPoint("B", 1.0, 1.0)], "x", "y"
     )
     assert svg.count("Pi 3.14159 (2001)") == 3  # the label and the two hover titles
@@ -452,12 +455,12 @@ def test_long_titles_are_cut_with_the_whole_title_on_hover_and_isolated() -> Non
     assert shown.get_text() == long[: render.ITEM_CHARS - 1].rstrip() + "…"
     assert all(c.name == "bdi" for c in cells)  # every title is isolated from the text around it
     labels = [t.get_text() for t in page.find(id="scatter").find_all("text")]
-    assert "A" * (plots.LABEL_CHARS - 1) + "…" in labels and long not in labels
+    assert "A" * (scatter.LABEL_CHARS - 1) + "…" in labels and long not in labels
     assert long in {t.get_text() for t in page.find(id="scatter").find_all("title")}  # whole, on hover
 
 
 def test_control_characters_never_reach_a_title(tmp_path: Path) -> None:
-    from reportgen import data
+    from reportgen.data import dataset as data
 
     path = tmp_path / "r.csv"
     rows = "".join(

@@ -14,8 +14,10 @@ import numpy as np
 import pytest
 import torch
 
-from reportgen import lean, train
 from reportgen.errors import InputError
+from reportgen.train import fitting as train
+from reportgen.train import learner as lean
+from reportgen.train.config import LOADERS, PRESETS, describe_preset
 from tests.conftest import Planted, as_ratings
 
 CONFIG = train.TrainConfig(epochs=4, lr=1e-2, factors=8, bs=64)
@@ -26,7 +28,7 @@ pytestmark = pytest.mark.filterwarnings(r"ignore:.*torch\.jit\.script.* is depre
 @pytest.fixture(scope="module")
 def both(planted: Planted) -> dict[str, train.TrainedModel]:
     ratings = as_ratings(planted.frame)
-    return {loader: train.fit(ratings, dataclasses.replace(CONFIG, loader=loader)) for loader in train.LOADERS}
+    return {loader: train.fit(ratings, dataclasses.replace(CONFIG, loader=loader)) for loader in LOADERS}
 
 
 def test_lean_is_the_default_and_records_how_it_ran(both) -> None:
@@ -120,7 +122,7 @@ def test_the_progress_bar_does_not_change_the_numbers(
     assert shown.metrics.valid_mse == both["lean"].metrics.valid_mse
 
 
-@pytest.mark.parametrize("loader", train.LOADERS)
+@pytest.mark.parametrize("loader", LOADERS)
 def test_each_loader_repeats_itself_bit_for_bit_with_two_threads(planted: Planted, loader: str) -> None:
     config = train.TrainConfig(epochs=2, lr=1e-2, factors=8, bs=64, loader=loader, threads=2)
     before = torch.get_num_threads()
@@ -173,15 +175,15 @@ def test_presets_set_fields_and_explicit_values_win() -> None:
     fast = train.TrainConfig.from_preset("fast")
     assert (
         fast.preset == "fast"
-        and fast.bs == train.PRESETS["fast"].changes["bs"]
-        and fast.epochs == train.PRESETS["fast"].changes["epochs"]
+        and fast.bs == PRESETS["fast"].changes["bs"]
+        and fast.epochs == PRESETS["fast"].changes["epochs"]
     )
     assert train.TrainConfig.from_preset("fast", epochs=3).epochs == 3
-    assert train.describe_preset("fast") == (
+    assert describe_preset("fast") == (
         "a sixteenth of the tutorial's optimizer steps, for a validation MSE of at most 0.83 on ML-100k: "
         "batch size 1024, 5 epochs, learning rate 0.01, weight decay 0.5"
     )
-    assert train.describe_preset("tutorial") == (  # the rate as the tutorial writes it, 5e-3
+    assert describe_preset("tutorial") == (  # the rate as the tutorial writes it, 5e-3
         "the fastai tutorial's settings: batch size 64, 5 epochs, learning rate 5e-3, weight decay 0.1"
     )
     with pytest.raises(InputError, match="preset must be one of tutorial, fast, not 'slow'"):

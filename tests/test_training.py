@@ -7,8 +7,10 @@ import dataclasses
 import numpy as np
 import pytest
 
-from reportgen import analysis, train
+from reportgen import train
+from reportgen.analysis import findings as analysis
 from reportgen.errors import InputError
+from reportgen.train.config import LOADERS
 from tests.conftest import AWFUL, GREAT, Planted, as_ratings
 
 CONFIG = train.TrainConfig(epochs=4, lr=1e-2, factors=8, bs=64)
@@ -51,7 +53,7 @@ def test_planted_high_and_low_bias_items_come_out_at_the_ends(fitted, planted: P
     assert f.best[0].bias > 0 > f.worst[0].bias
 
 
-@pytest.mark.parametrize("loader", train.LOADERS)
+@pytest.mark.parametrize("loader", LOADERS)
 def test_same_data_and_seed_give_the_same_numbers(fitted, planted: Planted, loader: str) -> None:
     config = dataclasses.replace(CONFIG, loader=loader)
     first = fitted[0] if config == CONFIG else train.fit(as_ratings(planted.frame), config)

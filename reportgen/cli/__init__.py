@@ -20,7 +20,7 @@ from typing import Any
 
 import click
 
-from reportgen import __version__, distributed
+from reportgen import __version__
 from reportgen.cli.options import (
     build_options,
     check_source_options,
@@ -32,6 +32,7 @@ from reportgen.cli.options import (
     training_options,
 )
 from reportgen.errors import InputError, ReportgenError
+from reportgen.train import distributed
 
 log = logging.getLogger("reportgen")
 
@@ -128,7 +129,7 @@ def build(**opts: Any) -> None:
     source_date = _source_date()
     if opts["nproc"] > 1 and distributed.environment() is None:
         sys.exit(_launch(opts["nproc"], quiet=opts["quiet"]))
-    from reportgen.outputs import latest_run
+    from reportgen.runs.outputs import latest_run
 
     before = latest_run(opts["output"])
     try:
@@ -237,9 +238,9 @@ def render_command(run_folder: Path, output: Path | None, templates: Path | None
 def history_command(output: Path) -> None:
     """Rebuild OUTPUT/index.html, the table and trend charts of every kept run (build does this after each run)."""
     try:
-        from reportgen import history
+        from reportgen import pipeline
 
-        page = history.write_history(output)
+        page = pipeline.write_history(output)
     except ReportgenError as exc:
         _fail(exc.render(flag), exc.exit_code)
     click.echo(str(page))
@@ -264,11 +265,6 @@ def _launch(nproc: int, *, quiet: bool) -> int:
     --nproc); each process finds its rank in its environment. Returns the exit status:
     rank 0's when it failed (it printed why), else the first failed rank's.
     """
-    import logging as logs
-
-    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
-    from torch.distributed.run import parse_args, run
-
     args, skip = [], False
     for arg in sys.argv[1:]:
         if skip or arg == "--nproc" or arg.startswith("--nproc="):
@@ -276,21 +272,12 @@ def _launch(nproc: int, *, quiet: bool) -> int:
             continue
         args.append(arg)
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # else the launcher warns that it sets it
-    if quiet:
-        logs.getLogger("torch.distributed").setLevel(logs.CRITICAL)
-    launch = ["--standalone", "--nproc-per-node", str(nproc), "--max-restarts", "0", "--module", "reportgen", *args]
-    try:
-        run(parse_args(launch))
-    except ChildFailedError as failed:
-        first = failed.failures.get(0) or next(iter(failed.failures.values()))
-        code = first.exitcode
-        return code if code > 0 else 128 - code  # killed by a signal: 128 + its number
-    return EXIT_OK
+    return distributed.launch(nproc, ["--module", "reportgen", *args], quiet=quiet)
 
 
 def _what_was_kept(output: Path, before: Path | None, *, quiet_if_unchanged: bool = False) -> str:
     """The end of a failure's message, true to what the folder holds now: the previous report, or this run's."""
-    from reportgen.outputs import latest_run
+    from reportgen.runs.outputs import latest_run
 
     after = latest_run(output)
     if after != before and after is not None:

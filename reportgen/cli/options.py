@@ -15,9 +15,10 @@ from typing import Any
 
 import click
 
-from reportgen.data import DUPLICATE_POLICIES, ITEM_KEYS  # light modules: pandas and torch load lazily
+from reportgen.analysis import defaults
+from reportgen.data.dataset import DUPLICATE_POLICIES, ITEM_KEYS  # light modules: pandas and torch load lazily
 from reportgen.errors import ReportgenError
-from reportgen.train import DEVICES, ENGINES, LOADERS, PRESETS, RUN_FIELDS, check_y_range, describe_preset
+from reportgen.train.config import DEVICES, ENGINES, LOADERS, PRESETS, RUN_FIELDS, check_y_range, describe_preset
 
 
 def flag(name: str) -> str:
@@ -196,11 +197,16 @@ output_options = _apply(
         default=Path("output"),
         help="Folder that receives report.html and report.json.",
     ),
-    option("--top-n", type=click.IntRange(min=2), default=1000, help="How many of the most-rated items to analyse."),
+    option(
+        "--top-n",
+        type=click.IntRange(min=2),
+        default=defaults.TOP_N,
+        help="How many of the most-rated items to analyse.",
+    ),
     option(
         "--k",
         type=click.IntRange(min=1, max=1000),
-        default=10,
+        default=defaults.K,
         help="Length of the top lists the ranking metrics score.",
     ),
     option(
@@ -244,8 +250,8 @@ output_options = _apply(
 
 
 def build_options(opts: dict[str, Any], *, progress: bool, source_date: dt.datetime | None) -> Any:
-    from reportgen import data as data_stage
     from reportgen import pipeline
+    from reportgen.data import dataset as data_stage
 
     source: Path | data_stage.OwnData | None = opts["data"]
     if opts["ratings"] is not None:
@@ -283,14 +289,14 @@ def _own_data_options() -> tuple[str, ...]:
     """The options that only mean something with --ratings: OwnData's fields but the file itself."""
     from dataclasses import fields
 
-    from reportgen.data import OwnData
+    from reportgen.data.types import OwnData
 
     return tuple(f.name for f in fields(OwnData) if f.name != "ratings")
 
 
 def _train_config(opts: dict[str, Any]) -> Any:
     """The preset's settings, overridden by every hyper-parameter the user gave (anywhere)."""
-    from reportgen.train import TrainConfig
+    from reportgen.train.config import TrainConfig
 
     ctx = click.get_current_context()
     defaulted = click.core.ParameterSource.DEFAULT

@@ -17,13 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from reportgen import __version__
-from reportgen.analysis import Analysis, BiasVsMean, Disagreement, ItemStat, ScatterPoint
-from reportgen.baselines import Baselines
-from reportgen.diagnostics import Bucket, Buckets, Calibration, CalibrationBin
+from reportgen.analysis.baselines import Baselines
+from reportgen.analysis.diagnostics import Bucket, Buckets, Calibration, CalibrationBin
+from reportgen.analysis.factors import Component, ComponentGenres, GenreShare, Neighbour, Scored
+from reportgen.analysis.findings import Analysis, BiasVsMean, Disagreement, ItemStat, ScatterPoint
+from reportgen.analysis.quality import Quality, RatingMetrics
+from reportgen.analysis.ranking import Coverage, RankingMetrics
+from reportgen.analysis.stats import Histogram
 from reportgen.errors import InputError
-from reportgen.factors import Component, ComponentGenres, GenreShare, Neighbour, Scored
-from reportgen.quality import Quality, RatingMetrics
-from reportgen.ranking import Coverage, RankingMetrics
 from reportgen.report.types import (
     SCHEMA_VERSION,
     BiasMove,
@@ -34,8 +35,8 @@ from reportgen.report.types import (
     Report,
     Timings,
 )
-from reportgen.stats import Histogram
-from reportgen.train import EpochStats, Metrics, Runtime, TrainConfig
+from reportgen.train.config import TrainConfig
+from reportgen.train.results import EpochStats, Metrics, Runtime
 
 
 def read(path: Path) -> Report:
@@ -70,8 +71,6 @@ def from_json(doc: dict[str, Any]) -> Report:
 
     Durations left out under SOURCE_DATE_EPOCH come back as 0 (the page shows none then).
     """
-    from reportgen import plots, quality_plots
-
     reproducible = "timings" not in doc
     config = _config(doc["config"], doc["run"])
     metrics = _metrics(doc["metrics"])
@@ -87,7 +86,7 @@ def from_json(doc: dict[str, Any]) -> Report:
         metrics=metrics,
         analysis=analysis,
         timings=None if reproducible else Timings(**doc["timings"]),
-        figures=plots.figures(analysis, metrics.epochs) | quality_plots.figures(analysis.quality),
+        figures={},  # the renderer draws them (render_html)
         versions=dict(doc["versions"]),
         citation=doc["citation"],
         notes=tuple(doc["notes"]),

@@ -7,9 +7,10 @@ import platform
 from dataclasses import dataclass, field
 
 from reportgen import __version__
-from reportgen.analysis import Analysis
-from reportgen.data import CITATION
-from reportgen.train import PRESETS, Metrics, Runtime, TrainConfig, describe_preset
+from reportgen.analysis.findings import Analysis
+from reportgen.data.sources import CITATION
+from reportgen.train.config import PRESETS, TrainConfig, describe_preset
+from reportgen.train.results import Metrics, Runtime
 
 SCHEMA_VERSION = 2  # 2: lossless (full floats, quality.n_valid, overall bucket RMSEs, standout genres)
 VERSIONED_PACKAGES = ("fastai", "torch", "pandas", "numpy", "matplotlib", "jinja2", "click")

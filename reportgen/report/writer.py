@@ -8,10 +8,10 @@ from dataclasses import asdict
 from typing import Any
 
 from reportgen import __version__
-from reportgen.analysis import Analysis, Disagreement, ItemStat
-from reportgen.diagnostics import Buckets
-from reportgen.factors import Scored
-from reportgen.quality import Quality
+from reportgen.analysis.diagnostics import Buckets
+from reportgen.analysis.factors import Scored
+from reportgen.analysis.findings import Analysis, Disagreement, ItemStat
+from reportgen.analysis.quality import Quality
 from reportgen.report.types import SCHEMA_VERSION, Comparison, Report
 
 

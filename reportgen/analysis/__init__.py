@@ -1,0 +1,32 @@
+"""Analyse stage: what the model learned and how good a recommender it is, as one `Analysis`.
+
+The public face of the stage; its modules, lowest first (a module imports only those
+before it, tests/test_architecture.py holds the order):
+
+- `defaults`: the analysis's settings, stated once (`TOP_N` items, the ranking cut-off `K`)
+- `stats`: histograms
+- `inputs`: `QualityInputs`, what the evaluation reads (codes, ratings, predictions of both splits)
+- `baselines`: the two predictors the model is measured against
+- `factors`: PCA with its sign rule, genres at each end of a component, neighbours
+- `diagnostics`: who the model fails (buckets) and calibration
+- `ranking`: top-k lists by the model, by popularity and at random; their metrics; coverage
+- `quality`: is it a good recommender: rating metrics, ranking, buckets, calibration, in one `Quality`
+- `findings`: `analyse` and its one result, `Analysis`
+
+Importing this package loads nothing heavy: `analyse` and `Analysis` are read from `findings` on first use.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["Analysis", "analyse"]
+
+
+def __getattr__(name: str) -> Any:
+    """`analyse` and `Analysis` on first use: the CLI reads `defaults` without loading numpy."""
+    if name in __all__:
+        from reportgen.analysis import findings
+
+        return getattr(findings, name)
+    raise AttributeError(f"module 'reportgen.analysis' has no attribute {name!r}")

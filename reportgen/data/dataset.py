@@ -1,0 +1,201 @@
+"""Load stage: read ratings from the chosen source and apply the dataset policy.
+
+The policy: what one item is (`item_key`), what to do with repeated (user, item)
+pairs (`duplicates`), whether there is enough to learn from, and the rating
+range the model squashes its predictions into. Finding ml-100k lives in
+`sources`, opening files safely in `files`, typed tables in `tables`, the three
+layouts in `readers` and the types in `types` (ARCHITECTURE.md, "load stage");
+the package `reportgen.data` is the one import point for what the other stages use.
+Whatever was read, the `Provenance` says where from and carries the SHA-256 of
+the ratings file's bytes, so `sha256sum` can confirm it.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from reportgen.data import sources
+from reportgen.data.readers import (
+    read_grouplens,
+    read_ratings_file,
+    read_recbole,
+)
+from reportgen.data.sources import (
+    ML100K,
+    ML100K_URL,
+    SOURCE_DOWNLOAD,
+    SOURCE_FASTAI_CACHE,
+    SOURCE_PATH,
+    Downloader,
+    download_with_fastai,
+)
+from reportgen.data.types import OwnData, Ratings
+from reportgen.errors import DataNotFoundError, InputError, setting
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    import numpy as np
+    import pandas as pd
+
+
+log = logging.getLogger(__name__)
+
+ITEM_KEYS = ("title", "id")
+DUPLICATE_POLICIES = ("last", "error")
+MIN_ITEMS = 3
+
+
+def load(
+    source: Path | OwnData | None = None,
+    download: Downloader | None = download_with_fastai,
+    *,
+    item_key: str = "title",
+    duplicates: str = "last",
+) -> Ratings:
+    """Read ratings: an own file, a GroupLens folder/zip, or the first source of ml-100k.
+
+    `download=None` forbids the network step. `item_key` says what the model
+    treats as one item; `duplicates` what to do with repeated (user, item) pairs:
+    keep the `last` rating of each, or raise (`error`).
+    """
+    if isinstance(source, OwnData):
+        raw = read_ratings_file(source)
+    elif source is not None:
+        raw = read_grouplens(source, source=SOURCE_PATH)
+    else:
+        raw = _load_ml100k(download)
+    return finalise(raw, item_key=item_key, duplicates=duplicates)
+
+
+def _load_ml100k(download: Downloader | None) -> Ratings:
+    """The first of fastai's cache, the recbole copy and a download that has ml-100k."""
+    cache = sources.fastai_data_dir() / ML100K
+    if sources.is_grouplens_dir(cache):
+        return read_grouplens(cache, source=SOURCE_FASTAI_CACHE)
+    recbole = sources.recbole_data_dir()
+    if recbole is not None and sources.is_recbole_dir(recbole):
+        return read_recbole(recbole)
+    failure = f"downloading is turned off ({setting('offline')})"
+    if download is not None:
+        log.info("ml-100k not found locally; downloading %s", ML100K_URL)
+        try:
+            fetched = download()
+        except Exception as exc:  # network errors come in many types; all mean the same here
+            failure = f"the download failed ({type(exc).__name__}: {exc})"
+        else:
+            return read_grouplens(fetched, source=SOURCE_DOWNLOAD)
+    raise DataNotFoundError(sources.not_found_message(failure))
+
+
+def finalise(ratings: Ratings, *, item_key: str = "title", duplicates: str = "last") -> Ratings:
+    """Apply the item key and the duplicate policy, check there is enough to learn from."""
+    import pandas as pd
+
+    name = ratings.provenance.ratings_file
+    frame = ratings.frame
+    notes = list(ratings.notes)
+    keys = _pair_keys(frame)
+    repeated = keys.duplicated(keep="last").to_numpy()
+    n_repeated = int(repeated.sum())
+    if n_repeated and duplicates == "error":
+        first = frame.index[keys.duplicated(keep="first").to_numpy().argmax()]
+        row = frame.loc[first]
+        raise InputError(
+            f"{name}: {n_repeated} duplicate (user, item) pair(s), first repeated at {ratings.row_word} {first} "
+            f"(user {row['user']}, item {row['item']}); pass {setting('duplicates')} last to keep the last rating of each"
+        )
+    del keys  # 8 bytes a rating: gone before the frame is copied
+    if n_repeated:
+        frame = frame[~repeated]
+        notes.append(f"{n_repeated} duplicate (user, item) pair(s): kept the last rating of each")
+
+    if item_key == "id":
+        frame = frame.assign(title=_id_labels(frame["item"], frame["title"]))
+    elif item_key != "title":
+        raise InputError(f"item key must be 'title' or 'id', not {item_key!r}")
+
+    n_items = frame["title"].nunique()
+    if n_items < MIN_ITEMS:
+        raise InputError(f"{name}: only {n_items} distinct item(s); at least {MIN_ITEMS} are needed")
+    single_users = int((_counts(frame["user"]) == 1).sum())
+    single_items = int((_counts(frame["title"]) == 1).sum())
+    singles = [f"{n} {what}" for n, what in ((single_users, "user(s)"), (single_items, "item(s)")) if n]
+    if singles:
+        notes.append(f"{' and '.join(singles)} have a single rating; the model learns little about them")
+    return Ratings(
+        frame=pd.DataFrame(frame),
+        provenance=ratings.provenance,
+        item_key=item_key,
+        duplicates_dropped=n_repeated,
+        row_word=ratings.row_word,
+        notes=tuple(notes),
+        item_genres=ratings.item_genres,
+    )
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _codes(column: pd.Series) -> tuple[np.ndarray, int]:
+    """Integer codes (any width) of a column and how many distinct values they index (categorical or not)."""
+    import pandas as pd
+
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return column.cat.codes.to_numpy(), len(column.cat.categories)
+    codes, uniques = pd.factorize(column)
+    return codes, len(uniques)
+
+
+def _pair_keys(frame: pd.DataFrame) -> pd.Series:
+    """One int64 per (user, item) pair: equal pairs, equal keys."""
+    import numpy as np
+    import pandas as pd
+
+    users, _ = _codes(frame["user"])
+    items, n_items = _codes(frame["item"])
+    keys = users.astype(np.int64)
+    keys *= max(n_items, 1)  # in place: one int64 array for the whole table
+    keys += items
+    return pd.Series(keys, copy=False)
+
+
+def _counts(column: pd.Series) -> np.ndarray:
+    """How many ratings each value that occurs has."""
+    import numpy as np
+
+    codes, n = _codes(column)
+    counts = np.bincount(codes[codes >= 0], minlength=n)
+    return counts[counts > 0]
+
+
+def _id_labels(item: pd.Series, title: pd.Series) -> pd.Categorical:
+    """`Title [id]` where an item's title is not its id, so items sharing a title stay apart.
+
+    Computed once per distinct (item, title) pair, so the cost is one pass over the ratings.
+    """
+    import numpy as np
+    import pandas as pd
+
+    item_codes, _ = _codes(item)
+    title_codes, n_titles = _codes(title)
+    item_codes = item_codes.astype(np.int64)
+    pair_codes, pairs = pd.factorize(item_codes * max(n_titles, 1) + title_codes)
+    item_values = _values(item)[pairs // max(n_titles, 1)]
+    title_values = _values(title)[pairs % max(n_titles, 1)]
+    ids = np.array([str(v) for v in item_values], dtype=object)
+    labels = np.array([str(v) for v in title_values], dtype=object)
+    joined = np.where(labels == ids, labels, labels + " [" + ids + "]")
+    label_codes, uniques = pd.factorize(joined, sort=True)
+    return pd.Categorical.from_codes(label_codes[pair_codes], categories=pd.Index(uniques, dtype="str"))
+
+
+def _values(column: pd.Series) -> np.ndarray:
+    """The distinct values `_codes` indexes, in code order."""
+    import numpy as np
+    import pandas as pd
+
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return np.asarray(column.cat.categories, dtype=object)
+    return np.asarray(pd.factorize(column)[1], dtype=object)

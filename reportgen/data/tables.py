@@ -1,0 +1,396 @@
+"""Ratings tables into typed, checked columns: a fast typed read, and a careful one that names the first bad line.
+
+The fast read (pyarrow, multi-threaded, only the needed columns) serves every
+well-formed CSV/TSV and Parquet file; it gives up, never guesses, on anything
+unusual (a bad value, a blank line, a quoted line break), and the careful read
+(pandas, in chunks of strings) then finds the first bad line or row and names it.
+Both return the same frame: ids and titles as `Categorical` with sorted
+categories, ratings as float64, the index the line (or row) each rating came from.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import IO, TYPE_CHECKING, Any
+
+from reportgen.data.files import MAX_HEADER_BYTES, check_encoding, check_text_head, count_lines, is_wide
+from reportgen.errors import InputError
+
+if TYPE_CHECKING:  # pandas and pyarrow are imported lazily: `reportgen datasets` must answer fast
+    import pandas as pd
+
+Opener = Callable[[], AbstractContextManager[IO[bytes]]]  # opens the (decompressed) bytes of a table
+ROWS_PER_CHUNK = 1_000_000  # the careful read's unit: its memory is bounded by one chunk of strings
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How to read one table: its separator and header, and which columns play which role."""
+
+    name: str  # the file, as messages name it
+    sep: str
+    encoding: str
+    user: Any
+    item: Any
+    rating: Any
+    title: Any = None  # optional column: absent from the file is fine
+    header: bool = True
+    integer_ids: bool = False  # GroupLens and recbole: ids are integers
+    typed_header: bool = False  # recbole: `user_id:token` names the column `user_id`
+    expected: str = ""  # a headerless table's columns, for the message when there are too few
+    named: bool = True  # the columns are the user's choice, so messages name them
+
+
+def read_text(open_table: Opener, layout: Layout) -> tuple[pd.DataFrame, bool]:
+    """A delimited text table's typed columns, and whether it had the title column."""
+    with open_table() as stream:
+        head = stream.read(MAX_HEADER_BYTES + 1)
+        at_end = len(head) <= MAX_HEADER_BYTES and not stream.read(1)
+    if not head.strip():
+        raise InputError(f"{layout.name}: the file is empty")
+    check_text_head(head, layout.name, layout.encoding, layout.sep, at_end=at_end)
+    fast = _fast_text(open_table, layout, head)
+    if fast is not None:
+        return fast
+    with open_table() as stream:
+        check_encoding(stream, layout.name, layout.encoding)
+    return _assemble(_careful_chunks(open_table, layout), layout)
+
+
+def read_arrow(table: Any, layout: Layout) -> tuple[pd.DataFrame, bool]:
+    """A Parquet file's columns (already read, only those needed), typed and checked by row."""
+    import pandas as pd
+
+    fast = _typed_arrow(table, layout, first_row=1)
+    if fast is not None:
+        return fast
+
+    def chunks() -> Iterator[pd.DataFrame]:  # one batch of Python values at a time
+        start = 1
+        for batch in table.to_batches(max_chunksize=ROWS_PER_CHUNK):
+            chunk = batch.to_pandas()
+            chunk.index = pd.RangeIndex(start, start + len(chunk))
+            start += len(chunk)
+            yield chunk
+
+    return _assemble(chunks(), layout, row_word="row")
+
+
+def read_strings(open_table: Opener, name: str, *, sep: str, encoding: str, header: bool) -> pd.DataFrame:
+    """A small table (an items file) as strings, blank lines dropped, indexed by line."""
+    import pandas as pd
+
+    with open_table() as stream:
+        head = stream.read(MAX_HEADER_BYTES + 1)
+        at_end = len(head) <= MAX_HEADER_BYTES and not stream.read(1)
+    if not head.strip():
+        raise InputError(f"{name}: the file is empty")
+    check_text_head(head, name, encoding, sep, at_end=at_end)
+    with open_table() as stream:
+        check_encoding(stream, name, encoding)
+    layout = Layout(name, sep, encoding, None, None, None, header=header)
+    chunks = [c[~c.apply(blank).all(axis=1)] for c in _careful_chunks(open_table, layout)]
+    table = pd.concat(chunks) if chunks else pd.DataFrame()
+    if table.empty:
+        raise InputError(f"{name}: no ratings below the header" if header else f"{name}: the file is empty")
+    return table
+
+
+def release_arrow_memory() -> None:
+    """Give the pages of pyarrow's freed buffers (the parsed text) back to the system.
+
+    pyarrow's allocator keeps freed memory for reuse; after a large read that is
+    as much again as the frame, held for the rest of the run.
+    """
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
+
+
+# --------------------------------------------------------------------------- the fast read
+
+
+def _fast_text(open_table: Opener, layout: Layout, head: bytes) -> tuple[pd.DataFrame, bool] | None:
+    """pyarrow's typed read, or None where the careful read must look (any doubt at all)."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    if len(layout.sep) != 1 or is_wide(layout.encoding):
+        return None  # the careful read's cases: regex separators, UTF-16/32
+    roles = [layout.user, layout.item, layout.rating] + ([layout.title] if layout.title is not None else [])
+    if not layout.header:
+        names = {role: f"f{role}" for role in roles}  # pyarrow's own names for a headerless table
+    elif layout.typed_header:  # recbole: find `user_id:token` for `user_id`
+        first = head.split(b"\n", 1)[0].decode(layout.encoding, errors="replace").rstrip("\r")
+        found = {name.split(":", 1)[0]: name for name in first.split(layout.sep)}
+        names = {role: found.get(str(role), str(role)) for role in roles}
+    else:
+        names = {role: str(role) for role in roles}
+    ids = pa.int64() if layout.integer_ids else pa.dictionary(pa.int32(), pa.string())
+    types = {names[layout.user]: ids, names[layout.item]: ids, names[layout.rating]: pa.float64()}
+    if layout.title is not None:
+        types[names[layout.title]] = pa.dictionary(pa.int32(), pa.string())
+    try:
+        with open_table() as stream:
+            lines = count_lines(stream)
+        with open_table() as stream:
+            table = pacsv.read_csv(
+                stream,
+                read_options=pacsv.ReadOptions(
+                    encoding=layout.encoding, block_size=1 << 24, autogenerate_column_names=not layout.header
+                ),
+                parse_options=pacsv.ParseOptions(
+                    delimiter=layout.sep, ignore_empty_lines=False, quote_char='"' if layout.header else False
+                ),
+                convert_options=pacsv.ConvertOptions(
+                    include_columns=list(types),
+                    include_missing_columns=True,
+                    column_types=types,
+                    null_values=[""],
+                    strings_can_be_null=False,
+                    quoted_strings_can_be_null=False,
+                ),
+            )
+    except (pa.ArrowException, ValueError, LookupError):
+        return None
+    if table.num_rows == 0 or table.num_rows != lines - (1 if layout.header else 0):
+        return None  # blank lines, line breaks inside quotes or a stray \r: the careful read counts lines
+    for role in (layout.user, layout.item):
+        if table.column(names[role]).null_count == table.num_rows:
+            return None  # a missing column; the careful read names what it found
+    table = table.rename_columns([{v: str(k) for k, v in names.items()}.get(c, c) for c in table.column_names])
+    return _typed_arrow(table, layout, first_row=2 if layout.header else 1)
+
+
+def _typed_arrow(table: Any, layout: Layout, *, first_row: int) -> tuple[pd.DataFrame, bool] | None:
+    """user, item, rating (and title) from an Arrow table, or None if any value needs a closer look."""
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+
+    names = set(table.column_names)
+    if not {str(layout.user), str(layout.item), str(layout.rating)} <= names or table.num_rows == 0:
+        return None
+    columns: dict[str, Any] = {}
+    for role, column in (("user", layout.user), ("item", layout.item)):
+        values = (_integer_categorical if layout.integer_ids else _categorical)(table.column(str(column)))
+        if values is None or values.isna().any():
+            return None
+        columns[role] = values
+    rating = table.column(str(layout.rating))
+    if not (pa.types.is_integer(rating.type) or pa.types.is_floating(rating.type)) or rating.null_count:
+        return None
+    columns["rating"] = rating.to_numpy().astype(np.float64, copy=False)
+    if not np.isfinite(columns["rating"]).all():
+        return None
+    has_title = layout.title is not None and str(layout.title) in names
+    if has_title:
+        title = table.column(str(layout.title))
+        if pa.types.is_null(title.type) or title.null_count == table.num_rows:
+            has_title = False  # the file has no such column
+        else:
+            columns["title"] = _categorical(title, blank_is_missing=True)
+            if columns["title"] is None:
+                return None
+    frame = pd.DataFrame(columns)
+    frame.index = pd.RangeIndex(first_row, first_row + len(frame))
+    return frame, has_title
+
+
+def _integer_categorical(values: Any) -> pd.Series | None:
+    """An Arrow column of integer ids (GroupLens, recbole) as a Categorical of int64 with sorted categories."""
+    import pandas as pd
+    import pyarrow as pa
+
+    if not pa.types.is_integer(values.type) or values.null_count:
+        return None
+    codes, uniques = pd.factorize(values.to_numpy(), sort=True)
+    return pd.Series(pd.Categorical.from_codes(codes, categories=pd.Index(uniques, dtype="int64")))
+
+
+def _categorical(values: Any, *, blank_is_missing: bool = False) -> pd.Series | None:
+    """An Arrow column of ids or titles as a Categorical of stripped strings with sorted categories.
+
+    Strings are stripped once per distinct value, not per rating. None where a
+    value cannot be an id (a float or other type, or blank where blanks are not
+    allowed): the careful read decides what to say.
+    """
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pa.types.is_integer(values.type):
+        values = pc.cast(values, pa.string())
+    if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
+        values = pc.dictionary_encode(values)
+    elif not pa.types.is_dictionary(values.type) or not pa.types.is_string(values.type.value_type):
+        return None
+    encoded = pa.table({"v": values}).unify_dictionaries().column("v").to_pandas()
+    codes = encoded.cat.codes.to_numpy()
+    stripped = encoded.cat.categories.str.strip()
+    empty = np.asarray(stripped == "")
+    if empty.any() and not blank_is_missing:
+        return None
+    if stripped.has_duplicates or not stripped.is_monotonic_increasing or empty.any():
+        keep = ~empty
+        order, uniques = pd.factorize(stripped[keep], sort=True)
+        remap = np.full(len(stripped) + 1, -1, dtype=np.int32)  # the last slot: code -1 stays -1
+        remap[:-1][keep] = order
+        codes = remap[codes]
+        stripped = pd.Index(uniques, dtype="str")
+    return pd.Series(pd.Categorical.from_codes(codes, categories=stripped))
+
+
+# --------------------------------------------------------------------------- the careful read
+
+
+def _careful_chunks(open_table: Opener, layout: Layout) -> Iterator[pd.DataFrame]:
+    """Chunks of the table as strings, each row indexed by the physical line it starts on.
+
+    Quoted fields may hold line breaks, so a row's line is the header's lines plus
+    every earlier row's lines, counted from the values themselves.
+    """
+    import numpy as np
+    import pandas as pd
+
+    multiline = layout.header and len(layout.sep) == 1
+    with open_table() as stream:
+        try:
+            reader = pd.read_csv(
+                stream,
+                sep=layout.sep,
+                header=0 if layout.header else None,
+                dtype=str,
+                keep_default_na=False,
+                skip_blank_lines=False,
+                quoting=csv.QUOTE_MINIMAL if layout.header else csv.QUOTE_NONE,
+                encoding=layout.encoding,
+                chunksize=ROWS_PER_CHUNK,
+                engine="python" if len(layout.sep) > 1 and layout.sep != r"\s+" else "c",
+            )
+            line = None
+            for chunk in reader:
+                if line is None:  # the header's own lines, line breaks in quoted names included
+                    line = 2 + sum(str(c).count("\n") for c in chunk.columns) if layout.header else 1
+                if layout.typed_header:
+                    chunk.columns = [str(c).split(":", 1)[0] for c in chunk.columns]
+                breaks = np.zeros(len(chunk), dtype=np.int64)
+                if multiline:
+                    for column in chunk.columns:
+                        breaks += chunk[column].fillna("").str.count("\n").to_numpy(dtype=np.int64)
+                starts = line + np.arange(len(chunk)) + np.cumsum(breaks) - breaks
+                chunk.index = pd.Index(starts, dtype="int64")
+                if len(chunk):
+                    line = int(starts[-1] + 1 + breaks[-1])
+                yield chunk
+        except pd.errors.EmptyDataError as exc:
+            raise InputError(f"{layout.name}: the file is empty") from exc
+        except (pd.errors.ParserError, ValueError, re.error) as exc:
+            raise InputError(f"{layout.name}: cannot parse ({' '.join(str(exc).split())})") from exc
+
+
+def _assemble(chunks: Iterator[pd.DataFrame], layout: Layout, row_word: str = "line") -> tuple[pd.DataFrame, bool]:
+    """Check every chunk (the first bad value stops the read) and join their typed columns."""
+    import numpy as np
+    import pandas as pd
+    from pandas.api.types import union_categoricals
+
+    parts: list[pd.DataFrame] = []
+    has_title = False
+    seen = 0
+    for chunk in chunks:
+        if not parts and not seen:
+            required = [layout.user, layout.item, layout.rating]
+            missing = [str(c) for c in required if c not in chunk.columns]
+            if missing and not layout.header:
+                raise InputError(f"{layout.name}: {layout.expected}; found {chunk.shape[1]} column(s)")
+            if missing:
+                raise InputError(
+                    f"{layout.name}: missing column(s) {', '.join(missing)}; found {', '.join(map(str, chunk.columns))}"
+                )
+            has_title = layout.title is not None and layout.title in chunk.columns
+        seen += len(chunk)
+        chunk = chunk[~chunk.apply(blank).all(axis=1)]  # blank lines carry no rating
+        if len(chunk):
+            parts.append(_check_chunk(chunk, layout, row_word, has_title))
+    if not parts:
+        raise InputError(f"{layout.name}: " + ("no ratings below the header" if layout.header else "the file is empty"))
+    columns: dict[str, Any] = {}
+    for role in ("user", "item") + (("title",) if has_title else ()):
+        if layout.integer_ids and role != "title":
+            values = np.concatenate([p[role].to_numpy() for p in parts])
+            columns[role] = pd.Categorical(values, categories=np.unique(values))
+        else:
+            joined = union_categoricals([pd.Categorical(p[role]) for p in parts], sort_categories=True)
+            columns[role] = joined
+    columns["rating"] = np.concatenate([p["rating"].to_numpy(dtype=np.float64) for p in parts])
+    index = np.concatenate([p.index.to_numpy(dtype=np.int64) for p in parts])
+    order = ["user", "item", "rating"] + (["title"] if has_title else [])
+    return pd.DataFrame({c: columns[c] for c in order}, index=pd.Index(index, dtype="int64")), has_title
+
+
+def _check_chunk(table: pd.DataFrame, layout: Layout, row_word: str, has_title: bool) -> pd.DataFrame:
+    """user, item and rating (and title) of one chunk, checked row by row; errors name the line and value."""
+    import numpy as np
+    import pandas as pd
+
+    def label(column: object, role: str) -> str:
+        return f"{role} (column '{column}')" if layout.named else role
+
+    def where(row: object, column: object) -> str:
+        return f"{layout.name}: {row_word} {line_of(table, row, column) if row_word == 'line' else row}"
+
+    user = as_ids(table[layout.user], where, label(layout.user, "user"), integer=layout.integer_ids)
+    item = as_ids(table[layout.item], where, label(layout.item, "item"), integer=layout.integer_ids)
+    raw = table[layout.rating]
+    empty = blank(raw)
+    if empty.any():
+        first = raw.index[empty.to_numpy().argmax()]
+        raise InputError(f"{where(first, layout.rating)}: {label(layout.rating, 'rating')} is empty")
+    rating = pd.to_numeric(raw, errors="coerce")
+    bad = ~np.isfinite(rating.to_numpy(dtype="float64", na_value=np.nan))
+    if bad.any():
+        first = raw.index[bad.argmax()]
+        value = raw.loc[first]
+        raise InputError(f"{where(first, layout.rating)}: {label(layout.rating, 'rating')} {value!r} is not a number")
+    checked = {"user": user, "item": item, "rating": rating.astype("float64")}
+    if has_title:
+        title = table[layout.title]
+        checked["title"] = title.astype(str).str.strip().where(~blank(title))
+    return pd.DataFrame(checked)
+
+
+def line_of(table: pd.DataFrame, row: object, column: object) -> object:
+    """The physical line of one value: its row's first line plus the line breaks in the fields before it."""
+    if column not in table.columns:
+        return row
+    before = table.columns[: table.columns.get_loc(column)]
+    cells = table.loc[row, before] if len(before) else []
+    return int(row) + sum(str(c).count("\n") for c in cells if isinstance(c, str))  # type: ignore[call-overload]
+
+
+def blank(column: pd.Series) -> pd.Series:
+    """True where a cell is missing, NaN or only whitespace."""
+    return column.isna() | (column.astype(str).str.strip() == "")
+
+
+def as_ids(column: pd.Series, where: Callable[[object, object], str], what: str, *, integer: bool) -> pd.Series:
+    """Ids as int64 (GroupLens, recbole) or stripped strings (own files); none may be empty."""
+    import pandas as pd
+
+    empty = blank(column)
+    if empty.any():
+        raise InputError(f"{where(column.index[empty.to_numpy().argmax()], column.name)}: {what} is empty")
+    if not integer:
+        return column.astype(str).str.strip()
+    numbers = pd.to_numeric(column, errors="coerce")
+    bad = numbers.isna() | (numbers != numbers.round())
+    if bad.any():
+        first = column.index[bad.to_numpy().argmax()]
+        raise InputError(f"{where(first, column.name)}: {what} {column.loc[first]!r} is not an integer id")
+    return numbers.astype("int64")

@@ -1,0 +1,8 @@
+"""Render stage: the report as a page (HTML), a summary (Markdown) and figures (SVG).
+
+Modules, lowest first (a module imports only those before it, tests/test_architecture.py
+holds the order): `formatting` (the one formatter of numbers), `labels` (the one table
+of names the page and the Markdown show), `figures/` (matplotlib, nowhere else),
+`history` (the history page's view model), `html` (the one Jinja environment, the
+CSP, the sections) and `markdown` (report.md).
+"""

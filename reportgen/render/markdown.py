@@ -1,0 +1,129 @@
+"""report.md: the report as GitHub-flavoured Markdown, for a pull request comment or a CI job summary.
+
+Written from Python, not from a template: every value from the data goes through
+`md`, which turns it into plain inline text that can neither end a table cell nor
+start a link, emphasis, HTML, a heading or a mention, whatever the title holds.
+Numbers are formatted here and never escaped. No HTML is written at all, so the
+text reads the same as a `gh pr comment --body-file` and in `$GITHUB_STEP_SUMMARY`.
+"""
+
+from __future__ import annotations
+
+import re
+
+from reportgen.analysis.findings import ItemStat
+from reportgen.data.titles import clean_title
+from reportgen.render import labels
+from reportgen.render.formatting import fixed, signed, thousands
+from reportgen.report import Report
+from reportgen.report.compare import NOISE_PCT, verdict
+
+N_BIASES = 5
+N_MOVES = 5
+# Every ASCII punctuation character that starts or ends inline Markdown (or GitHub)
+# syntax: emphasis, code, links and images, autolinks (www. and scheme:) and HTML,
+# table cells, strikethrough, entities, math ($), emoji (:), mentions and issue
+# references (@, #). Left alone: - + = ^ ( ) , ; ? / % ' ", which only mean something
+# at the start of a line, where no value is ever written (each follows a label or `| `).
+_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|#.!~&$:@])")
+
+
+def md(value: object) -> str:
+    """`value` as inline Markdown text that shows exactly its characters, on one line."""
+    text = clean_title(str(value)).strip()
+    return _SPECIAL.sub(r"\\\1", text)
+
+
+def render_markdown(report: Report) -> str:
+    """report.md's exact text (under 80 lines): data, error against the baselines, changes, extreme biases."""
+    d, m, b = report.dataset, report.metrics, report.analysis.baselines
+    lines = [
+        f"## reportgen: {md(d.name)}, valid RMSE {fixed(m.valid_rmse, 4)}",
+        "",
+        f"- **Data set:** {md(d.name)} ({md(d.files[0].name)}), {thousands(d.n_ratings, ',')} ratings, "
+        f"{thousands(d.n_users, ',')} users, {thousands(d.n_items, ',')} items",
+        f"- **SHA-256:** `{_hex(d.sha256)}`",
+        f"- **Generated:** {md(report.generated_at)} by reportgen {md(report.versions.get('reportgen', ''))}, "
+        f"preset {md(report.config.preset)}, {report.config.epochs} epochs, {report.config.factors} factors",
+        "",
+        "### Validation error",
+        "",
+        "| Predictor | Valid RMSE | Minus the model's |",
+        "| --- | ---: | ---: |",
+        f"| {labels.PREDICTORS['model']} | {fixed(b.model_rmse, 4)} | |",
+        f"| {labels.PREDICTORS['bias']} | {fixed(b.bias_only_rmse, 4)} | {signed(b.bias_only_rmse - b.model_rmse)} |",
+        f"| {labels.PREDICTORS['global_mean']} ({fixed(b.global_mean, 2)}) | {fixed(b.global_mean_rmse, 4)} | {signed(b.global_mean_rmse - b.model_rmse)} |",
+        "",
+        *_changes(report),
+        *_biases("Lowest biases", report.analysis.worst[:N_BIASES]),
+        *_biases("Highest biases", report.analysis.best[:N_BIASES]),
+        "### The rest",
+        "",
+        f"Open `report.html` beside this file for the whole report ({len(report.analysis.item_stats)} items' biases, "
+        "latent factors, neighbours, ranking metrics, calibration and figures); `report.json` has every number, "
+        "`index.html` in the output folder the history of the kept runs, and `model.safetensors` the trained model "
+        "(`reportgen.load_model`).",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _hex(text: str) -> str:
+    """A checksum inside a code span: only hex digits can reach it."""
+    return text if re.fullmatch(r"[0-9a-f]*", text) else "not a checksum"
+
+
+def _changes(report: Report) -> list[str]:
+    c = report.comparison
+    if c is None:
+        return [
+            "### Since the previous run",
+            "",
+            "No previous run to compare with: this is the first in this output folder.",
+            "",
+        ]
+    change_pct = c.rmse_change_pct
+    lines = [
+        "### Since the previous run",
+        "",
+        f"**Verdict: {verdict(change_pct, c.dataset_changed)}.** Valid RMSE {fixed(c.valid_rmse_before, 4)} → "
+        f"{fixed(c.valid_rmse_after, 4)} ({signed(c.valid_rmse_after - c.valid_rmse_before)}, "
+        f"{signed(change_pct, 2, ' %')}) against {md(c.previous)} of {md(c.previous_generated_at)}. "
+        f"Within noise means a change of less than {NOISE_PCT:g} % of the previous RMSE, the spread "
+        "that changing only the seed gives on ML-100k.",
+    ]
+    if c.dataset_changed:
+        lines.append(f"The data changed (SHA-256 was `{_hex(c.previous_sha256)}`), so the runs are not like for like.")
+    lines += [
+        "",
+        "| Measure | Before | After | Change |",
+        "| --- | ---: | ---: | ---: |",
+        f"| Valid RMSE | {fixed(c.valid_rmse_before, 4)} | {fixed(c.valid_rmse_after, 4)} | {signed(c.valid_rmse_after - c.valid_rmse_before)} |",
+        f"| Valid MSE | {fixed(c.valid_mse_before, 4)} | {fixed(c.valid_mse_after, 4)} | {signed(c.valid_mse_after - c.valid_mse_before)} |",
+        "",
+    ]
+    changed = c.changed_lists
+    if changed:
+        named = "; ".join(f"{md(x.name)} ({len(x.entered)} in, {len(x.left)} out)" for x in changed)
+        lines += [f"Lists that changed: {named}.", ""]
+    else:
+        lines += ["No ranked list changed.", ""]
+    moves = c.bias_moves[:N_MOVES]
+    if moves:
+        lines += ["| Largest bias moves | Before | After | Change |", "| --- | ---: | ---: | ---: |"]
+        lines += [f"| {md(x.title)} | {fixed(x.before, 4)} | {fixed(x.after, 4)} | {signed(x.change)} |" for x in moves]
+        lines.append("")
+    return lines
+
+
+def _biases(caption: str, rows: tuple[ItemStat, ...]) -> list[str]:
+    lines = [
+        f"### {caption}",
+        "",
+        "| # | Title | Bias | Mean rating | Ratings |",
+        "| ---: | --- | ---: | ---: | ---: |",
+    ]
+    lines += [
+        f"| {n} | {md(s.title)} | {fixed(s.bias, 4)} | {fixed(s.mean_rating, 2)} | {thousands(s.count, ',')} |"
+        for n, s in enumerate(rows, start=1)
+    ]
+    return lines + [""]

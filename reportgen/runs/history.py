@@ -1,0 +1,120 @@
+"""Reading the history: every entry of OUTPUT/runs/ as one `RunRow` for the history page (index.html).
+
+Runs are read only through `report.ReportDoc`, one at a time, and never trusted: a
+symlink is listed and not followed, a file or folder that is not a finished run, a
+run without a readable report.json or with values of the wrong kind is listed with
+what is wrong, and the page is still written. Links go only to a run's own
+`runs/<name>/report.html`, and only when that file is there.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+from reportgen.report import ReportDoc, compare
+from reportgen.runs import outputs
+
+log = logging.getLogger(__name__)
+
+MAX_JSON_BYTES = 64 << 20  # a report.json is at most a few MB; anything larger is not ours
+
+
+@dataclass(frozen=True)
+class RunRow:
+    """One entry of runs/: what the table shows, or why it cannot show it (`problem`)."""
+
+    name: str
+    number: int | None = None  # position among the readable runs, oldest first (the charts' x)
+    href: str | None = None  # "runs/<name>/report.html", when that file exists
+    problem: str | None = None
+    generated_at: str | None = None
+    dataset: str | None = None
+    sha256: str | None = None
+    n_ratings: float | None = None
+    valid_rmse: float | None = None
+    bias_only_rmse: float | None = None
+    global_mean_rmse: float | None = None
+    fit_seconds: float | None = None
+    preset: str | None = None
+    change_pct: float | None = None
+    verdict: str | None = None
+
+
+def _read_json(path: Path) -> ReportDoc:
+    """report.json of a run, without following a symlink; OSError or ValueError when it cannot be used."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ValueError("report.json is not a plain file")
+        if info.st_size > MAX_JSON_BYTES:
+            raise ValueError(f"report.json is {info.st_size} bytes, too large to be a report")
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            text = handle.read().decode("utf-8")
+    finally:
+        os.close(fd)
+    return ReportDoc.read_text(text)
+
+
+def read_run(entry: Path) -> RunRow:
+    """One entry of runs/ as a table row; never raises for what the entry holds."""
+    name = entry.name
+    if entry.is_symlink():
+        return RunRow(name, problem="a symbolic link, not followed")
+    if not entry.is_dir():
+        return RunRow(name, problem="not a folder" if entry.exists() else "vanished while reading")
+    if not outputs.RUN_NAME.match(name):
+        return RunRow(name, problem="not a reportgen run: its name is not a UTC time")
+    try:
+        doc = _read_json(entry / outputs.JSON_NAME)
+        change_pct = doc.number("comparison", "valid_rmse_change_pct")
+        previous, current = doc.text("comparison", "previous_sha256"), doc.text("comparison", "current_sha256")
+        row = RunRow(
+            name,
+            generated_at=doc.text("generated_at"),
+            dataset=doc.text("dataset", "name"),
+            sha256=doc.text("dataset", "sha256"),
+            n_ratings=doc.number("dataset", "n_ratings"),
+            valid_rmse=doc.valid_rmse,
+            bias_only_rmse=doc.number("insight", "baselines", "bias_only_rmse"),
+            global_mean_rmse=doc.number("insight", "baselines", "global_mean_rmse"),
+            fit_seconds=doc.number("runtime", "fit_seconds"),
+            preset=doc.text("run", "preset") or doc.text("runtime", "preset"),
+            change_pct=change_pct,
+            verdict=None if change_pct is None else compare.verdict(change_pct, previous != current),
+        )
+    except json.JSONDecodeError as exc:
+        return RunRow(name, problem=f"report.json is not valid JSON ({exc.msg}, line {exc.lineno})")
+    except FileNotFoundError:
+        return RunRow(name, problem="no report.json")
+    except OSError as exc:
+        return RunRow(name, problem=f"report.json cannot be read ({exc.strerror or exc})")
+    except (ValueError, UnicodeDecodeError) as exc:
+        return RunRow(name, problem=f"report.json is damaged or foreign: {exc}")
+    page = entry / outputs.HTML_NAME
+    if page.is_file() and not page.is_symlink():
+        row = _with(row, href=f"{outputs.RUNS}/{name}/{outputs.HTML_NAME}")
+    return row
+
+
+def _with(row: RunRow, **changes: object) -> RunRow:
+    from dataclasses import replace
+
+    return replace(row, **changes)
+
+
+def collect(output: Path) -> tuple[RunRow, ...]:
+    """Every entry of OUTPUT/runs/ but hidden ones (staging): finished runs oldest first, then the rest by name."""
+    root = Path(output) / outputs.RUNS
+    if root.is_symlink() or not root.is_dir():
+        return ()
+    entries = [e for e in root.iterdir() if not e.name.startswith(".")]
+    rows = [read_run(e) for e in entries]
+    good = sorted((r for r in rows if r.problem is None), key=lambda r: outputs.run_order(Path(r.name)))
+    bad = sorted((r for r in rows if r.problem is not None), key=lambda r: r.name)
+    return tuple(_with(r, number=n) for n, r in enumerate(good, start=1)) + tuple(bad)

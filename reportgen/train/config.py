@@ -1,0 +1,154 @@
+"""How a fit is configured: `TrainConfig` and its presets, the sparse engine's `EngineSettings`.
+
+The types every training engine reads, below all of them (ARCHITECTURE.md, "train
+stage"): the hyper-parameters (the tutorial's defaults), how to run them (loader,
+engine, threads, device), the named presets, and `check_config`, the one check of a
+config's settings that the command line and the Python API share.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from reportgen.errors import InputError, setting
+
+LOADERS = ("lean", "fastai")
+ENGINES = ("auto", "lean", "sparse")  # lean: fastai's Learner (fed by `loader`); sparse: reportgen.train.sparse
+DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class Preset:
+    """Starting settings: the `TrainConfig` fields they change, and what they are for."""
+
+    changes: dict[str, Any]
+    purpose: str
+
+
+PRESETS: dict[str, Preset] = {
+    # The tutorial's settings: TrainConfig's defaults.
+    "tutorial": Preset({}, "the fastai tutorial's settings"),
+    # The least fit time found that reaches valid MSE <= 0.83 on ML-100k for seeds 42, 1
+    # and 2 alike (benchmarks/train_speed.py --sweep; README, "Presets"): 16x larger
+    # batches, so 16x fewer steps, a doubled learning rate and five times the weight
+    # decay (fewer steps decay the weights less).
+    "fast": Preset(
+        {"bs": 1024, "epochs": 5, "lr": 0.01, "wd": 0.5},
+        "a sixteenth of the tutorial's optimizer steps, for a validation MSE of at most 0.83 on ML-100k",
+    ),
+}
+
+
+def describe_preset(name: str) -> str:
+    """One line for the report and `--help`, from the preset's own settings."""
+    config = TrainConfig.from_preset(name)
+    return (
+        f"{PRESETS[name].purpose}: batch size {config.bs}, {config.epochs} epochs, "
+        f"learning rate {_as_written(config.lr)}, weight decay {_as_written(config.wd)}"
+    )
+
+
+def _as_written(x: float) -> str:
+    """A setting as the tutorial writes it: 5e-3 below a hundredth, else 0.01, 0.1, 0.5."""
+    if 0 < abs(x) < 0.01:
+        mantissa, exponent = f"{x:e}".split("e")
+        return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
+    return f"{x:g}"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The hyper-parameters (the defaults are the tutorial's) and how to run them.
+
+    `loader`: "lean" (tensors built once, the default) or "fastai" (the tutorial's
+    `CollabDataLoaders`). `threads`: torch CPU threads during the fit; None lets
+    `choose_threads` pick by batch size. `device`: "auto" (a CUDA GPU when torch
+    sees one, else the CPU), "cpu" or "cuda". `preset`: the name of the `PRESETS`
+    entry these settings started from, a label for the report.
+    """
+
+    epochs: int = 5
+    lr: float = 5e-3
+    wd: float = 0.1
+    factors: int = 50
+    bs: int = 64
+    valid_pct: float = 0.2
+    y_range: tuple[float, float] | None = (0.0, 5.5)  # None: the pipeline derives it from the data
+    seed: int = 42
+    loader: str = "lean"
+    threads: int | None = None
+    device: str = "auto"
+    preset: str = "tutorial"
+    engine: str = "auto"  # "auto": engine.choose_engine by the number of ratings; "lean" or "sparse"
+
+    @classmethod
+    def from_preset(cls, name: str, **overrides: Any) -> TrainConfig:
+        """The preset's settings, then `overrides` (e.g. options given on the command line)."""
+        if name not in PRESETS:
+            raise InputError(f"{setting('preset')} must be one of {', '.join(PRESETS)}, not {name!r}")
+        return cls(**{**PRESETS[name].changes, **overrides, "preset": name})
+
+    def as_dict(self) -> dict[str, Any]:
+        """The hyper-parameters, as report.json's `config` carries them (keys unchanged)."""
+        values = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in RUN_FIELDS}
+        values["y_range"] = list(self.y_range) if self.y_range is not None else None
+        return values
+
+    def changed_from_preset(self) -> frozenset[str]:
+        """The hyper-parameters that differ from this config's preset: what its caller chose."""
+        preset = TrainConfig.from_preset(self.preset).as_dict()
+        return frozenset(name for name, value in self.as_dict().items() if value != preset[name])
+
+    def run_dict(self) -> dict[str, Any]:
+        """How the fit was asked to run: loader, threads (None: by rule), device, preset."""
+        return {name: getattr(self, name) for name in RUN_FIELDS}
+
+
+RUN_FIELDS = ("loader", "threads", "device", "preset", "engine")
+
+
+def check_y_range(y_range: tuple[float, float]) -> None:
+    """The range predictions are squashed into: two finite numbers, LOW below HIGH."""
+    low, high = y_range
+    if not (math.isfinite(low) and math.isfinite(high)):
+        raise InputError(f"Invalid value for '{setting('y_range')}': LOW ({low}) and HIGH ({high}) must be finite")
+    if not low < high:
+        raise InputError(f"Invalid value for '{setting('y_range')}': LOW ({low}) must be below HIGH ({high})")
+
+
+def check_config(config: TrainConfig) -> None:
+    """Refuse settings that cannot train, with the setting at fault named."""
+    if config.loader not in LOADERS:
+        raise InputError(f"{setting('loader')} must be 'lean' or 'fastai', not {config.loader!r}")
+    if config.device not in DEVICES:
+        raise InputError(f"{setting('device')} must be auto, cpu or cuda, not {config.device!r}")
+    if config.threads is not None and config.threads < 1:
+        raise InputError(f"{setting('threads')} must be at least 1, not {config.threads}")
+    if config.engine not in ENGINES:
+        raise InputError(f"{setting('engine')} must be auto, lean or sparse, not {config.engine!r}")
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """What the sparse engine runs with; `auto_settings` derives them from the data's size.
+
+    `reg`: the L2 penalty per occurrence of a row (factors and biases alike), as in
+    cornac's and surprise's SGD. `lr`: the peak learning rate of row-wise Adagrad
+    (`eps` in its denominator), reached after `warmup` of the steps and decayed
+    along a cosine to `final_lr_frac` of itself by the last step. `valid_bs`: the
+    chunk size of the validation pass (memory only, no effect on the numbers).
+    """
+
+    epochs: int
+    lr: float
+    reg: float
+    bs: int
+    eps: float = 1e-8
+    warmup: float = 0.02
+    final_lr_frac: float = 0.02
+    valid_bs: int = 1 << 18
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)

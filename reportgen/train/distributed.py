@@ -1,0 +1,133 @@
+"""Data-parallel training across processes: the world torchrun starts, and the collectives the sparse loop needs.
+
+`torchrun --nproc-per-node N [--nnodes M --rdzv-endpoint HOST:PORT] -m reportgen build …`
+(or `reportgen build --nproc N`, which starts the same thing through
+`torch.distributed.run`) runs one process per rank with RANK, WORLD_SIZE and
+LOCAL_RANK in its environment. Every rank loads the same data and trains the same
+model on its own share of every global batch; the rows' gradients are gathered so
+that each rank applies the whole batch's update and all end with identical weights.
+Rank 0 alone owns the output folder. gloo on the CPU, NCCL on CUDA.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from reportgen.errors import RunError
+
+TIMEOUT = dt.timedelta(minutes=5)  # a collective waits this long for a rank that stopped answering
+
+
+@dataclass(frozen=True)
+class World:
+    """This process's place among the ranks training one model."""
+
+    rank: int
+    size: int
+    local_rank: int
+    backend: str  # "gloo" (CPU) or "nccl" (CUDA)
+
+    @property
+    def leader(self) -> bool:
+        """Rank 0: the one that writes the report."""
+        return self.rank == 0
+
+
+def environment() -> tuple[int, int, int] | None:
+    """(rank, world size, local rank) when started by torchrun with more than one rank, else None."""
+    size = int(os.environ.get("WORLD_SIZE", "1") or 1)
+    if size <= 1:
+        return None
+    return int(os.environ["RANK"]), size, int(os.environ.get("LOCAL_RANK", "0"))
+
+
+def is_leader() -> bool:
+    """True unless this process is a rank other than 0 of a torchrun world."""
+    found = environment()
+    return found is None or found[0] == 0
+
+
+def join(device: str) -> World | None:
+    """Join torchrun's process group (once) for training on `device`; None when running alone."""
+    import torch
+    import torch.distributed as dist
+
+    found = environment()
+    if found is None:
+        return None
+    rank, size, local_rank = found
+    backend = "nccl" if device == "cuda" else "gloo"
+    if not dist.is_initialized():
+        if backend == "nccl":
+            torch.cuda.set_device(local_rank)
+        dist.init_process_group(backend, rank=rank, world_size=size, timeout=TIMEOUT)
+    return World(rank=rank, size=size, local_rank=local_rank, backend=backend)
+
+
+def gather(tensor: Any) -> Any:
+    """Every rank's `tensor` (all of one shape), concatenated in rank order along the first axis."""
+    import torch
+    import torch.distributed as dist
+
+    parts = [torch.empty_like(tensor) for _ in range(dist.get_world_size())]
+    with _peers():
+        dist.all_gather(parts, tensor.contiguous())
+    return torch.cat(parts)
+
+
+def total(value: Any) -> Any:
+    """The sum over every rank of a tensor (in place, returned)."""
+    import torch.distributed as dist
+
+    with _peers():
+        dist.all_reduce(value)
+    return value
+
+
+def leave() -> None:
+    """Leave the process group, if this process joined one (a clean exit, also after a failure)."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        try:
+            dist.destroy_process_group()
+        except RuntimeError:  # a peer is gone already: nothing left to say goodbye to
+            pass
+
+
+@contextlib.contextmanager
+def _peers() -> Iterator[None]:
+    """A collective whose peer stopped (killed, out of memory) fails as one line, not a backend's traceback."""
+    try:
+        yield
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise RunError(f"another process of this data-parallel run stopped ({first[:160]})") from exc
+
+
+def launch(nproc: int, command: list[str], *, quiet: bool) -> int:
+    """Run `command` (launcher arguments: `--module reportgen build …`) in `nproc` processes on this machine.
+
+    PyTorch's own launcher, as `torchrun --standalone --nproc-per-node N`; each process
+    finds its rank in its environment. Returns the exit status: rank 0's when it failed
+    (it printed why), else the first failed rank's; 128 + N for a rank killed by signal N.
+    """
+    import logging
+
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.run import parse_args, run
+
+    if quiet:
+        logging.getLogger("torch.distributed").setLevel(logging.CRITICAL)
+    try:
+        run(parse_args(["--standalone", "--nproc-per-node", str(nproc), "--max-restarts", "0", *command]))
+    except ChildFailedError as failed:
+        first = failed.failures.get(0) or next(iter(failed.failures.values()))
+        code = first.exitcode
+        return code if code > 0 else 128 - code
+    return 0

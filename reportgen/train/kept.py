@@ -1,0 +1,134 @@
+"""The trained model kept beside its report: model.safetensors and model.json, and `load_model`.
+
+No pickle: `model.safetensors` holds four float32 tensors (the weights of fastai's
+`EmbeddingDotBias`: `u_weight`, `i_weight`, `u_bias`, `i_bias`) and `model.json` the
+vocabularies (row `i` of the user and item tensors is `users[i]`, `items[i]`; row 0
+is fastai's `#na#`), the y-range, the factor count and the reportgen version. Opening
+either runs no code, so a model attached to a review is safe to load.
+Size: 4 bytes × (users + items) × (factors + 1), plus the vocabularies.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from reportgen import __version__
+from reportgen.errors import InputError
+
+if TYPE_CHECKING:
+    from reportgen.train.results import TrainedModel
+
+WEIGHTS_NAME = "model.safetensors"
+VOCABULARY_NAME = "model.json"
+FORMAT = "reportgen-model/1"
+TENSORS = ("u_weight", "i_weight", "u_bias", "i_bias")
+
+
+@dataclass(frozen=True)
+class KeptModel:
+    """A kept model read back: fastai's `EmbeddingDotBias` with its weights, and what its rows mean."""
+
+    model: Any  # fastai.collab.EmbeddingDotBias, in eval mode, on the CPU
+    users: tuple[str, ...]  # users[i] is row i of the user embeddings; users[0] is "#na#"
+    items: tuple[str, ...]
+    y_range: tuple[float, float] | None
+
+    def codes(self, users: list[str], items: list[str]) -> Any:
+        """The (n, 2) long tensor of rows for these users and items; unknown ones get row 0 (`#na#`)."""
+        import torch
+
+        user_row = {u: i for i, u in enumerate(self.users)}
+        item_row = {t: i for i, t in enumerate(self.items)}
+        return torch.tensor(
+            [[user_row.get(str(u), 0), item_row.get(str(t), 0)] for u, t in zip(users, items)], dtype=torch.long
+        )
+
+
+def model_files(trained: TrainedModel) -> dict[str, bytes]:
+    """`{file name: bytes}` of the kept model: the weights (safetensors) and the vocabularies (JSON)."""
+    import numpy as np
+    import torch
+    from safetensors.torch import save
+
+    arrays = {
+        "u_weight": trained.user_factors,
+        "i_weight": trained.item_factors,
+        "u_bias": None if trained.user_biases is None else trained.user_biases[:, None],
+        "i_bias": trained.item_biases[:, None],
+    }
+    if any(a is None for a in arrays.values()):
+        raise ValueError("this TrainedModel has no user factors or biases to keep")
+    # The learner's weights are float32; via float64 and back is exact.
+    tensors = {name: torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)) for name, a in arrays.items()}
+    y_range = trained.config.y_range
+    vocabulary = {
+        "format": FORMAT,
+        "reportgen_version": __version__,
+        "weights": WEIGHTS_NAME,
+        "model": "fastai.collab.EmbeddingDotBias",
+        "factors": int(tensors["u_weight"].shape[1]),
+        "y_range": list(y_range) if y_range is not None else None,
+        "users": list(trained.user_classes),
+        "items": list(trained.item_classes),
+    }
+    return {
+        WEIGHTS_NAME: save(tensors, metadata={"format": FORMAT}),
+        VOCABULARY_NAME: (json.dumps(vocabulary, ensure_ascii=False) + "\n").encode("utf-8"),
+    }
+
+
+def load_model(path: Path | str) -> KeptModel:
+    """A kept model from a run folder, its model.safetensors or its model.json.
+
+    Raises `InputError` (one line) for a missing, damaged or inconsistent pair of files.
+    """
+    path = Path(path)
+    folder = path if path.is_dir() else path.parent
+    weights, vocabulary_file = folder / WEIGHTS_NAME, folder / VOCABULARY_NAME
+    try:
+        vocabulary = json.loads(vocabulary_file.read_text(encoding="utf-8"))
+        from safetensors.torch import load
+
+        tensors = load(weights.read_bytes())
+    except OSError as exc:
+        raise InputError(
+            f"{folder}: no kept model there ({exc.strerror or exc}); was the run built with --no-model?"
+        ) from exc
+    except Exception as exc:  # safetensors raises its own error types for a damaged file
+        raise InputError(f"{folder}: the kept model cannot be read ({type(exc).__name__}: {exc})") from exc
+    if not isinstance(vocabulary, dict) or vocabulary.get("format") != FORMAT:
+        raise InputError(f"{vocabulary_file}: not a reportgen model description (format {FORMAT} expected)")
+    users, items = tuple(vocabulary.get("users") or ()), tuple(vocabulary.get("items") or ())
+    factors = vocabulary.get("factors")
+    shapes = {
+        "u_weight": (len(users), factors),
+        "i_weight": (len(items), factors),
+        "u_bias": (len(users), 1),
+        "i_bias": (len(items), 1),
+    }
+    wrong = [
+        f"{n} is {tuple(tensors[n].shape) if n in tensors else 'missing'}, expected {s}"
+        for n, s in shapes.items()
+        if n not in tensors or tuple(tensors[n].shape) != s
+    ]
+    if wrong:
+        raise InputError(f"{weights}: does not match {VOCABULARY_NAME}: {'; '.join(wrong)}")
+    raw_range = vocabulary.get("y_range")
+    y_range = (float(raw_range[0]), float(raw_range[1])) if raw_range is not None else None
+
+    import torch
+    from fastai.collab import EmbeddingDotBias
+
+    model = EmbeddingDotBias(factors, len(users), len(items), y_range=y_range)
+    with torch.no_grad():
+        model.load_state_dict({f"{name}.weight": tensors[name] for name in TENSORS})
+    model.eval()
+    return KeptModel(model=model, users=users, items=items, y_range=y_range)
+
+
+def size_bytes(n_users: int, n_items: int, factors: int) -> int:
+    """The tensors' bytes in model.safetensors (without its small header): float32, one bias per row."""
+    return 4 * (n_users + n_items) * (factors + 1)
