@@ -16,6 +16,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "reportgen"
+TESTS = ROOT / "tests"
+# Test files about the whole package rather than one stage: the only ones directly in tests/.
+TOP_LEVEL_TESTS = ("test_api.py", "test_architecture.py")
 MAX_LINES = 420  # "about 400": a module past it has more than one thing to own
 MAX_FLAT = 6  # modules directly in reportgen/: the API, the entry point, the errors, the pipeline
 # The stages, lowest first: a module may import its own layer's modules (by INNER) and any layer below.
@@ -171,17 +174,17 @@ def test_each_module_imports_only_below_itself() -> None:
 
 def test_no_module_uses_another_modules_private_names() -> None:
     wrong = []
-    for path in [*KNOWN.values(), *sorted((ROOT / "tests").glob("*.py"))]:
+    for path in [*KNOWN.values(), *sorted(TESTS.rglob("*.py"))]:
         tree = ast.parse(path.read_text(encoding="utf-8"))
         aliases = set()
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("reportgen"):
-                wrong += [f"{path.name}:{node.lineno} {a.name}" for a in node.names if _private(a.name)]
+                wrong += [f"{shown(path)}:{node.lineno} {a.name}" for a in node.names if _private(a.name)]
                 aliases |= {a.asname or a.name for a in node.names}
             elif isinstance(node, ast.Import):
                 aliases |= {a.asname or a.name.split(".")[0] for a in node.names if a.name.startswith("reportgen")}
         wrong += [
-            f"{path.name}:{node.lineno} {node.value.id}.{node.attr}"
+            f"{shown(path)}:{node.lineno} {node.value.id}.{node.attr}"
             for node in ast.walk(tree)
             if isinstance(node, ast.Attribute)
             and isinstance(node.value, ast.Name)
@@ -189,6 +192,10 @@ def test_no_module_uses_another_modules_private_names() -> None:
             and _private(node.attr)
         ]
     assert wrong == []
+
+
+def shown(path: Path) -> str:
+    return path.relative_to(ROOT).as_posix()
 
 
 def _private(name: str) -> bool:
@@ -227,3 +234,44 @@ def test_libraries_with_one_owner_are_imported_only_there() -> None:
             if owners and not any(name == o or name.startswith(o + ".") for o in owners):
                 wrong.append(f"{name}:{line} imports {module}, which only {', '.join(owners)} may")
     assert wrong == []
+
+
+# --------------------------------------------------------------------------- the tests follow the same layout
+
+STAGE_FOLDERS = tuple(layer.rpartition(".")[2] for layer in LAYERS if layer not in ("reportgen", "reportgen.__main__"))
+
+
+def test_every_test_file_stands_in_the_folder_of_its_stage() -> None:
+    """tests/<stage>/test_*.py for a stage of LAYERS (a folder per stage, as in reportgen/); helpers in tests/helpers/."""
+    folders = {p.name for p in TESTS.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+    assert folders - {"helpers", *STAGE_FOLDERS} == set(), "a folder of tests/ that is no stage of LAYERS"
+    wrong = [
+        shown(path)
+        for path in sorted(TESTS.rglob("test_*.py"))
+        if (path.parent == TESTS and path.name not in TOP_LEVEL_TESTS)
+        or (path.parent != TESTS and path.parent.name not in STAGE_FOLDERS)
+    ]
+    assert wrong == [], "put each test file in the folder of the stage it tests (or name it in TOP_LEVEL_TESTS)"
+
+
+def test_conftest_holds_only_fixtures_and_hooks_and_no_test_imports_it() -> None:
+    """Builders, planted data and page checks live in tests/helpers/, imported from there by name."""
+    conftest = TESTS / "conftest.py"
+    defined = [
+        node
+        for node in ast.parse(conftest.read_text(encoding="utf-8")).body
+        if isinstance(node, ast.FunctionDef | ast.ClassDef | ast.AsyncFunctionDef)
+    ]
+    not_fixtures = [
+        node.name
+        for node in defined
+        if not node.name.startswith("pytest_") and not any("fixture" in ast.unparse(d) for d in node.decorator_list)
+    ]
+    assert not_fixtures == [], "move these into a module of tests/helpers/"
+    importing = [
+        f"{shown(path)}:{line}"
+        for path in sorted(TESTS.rglob("*.py"))
+        for line, module, _ in imports(path)
+        if module == "tests.conftest"
+    ]
+    assert importing == []

@@ -2,7 +2,7 @@
 
 Everything here is coupled to fastai's private behaviour (its event dispatch,
 `Recorder`'s smoothing, `combine_scheds`' closure, `Categorify`'s vocabulary), so
-it lives in one module that `tests/test_train_speed.py` pins against the fastai
+it lives in one module that `tests/train/test_learner.py` pins against the fastai
 range declared in `pyproject.toml`. `train.fit` imports it lazily: importing it
 imports fastai and torch. `config` below is a `train.TrainConfig` (its
 `valid_pct`, `seed`, `bs`, `factors` and `y_range`); nothing here imports reportgen.
@@ -280,7 +280,7 @@ class FastCombinedSchedule:
     fastai finds the segment of `pos` and the position inside it with torch ops on
     a float32 tensor, about 50 µs per call and two calls per step (learning rate
     and momentum). The same float32 arithmetic in numpy gives the same values
-    (tests/test_train_speed.py compares them) in a few microseconds; the segments'
+    (tests/train/test_learner.py compares them) in a few microseconds; the segments'
     own schedules (`SchedCos`) are fastai's, called as fastai calls them.
     """
 

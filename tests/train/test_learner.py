@@ -18,7 +18,7 @@ from reportgen.errors import InputError
 from reportgen.train import fitting as train
 from reportgen.train import learner as lean
 from reportgen.train.config import LOADERS, PRESETS, describe_preset
-from tests.conftest import Planted, as_ratings
+from tests.helpers.planted import Planted, as_ratings
 
 CONFIG = train.TrainConfig(epochs=4, lr=1e-2, factors=8, bs=64)
 # Importing fastai directly (not through train.fit, which quiets it) warns about torch.jit.

@@ -15,7 +15,8 @@ import pandas as pd
 import pytest
 from bs4 import BeautifulSoup
 
-from tests.conftest import TUTORIAL_CONFIG, assert_self_contained
+from tests.helpers.pages import assert_self_contained
+from tests.helpers.reports import TUTORIAL_CONFIG
 
 pytestmark = pytest.mark.ml100k
 

@@ -17,8 +17,8 @@ from click.testing import CliRunner
 
 from reportgen.cli import cli
 from reportgen.runs import outputs
-from tests import forked
-from tests.conftest import Planted, planted_frame, write_grouplens
+from tests.helpers import forked
+from tests.helpers.planted import Planted, planted_frame, write_grouplens
 
 # Cron's concerns are around the report: its figures are placeholders here (see `undrawn`).
 pytestmark = pytest.mark.usefixtures("undrawn")
@@ -473,7 +473,7 @@ def test_config_file_mistakes_are_named_by_file_and_key(tmp_path: Path, text: st
 
 def test_make_clean_removes_everything_a_run_leaves(published: Path) -> None:
     (published / ".gitkeep").write_text("")
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]  # the repository, above tests/cli/
     done = subprocess.run(  # from another folder, so the checkout's own build leftovers are not touched
         ["make", "-s", "-f", str(root / "Makefile"), "clean", f"OUTPUT={published}"],
         cwd=published.parent,

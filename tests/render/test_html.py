@@ -23,17 +23,10 @@ from reportgen.render import html as render
 from reportgen.render.figures import scatter
 from reportgen.render.figures import svg as figure_svg
 from reportgen.report import to_json
-from tests.conftest import (
-    HOSTILE,
-    INJECTION,
-    PAGE_SECTIONS,
-    TEMPLATE_LIKE,
-    TUTORIAL_CONFIG,
-    assert_self_contained,
-    hand_made_report,
-)
+from tests.helpers.pages import PAGE_SECTIONS, assert_self_contained
+from tests.helpers.reports import HOSTILE, INJECTION, TEMPLATE_LIKE, TUTORIAL_CONFIG, hand_made_report
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the repository, above tests/<stage>/
 
 
 @pytest.fixture(scope="module")

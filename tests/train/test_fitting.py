@@ -11,7 +11,7 @@ from reportgen import train
 from reportgen.analysis import findings as analysis
 from reportgen.errors import InputError
 from reportgen.train.config import LOADERS
-from tests.conftest import AWFUL, GREAT, Planted, as_ratings
+from tests.helpers.planted import AWFUL, GREAT, Planted, as_ratings
 
 CONFIG = train.TrainConfig(epochs=4, lr=1e-2, factors=8, bs=64)
 

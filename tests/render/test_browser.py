@@ -1,7 +1,7 @@
 """The report as a person sees it: opened from a file:// URL in headless Chromium, checked
 by the Nu HTML Checker and by axe-core, printed, and fed hostile titles.
 
-`make test` installs the tools (see tests/browser.py); without them these tests skip
+`make test` installs the tools (see tests/helpers/browser.py); without them these tests skip
 with one line saying how to install, and under CI=true they fail instead.
 """
 
@@ -16,9 +16,10 @@ import pytest
 
 from reportgen import pipeline
 from reportgen.render.figures import scatter
-from tests import browser as tools
-from tests.browser import A4_PRINTABLE_PX, assert_clean
-from tests.conftest import HOSTILE, INJECTION, PAGE_NOTES, PAGE_SECTIONS, TEMPLATE_LIKE, hand_made_report
+from tests.helpers import browser as tools
+from tests.helpers.browser import A4_PRINTABLE_PX, PAGE_NOTES, assert_clean
+from tests.helpers.pages import PAGE_SECTIONS
+from tests.helpers.reports import HOSTILE, INJECTION, TEMPLATE_LIKE, hand_made_report
 
 QUOTES = "\"Double\" & 'single' quotes (1999)"
 HEBREW = "שלום עולם (2001)"

@@ -14,7 +14,7 @@ from reportgen.errors import InputError
 from reportgen.runs import outputs
 from reportgen.train import fitting as train
 from reportgen.train import kept as kept_model
-from tests.conftest import Planted, as_ratings
+from tests.helpers.planted import Planted, as_ratings
 
 CONFIG = train.TrainConfig(epochs=2, lr=1e-2, factors=8, bs=64)
 

@@ -15,7 +15,8 @@ from click.testing import CliRunner
 
 from reportgen import __version__
 from reportgen.cli import cli
-from tests.conftest import AWFUL, GREAT, Planted, assert_nothing_left, invoke
+from tests.helpers.commands import assert_nothing_left, invoke
+from tests.helpers.planted import AWFUL, GREAT, Planted
 
 FAST = ["--epochs", "3", "--factors", "8", "--lr", "0.01", "--top-n", "50"]
 

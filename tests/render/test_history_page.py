@@ -1,6 +1,6 @@
 """OUTPUT/index.html, the history page: every kept run, its links and trend charts, and what is not a run.
 
-The page is checked like the report (tests/browser.py): Chromium offline with no CSP
+The page is checked like the report (tests/helpers/browser.py): Chromium offline with no CSP
 violation, axe-core and the Nu HTML Checker, printed on A4.
 """
 
@@ -20,9 +20,10 @@ from reportgen.cli import cli
 from reportgen.report import BiasMove, Comparison
 from reportgen.runs import outputs
 from reportgen.train.results import Runtime
-from tests import browser as tools
-from tests.browser import A4_PRINTABLE_PX, assert_clean
-from tests.conftest import INJECTION, assert_self_contained, hand_made_report
+from tests.helpers import browser as tools
+from tests.helpers.browser import A4_PRINTABLE_PX, assert_clean
+from tests.helpers.pages import assert_self_contained
+from tests.helpers.reports import INJECTION, hand_made_report
 
 RUNS = {  # name -> (valid RMSE, ratings, fit seconds)
     "20261125T010000Z": (0.95, 100_000, 12.5),

@@ -12,7 +12,7 @@ from reportgen.analysis import factors
 from reportgen.analysis import findings as analysis
 from reportgen.train.config import TrainConfig
 from reportgen.train.results import Metrics, TrainedModel
-from tests.conftest import as_ratings
+from tests.helpers.planted import as_ratings
 
 
 def model_with(classes: list[str], biases: list[float], factors: np.ndarray) -> TrainedModel:

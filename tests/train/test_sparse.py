@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from reportgen.cli import cli
 from reportgen.train import fitting as train
 from reportgen.train import sparse as engine
-from tests.conftest import as_ratings
+from tests.helpers.planted import as_ratings
 
 
 @dataclasses.dataclass(frozen=True)

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import invoke
+from tests.helpers.commands import invoke
 
 pytestmark = pytest.mark.slow  # each test starts a launcher and two ranks, every one importing torch
 

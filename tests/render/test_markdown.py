@@ -10,7 +10,7 @@ from markdown_it import MarkdownIt
 
 from reportgen.render import markdown
 from reportgen.report import BiasMove, Comparison, ListChange, compare
-from tests.conftest import HOSTILE, INJECTION, TEMPLATE_LIKE, hand_made_report
+from tests.helpers.reports import HOSTILE, INJECTION, TEMPLATE_LIKE, hand_made_report
 
 MARKUP_TITLES = (
     "A | B (1990)",

@@ -15,9 +15,10 @@ from reportgen import report as readback
 from reportgen.render import html as render
 from reportgen.render.markdown import render_markdown
 from reportgen.report import SCHEMA_VERSION, dumps, to_json
-from tests.conftest import hand_made_report, invoke
+from tests.helpers.commands import invoke
+from tests.helpers.reports import hand_made_report
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the repository, above tests/<stage>/
 
 
 def through_json(doc: dict) -> dict:

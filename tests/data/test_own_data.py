@@ -24,7 +24,8 @@ from reportgen.data import dataset as data
 from reportgen.data.types import OwnData
 from reportgen.errors import InputError
 from reportgen.train import fitting as train
-from tests.conftest import AWFUL, GREAT, Planted, assert_nothing_left, invoke
+from tests.helpers.commands import assert_nothing_left, invoke
+from tests.helpers.planted import AWFUL, GREAT, Planted
 
 # What is read and refused is the subject here: the figures are placeholders (see `undrawn`).
 pytestmark = pytest.mark.usefixtures("undrawn")

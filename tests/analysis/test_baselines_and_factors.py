@@ -139,7 +139,7 @@ def tastes_report(tmp_path_factory: pytest.TempPathFactory) -> dict:
     from click.testing import CliRunner
 
     from reportgen.cli import cli
-    from tests.conftest import planted_tastes, write_grouplens
+    from tests.helpers.planted import planted_tastes, write_grouplens
 
     planted = planted_tastes()
     folder = write_grouplens(
@@ -164,7 +164,7 @@ def test_the_model_beats_bias_only_which_beats_the_global_mean(tastes_report: di
 
 
 def test_planted_twins_are_each_others_nearest_neighbours(tastes_report: dict) -> None:
-    from tests.conftest import TWINS
+    from tests.helpers.planted import TWINS
 
     neighbours = tastes_report["doc"]["insight"]["neighbours"]
     assert set(TWINS) <= set(neighbours)  # the twins are among the 10 most-rated items

@@ -17,7 +17,7 @@ from urllib.parse import unquote
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the repository: tests/helpers/browser.py
 IN_CI = os.environ.get("CI") == "true"
 NPM_MODULES = ROOT / ".cache" / "npm" / "node_modules"  # where the Makefile installs vnu-jar and axe-core
 VNU_JAR = NPM_MODULES / "vnu-jar" / "build" / "dist" / "vnu.jar"
@@ -37,6 +37,7 @@ CHROMIUM_ARGS = [
 ]
 INSTALL_CHROMIUM = "run `sudo apt-get install chromium chromium-driver` (Debian), then `make test`"
 INSTALL_NPM = "run `make test`, which installs vnu-jar and axe-core into .cache/npm"
+PAGE_NOTES = "page-checks.txt"  # what the browser checks saw, per pytest-xdist worker (conftest prints them)
 
 
 def missing(what: str, how: str) -> None:

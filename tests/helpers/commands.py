@@ -1,0 +1,24 @@
+"""`reportgen ARGS…` as a user runs it, in this process, and what a failed command must leave behind."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+def invoke(*args: object, env: dict[str, str] | None = None) -> Any:
+    """`reportgen ARGS…` in this process, through click's CliRunner (stdout and stderr apart)."""
+    from click.testing import CliRunner
+
+    from reportgen.cli import cli
+
+    return CliRunner().invoke(cli, [str(a) for a in args], env=env)
+
+
+def assert_nothing_left(out: Path) -> None:
+    """Besides the reports, at most the (released, empty) lock: no runs, no temporary files."""
+    assert sorted(p.name for p in out.iterdir()) in (
+        ["report.html", "report.json"],
+        [".reportgen.lock", "report.html", "report.json"],
+    )
+    assert not (out / ".reportgen.lock").exists() or (out / ".reportgen.lock").read_text() == ""

@@ -1,0 +1,94 @@
+"""The quality sections of the page (rating error, top-10 lists, who it fails, calibration) and their figures,
+from a hand-made `Quality` (tests/analysis/test_quality.py computes the numbers)."""
+
+from __future__ import annotations
+
+from tests.helpers.pages import quality_page
+from tests.helpers.reports import hand_made_quality
+
+
+def cells(table: object) -> list[list[str]]:
+    return [[c.get_text(" ", strip=True) for c in row.find_all(["th", "td"])] for row in table.find_all("tr")]  # type: ignore[attr-defined]
+
+
+def test_the_partials_render_every_section_with_its_numbers() -> None:
+    soup = quality_page(hand_made_quality())
+    sections = ("rating-metrics", "ranking", "who-fails", "calibration")
+    headings = {
+        h["id"]: h.get_text(strip=True)
+        for s in sections
+        for h in soup.find("section", id=s).find_all(["h2", "h3"])
+        if h.get("id")
+    }
+    assert headings == {
+        "rating-metrics-title": "Rating error: RMSE, MAE and R²",
+        "ranking-title": "Would its top-10 lists be good?",
+        "coverage": "Coverage and popularity bias",
+        "who-fails-title": "Who does it fail?",
+        "calibration-title": "Can its predictions be taken at face value?",
+    }
+    for section in ("rating-metrics", "ranking", "who-fails", "calibration"):
+        assert soup.find("section", id=section).find("p"), f"{section} opens with how to read it"
+
+    rating = cells(soup.find("section", id="rating-metrics").find("table"))
+    assert rating[-1] == ["This model (biases and latent factors)", "0.9123", "0.7111", "0.301"]
+    assert rating[1][-1] == "−0.001"  # the global mean's R², a true minus
+
+    ranking = soup.find("section", id="ranking")
+    rows = cells(ranking.find("table"))
+    assert rows[0][1:] == [f"{m}@10" for m in ("Precision", "Recall", "NDCG", "MAP", "Hit rate")]
+    assert rows[1] == ["This model", "0.051", "0.061", "0.071", "0.031", "0.401"]
+    assert rows[2][0] == "Most-rated items" and rows[2][3] == "0.141"
+    text = " ".join(ranking.get_text(" ", strip=True).split())
+    assert "Popularity beats the model at ranking" in text
+    assert "at least 4 in the held-out ratings" in text
+    assert "random sample (seed 42) of 2000 of the 5000 users" in text
+    assert "321 of 1 682" in text.replace("\u202f", " ")
+
+    fails = cells(soup.find("section", id="who-fails").find("table"))
+    assert fails[1] == ["0", "0", "–"]  # an empty bucket: count 0, no RMSE
+    assert fails[2] == ["1–5", "40", "1.234"]
+    assert "users with 1–5 training ratings: RMSE 1.234 over 40" in soup.find("section", id="who-fails").get_text(
+        " ", strip=True
+    )
+
+    calibration = soup.find("section", id="calibration")
+    assert cells(calibration.find("table"))[1] == ["1.00 to 3.00", "500", "2.500", "2.750"]
+    assert "users rated 0.012 higher than predicted on average" in calibration.get_text(" ", strip=True)
+    assert len(calibration.find_all("svg")) == 2
+    assert soup.find("section", id="who-fails").find("svg") is not None
+
+
+def test_item_titles_are_escaped() -> None:
+    soup = quality_page(hand_made_quality())
+    assert soup.find("section", id="ranking").find("script") is None
+    most = cells(soup.find("section", id="ranking").find_all("table")[2])
+    assert most[1] == ["1", "<script>x</script>", "812"]  # the title hand_made_quality() recommends most
+
+
+def test_figures_are_deterministic_svg_in_the_page_colours() -> None:
+    from reportgen.render.figures import quality as quality_plots
+
+    a, b = quality_plots.figures(hand_made_quality()), quality_plots.figures(hand_made_quality())
+    assert a == b
+    assert set(a) == {"quality_buckets", "calibration", "residuals"}
+    for name, svg in a.items():
+        assert svg.startswith("<svg") and "var(--plot-ink" in svg
+        assert "#010101" not in svg  # every placeholder colour became a CSS variable
+        assert svg.count("font-family") == 1, name  # said once, in a rule scoped to this figure
+        assert "\n" not in svg
+
+
+def test_compact_svg_rounds_coordinates_and_keeps_what_is_referenced() -> None:
+    from reportgen.render.figures.svg import compact_svg
+
+    svg = (
+        '<svg>\n <g id="a-figure_1">\n  <path id="a-m1" d="M 1.234567 -2.345678 \nL 3 4 \n"/>\n'
+        '  <use xlink:href="#a-m1" x="10.123456"/>\n'
+        '  <g id="a-text_1"><text transform="rotate(-0 1.5 2.5)">n=1.25</text></g>\n </g>\n</svg>'
+    )
+    assert compact_svg(svg) == (
+        '<svg><g><path id="a-m1" d="M 1.23 -2.35 L 3 4 "/><use xlink:href="#a-m1" x="10.12"/>'
+        "<g><text>n=1.25</text></g></g></svg>"
+    )
+    assert '<g id="a-text_1">' in compact_svg(svg, keep_group_ids=True)
