@@ -26,13 +26,13 @@ test: $(STAMP) page-tools lint
 
 # ruff (pinned in the test extra): the linter and the formatter, as checks.
 lint: $(STAMP)
-	$(BIN)/ruff check reportgen tests benchmarks
-	$(BIN)/ruff format --check reportgen tests benchmarks
+	$(BIN)/ruff check reportgen tests benchmarks docs
+	$(BIN)/ruff format --check reportgen tests benchmarks docs
 
 install: $(STAMP)
 
 # MovieLens 100k for offline use: recbole 1.2.1's wheel carries it as plain files.
-# --no-deps: it is a data carrier only and is never imported (see DESIGN.md).
+# --no-deps: it is a data carrier only and is never imported (see ARCHITECTURE.md, data/sources.py).
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --editable '.[test]'
