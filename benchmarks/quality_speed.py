@@ -5,7 +5,7 @@ A script, not a test: timings depend on the machine (the load average is printed
     .venv/bin/python benchmarks/quality_speed.py            # ML-100k-sized, 10M ratings, 10M validation ratings
     .venv/bin/python benchmarks/quality_speed.py --ml100k   # also: fit the default preset on the real ML-100k
                                                             # and print the quality block of report.json
-    .venv/bin/python benchmarks/quality_speed.py --sizes --ml100k --figures docs/figures   # the README's figures
+    .venv/bin/python benchmarks/quality_speed.py --sizes --ml100k --figures docs/figures   # the figures of docs/reading-the-report.md
 
 Sizes (users, items, training ratings, validation ratings, factors):
 - ml100k: 943, 1 682, 80 000, 20 000, 50
@@ -59,7 +59,7 @@ def timed(inputs: quality.QualityInputs) -> tuple[float, quality.Quality]:
 
 
 def write_figures(result: quality.Quality, folder: str) -> None:
-    """The figures as standalone SVG files in the light theme's colours (for the README)."""
+    """The figures as standalone SVG files in the light theme's colours (for docs/reading-the-report.md)."""
     import re
     from pathlib import Path
 

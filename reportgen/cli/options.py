@@ -43,6 +43,10 @@ class Finite(click.FloatRange):
             self.fail(f"{value!r} is not a finite number.", param, ctx)
         return number
 
+    def _describe_range(self) -> str:
+        """No bounds, no range in --help (click's own would read `x<=None`)."""
+        return "" if self.min is None and self.max is None else super()._describe_range()
+
 
 SEEDS = click.IntRange(0, 2**32 - 1)  # what numpy's and torch's generators all accept
 
@@ -250,12 +254,11 @@ output_options = _apply(
 
 
 def build_options(opts: dict[str, Any], *, progress: bool, source_date: dt.datetime | None) -> Any:
-    from reportgen import pipeline
-    from reportgen.data import dataset as data_stage
+    from reportgen import data, pipeline
 
-    source: Path | data_stage.OwnData | None = opts["data"]
+    source: Path | data.OwnData | None = opts["data"]
     if opts["ratings"] is not None:
-        source = data_stage.OwnData(
+        source = data.OwnData(
             ratings=opts["ratings"],
             items=opts["items"],
             user_col=opts["user_col"],
@@ -276,7 +279,7 @@ def build_options(opts: dict[str, Any], *, progress: bool, source_date: dt.datet
         relevant_from=opts["relevant_from"],
         templates=opts["templates"],
         progress=progress,
-        download=None if opts["offline"] else data_stage.download_with_fastai,
+        download=None if opts["offline"] else data.download_with_fastai,
         keep=opts["keep"],
         compare_with=opts["compare_with"],
         wait=opts["wait"],

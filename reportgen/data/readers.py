@@ -1,6 +1,6 @@
 """The three layouts read into `Ratings`: a GroupLens folder or zip, recbole's copy, an own export.
 
-Each reader opens its files through `inputs` (regular files only, sniffed,
+Each reader opens its files through `files` (regular files only, sniffed,
 hashed by streaming), reads the ratings through `tables` (typed and checked),
 and labels every rating with its item's title.
 """

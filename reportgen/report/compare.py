@@ -46,7 +46,7 @@ def _bias_moves(before: dict[str, float], after: dict[str, float]) -> tuple[Bias
 
 # A change of valid RMSE smaller than this share of the previous value is noise: on
 # ML-100k the tutorial preset's seeds 42, 1 and 2 give valid RMSE 0.8999, 0.9053 and
-# 0.9074 (README, "Presets"), a spread of 0.8 % from the seed alone.
+# 0.9074 (docs/training.md, "Presets"), a spread of 0.8 % from the seed alone.
 NOISE_PCT = 1.0
 
 

@@ -31,7 +31,7 @@ PRESETS: dict[str, Preset] = {
     # The tutorial's settings: TrainConfig's defaults.
     "tutorial": Preset({}, "the fastai tutorial's settings"),
     # The least fit time found that reaches valid MSE <= 0.83 on ML-100k for seeds 42, 1
-    # and 2 alike (benchmarks/train_speed.py --sweep; README, "Presets"): 16x larger
+    # and 2 alike (benchmarks/train_speed.py --sweep; docs/training.md, "Presets"): 16x larger
     # batches, so 16x fewer steps, a doubled learning rate and five times the weight
     # decay (fewer steps decay the weights less).
     "fast": Preset(
@@ -81,7 +81,7 @@ class TrainConfig:
     threads: int | None = None
     device: str = "auto"
     preset: str = "tutorial"
-    engine: str = "auto"  # "auto": engine.choose_engine by the number of ratings; "lean" or "sparse"
+    engine: str = "auto"  # "auto": sparse.choose_engine by the number of ratings; "lean" (fastai's Learner) or "sparse"
 
     @classmethod
     def from_preset(cls, name: str, **overrides: Any) -> TrainConfig:

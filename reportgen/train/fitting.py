@@ -10,7 +10,7 @@ Adam and `fit_one_cycle(5, 5e-3, wd=0.1)`. Two ways to feed it (`loader`):
   the callbacks the report needs run, so the fit takes about a fifth of the
   tutorial path's time (benchmarks/train_speed.py).
 - "fastai": the tutorial's `CollabDataLoaders` exactly, for comparison. In fastai
-  2.8 it samples each epoch *with replacement* (see the README's model section),
+  2.8 it samples each epoch *with replacement* (docs/training.md explains it),
   which is why its validation error is higher.
 
 Both paths, and the fastai internals they lean on, live in `reportgen.train.learner`,
@@ -34,7 +34,7 @@ from reportgen.train.results import EpochHook, EpochStats, Metrics, ProgressHook
 if TYPE_CHECKING:
     from reportgen.data.types import Ratings
 
-# Batches up to this size train fastest on one CPU thread (README, "Threads"): a step
+# Batches up to this size train fastest on one CPU thread (docs/training.md, "Threads"): a step
 # is dominated by Python and by Adam's update of every embedding row, small vectors
 # that a second thread cannot split profitably. Larger batches share the work.
 ONE_THREAD_MAX_BS = 2048
@@ -80,9 +80,9 @@ def fit(
         with warnings.catch_warnings():
             _quiet_known_library_warnings()
             if sparse:
-                from reportgen.train import sparse as engine
+                from reportgen.train.sparse import fit_sparse
 
-                return engine.fit_sparse(
+                return fit_sparse(
                     ratings, config, device=device, threads=threads, on_epoch=on_epoch, on_progress=on_progress
                 )
             return _fit(ratings, config, device=device, threads=threads, progress=progress, on_epoch=on_epoch)
@@ -91,7 +91,7 @@ def fit(
 
 
 def resolve_engine(config: TrainConfig, n_ratings: int) -> str:
-    """ "lean" or "sparse": as asked, or for "auto" by `engine.choose_engine` (the tutorial's loader stays on fastai)."""
+    """ "lean" or "sparse": as asked, or for "auto" by `sparse.choose_engine` (the tutorial's loader stays on fastai)."""
     from reportgen.train import distributed
 
     if distributed.environment() is not None:
@@ -150,7 +150,7 @@ def resolve_device(name: str) -> str:
 
 
 def choose_threads(bs: int, device: str) -> int:
-    """The torch CPU thread count for a fit, from measurements on 2 cores (README, "Threads").
+    """The torch CPU thread count for a fit, from measurements on 2 cores (docs/training.md, "Threads").
 
     A GPU fit or a CPU fit on batches of up to `ONE_THREAD_MAX_BS` ratings runs
     fastest on one thread: per step there is too little arithmetic to share, and
@@ -200,7 +200,7 @@ def _fit(
     from fastai.learner import Recorder
     from fastai.torch_core import set_seed
 
-    from reportgen.train import learner as lean
+    from reportgen.train import learner
 
     history: list[EpochStats] = []
 
@@ -213,13 +213,13 @@ def _fit(
     set_seed(config.seed, reproducible=True)
     frame = ratings.frame[["user", "title", "rating"]].reset_index(drop=True)
     if config.loader == "fastai":
-        learn, classes, (train_rows, valid_rows), codes = lean.tutorial_learner(frame, config, device, record)
+        learn, classes, (train_rows, valid_rows), codes = learner.tutorial_learner(frame, config, device, record)
         if not progress:
             # Without the bar, fastai's Recorder would print its table to stdout.
             learn.remove_cb(ProgressCallback)
             learn.logger = lambda *_: None
     else:
-        learn, classes, (train_rows, valid_rows), codes = lean.lean_learner(frame, config, device, record)
+        learn, classes, (train_rows, valid_rows), codes = learner.lean_learner(frame, config, device, record)
         if progress:
             learn.add_cbs([Recorder(), ProgressCallback()])  # the bar reads fastai's Recorder
     fit_started = time.perf_counter()

@@ -1,6 +1,6 @@
 """The train stage's results: per-epoch losses, metrics, how the fit ran, and the fitted model.
 
-Both training engines (`lean`, fastai's Learner; `engine`, the sparse loop for large
+Both training engines (`learner`, fastai's Learner; `sparse`, the sparse loop for large
 data) return these, so everything after training reads one shape of result.
 """
 

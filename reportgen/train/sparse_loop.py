@@ -3,7 +3,7 @@
 Large batches, gradients only for the rows in the batch, L2 regularisation per
 occurrence of a row (as cornac and surprise do), and Adagrad with one accumulator
 per row: a step is a fixed dozen torch ops on (batch x factors) tensors, with no
-Python work per rating, on the CPU or a CUDA device alike. `engine` chooses the
+Python work per rating, on the CPU or a CUDA device alike. `sparse` chooses the
 settings and prepares the data; this module only trains.
 """
 

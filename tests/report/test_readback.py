@@ -129,7 +129,9 @@ def test_the_ml100k_report_reads_back_and_renders_again_byte_for_byte(ml100k_rep
     assert to_json(back) == doc
     assert dumps(back) == (ml100k_report["out"] / "report.json").read_text(encoding="utf-8")
     run = sorted((ml100k_report["out"] / "runs").iterdir())[-1]
-    result = invoke("render", run, "-o", tmp_path)  # its time is measured by hand (README), never asserted here
+    result = invoke(
+        "render", run, "-o", tmp_path
+    )  # its time is measured by hand (docs/benchmarks.md), never asserted here
     assert result.exit_code == 0, result.output
     for name in ("report.html", "report.md"):
         assert (tmp_path / name).read_bytes() == (run / name).read_bytes(), name

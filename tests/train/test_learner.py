@@ -89,7 +89,7 @@ def test_the_lean_training_loader_is_a_permutation_per_epoch() -> None:
 
 
 def test_the_tutorial_loader_samples_with_replacement(planted: Planted) -> None:
-    """The README's explanation of the MSE gap: fastai 2.8's collab loader is TabWeightedDL."""
+    """docs/training.md's explanation of the MSE gap: fastai 2.8's collab loader is TabWeightedDL."""
     from fastai.collab import CollabDataLoaders
 
     frame = planted.frame[["user", "title", "rating"]].reset_index(drop=True)

@@ -1,6 +1,6 @@
-"""Trend figures for the history page (index.html), drawn like plots.py's small figures.
+"""Trend figures for the history page (index.html), drawn like the report's small figures.
 
-Built with plots.py's helpers on `matplotlib.figure.Figure` (no pyplot), colours as the
+Built with figures/svg.py's helpers on `matplotlib.figure.Figure` (no pyplot), colours as the
 page's CSS variables. One marker per run; each series is a group whose id ends in its
 name (`…-model`, `…-ratings`), so a test or a reader's tool can count the points.
 """

@@ -1,6 +1,6 @@
-"""Figures for the recommender-quality sections (issue 15), drawn like plots.py's small figures.
+"""Figures for the recommender-quality sections (issue 15), drawn like the report's small figures.
 
-Built with plots.py's helpers on `matplotlib.figure.Figure` (no pyplot), so the bytes
+Built with figures/svg.py's helpers on `matplotlib.figure.Figure` (no pyplot), so the bytes
 are deterministic and the colours are the page's CSS variables.
 """
 
