@@ -58,6 +58,8 @@ class OneLineErrors(click.Group):
             _fail(exc.format_message(), exc.exit_code)
         except click.Abort:
             _fail("interrupted", EXIT_INTERRUPTED)
+        except ReportgenError as exc:  # one raised before a command's own handling (the environment's world)
+            _fail(exc.render(flag), exc.exit_code)
         if standalone_mode:
             sys.exit(result if isinstance(result, int) else EXIT_OK)
         return result
@@ -152,8 +154,7 @@ def build(**opts: Any) -> None:
     except Exception as exc:
         if opts["debug"]:
             raise
-        message = f"unexpected {type(exc).__name__}: {exc} (rerun with --debug for the traceback)"
-        _fail(message + _what_was_kept(opts["output"], before, quiet_if_unchanged=True), EXIT_FAILED)
+        _fail(unexpected(exc) + _what_was_kept(opts["output"], before, quiet_if_unchanged=True), EXIT_FAILED)
     if result is None:  # another rank of a torchrun world: it trained, rank 0 writes
         return
     if not opts["quiet"]:
@@ -206,7 +207,8 @@ def datasets(data: Path | None) -> None:
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     help="Folder of Jinja templates that override the packaged ones, as for build.",
 )
-def render_command(run_folder: Path, output: Path | None, templates: Path | None) -> None:
+@click.option("--debug", is_flag=True, help="Show the traceback of an unexpected error.")
+def render_command(run_folder: Path, output: Path | None, templates: Path | None, debug: bool) -> None:
     """Rebuild a run's report.html and report.md from its report.json, without training.
 
     With the same reportgen and unchanged templates the page is byte-identical to the
@@ -218,12 +220,10 @@ def render_command(run_folder: Path, output: Path | None, templates: Path | None
       reportgen render output/runs/20261127T191500Z
       reportgen render output/runs/20261127T191500Z -o /tmp/r --templates my-templates
     """
-    try:
+    with _one_line(debug):
         from reportgen import pipeline
 
         page = pipeline.render_run(run_folder, output, templates)
-    except ReportgenError as exc:
-        _fail(exc.render(flag), exc.exit_code)
     click.echo(str(page))
 
 
@@ -235,15 +235,35 @@ def render_command(run_folder: Path, output: Path | None, templates: Path | None
     default=Path("output"),
     help="The output folder whose runs/ to list; index.html is written there.",
 )
-def history_command(output: Path) -> None:
+@click.option("--debug", is_flag=True, help="Show the traceback of an unexpected error.")
+def history_command(output: Path, debug: bool) -> None:
     """Rebuild OUTPUT/index.html, the table and trend charts of every kept run (build does this after each run)."""
-    try:
+    with _one_line(debug):
         from reportgen import pipeline
 
         page = pipeline.write_history(output)
+    click.echo(str(page))
+
+
+@contextlib.contextmanager
+def _one_line(debug: bool) -> Iterator[None]:
+    """A command's every error as one `Error:` line and its exit code: a `ReportgenError` its own
+    (2 for bad input, 1 for a failed run), anything else exit 1 as unexpected (--debug: the traceback)."""
+    try:
+        yield
     except ReportgenError as exc:
         _fail(exc.render(flag), exc.exit_code)
-    click.echo(str(page))
+    except Exception as exc:
+        if debug:
+            raise
+        _fail(unexpected(exc), EXIT_FAILED)
+
+
+def unexpected(exc: BaseException) -> str:
+    """The line for an error no stage foresaw: its type and (the start of) its message."""
+    text = " ".join(str(exc).split())
+    text = text if len(text) <= 300 else text[:299] + "…"
+    return f"unexpected {type(exc).__name__}: {text} (rerun with --debug for the traceback)"
 
 
 def _source_date() -> dt.datetime | None:

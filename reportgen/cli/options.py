@@ -17,8 +17,17 @@ import click
 
 from reportgen.analysis import defaults
 from reportgen.data.dataset import DUPLICATE_POLICIES, ITEM_KEYS  # light modules: pandas and torch load lazily
-from reportgen.errors import ReportgenError
-from reportgen.train.config import DEVICES, ENGINES, LOADERS, PRESETS, RUN_FIELDS, check_y_range, describe_preset
+from reportgen.errors import Bound, ReportgenError
+from reportgen.train.config import (
+    BOUNDS,
+    DEVICES,
+    ENGINES,
+    LOADERS,
+    PRESETS,
+    RUN_FIELDS,
+    check_y_range,
+    describe_preset,
+)
 
 
 def flag(name: str) -> str:
@@ -44,7 +53,10 @@ class Finite(click.FloatRange):
         return number
 
 
-SEEDS = click.IntRange(0, 2**32 - 1)  # what numpy's and torch's generators all accept
+def bounded(bound: Bound) -> click.ParamType:
+    """The option type of a setting whose values the library states as a `Bound` (one home for each bound)."""
+    limits = {"min": bound.low, "max": bound.high, "min_open": bound.low_open, "max_open": bound.high_open}
+    return click.IntRange(**limits) if bound.whole else Finite(**limits)
 
 
 def _apply(*decorators: Any) -> Any:
@@ -126,19 +138,19 @@ training_options = _apply(
         + "; ".join(f"{name}: {describe_preset(name)}" for name in PRESETS)
         + ". Options given explicitly override the preset.",
     ),
-    option("--epochs", type=click.IntRange(min=1), default=5, help="Training epochs (one-cycle schedule)."),
+    option("--epochs", type=bounded(BOUNDS["epochs"]), default=5, help="Training epochs (one-cycle schedule)."),
     option(
         "--lr",
-        type=Finite(min=0, min_open=True),
+        type=bounded(BOUNDS["lr"]),
         default=5e-3,
         help="Maximum learning rate of the one-cycle schedule.",
     ),
-    option("--wd", type=Finite(min=0), default=0.1, help="Weight decay."),
-    option("--factors", type=click.IntRange(min=1), default=50, help="Latent factors per user and item."),
-    option("--bs", type=click.IntRange(min=1), default=64, help="Batch size."),
+    option("--wd", type=bounded(BOUNDS["wd"]), default=0.1, help="Weight decay."),
+    option("--factors", type=bounded(BOUNDS["factors"]), default=50, help="Latent factors per user and item."),
+    option("--bs", type=bounded(BOUNDS["bs"]), default=64, help="Batch size."),
     option(
         "--valid-pct",
-        type=Finite(0, 1, min_open=True, max_open=True),
+        type=bounded(BOUNDS["valid_pct"]),
         default=0.2,
         help="Share of ratings held out at random for validation.",
     ),
@@ -151,7 +163,12 @@ training_options = _apply(
         help="Range the predictions are squashed into (sigmoid); every rating must lie inside it.  "
         "[default: 0 5.5 for ml-100k; for --ratings, min to max + 10 % of the span]",
     ),
-    option("--seed", type=SEEDS, default=42, help="Random seed: the same data and seed give the same numbers."),
+    option(
+        "--seed",
+        type=bounded(BOUNDS["seed"]),
+        default=42,
+        help="Random seed: the same data and seed give the same numbers.",
+    ),
     option(
         "--loader",
         type=click.Choice(LOADERS),
@@ -176,7 +193,7 @@ training_options = _apply(
     ),
     option(
         "--threads",
-        type=click.IntRange(min=1),
+        type=bounded(BOUNDS["threads"]),
         default=None,
         help="torch CPU threads.  [default: chosen by batch size]",
     ),
@@ -199,19 +216,19 @@ output_options = _apply(
     ),
     option(
         "--top-n",
-        type=click.IntRange(min=2),
+        type=bounded(defaults.TOP_N_BOUND),
         default=defaults.TOP_N,
         help="How many of the most-rated items to analyse.",
     ),
     option(
         "--k",
-        type=click.IntRange(min=1, max=1000),
+        type=bounded(defaults.K_BOUND),
         default=defaults.K,
         help="Length of the top lists the ranking metrics score.",
     ),
     option(
         "--relevant-from",
-        type=Finite(),
+        type=bounded(defaults.RELEVANT_FROM_BOUND),
         metavar="RATING",
         help="For the ranking metrics, an item is relevant to a user who rated it at least this.  "
         "[default: 4 on a 1-5 scale: three quarters of the way up the data's rating range]",
@@ -334,10 +351,13 @@ def load_config(ctx: click.Context, path: Path | None) -> None:
         name = key.replace("-", "_")
         if name not in params:
             raise click.BadParameter(f"{path}: unknown option {key!r}", ctx=ctx, param_hint="'--config'")
+        if name in defaults:
+            raise refuse(key, f"given twice (as {name.replace('_', '-')} and {name})")
         param = params[name]
-        if isinstance(param.type, click.types.IntParamType) and isinstance(value, float):
-            raise refuse(key, f"{value!r} is not a whole number")  # click would cut 2.7 down to 2
-        if isinstance(param.type, click.Path) and isinstance(value, str):
+        problem = _toml_problem(ctx, param, value)
+        if problem is not None:
+            raise refuse(key, problem)
+        if isinstance(param.type, click.Path):
             if not value.strip():
                 raise refuse(key, "the path is empty")
             value = str((path.parent / value).resolve()) if not Path(value).is_absolute() else value
@@ -347,6 +367,57 @@ def load_config(ctx: click.Context, path: Path | None) -> None:
             raise refuse(key, exc.message) from None
         defaults[name] = value
     ctx.default_map = {**(ctx.default_map or {}), **defaults}
+
+
+def _toml_problem(ctx: click.Context, param: click.Parameter, value: Any) -> str | None:
+    """Why a TOML value cannot be this option's (a table, an array, a date, `true` or a string where
+    a number goes), or None. TOML values are typed, so they are taken only as what they say they are."""
+    if param.nargs != 1:
+        types = getattr(param.type, "types", [param.type] * param.nargs)
+        if not isinstance(value, list) or len(value) != param.nargs:
+            shown = f"an array of {len(value)}" if isinstance(value, list) else _toml_kind(value)
+            return f"{shown} is not an array of {param.nargs} values"
+        for element, kind in zip(value, types):
+            problem = _toml_scalar_problem(ctx, param, kind, element)
+            if problem is not None:
+                return problem
+        return None
+    return _toml_scalar_problem(ctx, param, param.type, value)
+
+
+def _toml_scalar_problem(ctx: click.Context, param: click.Parameter, kind: click.ParamType, value: Any) -> str | None:
+    if isinstance(kind, click.types.BoolParamType):
+        return None if isinstance(value, bool) else f"{_toml_kind(value)} is not true or false"
+    if isinstance(kind, (click.types.IntParamType, click.types.FloatParamType)):
+        what = "a whole number" if isinstance(kind, click.types.IntParamType) else "a number"
+        if isinstance(value, str):
+            try:
+                kind.convert(value, param, ctx)
+            except click.BadParameter as exc:
+                return exc.message  # what the same text says on the command line
+            return f"{_toml_kind(value)} is not {what}: write it without quotes"
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return f"{_toml_kind(value)} is not {what}"
+        if isinstance(value, float) and what == "a whole number":
+            return f"{value!r} is not a whole number"  # click would cut 2.7 down to 2
+        return None
+    what = "a path" if isinstance(kind, click.Path) else "a string"
+    return None if isinstance(value, str) else f"{_toml_kind(value)} is not {what}"
+
+
+def _toml_kind(value: Any) -> str:
+    """A TOML value as its file shows it: `true`, a table, an array, a date, the string '3'."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, str):
+        return f"the string {value!r}"
+    if isinstance(value, (dt.date, dt.time)):
+        return f"the date or time {value.isoformat()}"
+    return repr(value)
 
 
 def check_source_options(ctx: click.Context, *, data: Path | None, ratings: Path | None) -> None:
