@@ -21,10 +21,10 @@ from typing import Any
 import click
 
 from reportgen import __version__
+from reportgen.cli.config import config_option
 from reportgen.cli.options import (
     build_options,
     check_source_options,
-    config_option,
     flag,
     option,
     output_options,
@@ -129,13 +129,18 @@ def build(**opts: Any) -> None:
     _configure_logging(quiet=opts["quiet"] or not leader, interactive=interactive)
     check_source_options(ctx, data=opts["data"], ratings=opts["ratings"])
     source_date = _source_date()
-    if opts["nproc"] > 1 and distributed.environment() is None:
-        sys.exit(_launch(opts["nproc"], quiet=opts["quiet"]))
     from reportgen.runs.outputs import latest_run
 
     before = latest_run(opts["output"])
+    if opts["nproc"] > 1 and distributed.environment() is None:
+        try:
+            with stop_on_signals():
+                code = _launch(opts["nproc"], quiet=opts["quiet"])
+        except Stopped as exc:  # before any rank started; once they run, rank 0 says why the run stopped
+            _fail(exc.message + _what_was_kept(opts["output"], before), exc.code)
+        sys.exit(code)
     try:
-        with _signals_raise():
+        with stop_on_signals():
             from reportgen import pipeline
 
             options = build_options(opts, progress=interactive and not opts["quiet"], source_date=source_date)
@@ -150,6 +155,8 @@ def build(**opts: Any) -> None:
             sys.exit(exc.exit_code)
         _fail(exc.render(flag) + _what_was_kept(opts["output"], before, quiet_if_unchanged=True), exc.exit_code)
     except Stopped as exc:
+        if not leader:  # every rank is stopped together: rank 0 alone says so
+            sys.exit(exc.code)
         _fail(exc.message + _what_was_kept(opts["output"], before), exc.code)
     except Exception as exc:
         if opts["debug"]:
@@ -316,18 +323,28 @@ class Stopped(BaseException):
 
 
 @contextlib.contextmanager
-def _signals_raise() -> Iterator[None]:
-    """Turn SIGINT and SIGTERM into `Stopped` while a run is in progress."""
+def stop_on_signals() -> Iterator[None]:
+    """Turn SIGINT and SIGTERM into `Stopped` while a run is in progress.
+
+    Only the first: a second signal (Ctrl-C reaches every process of the terminal's group,
+    and torch's launcher forwards it to the ranks again) is ignored until the process exits,
+    so the run unwinds and says why it stopped once.
+    """
+    stopping = False
 
     def stop(signum: int, frame: object) -> None:
-        raise Stopped(signum)
+        nonlocal stopping
+        if not stopping:
+            stopping = True
+            raise Stopped(signum)
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        if not stopping:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 def _configure_logging(quiet: bool, interactive: bool) -> None:

@@ -148,17 +148,23 @@ def launch(nproc: int, command: list[str], *, quiet: bool) -> int:
 
     PyTorch's own launcher, as `torchrun --standalone --nproc-per-node N`; each process
     finds its rank in its environment. Returns the exit status: rank 0's when it failed
-    (it printed why), else the first failed rank's; 128 + N for a rank killed by signal N.
+    (it printed why), else the first failed rank's; 128 + N for a rank killed by signal N,
+    and for the launcher itself stopped by SIGINT or SIGTERM (it stopped the ranks with the
+    same signal, and rank 0 said so).
     """
     import logging
 
+    from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import parse_args, run
 
-    if quiet:
-        logging.getLogger("torch.distributed").setLevel(logging.CRITICAL)
+    if quiet:  # torch's elastic modules each set their own logger's level: quiet them one by one
+        for name in [n for n in logging.root.manager.loggerDict if n.startswith("torch.distributed")]:
+            logging.getLogger(name).setLevel(logging.CRITICAL)
     try:
         run(parse_args(["--standalone", "--nproc-per-node", str(nproc), "--max-restarts", "0", *command]))
+    except SignalException as stopped:  # raised by torch's handler once the ranks have been stopped
+        return 128 + int(stopped.sigval)
     except ChildFailedError as failed:
         first = failed.failures.get(0) or next(iter(failed.failures.values()))
         code = first.exitcode
