@@ -247,6 +247,8 @@ def build(
     In a torchrun world only rank 0 does all that; another rank loads the same data,
     trains alongside it and returns None, having written nothing (`distributed`).
     """
+    train.check_config(options.train)  # what the API was given, checked before the lock and the data
+    defaults.check_settings(options.top_n, options.k, options.relevant_from)
     if not distributed.is_leader():
         ratings = data.load(
             options.source, download=options.download, item_key=options.item_key, duplicates=options.duplicates

@@ -79,7 +79,7 @@ def from_json(doc: dict[str, Any]) -> Report:
         check_types(report)
         check_settings(report.top_n, report.analysis.quality.k)
     except (InputError, KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
-        detail = exc.template if isinstance(exc, InputError) else f"{type(exc).__name__}: {exc}"
+        detail = str(exc) if isinstance(exc, InputError) else f"{type(exc).__name__}: {exc}"
         raise InputError(f"not a complete report.json of reportgen {__version__} ({detail})") from exc
     return report
 
@@ -169,43 +169,43 @@ def _histogram(h: dict[str, Any]) -> Histogram:
 
 def _analysis(doc: dict[str, Any], config: TrainConfig) -> Analysis:
     insight, pca = doc["insight"], doc["pca"]
-    stats = tuple(_item(e) for e in doc["items"])
+    stats = tuple(_item(e) for e in _seq(doc["items"]))
     b, v = insight["baselines"], insight["bias_vs_mean"]
     return Analysis(
         top_n_requested=doc["config"]["top_n"],
         top_items=_seq(doc["top_items"]),
         unknown_to_model=doc["unknown_to_model"],
         item_stats=stats,
-        worst=tuple(_item(e) for e in doc["bias"]["worst"]),
-        best=tuple(_item(e) for e in doc["bias"]["best"]),
+        worst=tuple(_item(e) for e in _seq(doc["bias"]["worst"])),
+        best=tuple(_item(e) for e in _seq(doc["bias"]["best"])),
         explained_variance_ratio=_seq(insight["explained_variance_ratio"]),
         components=tuple(
             Component(
                 index=c["index"],
                 explained_variance_ratio=c["explained_variance_ratio"],
-                top=tuple(Scored(s["title"], s["score"]) for s in c["top"]),
-                bottom=tuple(Scored(s["title"], s["score"]) for s in c["bottom"]),
+                top=tuple(Scored(s["title"], s["score"]) for s in _seq(c["top"])),
+                bottom=tuple(Scored(s["title"], s["score"]) for s in _seq(c["bottom"])),
             )
-            for c in pca["components"]
+            for c in _seq(pca["components"])
         ),
         scatter_axes=_seq(pca["scatter_components"]),  # type: ignore[arg-type]
-        scatter=tuple(ScatterPoint(p["title"], p["x"], p["y"]) for p in doc["scatter"]),
+        scatter=tuple(ScatterPoint(p["title"], p["x"], p["y"]) for p in _seq(doc["scatter"])),
         baselines=Baselines(**b),
         bias_vs_mean=BiasVsMean(
             correlation=v["correlation"],
             points=tuple((s.title, s.bias, s.mean_rating) for s in stats),
-            high_mean_low_bias=tuple(Disagreement(**d) for d in v["high_mean_low_bias"]),
-            low_mean_high_bias=tuple(Disagreement(**d) for d in v["low_mean_high_bias"]),
+            high_mean_low_bias=tuple(Disagreement(**d) for d in _seq(v["high_mean_low_bias"])),
+            low_mean_high_bias=tuple(Disagreement(**d) for d in _seq(v["low_mean_high_bias"])),
         ),
         component_genres=tuple(
             ComponentGenres(
                 index=g["index"],
-                top=tuple(GenreShare(**s) for s in g["standing_out"]["top"]),
-                bottom=tuple(GenreShare(**s) for s in g["standing_out"]["bottom"]),
+                top=tuple(GenreShare(**s) for s in _seq(g["standing_out"]["top"])),
+                bottom=tuple(GenreShare(**s) for s in _seq(g["standing_out"]["bottom"])),
                 shares_top=_obj(g["top"]),
                 shares_bottom=_obj(g["bottom"]),
             )
-            for g in insight["component_genres"]
+            for g in _seq(insight["component_genres"])
         ),
         neighbours={
             title: tuple(Neighbour(n, s) for n, s in zip(_seq(found), _seq(insight["neighbour_similarity"][title])))
@@ -245,12 +245,12 @@ def _quality(q: dict[str, Any]) -> Quality:
             share=c["share"],
             mean_percentile_recommended=c["mean_popularity_percentile_recommended"],
             mean_percentile_rated=c["mean_popularity_percentile_rated"],
-            most_recommended=tuple((e["label"], e["count"]) for e in c["most_recommended"]),
+            most_recommended=tuple((e["label"], e["count"]) for e in _seq(c["most_recommended"])),
         ),
         by_user_activity=_buckets(q["by_user_activity"], "users", q["overall_rmse"]["by_user_activity"]),
         by_item_popularity=_buckets(q["by_item_popularity"], "items", q["overall_rmse"]["by_item_popularity"]),
         calibration=Calibration(
-            bins=tuple(CalibrationBin(**b) for b in cal["bins"]),
+            bins=tuple(CalibrationBin(**b) for b in _seq(cal["bins"])),
             residuals=_histogram(cal["residuals"]),
             mean_residual=cal["mean_residual"],
         ),
@@ -269,7 +269,7 @@ def _comparison(c: dict[str, Any]) -> Comparison:
         valid_rmse_before=c["valid_rmse_before"],
         valid_rmse_after=c["valid_rmse_after"],
         lists=tuple(ListChange(x["name"], _seq(x["entered"]), _seq(x["left"])) for x in _seq(c["lists"])),
-        bias_moves=tuple(BiasMove(b["title"], b["before"], b["after"]) for b in c["bias_moves"]),
+        bias_moves=tuple(BiasMove(b["title"], b["before"], b["after"]) for b in _seq(c["bias_moves"])),
     )
 
 
