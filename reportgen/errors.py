@@ -92,7 +92,7 @@ class Bound:
     def problem(self, value: Any) -> str | None:
         """Why `value` is not one of these values (`must be …`), or None when it is."""
         number = isinstance(value, numbers.Integral if self.whole else numbers.Real) and not isinstance(value, bool)
-        if not number or not math.isfinite(value):
+        if not number or not (isinstance(value, numbers.Integral) or math.isfinite(value)):
             return f"must be {self.kind()}, not {value!r}"
         low_ok = self.low is None or (value > self.low if self.low_open else value >= self.low)
         high_ok = self.high is None or (value < self.high if self.high_open else value <= self.high)

@@ -115,6 +115,7 @@ def test_fit_checks_its_config_before_it_reads_a_rating(ratings: object) -> None
         ({"k": 0}, "k must be at least 1 and at most 1000, not 0"),
         ({"k": 1001}, "k must be at least 1 and at most 1000, not 1001"),
         ({"relevant_from": math.nan}, "relevant_from must be a finite number, not nan"),
+        ({"config": "fast"}, "config must be a TrainConfig, not str"),
     ],
 )
 def test_make_report_checks_the_analysis_settings_before_training(
@@ -124,6 +125,19 @@ def test_make_report_checks_the_analysis_settings_before_training(
         pipeline.make_report(ratings, **given)
     assert str(err.value) == message
     assert err.value.option == next(iter(given))
+
+
+def test_build_checks_its_options_before_it_takes_the_lock_or_reads_data(tmp_path: Path) -> None:
+    config = TrainConfig()
+    object.__setattr__(config, "epochs", 0)
+    for options, message in [
+        (pipeline.BuildOptions(output=tmp_path / "out", top_n=1), "top_n must be at least 2, not 1"),
+        (pipeline.BuildOptions(output=tmp_path / "out", train=config), "epochs must be at least 1, not 0"),
+    ]:
+        with pytest.raises(InputError) as err:
+            pipeline.build(dataclasses.replace(options, source=tmp_path / "missing", download=None))
+        assert str(err.value) == message
+    assert not (tmp_path / "out").exists()
 
 
 def test_make_report_on_a_plain_dataframe_says_how_to_wrap_it(no_training: None) -> None:
@@ -268,7 +282,8 @@ def crafted(kept_run: Path, tmp_path: Path, change: object) -> Path:
     run = Path(shutil.copytree(kept_run, tmp_path / "run"))
     doc = json.loads((run / "report.json").read_text(encoding="utf-8"))
     change(doc)
-    (run / "report.json").write_text(json.dumps(doc), encoding="utf-8")
+    # A number too large for a float is valid JSON that Python reads as infinity.
+    (run / "report.json").write_text(json.dumps(doc).replace('"1e400"', "1e400"), encoding="utf-8")
     return run
 
 
@@ -287,6 +302,9 @@ def put(*keys: object, value: object) -> object:
     [
         (put("config", "top_n", value="all"), "top_n is 'all', not a whole number"),
         (put("metrics", "valid_rmse", value="0.92"), "metrics.valid_rmse is '0.92', not a finite number"),
+        (put("metrics", "valid_mse", value="1e400"), "(metrics.valid_mse is inf, not a finite number)"),
+        (put("quality", "threshold", value="4"), "(analysis.quality.threshold is '4', not a finite number)"),
+        (put("run", "preset", value="slow"), "(preset must be one of tutorial, fast, not 'slow')"),
         (put("dataset", "n_users", value=True), "dataset.n_users is True, not a whole number"),
         (put("items", 0, "count", value=1.5), "analysis.item_stats[0].count is 1.5, not a whole number"),
         (put("items", 0, "title", value=["x"]), "analysis.item_stats[0].title is ['x'], not a string"),
@@ -297,7 +315,8 @@ def put(*keys: object, value: object) -> object:
         (put("config", "epochs", value="5"), "epochs must be a whole number, not '5'"),
         (put("config", "y_range", value=[0, "9"]), "Invalid value for 'y_range': expected two numbers LOW HIGH"),
         (put("config", "top_n", value=0), "top_n must be at least 2, not 0"),
-        (put("quality", "k", value="10"), "TypeError"),
+        (put("quality", "k", value="10"), "(analysis.quality.k is '10', not a whole number)"),
+        (put("quality", "k", value=3), "(KeyError: 'precision_at_3')"),
         (put("insight", "rating_histogram", "counts", value=[1, None]), "analysis.ratings.counts[1] is None"),
         (put("scatter", value={"x": 1}), "TypeError: expected an array, not dict"),
     ],

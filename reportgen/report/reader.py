@@ -35,6 +35,7 @@ from reportgen.report.types import (
     ListChange,
     Report,
     Timings,
+    WrongType,
     check_types,
 )
 from reportgen.train.config import TrainConfig
@@ -79,7 +80,7 @@ def from_json(doc: dict[str, Any]) -> Report:
         check_types(report)
         check_settings(report.top_n, report.analysis.quality.k)
     except (InputError, KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
-        detail = str(exc) if isinstance(exc, InputError) else f"{type(exc).__name__}: {exc}"
+        detail = str(exc) if isinstance(exc, (InputError, WrongType)) else f"{type(exc).__name__}: {exc}"
         raise InputError(f"not a complete report.json of reportgen {__version__} ({detail})") from exc
     return report
 

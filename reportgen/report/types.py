@@ -153,8 +153,12 @@ def versions() -> dict[str, str]:
     return found
 
 
+class WrongType(TypeError):
+    """A value of a report that is not of its field's declared type (its message names it by path)."""
+
+
 def check_types(value: Any, hint: Any = Report, where: str = "") -> None:
-    """`TypeError` naming the first value (by its path, e.g. `analysis.quality.k`) that is not of the
+    """`WrongType` naming the first value (by its path, e.g. `analysis.quality.k`) that is not of the
     type its dataclass field declares: a whole number, a finite number, a string, a tuple or dict of them.
 
     A report read back from a file is checked with this, value by value, before anything draws it.
@@ -169,25 +173,25 @@ def check_types(value: Any, hint: Any = Report, where: str = "") -> None:
         for option in kept[:-1]:
             try:
                 return check_types(value, option, where)
-            except TypeError:
+            except WrongType:
                 continue
         return check_types(value, kept[-1], where)
     if dataclasses.is_dataclass(hint):
         if not isinstance(value, hint):
-            raise TypeError(f"{where or 'the document'} is {_shown(value)}, not an object")
+            raise WrongType(f"{where or 'the document'} is {_shown(value)}, not an object")
         hints = _hints(hint)
         for f in dataclasses.fields(hint):
             check_types(getattr(value, f.name), hints[f.name], f"{where}.{f.name}" if where else f.name)
         return
     if origin is tuple:
         if not isinstance(value, tuple) or (args[-1] is not Ellipsis and len(value) != len(args)):
-            raise TypeError(f"{where} is {_shown(value)}, not a list of {len(args)} values")
+            raise WrongType(f"{where} is {_shown(value)}, not a list of {len(args)} values")
         for n, element in enumerate(value):
             check_types(element, args[0] if args[-1] is Ellipsis else args[n], f"{where}[{n}]")
         return
     if origin is dict:
         if not isinstance(value, dict):
-            raise TypeError(f"{where} is {_shown(value)}, not an object")
+            raise WrongType(f"{where} is {_shown(value)}, not an object")
         for key, element in value.items():
             check_types(key, args[0], f"{where} (a key)")
             check_types(element, args[1], f"{where}.{key}")
@@ -199,9 +203,9 @@ def check_types(value: Any, hint: Any = Report, where: str = "") -> None:
         ok = isinstance(value, str)
     else:
         ok = isinstance(value, Integral if hint is int else Real) and not isinstance(value, bool)
-        ok = ok and math.isfinite(value)
+        ok = ok and (isinstance(value, Integral) or math.isfinite(value))  # isfinite of 10**400 overflows
     if not ok:
-        raise TypeError(f"{where} is {_shown(value)}, not {expected}")
+        raise WrongType(f"{where} is {_shown(value)}, not {expected}")
 
 
 @functools.cache
