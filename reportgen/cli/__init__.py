@@ -220,7 +220,8 @@ def render_command(run_folder: Path, output: Path | None, templates: Path | None
 
     With the same reportgen and unchanged templates the page is byte-identical to the
     original; with --templates only what the templates change. A report.json written by
-    another reportgen version is refused. Prints the page's path.
+    another reportgen version, or one with a value of the wrong type, is refused (exit 2, as
+    is a user template that fails); any other failure exits 1. Prints the page's path.
 
     \b
     Examples:
@@ -244,7 +245,10 @@ def render_command(run_folder: Path, output: Path | None, templates: Path | None
 )
 @click.option("--debug", is_flag=True, help="Show the traceback of an unexpected error.")
 def history_command(output: Path, debug: bool) -> None:
-    """Rebuild OUTPUT/index.html, the table and trend charts of every kept run (build does this after each run)."""
+    """Rebuild OUTPUT/index.html, the table and trend charts of every kept run (build does this after each run).
+
+    Exit codes: 0 written, 1 the page could not be written (or failed otherwise), 2 bad usage.
+    """
     with _one_line(debug):
         from reportgen import pipeline
 
