@@ -92,14 +92,31 @@ class Bound:
     def problem(self, value: Any) -> str | None:
         """Why `value` is not one of these values (`must be …`), or None when it is."""
         number = isinstance(value, numbers.Integral if self.whole else numbers.Real) and not isinstance(value, bool)
-        if not number or not (isinstance(value, numbers.Integral) or math.isfinite(value)):
-            return f"must be {self.kind()}, not {value!r}"
+        if not number or not (self.whole or finite(value)):
+            return f"must be {self.kind()}, not {shown(value)}"
         low_ok = self.low is None or (value > self.low if self.low_open else value >= self.low)
         high_ok = self.high is None or (value < self.high if self.high_open else value <= self.high)
-        return None if low_ok and high_ok else f"must be {self.limits()}, not {value!r}"
+        return None if low_ok and high_ok else f"must be {self.limits()}, not {shown(value)}"
 
     def check(self, name: str, value: Any) -> None:
         """`InputError` naming the setting `name` unless `value` is one of these values."""
         problem = self.problem(value)
         if problem is not None:
             raise InputError(f"{setting(name)} {problem}")
+
+
+def finite(value: Any) -> bool:
+    """A real number that is neither NaN nor infinite, and fits a float (10**400 does not)."""
+    try:
+        return math.isfinite(float(value))
+    except (OverflowError, TypeError, ValueError):
+        return False
+
+
+def shown(value: Any, limit: int = 60) -> str:
+    """A value as a message quotes it: its repr, cut to `limit` characters."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int past Python's 4,300-digit limit for str()
+        text = "a number too large to print"
+    return text if len(text) <= limit else text[: limit - 1] + "…"

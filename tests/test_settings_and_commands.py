@@ -84,6 +84,12 @@ def one_error_line(result: object) -> str:
         ({"threads": 0}, "threads must be at least 1, not 0"),
         ({"preset": "slow"}, "preset must be one of tutorial, fast, not 'slow'"),
         ({"engine": ["sparse"]}, "engine must be auto, lean or sparse, not ['sparse']"),
+        ({"lr": 10**400}, "lr must be a finite number, not " + "1" + "0" * 58 + "…"),  # no float holds it
+        (
+            {"y_range": (0, 10**400)},
+            "Invalid value for 'y_range': LOW (0) and HIGH (" + "1" + "0" * 28 + "…) must be finite",
+        ),
+        ({"bs": -(10**5000)}, "bs must be at least 1, not a number too large to print"),
     ],
 )
 def test_a_setting_that_cannot_train_is_an_input_error_naming_it_where_the_config_is_made(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import importlib.metadata
-import math
 import platform
 import types
 import typing
@@ -16,6 +15,7 @@ from typing import Any
 from reportgen import __version__
 from reportgen.analysis.findings import Analysis
 from reportgen.data.sources import CITATION
+from reportgen.errors import finite, shown
 from reportgen.train.config import PRESETS, TrainConfig, describe_preset
 from reportgen.train.results import Metrics, Runtime
 
@@ -178,20 +178,20 @@ def check_types(value: Any, hint: Any = Report, where: str = "") -> None:
         return check_types(value, kept[-1], where)
     if dataclasses.is_dataclass(hint):
         if not isinstance(value, hint):
-            raise WrongType(f"{where or 'the document'} is {_shown(value)}, not an object")
+            raise WrongType(f"{where or 'the document'} is {shown(value)}, not an object")
         hints = _hints(hint)
         for f in dataclasses.fields(hint):
             check_types(getattr(value, f.name), hints[f.name], f"{where}.{f.name}" if where else f.name)
         return
     if origin is tuple:
         if not isinstance(value, tuple) or (args[-1] is not Ellipsis and len(value) != len(args)):
-            raise WrongType(f"{where} is {_shown(value)}, not a list of {len(args)} values")
+            raise WrongType(f"{where} is {shown(value)}, not a list of {len(args)} values")
         for n, element in enumerate(value):
             check_types(element, args[0] if args[-1] is Ellipsis else args[n], f"{where}[{n}]")
         return
     if origin is dict:
         if not isinstance(value, dict):
-            raise WrongType(f"{where} is {_shown(value)}, not an object")
+            raise WrongType(f"{where} is {shown(value)}, not an object")
         for key, element in value.items():
             check_types(key, args[0], f"{where} (a key)")
             check_types(element, args[1], f"{where}.{key}")
@@ -203,16 +203,11 @@ def check_types(value: Any, hint: Any = Report, where: str = "") -> None:
         ok = isinstance(value, str)
     else:
         ok = isinstance(value, Integral if hint is int else Real) and not isinstance(value, bool)
-        ok = ok and (isinstance(value, Integral) or math.isfinite(value))  # isfinite of 10**400 overflows
+        ok = ok and (hint is int or finite(value))
     if not ok:
-        raise WrongType(f"{where} is {_shown(value)}, not {expected}")
+        raise WrongType(f"{where} is {shown(value)}, not {expected}")
 
 
 @functools.cache
 def _hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)
-
-
-def _shown(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:59] + "…"

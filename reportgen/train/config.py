@@ -8,12 +8,11 @@ config's settings that the command line and the Python API share.
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, fields
 from numbers import Real
 from typing import Any
 
-from reportgen.errors import Bound, InputError, setting
+from reportgen.errors import Bound, InputError, finite, setting, shown
 
 LOADERS = ("lean", "fastai")
 ENGINES = ("auto", "lean", "sparse")  # lean: fastai's Learner (fed by `loader`); sparse: reportgen.train.sparse
@@ -133,10 +132,14 @@ def check_y_range(y_range: Any) -> None:
     """The range predictions are squashed into: two finite numbers, LOW below HIGH."""
     numbers = isinstance(y_range, (tuple, list)) and len(y_range) == 2
     if not numbers or any(isinstance(end, bool) or not isinstance(end, Real) for end in y_range):
-        raise InputError(f"Invalid value for '{setting('y_range')}': expected two numbers LOW HIGH, not {y_range!r}")
+        raise InputError(
+            f"Invalid value for '{setting('y_range')}': expected two numbers LOW HIGH, not {shown(y_range)}"
+        )
     low, high = y_range
-    if not (math.isfinite(low) and math.isfinite(high)):
-        raise InputError(f"Invalid value for '{setting('y_range')}': LOW ({low}) and HIGH ({high}) must be finite")
+    if not (finite(low) and finite(high)):
+        raise InputError(
+            f"Invalid value for '{setting('y_range')}': LOW ({shown(low, 30)}) and HIGH ({shown(high, 30)}) must be finite"
+        )
     if not low < high:
         raise InputError(f"Invalid value for '{setting('y_range')}': LOW ({low}) must be below HIGH ({high})")
 
