@@ -380,6 +380,24 @@ def test_any_other_error_of_render_or_history_is_one_line_and_debug_shows_the_tr
     assert debugged.exit_code == 1 and debugged.exception is failure  # raised, so Python prints the traceback
 
 
+def test_an_error_before_a_commands_own_handling_is_one_line_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_training: None
+) -> None:
+    from reportgen.runs import outputs
+
+    def unreadable(output: Path) -> None:
+        raise PermissionError(13, "Permission denied", str(output / "latest"))
+
+    monkeypatch.setattr(outputs, "latest_run", unreadable)  # what build reads first, before its own try
+    result = invoke("build", "-o", tmp_path / "out")
+    assert result.exit_code == 1
+    assert one_error_line(result) == (
+        f"Error: unexpected PermissionError: [Errno 13] Permission denied: '{tmp_path / 'out' / 'latest'}' "
+        "(rerun with --debug for the traceback)"
+    )
+    assert isinstance(invoke("build", "-o", tmp_path / "out", "--debug").exception, PermissionError)
+
+
 # --------------------------------------------------------------------------- item 6: signals
 
 

@@ -60,6 +60,11 @@ class OneLineErrors(click.Group):
             _fail("interrupted", EXIT_INTERRUPTED)
         except ReportgenError as exc:  # one raised before a command's own handling (the environment's world)
             _fail(exc.render(flag), exc.exit_code)
+        except Exception as exc:  # escaped a command's own handling too (an unreadable output folder)
+            argv = kwargs["args"] if kwargs.get("args") is not None else (args[0] if args else sys.argv[1:])
+            if "--debug" in argv:
+                raise
+            _fail(unexpected(exc), EXIT_FAILED)
         if standalone_mode:
             sys.exit(result if isinstance(result, int) else EXIT_OK)
         return result
