@@ -23,6 +23,7 @@ from reportgen import __version__, analysis, data, train
 from reportgen.analysis import defaults
 from reportgen.data import Downloader, OwnData, Ratings, download_with_fastai
 from reportgen.data.files import sha256_file
+from reportgen.data.types import check_ratings
 from reportgen.errors import RunError
 from reportgen.render.figures import draw as draw_figures
 from reportgen.render.history import history_view
@@ -125,6 +126,7 @@ def make_report(
     `load_seconds` is how long the caller took to load `ratings`, for the timings;
     `on_model(model)` receives the trained model (to keep it: `model.model_files`).
     """
+    check_inputs(ratings, config, top_n=top_n, k=k, relevant_from=relevant_from)
     started = time.perf_counter()
     model = train.fit(
         ratings, config or train.TrainConfig(), progress=progress, on_epoch=on_epoch, on_progress=on_progress
@@ -182,6 +184,14 @@ def make_report(
     )
 
 
+def check_inputs(ratings: object, config: object, *, top_n: object, k: object, relevant_from: object) -> None:
+    """What `make_report` is given, checked before it trains: `InputError`s that name the setting."""
+    check_ratings(ratings)
+    if config is not None:
+        train.check_config(config)
+    defaults.check_settings(top_n, k, relevant_from)
+
+
 def write(report: Report, folder: Path, templates: Path | None = None, model: train.TrainedModel | None = None) -> Path:
     """Write `report.html`, `report.json` and `report.md` (and, given `model`, the kept model) into `folder`.
 
@@ -237,6 +247,8 @@ def build(
     In a torchrun world only rank 0 does all that; another rank loads the same data,
     trains alongside it and returns None, having written nothing (`distributed`).
     """
+    train.check_config(options.train)  # what the API was given, checked before the lock and the data
+    defaults.check_settings(options.top_n, options.k, options.relevant_from)
     if not distributed.is_leader():
         ratings = data.load(
             options.source, download=options.download, item_key=options.item_key, duplicates=options.duplicates

@@ -54,7 +54,7 @@ INNER = {
     "reportgen.runs": ("outputs", "history"),
     "reportgen.render": ("formatting", "labels", "figures", "history", "html", "markdown"),
     "reportgen.render.figures": ("svg", "scatter", "report", "quality", "history"),
-    "reportgen.cli": ("options",),
+    "reportgen.cli": ("options", "config"),
 }
 # Which modules may import a library the design gives one owner (a prefix owns its subpackage).
 OWNERS = {

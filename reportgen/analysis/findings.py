@@ -141,6 +141,7 @@ def analyse(
     ranking metrics look at top-`k` lists; an item is relevant to a user who rated it
     at least `relevant_from` (None: 4 on a 1–5 scale, `quality.default_threshold`).
     """
+    defaults.check_settings(top_n, k, relevant_from)
     index = model.known_items()
     frame = ratings.frame.reset_index(drop=True)
     grouped = frame.groupby("title", sort=False)["rating"]

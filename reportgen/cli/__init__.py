@@ -21,10 +21,10 @@ from typing import Any
 import click
 
 from reportgen import __version__
+from reportgen.cli.config import config_option
 from reportgen.cli.options import (
     build_options,
     check_source_options,
-    config_option,
     flag,
     option,
     output_options,
@@ -58,6 +58,13 @@ class OneLineErrors(click.Group):
             _fail(exc.format_message(), exc.exit_code)
         except click.Abort:
             _fail("interrupted", EXIT_INTERRUPTED)
+        except ReportgenError as exc:  # one raised before a command's own handling (the environment's world)
+            _fail(exc.render(flag), exc.exit_code)
+        except Exception as exc:  # escaped a command's own handling too (an unreadable output folder)
+            argv = kwargs["args"] if kwargs.get("args") is not None else (args[0] if args else sys.argv[1:])
+            if "--debug" in argv:
+                raise
+            _fail(unexpected(exc), EXIT_FAILED)
         if standalone_mode:
             sys.exit(result if isinstance(result, int) else EXIT_OK)
         return result
@@ -127,13 +134,18 @@ def build(**opts: Any) -> None:
     _configure_logging(quiet=opts["quiet"] or not leader, interactive=interactive)
     check_source_options(ctx, data=opts["data"], ratings=opts["ratings"])
     source_date = _source_date()
-    if opts["nproc"] > 1 and distributed.environment() is None:
-        sys.exit(_launch(opts["nproc"], quiet=opts["quiet"]))
     from reportgen.runs.outputs import latest_run
 
     before = latest_run(opts["output"])
+    if opts["nproc"] > 1 and distributed.environment() is None:
+        try:
+            with stop_on_signals():
+                code = _launch(opts["nproc"], quiet=opts["quiet"])
+        except Stopped as exc:  # before any rank started; once they run, rank 0 says why the run stopped
+            _fail(exc.message + _what_was_kept(opts["output"], before), exc.code)
+        sys.exit(code)
     try:
-        with _signals_raise():
+        with stop_on_signals():
             from reportgen import pipeline
 
             options = build_options(opts, progress=interactive and not opts["quiet"], source_date=source_date)
@@ -148,12 +160,13 @@ def build(**opts: Any) -> None:
             sys.exit(exc.exit_code)
         _fail(exc.render(flag) + _what_was_kept(opts["output"], before, quiet_if_unchanged=True), exc.exit_code)
     except Stopped as exc:
+        if not leader:  # every rank is stopped together: rank 0 alone says so
+            sys.exit(exc.code)
         _fail(exc.message + _what_was_kept(opts["output"], before), exc.code)
     except Exception as exc:
         if opts["debug"]:
             raise
-        message = f"unexpected {type(exc).__name__}: {exc} (rerun with --debug for the traceback)"
-        _fail(message + _what_was_kept(opts["output"], before, quiet_if_unchanged=True), EXIT_FAILED)
+        _fail(unexpected(exc) + _what_was_kept(opts["output"], before, quiet_if_unchanged=True), EXIT_FAILED)
     if result is None:  # another rank of a torchrun world: it trained, rank 0 writes
         return
     if not opts["quiet"]:
@@ -206,24 +219,24 @@ def datasets(data: Path | None) -> None:
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     help="Folder of Jinja templates that override the packaged ones, as for build.",
 )
-def render_command(run_folder: Path, output: Path | None, templates: Path | None) -> None:
+@click.option("--debug", is_flag=True, help="Show the traceback of an unexpected error.")
+def render_command(run_folder: Path, output: Path | None, templates: Path | None, debug: bool) -> None:
     """Rebuild a run's report.html and report.md from its report.json, without training.
 
     With the same reportgen and unchanged templates the page is byte-identical to the
     original; with --templates only what the templates change. A report.json written by
-    another reportgen version is refused. Prints the page's path.
+    another reportgen version, or one with a value of the wrong type, is refused (exit 2, as
+    is a user template that fails); any other failure exits 1. Prints the page's path.
 
     \b
     Examples:
       reportgen render output/runs/20261127T191500Z
       reportgen render output/runs/20261127T191500Z -o /tmp/r --templates my-templates
     """
-    try:
+    with _one_line(debug):
         from reportgen import pipeline
 
         page = pipeline.render_run(run_folder, output, templates)
-    except ReportgenError as exc:
-        _fail(exc.render(flag), exc.exit_code)
     click.echo(str(page))
 
 
@@ -235,15 +248,38 @@ def render_command(run_folder: Path, output: Path | None, templates: Path | None
     default=Path("output"),
     help="The output folder whose runs/ to list; index.html is written there.",
 )
-def history_command(output: Path) -> None:
-    """Rebuild OUTPUT/index.html, the table and trend charts of every kept run (build does this after each run)."""
-    try:
+@click.option("--debug", is_flag=True, help="Show the traceback of an unexpected error.")
+def history_command(output: Path, debug: bool) -> None:
+    """Rebuild OUTPUT/index.html, the table and trend charts of every kept run (build does this after each run).
+
+    Exit codes: 0 written, 1 the page could not be written (or failed otherwise), 2 bad usage.
+    """
+    with _one_line(debug):
         from reportgen import pipeline
 
         page = pipeline.write_history(output)
+    click.echo(str(page))
+
+
+@contextlib.contextmanager
+def _one_line(debug: bool) -> Iterator[None]:
+    """A command's every error as one `Error:` line and its exit code: a `ReportgenError` its own
+    (2 for bad input, 1 for a failed run), anything else exit 1 as unexpected (--debug: the traceback)."""
+    try:
+        yield
     except ReportgenError as exc:
         _fail(exc.render(flag), exc.exit_code)
-    click.echo(str(page))
+    except Exception as exc:
+        if debug:
+            raise
+        _fail(unexpected(exc), EXIT_FAILED)
+
+
+def unexpected(exc: BaseException) -> str:
+    """The line for an error no stage foresaw: its type and (the start of) its message."""
+    text = " ".join(str(exc).split())
+    text = text if len(text) <= 300 else text[:299] + "…"
+    return f"unexpected {type(exc).__name__}: {text} (rerun with --debug for the traceback)"
 
 
 def _source_date() -> dt.datetime | None:
@@ -296,18 +332,28 @@ class Stopped(BaseException):
 
 
 @contextlib.contextmanager
-def _signals_raise() -> Iterator[None]:
-    """Turn SIGINT and SIGTERM into `Stopped` while a run is in progress."""
+def stop_on_signals() -> Iterator[None]:
+    """Turn SIGINT and SIGTERM into `Stopped` while a run is in progress.
+
+    Only the first: a second signal (Ctrl-C reaches every process of the terminal's group,
+    and torch's launcher forwards it to the ranks again) is ignored until the process exits,
+    so the run unwinds and says why it stopped once.
+    """
+    stopping = False
 
     def stop(signum: int, frame: object) -> None:
-        raise Stopped(signum)
+        nonlocal stopping
+        if not stopping:
+            stopping = True
+            raise Stopped(signum)
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        if not stopping:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 def _configure_logging(quiet: bool, interactive: bool) -> None:

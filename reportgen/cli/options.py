@@ -17,8 +17,17 @@ import click
 
 from reportgen.analysis import defaults
 from reportgen.data.dataset import DUPLICATE_POLICIES, ITEM_KEYS  # light modules: pandas and torch load lazily
-from reportgen.errors import ReportgenError
-from reportgen.train.config import DEVICES, ENGINES, LOADERS, PRESETS, RUN_FIELDS, check_y_range, describe_preset
+from reportgen.errors import Bound, ReportgenError
+from reportgen.train.config import (
+    BOUNDS,
+    DEVICES,
+    ENGINES,
+    LOADERS,
+    PRESETS,
+    RUN_FIELDS,
+    check_y_range,
+    describe_preset,
+)
 
 
 def flag(name: str) -> str:
@@ -48,7 +57,10 @@ class Finite(click.FloatRange):
         return "" if self.min is None and self.max is None else super()._describe_range()
 
 
-SEEDS = click.IntRange(0, 2**32 - 1)  # what numpy's and torch's generators all accept
+def bounded(bound: Bound) -> click.ParamType:
+    """The option type of a setting whose values the library states as a `Bound` (one home for each bound)."""
+    limits = {"min": bound.low, "max": bound.high, "min_open": bound.low_open, "max_open": bound.high_open}
+    return click.IntRange(**limits) if bound.whole else Finite(**limits)
 
 
 def _apply(*decorators: Any) -> Any:
@@ -130,19 +142,19 @@ training_options = _apply(
         + "; ".join(f"{name}: {describe_preset(name)}" for name in PRESETS)
         + ". Options given explicitly override the preset.",
     ),
-    option("--epochs", type=click.IntRange(min=1), default=5, help="Training epochs (one-cycle schedule)."),
+    option("--epochs", type=bounded(BOUNDS["epochs"]), default=5, help="Training epochs (one-cycle schedule)."),
     option(
         "--lr",
-        type=Finite(min=0, min_open=True),
+        type=bounded(BOUNDS["lr"]),
         default=5e-3,
         help="Maximum learning rate of the one-cycle schedule.",
     ),
-    option("--wd", type=Finite(min=0), default=0.1, help="Weight decay."),
-    option("--factors", type=click.IntRange(min=1), default=50, help="Latent factors per user and item."),
-    option("--bs", type=click.IntRange(min=1), default=64, help="Batch size."),
+    option("--wd", type=bounded(BOUNDS["wd"]), default=0.1, help="Weight decay."),
+    option("--factors", type=bounded(BOUNDS["factors"]), default=50, help="Latent factors per user and item."),
+    option("--bs", type=bounded(BOUNDS["bs"]), default=64, help="Batch size."),
     option(
         "--valid-pct",
-        type=Finite(0, 1, min_open=True, max_open=True),
+        type=bounded(BOUNDS["valid_pct"]),
         default=0.2,
         help="Share of ratings held out at random for validation.",
     ),
@@ -155,7 +167,12 @@ training_options = _apply(
         help="Range the predictions are squashed into (sigmoid); every rating must lie inside it.  "
         "[default: 0 5.5 for ml-100k; for --ratings, min to max + 10 % of the span]",
     ),
-    option("--seed", type=SEEDS, default=42, help="Random seed: the same data and seed give the same numbers."),
+    option(
+        "--seed",
+        type=bounded(BOUNDS["seed"]),
+        default=42,
+        help="Random seed: the same data and seed give the same numbers.",
+    ),
     option(
         "--loader",
         type=click.Choice(LOADERS),
@@ -180,7 +197,7 @@ training_options = _apply(
     ),
     option(
         "--threads",
-        type=click.IntRange(min=1),
+        type=bounded(BOUNDS["threads"]),
         default=None,
         help="torch CPU threads.  [default: chosen by batch size]",
     ),
@@ -203,19 +220,19 @@ output_options = _apply(
     ),
     option(
         "--top-n",
-        type=click.IntRange(min=2),
+        type=bounded(defaults.TOP_N_BOUND),
         default=defaults.TOP_N,
         help="How many of the most-rated items to analyse.",
     ),
     option(
         "--k",
-        type=click.IntRange(min=1, max=1000),
+        type=bounded(defaults.K_BOUND),
         default=defaults.K,
         help="Length of the top lists the ranking metrics score.",
     ),
     option(
         "--relevant-from",
-        type=Finite(),
+        type=bounded(defaults.RELEVANT_FROM_BOUND),
         metavar="RATING",
         help="For the ranking metrics, an item is relevant to a user who rated it at least this.  "
         "[default: 4 on a 1-5 scale: three quarters of the way up the data's rating range]",
@@ -313,45 +330,6 @@ def _train_config(opts: dict[str, Any]) -> Any:
     return TrainConfig.from_preset(opts["preset"], **given, **run)
 
 
-def load_config(ctx: click.Context, path: Path | None) -> None:
-    """Make a TOML file's values the defaults of this command (below env vars and the command line).
-
-    Keys are option names (`epochs`, `y-range` or `y_range`); relative paths are
-    taken from the config file's folder, so a crontab can name just the file.
-    """
-    if path is None:
-        return
-    import tomllib
-
-    try:
-        values = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise click.BadParameter(f"{path}: not a readable TOML file ({exc})", ctx=ctx, param_hint="'--config'") from exc
-    params = {p.name: p for p in ctx.command.params if p.name not in ("config", "help")}
-    defaults: dict[str, Any] = {}
-
-    def refuse(key: str, problem: str) -> click.BadParameter:
-        return click.BadParameter(f"{path}: {key}: {problem}", ctx=ctx, param_hint="'--config'")
-
-    for key, value in values.items():
-        name = key.replace("-", "_")
-        if name not in params:
-            raise click.BadParameter(f"{path}: unknown option {key!r}", ctx=ctx, param_hint="'--config'")
-        param = params[name]
-        if isinstance(param.type, click.types.IntParamType) and isinstance(value, float):
-            raise refuse(key, f"{value!r} is not a whole number")  # click would cut 2.7 down to 2
-        if isinstance(param.type, click.Path) and isinstance(value, str):
-            if not value.strip():
-                raise refuse(key, "the path is empty")
-            value = str((path.parent / value).resolve()) if not Path(value).is_absolute() else value
-        try:
-            param.type_cast_value(ctx, value)  # checked here, so an error names the file, not an env var
-        except click.BadParameter as exc:
-            raise refuse(key, exc.message) from None
-        defaults[name] = value
-    ctx.default_map = {**(ctx.default_map or {}), **defaults}
-
-
 def check_source_options(ctx: click.Context, *, data: Path | None, ratings: Path | None) -> None:
     """--data and --ratings exclude each other; the reading options belong to --ratings."""
     if data is not None and ratings is not None:
@@ -373,14 +351,3 @@ def check_source_options(ctx: click.Context, *, data: Path | None, ratings: Path
         if given:
             flags = ", ".join(flag(name) for name in given)
             raise click.UsageError(f"{flags} only apply to your own data: add --ratings FILE")
-
-
-config_option = option(
-    "--config",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    is_eager=True,
-    expose_value=False,
-    callback=lambda ctx, param, value: load_config(ctx, value),
-    help="A TOML file of option values (epochs = 10, y-range = [1, 5], ...). Command-line options, "
-    "then REPORTGEN_* variables, override it.",
-)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from reportgen.data.sources import ML100K
+from reportgen.errors import InputError, setting
 
 if TYPE_CHECKING:  # pandas is imported lazily: `reportgen datasets` must answer fast
     import pandas as pd
@@ -78,6 +79,19 @@ class Ratings:
     @property
     def is_movielens(self) -> bool:
         return self.provenance.name == ML100K
+
+
+def check_ratings(value: object) -> None:
+    """`InputError` unless `value` is a `Ratings` table: what a stage is handed by the Python API is checked."""
+    if isinstance(value, Ratings):
+        return
+    what = type(value).__name__
+    if what == "DataFrame":
+        raise InputError(
+            f"{setting('ratings')} must be the Ratings that load(...) returns, not a pandas DataFrame: read the "
+            "file with load(OwnData(ratings=path)), or wrap the frame as Ratings(frame, Provenance(...))"
+        )
+    raise InputError(f"{setting('ratings')} must be the Ratings that load(...) returns, not {what}")
 
 
 @dataclass(frozen=True)

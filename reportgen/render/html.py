@@ -167,6 +167,16 @@ def render_html(report: Report, templates: Path | None = None) -> str:
     except TemplateError as exc:
         where = f" in {user_templates}" if user_templates else ""
         raise InputError(f"template error{where}: {exc}") from exc
+    except (RecursionError, ArithmeticError, LookupError, TypeError, ValueError, AttributeError) as exc:
+        if user_templates is None:
+            raise  # the packaged templates on a report this version wrote: a bug, not the user's input
+        # A user's template runs code ({{ 1/0 }}, a template that includes itself): its failure is theirs.
+        raise InputError(f"template error in {user_templates}: {type(exc).__name__}: {_first_line(exc)}") from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or "no message"
+    return text if len(text) <= 200 else text[:199] + "…"
 
 
 # --------------------------------------------------------------------------- the history page

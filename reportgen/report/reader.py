@@ -18,6 +18,7 @@ from typing import Any
 
 from reportgen import __version__
 from reportgen.analysis.baselines import Baselines
+from reportgen.analysis.defaults import check_settings
 from reportgen.analysis.diagnostics import Bucket, Buckets, Calibration, CalibrationBin
 from reportgen.analysis.factors import Component, ComponentGenres, GenreShare, Neighbour, Scored
 from reportgen.analysis.findings import Analysis, BiasVsMean, Disagreement, ItemStat, ScatterPoint
@@ -34,6 +35,8 @@ from reportgen.report.types import (
     ListChange,
     Report,
     Timings,
+    WrongType,
+    check_types,
 )
 from reportgen.train.config import TrainConfig
 from reportgen.train.results import EpochStats, Metrics, Runtime
@@ -48,10 +51,8 @@ def read(path: Path) -> Report:
     check_version(doc, path)
     try:
         return from_json(doc)
-    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
-        raise InputError(
-            f"{path}: not a complete report.json of reportgen {__version__} ({type(exc).__name__}: {exc})"
-        ) from exc
+    except InputError as exc:
+        raise InputError(f"{path}: {exc.template}") from exc
 
 
 def check_version(doc: Any, name: object = "report.json") -> None:
@@ -69,15 +70,29 @@ def check_version(doc: Any, name: object = "report.json") -> None:
 def from_json(doc: dict[str, Any]) -> Report:
     """The `Report` whose `to_json` is `doc`: `to_json(from_json(to_json(r))) == to_json(r)`.
 
-    Durations left out under SOURCE_DATE_EPOCH come back as 0 (the page shows none then).
+    Every value is checked against the type its field declares (`types.check_types`) and the
+    settings against their bounds, so a damaged or crafted file is an `InputError` here, in one
+    place, never an error of whatever draws it later. Durations left out under
+    SOURCE_DATE_EPOCH come back as 0 (the page shows none then).
     """
+    try:
+        report = _report(doc)
+        check_types(report)
+        check_settings(report.top_n, report.analysis.quality.k)
+    except (InputError, KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        detail = str(exc) if isinstance(exc, (InputError, WrongType)) else f"{type(exc).__name__}: {exc}"
+        raise InputError(f"not a complete report.json of reportgen {__version__} ({detail})") from exc
+    return report
+
+
+def _report(doc: dict[str, Any]) -> Report:
     reproducible = "timings" not in doc
-    config = _config(doc["config"], doc["run"])
+    config = _config(_obj(doc["config"]), _obj(doc["run"]))
     metrics = _metrics(doc["metrics"])
     analysis = _analysis(doc, config)
     runtime = None
     if "runtime" in doc:
-        runtime = Runtime(**{"fit_seconds": 0.0, **doc["runtime"]})
+        runtime = Runtime(**{"fit_seconds": 0.0, **_obj(doc["runtime"])})
     return Report(
         generated_at=doc["generated_at"],
         dataset=_dataset(doc["dataset"]),
@@ -85,14 +100,28 @@ def from_json(doc: dict[str, Any]) -> Report:
         top_n=doc["config"]["top_n"],
         metrics=metrics,
         analysis=analysis,
-        timings=None if reproducible else Timings(**doc["timings"]),
+        timings=None if reproducible else Timings(**_obj(doc["timings"])),
         figures={},  # the renderer draws them (render_html)
-        versions=dict(doc["versions"]),
+        versions=_obj(doc["versions"]),
         citation=doc["citation"],
-        notes=tuple(doc["notes"]),
+        notes=_seq(doc["notes"]),
         comparison=_comparison(doc["comparison"]) if "comparison" in doc else None,
         runtime=runtime,
     )
+
+
+def _seq(value: Any) -> tuple[Any, ...]:
+    """A JSON array as a tuple (a string or an object is refused, not taken apart)."""
+    if not isinstance(value, list):
+        raise TypeError(f"expected an array, not {type(value).__name__}")
+    return tuple(value)
+
+
+def _obj(value: Any) -> dict[str, Any]:
+    """A JSON object (a copy); anything else is refused."""
+    if not isinstance(value, dict):
+        raise TypeError(f"expected an object, not {type(value).__name__}")
+    return dict(value)
 
 
 def _dataset(d: dict[str, Any]) -> DatasetSummary:
@@ -100,21 +129,21 @@ def _dataset(d: dict[str, Any]) -> DatasetSummary:
         name=d["name"],
         source=d["source"],
         location=d["location"],
-        files=tuple(DataFile(**f) for f in d["files"]),
+        files=tuple(DataFile(**_obj(f)) for f in _seq(d["files"])),
         n_ratings=d["n_ratings"],
         n_users=d["n_users"],
         n_items=d["n_items"],
         n_titles=d["n_titles"],
         item_key=d["item_key"],
         duplicates_dropped=d["duplicates_dropped"],
-        columns=tuple(d["columns"].items()),
+        columns=tuple(_obj(d["columns"]).items()),
     )
 
 
 def _config(c: dict[str, Any], run: dict[str, Any]) -> TrainConfig:
     values = {k: v for k, v in c.items() if k != "top_n"}
     if values.get("y_range") is not None:
-        values["y_range"] = tuple(values["y_range"])
+        values["y_range"] = _seq(values["y_range"])
     return TrainConfig(**values, **run)
 
 
@@ -125,7 +154,8 @@ def _metrics(m: dict[str, Any]) -> Metrics:
         n_train=m["n_train"],
         n_valid=m["n_valid"],
         epochs=tuple(
-            EpochStats(e["epoch"], e["train_loss"], e["valid_loss"], e.get("seconds", 0.0)) for e in m["epochs"]
+            EpochStats(e["epoch"], e["train_loss"], e["valid_loss"], e.get("seconds", 0.0))
+            for e in map(_obj, _seq(m["epochs"]))
         ),
     )
 
@@ -135,51 +165,51 @@ def _item(e: dict[str, Any]) -> ItemStat:
 
 
 def _histogram(h: dict[str, Any]) -> Histogram:
-    return Histogram(edges=tuple(h["edges"]), counts=tuple(h["counts"]))
+    return Histogram(edges=_seq(h["edges"]), counts=_seq(h["counts"]))
 
 
 def _analysis(doc: dict[str, Any], config: TrainConfig) -> Analysis:
     insight, pca = doc["insight"], doc["pca"]
-    stats = tuple(_item(e) for e in doc["items"])
+    stats = tuple(_item(e) for e in _seq(doc["items"]))
     b, v = insight["baselines"], insight["bias_vs_mean"]
     return Analysis(
         top_n_requested=doc["config"]["top_n"],
-        top_items=tuple(doc["top_items"]),
+        top_items=_seq(doc["top_items"]),
         unknown_to_model=doc["unknown_to_model"],
         item_stats=stats,
-        worst=tuple(_item(e) for e in doc["bias"]["worst"]),
-        best=tuple(_item(e) for e in doc["bias"]["best"]),
-        explained_variance_ratio=tuple(insight["explained_variance_ratio"]),
+        worst=tuple(_item(e) for e in _seq(doc["bias"]["worst"])),
+        best=tuple(_item(e) for e in _seq(doc["bias"]["best"])),
+        explained_variance_ratio=_seq(insight["explained_variance_ratio"]),
         components=tuple(
             Component(
                 index=c["index"],
                 explained_variance_ratio=c["explained_variance_ratio"],
-                top=tuple(Scored(s["title"], s["score"]) for s in c["top"]),
-                bottom=tuple(Scored(s["title"], s["score"]) for s in c["bottom"]),
+                top=tuple(Scored(s["title"], s["score"]) for s in _seq(c["top"])),
+                bottom=tuple(Scored(s["title"], s["score"]) for s in _seq(c["bottom"])),
             )
-            for c in pca["components"]
+            for c in _seq(pca["components"])
         ),
-        scatter_axes=tuple(pca["scatter_components"]),  # type: ignore[arg-type]
-        scatter=tuple(ScatterPoint(p["title"], p["x"], p["y"]) for p in doc["scatter"]),
+        scatter_axes=_seq(pca["scatter_components"]),  # type: ignore[arg-type]
+        scatter=tuple(ScatterPoint(p["title"], p["x"], p["y"]) for p in _seq(doc["scatter"])),
         baselines=Baselines(**b),
         bias_vs_mean=BiasVsMean(
             correlation=v["correlation"],
             points=tuple((s.title, s.bias, s.mean_rating) for s in stats),
-            high_mean_low_bias=tuple(Disagreement(**d) for d in v["high_mean_low_bias"]),
-            low_mean_high_bias=tuple(Disagreement(**d) for d in v["low_mean_high_bias"]),
+            high_mean_low_bias=tuple(Disagreement(**d) for d in _seq(v["high_mean_low_bias"])),
+            low_mean_high_bias=tuple(Disagreement(**d) for d in _seq(v["low_mean_high_bias"])),
         ),
         component_genres=tuple(
             ComponentGenres(
                 index=g["index"],
-                top=tuple(GenreShare(**s) for s in g["standing_out"]["top"]),
-                bottom=tuple(GenreShare(**s) for s in g["standing_out"]["bottom"]),
-                shares_top=dict(g["top"]),
-                shares_bottom=dict(g["bottom"]),
+                top=tuple(GenreShare(**s) for s in _seq(g["standing_out"]["top"])),
+                bottom=tuple(GenreShare(**s) for s in _seq(g["standing_out"]["bottom"])),
+                shares_top=_obj(g["top"]),
+                shares_bottom=_obj(g["bottom"]),
             )
-            for g in insight["component_genres"]
+            for g in _seq(insight["component_genres"])
         ),
         neighbours={
-            title: tuple(Neighbour(n, s) for n, s in zip(found, insight["neighbour_similarity"][title]))
+            title: tuple(Neighbour(n, s) for n, s in zip(_seq(found), _seq(insight["neighbour_similarity"][title])))
             for title, found in insight["neighbours"].items()
         },
         user_biases=_histogram(insight["user_bias_histogram"]),
@@ -216,12 +246,12 @@ def _quality(q: dict[str, Any]) -> Quality:
             share=c["share"],
             mean_percentile_recommended=c["mean_popularity_percentile_recommended"],
             mean_percentile_rated=c["mean_popularity_percentile_rated"],
-            most_recommended=tuple((e["label"], e["count"]) for e in c["most_recommended"]),
+            most_recommended=tuple((e["label"], e["count"]) for e in _seq(c["most_recommended"])),
         ),
         by_user_activity=_buckets(q["by_user_activity"], "users", q["overall_rmse"]["by_user_activity"]),
         by_item_popularity=_buckets(q["by_item_popularity"], "items", q["overall_rmse"]["by_item_popularity"]),
         calibration=Calibration(
-            bins=tuple(CalibrationBin(**b) for b in cal["bins"]),
+            bins=tuple(CalibrationBin(**b) for b in _seq(cal["bins"])),
             residuals=_histogram(cal["residuals"]),
             mean_residual=cal["mean_residual"],
         ),
@@ -239,8 +269,8 @@ def _comparison(c: dict[str, Any]) -> Comparison:
         valid_mse_after=c["valid_mse_after"],
         valid_rmse_before=c["valid_rmse_before"],
         valid_rmse_after=c["valid_rmse_after"],
-        lists=tuple(ListChange(x["name"], tuple(x["entered"]), tuple(x["left"])) for x in c["lists"]),
-        bias_moves=tuple(BiasMove(b["title"], b["before"], b["after"]) for b in c["bias_moves"]),
+        lists=tuple(ListChange(x["name"], _seq(x["entered"]), _seq(x["left"])) for x in _seq(c["lists"])),
+        bias_moves=tuple(BiasMove(b["title"], b["before"], b["after"]) for b in _seq(c["bias_moves"])),
     )
 
 

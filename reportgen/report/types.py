@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import importlib.metadata
 import platform
+import types
+import typing
 from dataclasses import dataclass, field
+from numbers import Integral, Real
+from typing import Any
 
 from reportgen import __version__
 from reportgen.analysis.findings import Analysis
 from reportgen.data.sources import CITATION
+from reportgen.errors import finite, shown
 from reportgen.train.config import PRESETS, TrainConfig, describe_preset
 from reportgen.train.results import Metrics, Runtime
 
@@ -144,3 +151,63 @@ def versions() -> dict[str, str]:
         except importlib.metadata.PackageNotFoundError:
             found[package] = "not installed"
     return found
+
+
+class WrongType(TypeError):
+    """A value of a report that is not of its field's declared type (its message names it by path)."""
+
+
+def check_types(value: Any, hint: Any = Report, where: str = "") -> None:
+    """`WrongType` naming the first value (by its path, e.g. `analysis.quality.k`) that is not of the
+    type its dataclass field declares: a whole number, a finite number, a string, a tuple or dict of them.
+
+    A report read back from a file is checked with this, value by value, before anything draws it.
+    """
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is Any:
+        return
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return
+        kept = [a for a in args if a is not type(None)]
+        for option in kept[:-1]:
+            try:
+                return check_types(value, option, where)
+            except WrongType:
+                continue
+        return check_types(value, kept[-1], where)
+    if dataclasses.is_dataclass(hint):
+        if not isinstance(value, hint):
+            raise WrongType(f"{where or 'the document'} is {shown(value)}, not an object")
+        hints = _hints(hint)
+        for f in dataclasses.fields(hint):
+            check_types(getattr(value, f.name), hints[f.name], f"{where}.{f.name}" if where else f.name)
+        return
+    if origin is tuple:
+        if not isinstance(value, tuple) or (args[-1] is not Ellipsis and len(value) != len(args)):
+            raise WrongType(f"{where} is {shown(value)}, not a list of {len(args)} values")
+        for n, element in enumerate(value):
+            check_types(element, args[0] if args[-1] is Ellipsis else args[n], f"{where}[{n}]")
+        return
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise WrongType(f"{where} is {shown(value)}, not an object")
+        for key, element in value.items():
+            check_types(key, args[0], f"{where} (a key)")
+            check_types(element, args[1], f"{where}.{key}")
+        return
+    expected = {bool: "true or false", int: "a whole number", float: "a finite number", str: "a string"}[hint]
+    if hint is bool:
+        ok = isinstance(value, bool)
+    elif hint is str:
+        ok = isinstance(value, str)
+    else:
+        ok = isinstance(value, Integral if hint is int else Real) and not isinstance(value, bool)
+        ok = ok and (hint is int or finite(value))
+    if not ok:
+        raise WrongType(f"{where} is {shown(value)}, not {expected}")
+
+
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)

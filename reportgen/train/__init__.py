@@ -15,7 +15,16 @@ before it, tests/test_architecture.py holds the order):
 Importing this package loads neither torch nor fastai; `fit` does, when it runs.
 """
 
-from reportgen.train.config import DEVICES, ENGINES, LOADERS, PRESETS, RUN_FIELDS, TrainConfig, describe_preset
+from reportgen.train.config import (
+    DEVICES,
+    ENGINES,
+    LOADERS,
+    PRESETS,
+    RUN_FIELDS,
+    TrainConfig,
+    check_config,
+    describe_preset,
+)
 from reportgen.train.fitting import fit
 from reportgen.train.results import NA_CLASS, EpochHook, EpochStats, Metrics, ProgressHook, Runtime, TrainedModel
 
@@ -33,6 +42,7 @@ __all__ = [
     "Runtime",
     "TrainConfig",
     "TrainedModel",
+    "check_config",
     "describe_preset",
     "fit",
 ]

@@ -8,15 +8,26 @@ config's settings that the command line and the Python API share.
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, fields
+from numbers import Real
 from typing import Any
 
-from reportgen.errors import InputError, setting
+from reportgen.errors import Bound, InputError, finite, setting, shown
 
 LOADERS = ("lean", "fastai")
 ENGINES = ("auto", "lean", "sparse")  # lean: fastai's Learner (fed by `loader`); sparse: reportgen.train.sparse
 DEVICES = ("auto", "cpu", "cuda")
+# Every numeric setting's allowed values: `check_config` refuses others, the CLI's options read them.
+BOUNDS = {
+    "epochs": Bound(whole=True, low=1),
+    "lr": Bound(whole=False, low=0, low_open=True),
+    "wd": Bound(whole=False, low=0),
+    "factors": Bound(whole=True, low=1),
+    "bs": Bound(whole=True, low=1),
+    "valid_pct": Bound(whole=False, low=0, high=1, low_open=True, high_open=True),
+    "seed": Bound(whole=True, low=0, high=2**32 - 1),  # what numpy's and torch's generators all accept
+    "threads": Bound(whole=True, low=1),  # None too: chosen by batch size
+}
 
 
 @dataclass(frozen=True)
@@ -83,11 +94,19 @@ class TrainConfig:
     preset: str = "tutorial"
     engine: str = "auto"  # "auto": sparse.choose_engine by the number of ratings; "lean" (fastai's Learner) or "sparse"
 
+    def __post_init__(self) -> None:
+        check_config(self)  # a config that cannot train is refused where it is made, in the API as on the CLI
+        if self.y_range is not None:  # as given, a list or ints: kept as the tuple of floats the model reads
+            object.__setattr__(self, "y_range", (float(self.y_range[0]), float(self.y_range[1])))
+
     @classmethod
     def from_preset(cls, name: str, **overrides: Any) -> TrainConfig:
         """The preset's settings, then `overrides` (e.g. options given on the command line)."""
-        if name not in PRESETS:
+        if not isinstance(name, str) or name not in PRESETS:
             raise InputError(f"{setting('preset')} must be one of {', '.join(PRESETS)}, not {name!r}")
+        unknown = sorted(set(overrides) - {f.name for f in fields(cls)})
+        if unknown:
+            raise InputError(f"{setting(unknown[0])} is not a setting of TrainConfig")
         return cls(**{**PRESETS[name].changes, **overrides, "preset": name})
 
     def as_dict(self) -> dict[str, Any]:
@@ -109,25 +128,42 @@ class TrainConfig:
 RUN_FIELDS = ("loader", "threads", "device", "preset", "engine")
 
 
-def check_y_range(y_range: tuple[float, float]) -> None:
+def check_y_range(y_range: Any) -> None:
     """The range predictions are squashed into: two finite numbers, LOW below HIGH."""
+    numbers = isinstance(y_range, (tuple, list)) and len(y_range) == 2
+    if not numbers or any(isinstance(end, bool) or not isinstance(end, Real) for end in y_range):
+        raise InputError(
+            f"Invalid value for '{setting('y_range')}': expected two numbers LOW HIGH, not {shown(y_range)}"
+        )
     low, high = y_range
-    if not (math.isfinite(low) and math.isfinite(high)):
-        raise InputError(f"Invalid value for '{setting('y_range')}': LOW ({low}) and HIGH ({high}) must be finite")
+    if not (finite(low) and finite(high)):
+        raise InputError(
+            f"Invalid value for '{setting('y_range')}': LOW ({shown(low, 30)}) and HIGH ({shown(high, 30)}) must be finite"
+        )
     if not low < high:
         raise InputError(f"Invalid value for '{setting('y_range')}': LOW ({low}) must be below HIGH ({high})")
 
 
 def check_config(config: TrainConfig) -> None:
-    """Refuse settings that cannot train, with the setting at fault named."""
-    if config.loader not in LOADERS:
-        raise InputError(f"{setting('loader')} must be 'lean' or 'fastai', not {config.loader!r}")
-    if config.device not in DEVICES:
-        raise InputError(f"{setting('device')} must be auto, cpu or cuda, not {config.device!r}")
-    if config.threads is not None and config.threads < 1:
-        raise InputError(f"{setting('threads')} must be at least 1, not {config.threads}")
-    if config.engine not in ENGINES:
-        raise InputError(f"{setting('engine')} must be auto, lean or sparse, not {config.engine!r}")
+    """Refuse settings that cannot train, with the setting at fault named: the one check of a config,
+    made where one is built (`TrainConfig.__post_init__`) and again by `fit`, before any work."""
+    if not isinstance(config, TrainConfig):
+        raise InputError(f"{setting('config')} must be a TrainConfig, not {type(config).__name__}")
+    for name, bound in BOUNDS.items():
+        if name != "threads" or config.threads is not None:
+            bound.check(name, getattr(config, name))
+    if config.y_range is not None:
+        check_y_range(config.y_range)
+    choices = {
+        "loader": (LOADERS, "'lean' or 'fastai'"),
+        "device": (DEVICES, "auto, cpu or cuda"),
+        "engine": (ENGINES, "auto, lean or sparse"),
+        "preset": (tuple(PRESETS), "one of " + ", ".join(PRESETS)),
+    }
+    for name, (allowed, said) in choices.items():
+        value = getattr(config, name)
+        if not isinstance(value, str) or value not in allowed:
+            raise InputError(f"{setting(name)} must be {said}, not {value!r}")
 
 
 @dataclass(frozen=True)

@@ -14,11 +14,12 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from reportgen.errors import RunError
+from reportgen.errors import InputError, RunError
 
 TIMEOUT = dt.timedelta(minutes=5)  # a collective waits this long for a rank that stopped answering
 
@@ -39,11 +40,43 @@ class World:
 
 
 def environment() -> tuple[int, int, int] | None:
-    """(rank, world size, local rank) when started by torchrun with more than one rank, else None."""
-    size = int(os.environ.get("WORLD_SIZE", "1") or 1)
-    if size <= 1:
+    """(rank, world size, local rank) when started by torchrun with more than one rank, else None.
+
+    torchrun sets WORLD_SIZE, RANK and LOCAL_RANK together; anything else (a stray or
+    half-set world, a rank outside it) is an `InputError` naming the variable, before any work.
+    """
+    size = _whole("WORLD_SIZE")
+    if size is None:
         return None
-    return int(os.environ["RANK"]), size, int(os.environ.get("LOCAL_RANK", "0"))
+    if size < 1:
+        raise InputError(f"WORLD_SIZE={size} in the environment: a world has at least one process")
+    rank = _whole("RANK")
+    if rank is None:
+        if size == 1:
+            return None
+        raise InputError(
+            f"WORLD_SIZE={size} is set in the environment but RANK is not: torchrun sets both "
+            "(unset WORLD_SIZE to run alone)"
+        )
+    if rank >= size:
+        raise InputError(f"RANK={rank} in the environment is outside WORLD_SIZE={size} (ranks 0 to {size - 1})")
+    local_rank = _whole("LOCAL_RANK")
+    if local_rank is not None and local_rank > rank:
+        raise InputError(f"LOCAL_RANK={local_rank} in the environment is above RANK={rank}")
+    return None if size == 1 else (rank, size, local_rank or 0)
+
+
+def _whole(name: str) -> int | None:
+    """A whole number from the environment variable `name`; None when unset or empty."""
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return None
+    if not re.fullmatch(r"[0-9]{1,9}", raw.strip()):
+        raise InputError(
+            f"{name}={raw!r} in the environment is not a whole number: torchrun sets WORLD_SIZE, RANK "
+            "and LOCAL_RANK (unset them to run alone)"
+        )
+    return int(raw.strip())
 
 
 def is_leader() -> bool:
@@ -115,17 +148,23 @@ def launch(nproc: int, command: list[str], *, quiet: bool) -> int:
 
     PyTorch's own launcher, as `torchrun --standalone --nproc-per-node N`; each process
     finds its rank in its environment. Returns the exit status: rank 0's when it failed
-    (it printed why), else the first failed rank's; 128 + N for a rank killed by signal N.
+    (it printed why), else the first failed rank's; 128 + N for a rank killed by signal N,
+    and for the launcher itself stopped by SIGINT or SIGTERM (it stopped the ranks with the
+    same signal, and rank 0 said so).
     """
     import logging
 
+    from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import parse_args, run
 
-    if quiet:
-        logging.getLogger("torch.distributed").setLevel(logging.CRITICAL)
+    if quiet:  # torch's elastic modules each set their own logger's level: quiet them one by one
+        for name in [n for n in logging.root.manager.loggerDict if n.startswith("torch.distributed")]:
+            logging.getLogger(name).setLevel(logging.CRITICAL)
     try:
         run(parse_args(["--standalone", "--nproc-per-node", str(nproc), "--max-restarts", "0", *command]))
+    except SignalException as stopped:  # raised by torch's handler once the ranks have been stopped
+        return 128 + int(stopped.sigval)
     except ChildFailedError as failed:
         first = failed.failures.get(0) or next(iter(failed.failures.values()))
         code = first.exitcode

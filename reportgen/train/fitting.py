@@ -27,6 +27,7 @@ import warnings
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from reportgen.data.types import check_ratings
 from reportgen.errors import InputError, RunError, setting
 from reportgen.train.config import TrainConfig, check_config, check_y_range
 from reportgen.train.results import EpochHook, EpochStats, Metrics, ProgressHook, Runtime, TrainedModel, Weights
@@ -59,8 +60,9 @@ def fit(
     is called after every epoch, e.g. to log one line per epoch; `on_progress(done)`
     about every tenth of a sparse epoch. The returned model's `config` is the one used.
     """
+    check_ratings(ratings)
+    check_config(config)  # before anything is read or trained: a bad setting fails at once
     config = resolve_y_range(ratings, config)
-    check_config(config)
     check_enough_ratings(len(ratings.frame), config, ratings.provenance.ratings_file)
     device = resolve_device(config.device)
     sparse = resolve_engine(config, len(ratings.frame)) == "sparse"
