@@ -21,8 +21,10 @@ from reportgen.cli import Stopped, stop_on_signals
 from reportgen.errors import InputError
 from reportgen.train import distributed, fitting
 from reportgen.train.config import BOUNDS, TrainConfig
-from tests import forked
-from tests.conftest import as_ratings, hand_made_report, invoke, planted_frame
+from tests.helpers import forked
+from tests.helpers.commands import invoke
+from tests.helpers.planted import as_ratings, planted_frame
+from tests.helpers.reports import hand_made_report
 
 
 @pytest.fixture(scope="module")
