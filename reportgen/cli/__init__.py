@@ -206,12 +206,16 @@ def datasets(data: Path | None) -> None:
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     help="Folder of Jinja templates that override the packaged ones, as for build.",
 )
-def render_command(run_folder: Path, output: Path | None, templates: Path | None) -> None:
+@click.option("--debug", is_flag=True, help="Show the traceback of an unexpected error.")
+def render_command(run_folder: Path, output: Path | None, templates: Path | None, debug: bool) -> None:
     """Rebuild a run's report.html and report.md from its report.json, without training.
 
     With the same reportgen and unchanged templates the page is byte-identical to the
     original; with --templates only what the templates change. A report.json written by
     another reportgen version is refused. Prints the page's path.
+
+    -o must be RUN_FOLDER itself or an empty or new folder, never another kept run;
+    the three files are replaced together, so a failed render leaves them as they were.
 
     \b
     Examples:
@@ -224,6 +228,10 @@ def render_command(run_folder: Path, output: Path | None, templates: Path | None
         page = pipeline.render_run(run_folder, output, templates)
     except ReportgenError as exc:
         _fail(exc.render(flag), exc.exit_code)
+    except Exception as exc:
+        if debug:
+            raise
+        _fail(f"unexpected {type(exc).__name__}: {exc} (rerun with --debug for the traceback)", EXIT_FAILED)
     click.echo(str(page))
 
 
