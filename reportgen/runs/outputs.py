@@ -251,8 +251,8 @@ def prune(folder: Path, keep: int) -> list[Path]:
 
 
 def _reason(exc: OSError) -> str:
-    where = f" ({Path(exc.filename).name})" if exc.filename else ""
-    return f"{exc.strerror or exc}{where}"
+    """`Operation not permitted: report.json`: what failed, on which file of the run."""
+    return f"{exc.strerror or exc}: {Path(exc.filename).name}" if exc.filename else str(exc.strerror or exc)
 
 
 def previous_report(folder: Path, explicit: Path | None = None) -> tuple[Path, ReportDoc] | None:
