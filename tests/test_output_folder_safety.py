@@ -17,6 +17,7 @@ import logging
 import os
 import re
 import shutil
+import stat
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -222,6 +223,47 @@ def test_prune_and_the_history_never_go_through_links(tmp_path: Path) -> None:
     assert outputs.prune(out, keep=0) == [out / "runs" / name for name in OLD_RUNS[:2]]
     assert sorted(p.name for p in (out / "runs").iterdir()) == ["20260104T000000Z"]
     assert snapshot(outside) == before
+
+
+def test_links_planted_where_reportgen_writes_are_replaced_and_their_targets_untouched(
+    tmp_path: Path, ratings: Path
+) -> None:
+    """index.html, report.html, report.md: a link there is replaced by reportgen's own file or link, never written through."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    out = tmp_path / "out"
+    out.mkdir()
+    for name in ("index.html", "report.html", "report.md"):
+        (outside / name).write_bytes(b"someone else's " + name.encode())
+        (out / name).symlink_to(outside / name)
+    before = snapshot(outside)
+    result = build(out, ratings)
+    assert result.exit_code == 0, result.output
+    assert snapshot(outside) == before
+    assert [os.readlink(out / name) for name in ("report.html", "report.md")] == [
+        "latest/report.html",
+        "latest/report.md",
+    ]
+    assert not (out / "index.html").is_symlink() and b"<!DOCTYPE html>" in (out / "index.html").read_bytes()
+
+
+def test_the_one_reader_refuses_a_link_anywhere_on_the_way(tmp_path: Path) -> None:
+    (tmp_path / "runs" / "a").mkdir(parents=True)
+    (tmp_path / "runs" / "a" / "report.json").write_bytes(b"{}")
+    (tmp_path / "runs" / "b").symlink_to("a")
+    (tmp_path / "runs" / "a" / "link.json").symlink_to("report.json")
+    assert files.read_in(tmp_path, "runs/a/report.json") == b"{}"
+    for relative, message in [
+        ("runs/b/report.json", "b is not a folder of reportgen's (a link or a file, not followed)"),
+        ("runs/a/report.json/x", "report.json is not a folder of reportgen's (a link or a file, not followed)"),
+        ("runs/a/link.json", "a symbolic link to report.json, not followed"),
+    ]:
+        with pytest.raises(files.FollowError) as caught:
+            files.read_in(tmp_path, relative)
+        assert caught.value.strerror == message
+    os.mknod(tmp_path / "zero", stat.S_IFCHR | 0o666, os.makedev(1, 5))  # /dev/zero's device: reads never end
+    with pytest.raises(ValueError, match="^zero is not a plain file$"):
+        files.read_in(tmp_path, "zero")
 
 
 # --------------------------------------------------------------------------- the previous run

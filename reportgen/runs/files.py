@@ -52,27 +52,24 @@ def opened_dir(root: Path, relative: str | PurePath = ".") -> Iterator[int]:
         for part in PurePath(relative).parts:
             if part in (".", ""):
                 continue
-            fd = _step(fd, part, root)
+            child = _child(fd, part)
+            os.close(fd)
+            fd = child
         yield fd
     finally:
         os.close(fd)
 
 
-def _step(parent: int, name: str, root: Path) -> int:
+def _child(parent: int, name: str) -> int:
+    """Folder `name` in `parent`; ELOOP (a link) or ENOTDIR (a link or a file where a folder goes) as `FollowError`."""
     try:
-        child = os.open(name, _DIRECTORY, dir_fd=parent)
+        return os.open(name, _DIRECTORY, dir_fd=parent)
     except OSError as exc:
-        os.close(parent)
-        raise _refusal(exc, root, name) from exc
-    os.close(parent)
-    return child
-
-
-def _refusal(exc: OSError, root: Path, name: str) -> OSError:
-    """ELOOP (a link) and ENOTDIR (a link or a file where a folder goes) say what the entry is."""
-    if exc.errno in (errno.ELOOP, errno.ENOTDIR, errno.EMLINK):
-        return FollowError(exc.errno, f"{name} is not a folder of reportgen's (a link or a file, not followed)")
-    return exc
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+            raise FollowError(
+                exc.errno, f"{name} is not a folder of reportgen's (a link or a file, not followed)"
+            ) from exc
+        raise
 
 
 def open_in(root: Path, relative: str | PurePath, flags: int, mode: int = 0o644) -> int:
