@@ -83,24 +83,29 @@ def outside_report(folder: Path) -> Path:
 
 
 @contextlib.contextmanager
-def undeletable(run: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def undeletable(run: Path) -> Iterator[str]:
     """`run` cannot be deleted, even by root, while inside; yields how (`chattr` or `rmtree`)."""
     inner = run / "report.json"
-    made = subprocess.run(["chattr", "+i", str(inner)], capture_output=True).returncode == 0
-    if not made:
-        real = shutil.rmtree
-
-        def refusing(path: object, *args: object, **kwargs: object) -> None:
-            if Path(str(path)).name == run.name:
-                raise PermissionError(errno.EPERM, "Operation not permitted", "report.json")
-            real(path, *args, **kwargs)
-
-        monkeypatch.setattr(files.shutil, "rmtree", refusing)
     try:
-        yield "chattr" if made else "rmtree"
-    finally:
-        if made:
+        made = subprocess.run(["chattr", "+i", str(inner)], capture_output=True).returncode == 0
+    except FileNotFoundError:  # no chattr on this system
+        made = False
+    if made:
+        try:
+            yield "chattr"
+        finally:
             subprocess.run(["chattr", "-i", str(inner)], check=True)
+        return
+    real = shutil.rmtree
+
+    def refusing(path: object, *args: object, **kwargs: object) -> None:
+        if Path(str(path)).name == run.name:
+            raise PermissionError(errno.EPERM, "Operation not permitted", "report.json")
+        real(path, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(files.shutil, "rmtree", refusing)
+        yield "rmtree"
 
 
 # --------------------------------------------------------------------------- the lock
@@ -318,12 +323,12 @@ def test_a_special_file_as_the_previous_report_is_skipped_without_hanging(tmp_pa
 
 
 def test_an_undeletable_old_run_is_one_warning_the_others_are_pruned_and_the_build_succeeds(
-    tmp_path: Path, ratings: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, ratings: Path
 ) -> None:
     out = tmp_path / "out"
     runs = [kept_run(out, name) for name in OLD_RUNS]
     stuck = runs[1]
-    with undeletable(stuck, monkeypatch):
+    with undeletable(stuck):
         result = build(out, ratings, "--keep", "1")
         assert result.exit_code == 0, result.output
         assert lines_with(result.stderr, "warning: cannot delete") == [
@@ -344,17 +349,29 @@ def test_an_undeletable_old_run_is_one_warning_the_others_are_pruned_and_the_bui
     assert [run.name for run in outputs.runs(out)] == [outputs.latest_run(out).name]
 
 
-def test_prune_goes_on_past_every_run_it_cannot_delete(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_prune_goes_on_past_every_run_it_cannot_delete(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     out = tmp_path / "out"
     runs = [kept_run(out, name) for name in (*OLD_RUNS, "20260104T000000Z")]
-    with undeletable(runs[0], monkeypatch), caplog.at_level(logging.WARNING):
+    with undeletable(runs[0]), caplog.at_level(logging.WARNING):
         assert outputs.prune(out, keep=1) == runs[1:3]
     assert [m for m in caplog.messages if "cannot delete" in m] == [
         f"warning: cannot delete the old run {runs[0]} (Operation not permitted: report.json); it is kept for now"
     ]
     assert outputs.runs(out) == [runs[0], runs[3]]
+
+
+def test_a_leftover_that_cannot_be_removed_is_a_warning_and_the_build_goes_on(tmp_path: Path, ratings: Path) -> None:
+    out = tmp_path / "out"
+    staging = out / "runs" / f".staging-{DEAD_PID}-deadbeef"
+    staging.mkdir(parents=True)
+    (staging / "report.json").write_bytes(b"{}")
+    with undeletable(staging):
+        result = build(out, ratings)
+    assert result.exit_code == 0, result.output
+    assert lines_with(result.stderr, str(staging)) == [
+        f"warning: cannot remove {staging}, left by a run that did not finish: Operation not permitted"
+    ]
+    assert outputs.latest_run(out) is not None
 
 
 # --------------------------------------------------------------------------- render
