@@ -10,6 +10,7 @@ then published by swapping the one link `latest` (`outputs.publish`).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import logging
@@ -24,14 +25,14 @@ from reportgen.analysis import defaults
 from reportgen.data import Downloader, OwnData, Ratings, download_with_fastai
 from reportgen.data.files import sha256_file
 from reportgen.data.types import check_ratings
-from reportgen.errors import RunError
+from reportgen.errors import InputError, ReportgenError, RunError
 from reportgen.render.figures import draw as draw_figures
 from reportgen.render.history import history_view
 from reportgen.render.html import check_templates, render_history, render_html
 from reportgen.render.markdown import render_markdown
-from reportgen.report import DataFile, DatasetSummary, Report, ReportDoc, Timings, dumps, read, versions
+from reportgen.report import DataFile, DatasetSummary, Report, ReportDoc, Timings, dumps, read_text, versions
 from reportgen.report.compare import compare
-from reportgen.runs import history, outputs
+from reportgen.runs import files, history, outputs
 from reportgen.train import distributed
 from reportgen.train.kept import model_files
 
@@ -195,14 +196,22 @@ def check_inputs(ratings: object, config: object, *, top_n: object, k: object, r
 def write(report: Report, folder: Path, templates: Path | None = None, model: train.TrainedModel | None = None) -> Path:
     """Write `report.html`, `report.json` and `report.md` (and, given `model`, the kept model) into `folder`.
 
-    Each file is written atomically; returns the page's path.
+    Everything is rendered before anything is written, then written as one set
+    (`outputs.write_run`); returns the page's path.
     """
-    page = outputs.write_run(Path(folder), render_html(report, templates), dumps(report))
-    extra = {outputs.MARKDOWN_NAME: render_markdown(report).encode("utf-8")}
-    if model is not None:
-        extra |= model_files(model)
-    outputs.write_files(Path(folder), extra)
-    return page
+    return outputs.write_run(Path(folder), payloads(report, templates, model))
+
+
+def payloads(
+    report: Report, templates: Path | None = None, model: train.TrainedModel | None = None
+) -> dict[str, bytes]:
+    """A run's files by name, rendered in memory: report.html, report.json, report.md (and the kept model)."""
+    rendered = {
+        outputs.JSON_NAME: dumps(report).encode("utf-8"),
+        outputs.HTML_NAME: render_html(report, templates).encode("utf-8"),
+        outputs.MARKDOWN_NAME: render_markdown(report).encode("utf-8"),
+    }
+    return rendered | (model_files(model) if model is not None else {})
 
 
 def render_run(run: Path, output: Path | None = None, templates: Path | None = None) -> Path:
@@ -210,9 +219,38 @@ def render_run(run: Path, output: Path | None = None, templates: Path | None = N
 
     Written into `output` (default: the run's own folder) with a copy of the report.json;
     with the templates unchanged and the same reportgen, the bytes are the original's.
+    `output` must be the run's own folder or an empty or new one (never another kept run:
+    `outputs.render_target`); a run kept in an output folder is rendered under that
+    folder's lock. The three files are rendered first and replaced as a set, so a failed
+    render leaves all three as they were. The run's report.json is read without following
+    a link; what it holds that cannot be rendered is an `InputError` naming it.
     """
-    report = read(Path(run) / outputs.JSON_NAME)
-    return write(report, Path(output) if output is not None else Path(run), templates)
+    run = Path(run)
+    target = Path(output) if output is not None else run
+    home = outputs.output_folder_of(run)
+    with outputs.RunLock(home) if home is not None else contextlib.nullcontext():
+        fresh = outputs.render_target(run, target)
+        source = run / outputs.JSON_NAME
+        try:
+            text = files.read_in(run, outputs.JSON_NAME).decode("utf-8")
+        except (OSError, ValueError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            raise InputError(f"{source}: cannot read it as a report.json ({why})") from exc
+        report = read_text(text, source)
+        try:
+            rendered = payloads(report, templates)
+        except ReportgenError:
+            raise
+        except Exception as exc:  # a value of the wrong kind that from_json let through, or a failing template
+            how = f"with the templates in {templates}" if templates is not None else f"by reportgen {__version__}"
+            raise InputError(f"{source}: cannot be rendered {how} ({type(exc).__name__}: {exc})") from exc
+        try:
+            outputs.write_run(target, rendered)
+        except BaseException:
+            if fresh:
+                shutil.rmtree(target, ignore_errors=True)  # made by this render, and nothing of it published
+            raise
+    return target / outputs.HTML_NAME
 
 
 def write_history(output: Path) -> Path:
@@ -315,7 +353,10 @@ def build(
             if outputs.latest_run(options.output) != run:  # never published: not a run to keep or compare with
                 shutil.rmtree(run, ignore_errors=True)
             raise
-        outputs.prune(options.output, options.keep)
+        try:
+            outputs.prune(options.output, options.keep)
+        except OSError as exc:  # published already: old runs that stay are tried again next time
+            log.warning("warning: old runs were not pruned: %s", exc.strerror or exc)
         _write_history(options.output)
     published = options.output / outputs.HTML_NAME
     log.info(

@@ -51,7 +51,7 @@ INNER = {
         "findings",
     ),
     "reportgen.report": ("types", "writer", "reader", "compare"),
-    "reportgen.runs": ("outputs", "history"),
+    "reportgen.runs": ("files", "lock", "outputs", "history"),
     "reportgen.render": ("formatting", "labels", "figures", "history", "html", "markdown"),
     "reportgen.render.figures": ("svg", "scatter", "report", "quality", "history"),
     "reportgen.cli": ("options", "config"),

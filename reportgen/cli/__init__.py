@@ -228,6 +228,9 @@ def render_command(run_folder: Path, output: Path | None, templates: Path | None
     another reportgen version, or one with a value of the wrong type, is refused (exit 2, as
     is a user template that fails); any other failure exits 1. Prints the page's path.
 
+    -o must be RUN_FOLDER itself or an empty or new folder, never another kept run;
+    the three files are replaced together, so a failed render leaves them as they were.
+
     \b
     Examples:
       reportgen render output/runs/20261127T191500Z

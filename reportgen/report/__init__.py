@@ -6,7 +6,7 @@ run's file (used by `compare`, `outputs` and `history`), and `reader.from_json` 
 exact inverse of `to_json` (used by `reportgen render`). Keys: ARCHITECTURE.md.
 """
 
-from reportgen.report.reader import ReportDoc, check_version, from_json, read
+from reportgen.report.reader import ReportDoc, check_version, from_json, read, read_text
 from reportgen.report.types import (
     SCHEMA_VERSION,
     BiasMove,
@@ -35,6 +35,7 @@ __all__ = [
     "from_json",
     "quality_to_json",
     "read",
+    "read_text",
     "to_json",
     "versions",
 ]

@@ -45,8 +45,17 @@ from reportgen.train.results import EpochStats, Metrics, Runtime
 def read(path: Path) -> Report:
     """The `Report` in a report.json file; `InputError` (one line) if it cannot be read back."""
     try:
-        doc = json.loads(Path(path).read_text(encoding="utf-8"), parse_constant=_refuse_constant)
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read it as a report.json ({exc})") from exc
+    return read_text(text, path)
+
+
+def read_text(text: str, path: object = "report.json") -> Report:
+    """The `Report` in report.json's `text` (read by the caller from `path`, named in errors); `InputError` if not."""
+    try:
+        doc = json.loads(text, parse_constant=_refuse_constant)
+    except ValueError as exc:
         raise InputError(f"{path}: cannot read it as a report.json ({exc})") from exc
     check_version(doc, path)
     try:

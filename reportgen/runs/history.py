@@ -11,17 +11,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 from reportgen.report import ReportDoc, compare
-from reportgen.runs import outputs
+from reportgen.runs import files, outputs
 
 log = logging.getLogger(__name__)
-
-MAX_JSON_BYTES = 64 << 20  # a report.json is at most a few MB; anything larger is not ours
 
 
 @dataclass(frozen=True)
@@ -45,20 +41,9 @@ class RunRow:
     verdict: str | None = None
 
 
-def _read_json(path: Path) -> ReportDoc:
-    """report.json of a run, without following a symlink; OSError or ValueError when it cannot be used."""
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise ValueError("report.json is not a plain file")
-        if info.st_size > MAX_JSON_BYTES:
-            raise ValueError(f"report.json is {info.st_size} bytes, too large to be a report")
-        with os.fdopen(fd, "rb", closefd=False) as handle:
-            text = handle.read().decode("utf-8")
-    finally:
-        os.close(fd)
-    return ReportDoc.read_text(text)
+def _read_json(output: Path, name: str) -> ReportDoc:
+    """runs/<name>/report.json, reached without following any link; OSError or ValueError when it cannot be used."""
+    return ReportDoc.read_text(files.read_in(output, Path(outputs.RUNS) / name / outputs.JSON_NAME).decode("utf-8"))
 
 
 def read_run(entry: Path) -> RunRow:
@@ -71,7 +56,7 @@ def read_run(entry: Path) -> RunRow:
     if not outputs.RUN_NAME.match(name):
         return RunRow(name, problem="not a reportgen run: its name is not a UTC time")
     try:
-        doc = _read_json(entry / outputs.JSON_NAME)
+        doc = _read_json(entry.parent.parent, name)
         change_pct = doc.number("comparison", "valid_rmse_change_pct")
         previous, current = doc.text("comparison", "previous_sha256"), doc.text("comparison", "current_sha256")
         row = RunRow(
@@ -92,6 +77,8 @@ def read_run(entry: Path) -> RunRow:
         return RunRow(name, problem=f"report.json is not valid JSON ({exc.msg}, line {exc.lineno})")
     except FileNotFoundError:
         return RunRow(name, problem="no report.json")
+    except files.FollowError:
+        return RunRow(name, problem="report.json is a symbolic link, not followed")
     except OSError as exc:
         return RunRow(name, problem=f"report.json cannot be read ({exc.strerror or exc})")
     except (ValueError, UnicodeDecodeError) as exc:
@@ -111,9 +98,9 @@ def _with(row: RunRow, **changes: object) -> RunRow:
 def collect(output: Path) -> tuple[RunRow, ...]:
     """Every entry of OUTPUT/runs/ but hidden ones (staging): finished runs oldest first, then the rest by name."""
     root = Path(output) / outputs.RUNS
-    if root.is_symlink() or not root.is_dir():
+    if not files.is_real_dir(root):
         return ()
-    entries = [e for e in root.iterdir() if not e.name.startswith(".")]
+    entries = [root / name for name in files.entries(Path(output), outputs.RUNS) if not name.startswith(".")]
     rows = [read_run(e) for e in entries]
     good = sorted((r for r in rows if r.problem is None), key=lambda r: outputs.run_order(Path(r.name)))
     bad = sorted((r for r in rows if r.problem is not None), key=lambda r: r.name)

@@ -19,17 +19,20 @@ from __future__ import annotations
 
 import datetime as dt
 import errno
-import fcntl
 import logging
 import os
 import re
 import secrets
-import shutil
-import time
+import stat
 from pathlib import Path
 
-from reportgen.errors import InputError, ReportgenError, RunError
+from reportgen.errors import InputError, RunError
 from reportgen.report import ReportDoc
+from reportgen.runs import files
+from reportgen.runs.lock import LOCK as LOCK  # the lock lives in `lock`; its names are the folder's too
+from reportgen.runs.lock import LockedError as LockedError
+from reportgen.runs.lock import RunLock as RunLock
+from reportgen.runs.lock import pid_alive
 
 log = logging.getLogger(__name__)
 
@@ -38,105 +41,41 @@ JSON_NAME = "report.json"
 MARKDOWN_NAME = "report.md"
 HISTORY_NAME = "index.html"  # the history page
 RUNS = "runs"
-LOCK = ".reportgen.lock"
 LATEST = "latest"
 PUBLISHED = (JSON_NAME, MARKDOWN_NAME, HTML_NAME)  # each DIR/<name> is a link to latest/<name>
 RUN_NAME = re.compile(r"^\d{8}T\d{6}Z(-\d+)?$")
 LEFTOVER = re.compile(r"^\.(?:staging-|report\.(?:html|json|md)\.|index\.html\.|latest\.)(\d+)[.-]")
 
 
-class LockedError(ReportgenError):
-    """Another run holds the output folder."""
-
-    exit_code = 75  # EX_TEMPFAIL: cron may simply try again later
-
-
-class RunLock:
-    """An exclusive `flock` on DIR/.reportgen.lock, with the holder's pid written inside.
-
-    The kernel drops the lock when its holder dies, so a lock is never stuck; a
-    file still naming a dead pid only tells us that run ended badly, and we say so.
-    The file is never deleted: unlinking a lock others wait on would let two runs in.
-    """
-
-    def __init__(self, folder: Path, wait: float = 0.0) -> None:
-        self.path = folder / LOCK
-        self.wait = wait
-        self.waited = 0.0  # seconds spent waiting for another run; not part of this run's timings
-        self._fd: int | None = None
-
-    def __enter__(self) -> RunLock:
-        folder = self.path.parent
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise RunError(f"{folder}: cannot create the output folder ({exc.strerror or exc})") from exc
-        try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as exc:
-            raise RunError(f"{folder}: cannot write in the output folder ({exc.strerror or exc})") from exc
-        started = time.monotonic()
-        deadline, holder = started + self.wait, None
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except OSError as exc:
-                if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                    os.close(fd)
-                    raise RunError(f"{self.path}: cannot lock ({exc.strerror})") from exc
-                holder = _read_pid(fd) or holder
-                if time.monotonic() >= deadline:
-                    os.close(fd)
-                    raise LockedError(f"another reportgen run holds {self.path} (pid {holder or 'unknown'})") from None
-                time.sleep(0.1)
-        self.waited = time.monotonic() - started if holder is not None else 0.0
-        if holder is not None:
-            log.info("waited %.1f s for the output folder, held by pid %s", self.waited, holder)
-        stale = _read_pid(fd)
-        if stale and stale != os.getpid() and not pid_alive(stale):
-            log.warning(
-                "warning: taking over the stale lock %s of pid %d, which is no longer running", self.path, stale
-            )
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        self._fd = fd
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._fd is not None:
-            os.ftruncate(self._fd, 0)  # a released lock names nobody
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd = None
-
-
-def _read_pid(fd: int) -> int | None:
-    text = os.pread(fd, 64, 0).decode(errors="replace").strip()
-    return int(text) if text.isdigit() else None
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # it exists, under another user
-    return True
-
-
 def remove_leftovers(folder: Path) -> list[Path]:
-    """Delete staging folders and temporary files left by runs that died (their pid is gone)."""
+    """Delete staging folders and temporary files left by runs that died (their pid is gone).
+
+    Only in DIR and in a DIR/runs that is a real folder: a link there is never entered
+    (`staging_folder` sets it aside later), and a leftover that is a link is removed itself,
+    not what it points to. One that cannot be removed is a warning; the run goes on.
+    """
     removed = []
-    for parent in (folder, folder / RUNS):
-        if not parent.is_dir():
+    for parent in (".", RUNS):
+        if parent != "." and not files.is_real_dir(folder / parent):
             continue
-        for entry in parent.iterdir():
-            match = LEFTOVER.match(entry.name)
-            if match and not pid_alive(int(match.group(1))):
-                shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
-                removed.append(entry)
+        try:
+            names = files.entries(folder, parent)
+        except OSError as exc:
+            log.warning("warning: cannot look for leftovers in %s: %s", folder / parent, exc.strerror or exc)
+            continue
+        for name in names:
+            match = LEFTOVER.match(name)
+            if not match or pid_alive(int(match.group(1))):
+                continue
+            entry = folder / parent / name if parent != "." else folder / name
+            try:
+                files.remove_in(folder, Path(parent) / name)
+            except OSError as exc:
+                log.warning(
+                    "warning: cannot remove %s, left by a run that did not finish: %s", entry, exc.strerror or exc
+                )
+                continue
+            removed.append(entry)
     for entry in removed:
         log.warning("warning: removed %s, left by a run that did not finish", entry)
     return removed
@@ -146,7 +85,7 @@ def run_name(moment: dt.datetime, runs: Path) -> str:
     """`20261127T191500Z`, with `-1`, `-2`… if that second is taken already."""
     base = moment.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     name, n = base, 0
-    while (runs / name).exists():
+    while os.path.lexists(runs / name):
         n += 1
         name = f"{base}-{n}"
     return name
@@ -178,7 +117,7 @@ def commit_run(staging: Path, moment: dt.datetime) -> Path:
     return final
 
 
-def write_atomic(files: dict[Path, bytes]) -> None:
+def write_atomic(payloads: dict[Path, bytes]) -> None:
     """Write each file to a fresh hidden name beside its target, fsync it, then `os.replace` them all.
 
     Nothing is replaced until every file is written, so a failure (a full disk)
@@ -186,8 +125,11 @@ def write_atomic(files: dict[Path, bytes]) -> None:
     killed in between leaves files `remove_leftovers` recognises.
     """
     staged: list[tuple[Path, Path]] = []
+    for target in payloads:
+        if files.is_real_dir(target):  # os.replace would fail there, after the others were replaced
+            raise IsADirectoryError(errno.EISDIR, f"{target.name} is a folder", str(target))
     try:
-        for target, payload in files.items():
+        for target, payload in payloads.items():
             temporary = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
             staged.append((temporary, target))
             with open(temporary, "xb") as handle:
@@ -201,23 +143,21 @@ def write_atomic(files: dict[Path, bytes]) -> None:
             temporary.unlink(missing_ok=True)
 
 
-def write_run(folder: Path, html: str, json_text: str) -> Path:
-    """A run's report.html and report.json, written atomically into `folder` (created if needed)."""
+def write_run(folder: Path, payloads: dict[str, bytes]) -> Path:
+    """A run's files (report.json, report.html, report.md…) by name, written into `folder` (created if needed)
+    as one set: all to temporaries first, then each replaced, so a failure leaves every file as it was."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise RunError(f"{folder}: cannot create the output folder ({exc.strerror or exc})") from exc
-    try:
-        write_atomic({folder / JSON_NAME: json_text.encode("utf-8"), folder / HTML_NAME: html.encode("utf-8")})
-    except OSError as exc:
-        raise RunError(f"{folder}: cannot write the report ({exc.strerror or exc})") from exc
+    write_files(folder, payloads)
     return folder / HTML_NAME
 
 
-def write_files(folder: Path, files: dict[str, bytes]) -> None:
+def write_files(folder: Path, payloads: dict[str, bytes]) -> None:
     """More files of a run (report.md, the kept model) written atomically into `folder`, by name."""
     try:
-        write_atomic({folder / name: payload for name, payload in files.items()})
+        write_atomic({folder / name: payload for name, payload in payloads.items()})
     except OSError as exc:
         raise RunError(f"{folder}: cannot write the report ({exc.strerror or exc})") from exc
 
@@ -263,22 +203,23 @@ def _replace_link(link: Path, target: Path) -> None:
 
 
 def latest_run(folder: Path) -> Path | None:
-    """The run DIR/latest points to, if it is one of ours."""
+    """The run DIR/latest points to, if it is one of ours: `runs/<run name>`, a real folder in a real DIR/runs."""
     link = folder / LATEST
     if not link.is_symlink():
         return None
     target = Path(os.readlink(link))
     run = folder / RUNS / target.name
-    return run if target == Path(RUNS) / target.name and RUN_NAME.match(target.name) and run.is_dir() else None
+    ours = target == Path(RUNS) / target.name and RUN_NAME.match(target.name)
+    return run if ours and files.is_real_dir(folder / RUNS) and files.is_real_dir(run) else None
 
 
 def runs(folder: Path) -> list[Path]:
     """Finished runs, oldest first: real folders named like a run (links and files are not ours)."""
     root = folder / RUNS
-    if root.is_symlink() or not root.is_dir():
+    if not files.is_real_dir(root):
         return []
-    found = (p for p in root.iterdir() if RUN_NAME.match(p.name) and p.is_dir() and not p.is_symlink())
-    return sorted(found, key=run_order)
+    found = (root / name for name in files.entries(folder, RUNS) if RUN_NAME.match(name))
+    return sorted((p for p in found if files.is_real_dir(p)), key=run_order)
 
 
 def run_order(path: Path) -> tuple[str, int]:
@@ -287,33 +228,116 @@ def run_order(path: Path) -> tuple[str, int]:
 
 
 def prune(folder: Path, keep: int) -> list[Path]:
-    """Delete all but the newest `keep` runs; never the published one, never through a link."""
+    """Delete all but the newest `keep` runs; never the published one, never through a link.
+
+    The report is published already, so a run that cannot be deleted is a warning naming
+    it: the others are still pruned, and it is tried again by the next run.
+    """
     latest = latest_run(folder)
     finished = [run for run in runs(folder) if run != latest]
     others = keep - 1 if latest is not None else keep  # the published run counts as one of `keep`
     doomed = finished[: max(0, len(finished) - others)]
+    pruned = []
     for run in doomed:
-        shutil.rmtree(run)
-    if doomed:
-        log.info("pruned %d old run(s), keeping %d", len(doomed), keep)
-    return doomed
+        try:
+            files.remove_in(folder, Path(RUNS) / run.name)
+        except OSError as exc:
+            log.warning("warning: cannot delete the old run %s (%s); it is kept for now", run, _reason(exc))
+            continue
+        pruned.append(run)
+    if pruned:
+        log.info("pruned %d old run(s), keeping %d", len(pruned), keep)
+    return pruned
+
+
+def _reason(exc: OSError) -> str:
+    """`Operation not permitted: report.json`: what failed, on which file of the run."""
+    return f"{exc.strerror or exc}: {Path(exc.filename).name}" if exc.filename else str(exc.strerror or exc)
 
 
 def previous_report(folder: Path, explicit: Path | None = None) -> tuple[Path, ReportDoc] | None:
     """The report.json to compare with: `explicit`, else the latest published one.
 
     A damaged automatic one is skipped with a warning (yesterday's bad file must
-    not stop tonight's run); a damaged explicit one is an input error.
+    not stop tonight's run); a damaged explicit one is an input error. The automatic
+    one is read only inside DIR, never through a link of anyone's but reportgen's own
+    (`report.json -> latest/report.json`, `latest -> runs/<run>`): one pointing anywhere
+    else is no previous run, with a warning, and this run's publication replaces it.
     """
-    path = explicit if explicit is not None else folder / JSON_NAME
-    if explicit is None and not path.is_file():
-        return None
+    if explicit is not None:
+        try:
+            return explicit, _checked(ReportDoc.read(explicit))
+        except (OSError, ValueError) as exc:
+            raise InputError(f"{explicit}: cannot read it as a report.json ({exc})") from exc
+    path = folder / JSON_NAME
     try:
-        doc = ReportDoc.read(path)
-        doc.ranked_lists(), doc.item_biases()  # check now what the comparison will read
+        relative = _published_json(folder)
+        if relative is None:
+            return None
+        doc = _checked(ReportDoc.read_text(files.read_in(folder, relative).decode("utf-8")))
     except (OSError, ValueError) as exc:
-        if explicit is not None:
-            raise InputError(f"{path}: cannot read it as a report.json ({exc})") from exc
-        log.warning("warning: not comparing with %s: %s", path, exc)
+        log.warning("warning: not comparing with %s: %s", path, exc.strerror if isinstance(exc, OSError) else exc)
         return None
     return path, doc
+
+
+def _checked(doc: ReportDoc) -> ReportDoc:
+    doc.ranked_lists(), doc.item_biases()  # check now what the comparison will read
+    return doc
+
+
+def _published_json(folder: Path) -> Path | None:
+    """Where DIR/report.json is, relative to DIR: None if there is none, `FollowError` if a link leads elsewhere."""
+    path = folder / JSON_NAME
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return None
+    if stat.S_ISREG(mode):
+        return Path(JSON_NAME)  # a plain file left by an older reportgen
+    if not stat.S_ISLNK(mode):
+        raise ValueError(f"{JSON_NAME} is not a plain file")
+    if Path(os.readlink(path)) != Path(LATEST) / JSON_NAME:
+        raise files.FollowError(0, files.describe_link(path))
+    run = latest_run(folder)
+    if run is None:
+        latest = folder / LATEST
+        what = files.describe_link(latest) if latest.is_symlink() else "not a link of reportgen's"
+        raise files.FollowError(0, f"{LATEST} does not point to a run in {RUNS}/ (it is {what})")
+    return Path(RUNS) / run.name / JSON_NAME
+
+
+def output_folder_of(run: Path) -> Path | None:
+    """The output folder whose kept run `run` is (DIR for DIR/runs/<run name>, one with a lock), else None."""
+    resolved = Path(run).resolve()
+    home = resolved.parent.parent
+    inside = resolved.parent.name == RUNS and RUN_NAME.match(resolved.name)
+    return home if inside and os.path.lexists(home / LOCK) else None
+
+
+def render_target(run: Path, target: Path) -> bool:
+    """Check that `reportgen render` may write into `target`: the run's own folder, or an empty or new one.
+
+    Never another kept run (least of all the published one), never a new folder among
+    an output folder's runs. Returns whether `target` is new (to be created); `InputError` if refused.
+    """
+    run, target = Path(run), Path(target)
+    rule = f"render writes only into the run's own folder ({run}) or into an empty or new one"
+    if target.exists() and run.exists() and os.path.samefile(run, target):
+        return False
+    resolved = target.resolve()
+    home = resolved.parent.parent if resolved.parent.name == RUNS else None
+    if not os.path.lexists(target):
+        if home is not None and os.path.lexists(home / LOCK):
+            raise InputError(f"{target}: is inside the runs of the output folder {home}, where only build adds runs")
+        return True
+    if not target.is_dir():
+        raise InputError(f"{target}: is not a folder; {rule}")
+    if not any(target.iterdir()):
+        return False
+    what = "is not empty"
+    if home is not None and RUN_NAME.match(resolved.name):
+        latest = latest_run(home)
+        published = latest is not None and os.path.samefile(latest, resolved)
+        what = f"is {'the published run' if published else 'another kept run'} of {home}"
+    raise InputError(f"{target}: {what}; {rule}")
