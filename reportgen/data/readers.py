@@ -46,7 +46,7 @@ from reportgen.data.tables import (
     read_text,
     release_arrow_memory,
 )
-from reportgen.data.titles import clean_titles
+from reportgen.data.titles import cap_titles, clean_titles, cut_note
 from reportgen.data.types import OwnData, Provenance, Ratings
 from reportgen.errors import InputError, setting
 
@@ -99,7 +99,8 @@ def read_grouplens(path: Path, source: str = SOURCE_PATH) -> Ratings:
         )
     ids = as_ids(items[0], _where(items_name, "line"), "item id", integer=True)
     titles = dict(zip(ids, items[1].str.strip()))
-    frame = label_items(frame, titles, ratings_name, items_name, missing="error")
+    notes: list[str] = []
+    frame = label_items(frame, titles, ratings_name, items_name, missing="error", notes=notes)
     flags = items.iloc[:, 5 : 5 + len(GENRES)]
     item_genres = {}
     if flags.shape[1] == len(GENRES):  # older or trimmed u.item files carry no genres: fine
@@ -113,7 +114,7 @@ def read_grouplens(path: Path, source: str = SOURCE_PATH) -> Ratings:
         sha256=digest,
         items_file=items_name,
     )
-    return Ratings(frame=frame, provenance=provenance, item_genres=item_genres)
+    return Ratings(frame=frame, provenance=provenance, item_genres=item_genres, notes=tuple(notes))
 
 
 def read_recbole(folder: Path) -> Ratings:
@@ -137,7 +138,8 @@ def read_recbole(folder: Path) -> Ratings:
     _require_columns(items, ["item_id", "movie_title", "release_year"], str(items_path))
     ids = as_ids(items["item_id"], _where(str(items_path), "line"), "item_id", integer=True)
     titles = dict(zip(ids, (grouplens_title(t, y) for t, y in zip(items["movie_title"], items["release_year"]))))
-    frame = label_items(frame, titles, str(ratings_path), str(items_path), missing="error")
+    notes: list[str] = []
+    frame = label_items(frame, titles, str(ratings_path), str(items_path), missing="error", notes=notes)
     classes = items["class"] if "class" in items.columns else [""] * len(ids)
     item_genres = {item: tuple(str(c).split()) for item, c in zip(ids, classes) if not _missing(c)}
     provenance = Provenance(
@@ -148,7 +150,7 @@ def read_recbole(folder: Path) -> Ratings:
         sha256=sha256_file(ratings_path),
         items_file=str(items_path),
     )
-    return Ratings(frame=frame, provenance=provenance, item_genres=item_genres)
+    return Ratings(frame=frame, provenance=provenance, item_genres=item_genres, notes=tuple(notes))
 
 
 def read_ratings_file(spec: OwnData) -> Ratings:
@@ -238,6 +240,9 @@ def label_items(
     changed = int((cleaned != label).sum())  # per item, not per rating: one pass over the vocabulary
     if changed and notes is not None:
         notes.append(f"{changed} title(s) held control characters (NUL, BEL, ESC, line breaks…); they were removed")
+    cleaned, n_cut = cap_titles(cleaned)
+    if n_cut and notes is not None:
+        notes.append(cut_note(n_cut))
     label_codes, uniques = pd.factorize(cleaned.to_numpy(), sort=True)
     title = pd.Categorical.from_codes(label_codes[codes], categories=pd.Index(uniques, dtype="str"))
     return frame.assign(item=item, title=title)
