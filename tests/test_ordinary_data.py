@@ -179,3 +179,100 @@ def test_a_thousand_long_titles_keep_every_size_promise(char: str, tmp_path: Pat
     soup = BeautifulSoup((tmp_path / "o" / "report.html").read_text(encoding="utf-8"), "html.parser")
     listed = [li.get_text() for li in soup.select("#top-items ol li")]
     assert len(listed) == 1000 and all(t.startswith("Item ") and t.endswith("…") for t in listed)
+
+
+# --------------------------------------------------------------------------- item 12: bad input said as bad input
+
+PREVIOUS = b"<p>yesterday's report</p>\n"
+SAME_COLUMNS = "the user, the item and the rating each need a column of their own"
+
+
+def plain_ratings(tmp: Path) -> Path:
+    path = tmp / "ratings.csv"
+    path.write_text("user,item,rating\n" + "".join(f"{r // 6},{r % 6},{1 + r % 5}\n" for r in range(90)), "ascii")
+    return path
+
+
+def encrypted_zip(tmp: Path, inner: str, files: dict[str, str]) -> Path:
+    """A zip whose members are encrypted with a password (Info-ZIP's `zip -P`), as a user's export might be."""
+    import shutil
+    import subprocess
+
+    if shutil.which("zip") is None:
+        pytest.skip("needs Info-ZIP's zip to make an encrypted archive (Python's zipfile cannot)")
+    folder = tmp / "plain"
+    for name, text in files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(text, encoding="ascii")
+    subprocess.run(["zip", "-q", "-P", "secret", "-r", str(tmp / inner), *files], cwd=folder, check=True)
+    return tmp / inner
+
+
+def _encrypted_ratings(tmp: Path):
+    path = encrypted_zip(tmp, "ratings.zip", {"ratings.csv": plain_ratings(tmp).read_text()})
+    return ["--ratings", path], f"Error: {path}: ratings.csv is encrypted (a password-protected zip); extract it first"
+
+
+def _encrypted_grouplens(tmp: Path):
+    path = encrypted_zip(tmp, "ml-100k.zip", {"ml-100k/u.data": "1\t1\t5\t0\n", "ml-100k/u.item": "1|A (1990)|\n"})
+    return ["--data", path], f"Error: {path}: ml-100k/u.data is encrypted (a password-protected zip); extract it first"
+
+
+def _utf16_on_ascii(tmp: Path):
+    path = plain_ratings(tmp)
+    return ["--ratings", path, "--encoding", "utf-16"], (
+        f"Error: {path}: not valid utf-16 (UTF-16 stream does not start with BOM); pass --encoding utf-16-le or "
+        "utf-16-be for UTF-16 without a byte-order mark, or the file's own encoding (utf-8 for plain ASCII)"
+    )
+
+
+def _utf32_on_ascii(tmp: Path):
+    path = plain_ratings(tmp)
+    return ["--ratings", path, "--encoding", "utf-32"], (
+        f"Error: {path}: not valid utf-32 (byte 0x75 at offset 0); pass --encoding latin-1 if that is the file's encoding"
+    )
+
+
+def _same_user_and_item(tmp: Path):
+    path = plain_ratings(tmp)
+    return ["--ratings", path, "--user-col", "user", "--item-col", "user"], (
+        f"Error: {path}: --user-col and --item-col both name column 'user'; {SAME_COLUMNS}"
+    )
+
+
+def _rating_is_the_item(tmp: Path):
+    path = plain_ratings(tmp)
+    return ["--ratings", path, "--rating-col", "item"], (
+        f"Error: {path}: --item-col and --rating-col both name column 'item'; {SAME_COLUMNS}"
+    )
+
+
+def _rating_is_the_user(tmp: Path):
+    path = plain_ratings(tmp)
+    return ["--ratings", path, "--user-col", "rating"], (
+        f"Error: {path}: --user-col and --rating-col both name column 'rating'; {SAME_COLUMNS}"
+    )
+
+
+BAD_INPUT = [
+    ("password-protected zip of ratings", _encrypted_ratings),
+    ("password-protected GroupLens zip", _encrypted_grouplens),
+    ("--encoding utf-16 on an ASCII file", _utf16_on_ascii),
+    ("--encoding utf-32 on an ASCII file", _utf32_on_ascii),
+    ("--user-col and --item-col the same", _same_user_and_item),
+    ("--rating-col the item column", _rating_is_the_item),
+    ("--user-col the rating column", _rating_is_the_user),
+]
+
+
+@pytest.mark.parametrize("case", [c for _, c in BAD_INPUT], ids=[name for name, _ in BAD_INPUT])
+def test_bad_input_is_one_error_line_exit_2_not_unexpected(case, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "report.html").write_bytes(PREVIOUS)
+    args, line = case(tmp_path)
+    result = invoke("build", "--output", out, "--offline", *FAST, *args)
+    assert result.exit_code == 2, result.output
+    assert [text for text in result.stderr.splitlines() if text.startswith("Error:")] == [line]
+    assert "Traceback" not in result.output and "unexpected" not in result.output
+    assert (out / "report.html").read_bytes() == PREVIOUS

@@ -21,6 +21,7 @@ from reportgen.data.files import (
     compression,
     open_regular,
     open_text_source,
+    open_zip_member,
     regular_file,
     sha256_file,
     sha256_stream,
@@ -157,6 +158,7 @@ def read_ratings_file(spec: OwnData) -> Ratings:
     """Read a user's own ratings export (CSV, TSV, whitespace text, Parquet, .gz or .zip)."""
     path = regular_file(spec.ratings)
     name = str(path)
+    _check_distinct_columns(spec, name)
     kind, sep = _format(path, spec.sep)
     layout = Layout(name, sep or ",", spec.encoding, spec.user_col, spec.item_col, spec.rating_col, spec.title_col)
     if kind == ".parquet":
@@ -341,8 +343,9 @@ def _zip_members(path: Path) -> tuple[tuple[str, Opener], tuple[str, Opener]]:
     def opener(member: str) -> Opener:
         @contextlib.contextmanager
         def open_member() -> Iterator[IO[bytes]]:
-            with open_regular(path) as raw, zipfile.ZipFile(raw) as archive, archive.open(member) as stream:
-                yield stream
+            with open_regular(path) as raw, zipfile.ZipFile(raw) as archive:
+                with open_zip_member(archive, member, path) as stream:
+                    yield stream
 
         return open_member
 
@@ -370,6 +373,18 @@ def _sha256_stream(open_stream: Opener, zip_path: Path) -> str:
             return sha256_stream(stream)
     except (zipfile.BadZipFile, EOFError, zlib.error) as exc:
         raise InputError(f"{zip_path}: cannot read the zip ({exc})") from exc
+
+
+def _check_distinct_columns(spec: OwnData, name: str) -> None:
+    """User, item and rating each need a column of their own: one column in two roles is a mistake."""
+    roles = (("user_col", spec.user_col), ("item_col", spec.item_col), ("rating_col", spec.rating_col))
+    for i, (first, column) in enumerate(roles):
+        for second, other in roles[i + 1 :]:
+            if column == other:
+                raise InputError(
+                    f"{name}: {setting(first)} and {setting(second)} both name column {column!r}; "
+                    "the user, the item and the rating each need a column of their own"
+                )
 
 
 def _require_columns(frame: pd.DataFrame, required: list[str], name: str) -> None:
