@@ -181,6 +181,22 @@ def test_a_thousand_long_titles_keep_every_size_promise(char: str, tmp_path: Pat
     assert len(listed) == 1000 and all(t.startswith("Item ") and t.endswith("…") for t in listed)
 
 
+@pytest.mark.parametrize("item_key", ["title", "id"])
+def test_ids_that_are_the_labels_are_cleaned_and_cut_like_titles(item_key: str, tmp_path: Path) -> None:
+    """No title column: the ids are the labels, so a long or control-laden id is cut and cleaned, noted once."""
+    ids = ["I" * 400 + str(i) for i in range(5)] + ["red\x1b[31m"]
+    frame = pd.DataFrame(
+        [(u, ids[i], 1 + (u + i) % 5) for u in range(30) for i in range(6)], columns=["user", "item", "rating"]
+    )
+    ratings = load(OwnData(write_csv(tmp_path / "ids.csv", frame)), download=None, item_key=item_key)
+    labels = list(ratings.frame["title"].cat.categories)
+    assert ratings.n_titles == 6  # cutting merged no items
+    assert "red[31m" in labels and all(json_bytes(t) <= MAX_TITLE_BYTES for t in labels)
+    cut = [n for n in ratings.notes if "were longer than" in n]
+    assert cut == [f"5 title(s) were longer than {MAX_TITLE_BYTES} bytes (UTF-8); each was cut there, ending in '…'"]
+    assert "1 title(s) held control characters (NUL, BEL, ESC, line breaks…); they were removed" in ratings.notes
+
+
 # --------------------------------------------------------------------------- item 12: bad input said as bad input
 
 PREVIOUS = b"<p>yesterday's report</p>\n"

@@ -30,7 +30,7 @@ from reportgen.data.sources import (
     Downloader,
     download_with_fastai,
 )
-from reportgen.data.titles import cap_titles, cut_note
+from reportgen.data.titles import cap_titles, clean_titles, with_cut_note
 from reportgen.data.types import OwnData, Ratings
 from reportgen.errors import DataNotFoundError, InputError, setting
 
@@ -116,7 +116,7 @@ def finalise(ratings: Ratings, *, item_key: str = "title", duplicates: str = "la
         labels, n_cut = _id_labels(frame["item"], frame["title"])
         frame = frame.assign(title=labels)
         if n_cut:
-            notes.append(cut_note(n_cut))
+            notes = with_cut_note(notes, n_cut)
     elif item_key != "title":
         raise InputError(f"item key must be 'title' or 'id', not {item_key!r}")
 
@@ -177,7 +177,8 @@ def _counts(column: pd.Series) -> np.ndarray:
 def _id_labels(item: pd.Series, title: pd.Series) -> tuple[pd.Categorical, int]:
     """`Title [id]` where an item's title is not its id, so items sharing a title stay apart.
 
-    Cut like every title (`titles.cap_titles`: a long id makes a long label); the second
+    The id shown is cleaned and cut as it is where it is the label (`titles`); the label is
+    cut like every title (`titles.cap_titles`: a long id makes a long label); the second
     value is how many labels were cut. Computed once per distinct (item, title) pair, so
     the cost is one pass over the ratings.
     """
@@ -192,7 +193,8 @@ def _id_labels(item: pd.Series, title: pd.Series) -> tuple[pd.Categorical, int]:
     title_values = _values(title)[pairs % max(n_titles, 1)]
     ids = np.array([str(v) for v in item_values], dtype=object)
     labels = np.array([str(v) for v in title_values], dtype=object)
-    joined, n_cut = cap_titles(pd.Series(np.where(labels == ids, labels, labels + " [" + ids + "]"), dtype=object))
+    shown = cap_titles(clean_titles(pd.Series(ids, dtype=object)))[0].to_numpy()  # an id as it labels an item
+    joined, n_cut = cap_titles(pd.Series(np.where(labels == shown, labels, labels + " [" + shown + "]"), dtype=object))
     label_codes, uniques = pd.factorize(joined.to_numpy(), sort=True)
     categorical = pd.Categorical.from_codes(label_codes[pair_codes], categories=pd.Index(uniques, dtype="str"))
     return categorical, n_cut

@@ -47,7 +47,7 @@ from reportgen.data.tables import (
     read_text,
     release_arrow_memory,
 )
-from reportgen.data.titles import cap_titles, clean_titles, cut_note
+from reportgen.data.titles import ids_as_titles, item_titles
 from reportgen.data.types import OwnData, Provenance, Ratings
 from reportgen.errors import InputError, setting
 
@@ -185,7 +185,7 @@ def read_ratings_file(spec: OwnData) -> Ratings:
         frame = label_items(frame, titles, name, str(spec.items), missing="id", notes=notes)
         items_file = str(spec.items)
     else:
-        frame = frame.assign(title=frame["item"])  # the id is the label
+        frame = frame.assign(title=ids_as_titles(frame["item"], notes))  # the id is the label
     provenance = Provenance(
         name=path.name,
         source=SOURCE_FILE,
@@ -237,17 +237,7 @@ def label_items(
         label[unknown] = categories[unknown].astype(str)
         if notes is not None:
             notes.append(f"{len(ids)} rated item(s) have no title in {Path(items_name).name}; their id is the label")
-    label = label.astype(str)
-    cleaned = clean_titles(label)
-    changed = int((cleaned != label).sum())  # per item, not per rating: one pass over the vocabulary
-    if changed and notes is not None:
-        notes.append(f"{changed} title(s) held control characters (NUL, BEL, ESC, line breaks…); they were removed")
-    cleaned, n_cut = cap_titles(cleaned)
-    if n_cut and notes is not None:
-        notes.append(cut_note(n_cut))
-    label_codes, uniques = pd.factorize(cleaned.to_numpy(), sort=True)
-    title = pd.Categorical.from_codes(label_codes[codes], categories=pd.Index(uniques, dtype="str"))
-    return frame.assign(item=item, title=title)
+    return frame.assign(item=item, title=item_titles(label.astype(str), codes, notes))
 
 
 def grouplens_title(title: object, year: object) -> str:

@@ -10,6 +10,8 @@ A title is kept whole while report.json writes it in at most `MAX_TITLE_BYTES` b
 load (`cap_titles`, ending in "…"), so that report.json, the page and report.md stay
 within their size budgets whatever the data holds. `cut` is the one way a title is
 shortened to a number of characters, wherever a page or a figure shows less of it.
+`item_titles` applies both to the readers' item labels (noting what changed), and
+`ids_as_titles` to ids that are their own labels where a file has no titles.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    import numpy as np
     import pandas as pd
 
 LINE_BREAKS = r"[\n\r\t\v\f\x1c-\x1e\x85\u2028\u2029]+"
@@ -94,3 +97,39 @@ def cut_note(n_cut: int) -> str:
     return (
         f"{n_cut} title(s) were longer than {MAX_TITLE_BYTES} bytes (UTF-8); each was cut there, ending in '{ELLIPSIS}'"
     )
+
+
+def with_cut_note(notes: list[str], n_cut: int) -> list[str]:
+    """`notes` with one `cut_note` of `n_cut` titles in place of any earlier one (labels cut twice: noted once)."""
+    earlier = cut_note(0).split(" ", 1)[1]
+    kept = [note for note in notes if note.split(" ", 1)[-1] != earlier]
+    return kept + [cut_note(n_cut)] if n_cut else kept
+
+
+def item_titles(label: pd.Series, codes: np.ndarray, notes: list[str] | None) -> pd.Categorical:
+    """Each rating's title from its item's `label` (indexed by item code): cleaned and cut, each change noted."""
+    import pandas as pd
+
+    cleaned = clean_titles(label)
+    changed = int((cleaned != label).sum())  # per item, not per rating: one pass over the vocabulary
+    if changed and notes is not None:
+        notes.append(f"{changed} title(s) held control characters (NUL, BEL, ESC, line breaks…); they were removed")
+    cleaned, n_cut = cap_titles(cleaned)
+    if n_cut and notes is not None:
+        notes.append(cut_note(n_cut))
+    label_codes, uniques = pd.factorize(cleaned.to_numpy(), sort=True)
+    return pd.Categorical.from_codes(label_codes[codes], categories=pd.Index(uniques, dtype="str"))
+
+
+def ids_as_titles(item: pd.Series, notes: list[str]) -> pd.Series | pd.Categorical:
+    """The item ids as their labels, where there are no titles: integers as they are, string ids cleaned and
+    cut like any title (an id may be as long and as odd as the file holds)."""
+    import pandas as pd
+
+    if not isinstance(item.dtype, pd.CategoricalDtype) or pd.api.types.is_integer_dtype(item.cat.categories.dtype):
+        return item
+    categories = item.cat.categories
+    label = pd.Series(categories.astype(str), dtype=object)
+    if not (clean_titles(label) != label).any() and cap_titles(label)[1] == 0:
+        return item  # nothing to clean or cut: the ids themselves, as before
+    return item_titles(label, item.cat.codes.to_numpy(), notes)
