@@ -292,3 +292,16 @@ def test_bad_input_is_one_error_line_exit_2_not_unexpected(case, tmp_path: Path)
     assert [text for text in result.stderr.splitlines() if text.startswith("Error:")] == [line]
     assert "Traceback" not in result.output and "unexpected" not in result.output
     assert (out / "report.html").read_bytes() == PREVIOUS
+
+
+def test_a_second_long_titled_run_compares_within_budget(tmp_path: Path) -> None:
+    """The next night's run adds the changes section (lists in and out, bias moves): still within every budget."""
+    path = long_titled(tmp_path, n_items=1100, title_chars=5000, n_users=12, char='"')
+    for seed in ("1", "2"):
+        result = invoke("build", "--offline", "--ratings", path, "-o", tmp_path / "o", *FAST, "--seed", seed)
+        assert result.exit_code == 0, result.output
+    doc = json.loads((tmp_path / "o" / "report.json").read_text(encoding="utf-8"))
+    assert doc["comparison"]["bias_moves"]
+    assert (tmp_path / "o" / "report.json").stat().st_size <= JSON_BYTES
+    assert (tmp_path / "o" / "report.html").stat().st_size <= PAGE_BYTES
+    assert [row.problem for row in history.collect(tmp_path / "o")] == [None, None]
