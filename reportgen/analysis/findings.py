@@ -201,9 +201,11 @@ def bias_vs_mean(frame: pd.DataFrame, stats: tuple[ItemStat, ...]) -> BiasVsMean
     bias = np.array([s.bias for s in stats])
     mean = np.array([s.mean_rating for s in stats])
     correlation = float(np.corrcoef(bias, mean)[0, 1]) if len(stats) > 2 and bias.std() > 0 and mean.std() > 0 else 0.0
-    # Each rater's own average; an item's raters_mean is the average of those over its raters.
-    user_mean = frame.groupby("user")["rating"].mean()
-    raters = frame.assign(user_mean=frame["user"].map(user_mean)).groupby("title")["user_mean"].mean()
+    # Each rater's own average, on every rating of theirs; an item's raters_mean is the average of those over
+    # its raters. A per-row transform, not a map of the user column: that column is a Categorical, and mapping
+    # it one-to-one (every user's mean distinct) keeps it categorical, which then cannot be averaged.
+    user_mean = frame.groupby("user", observed=True)["rating"].transform("mean")
+    raters = frame.assign(user_mean=user_mean).groupby("title", observed=True)["user_mean"].mean()
     overall = float(frame["rating"].mean())
     median_count = float(np.median([s.count for s in stats]))
     gap = _z(mean) - _z(bias)  # > 0: the mean says "good" more loudly than the bias does

@@ -30,6 +30,7 @@ from reportgen.data.sources import (
     Downloader,
     download_with_fastai,
 )
+from reportgen.data.titles import cap_titles, clean_titles, with_cut_note
 from reportgen.data.types import OwnData, Ratings
 from reportgen.errors import DataNotFoundError, InputError, setting
 
@@ -112,7 +113,10 @@ def finalise(ratings: Ratings, *, item_key: str = "title", duplicates: str = "la
         notes.append(f"{n_repeated} duplicate (user, item) pair(s): kept the last rating of each")
 
     if item_key == "id":
-        frame = frame.assign(title=_id_labels(frame["item"], frame["title"]))
+        labels, n_cut = _id_labels(frame["item"], frame["title"])
+        frame = frame.assign(title=labels)
+        if n_cut:
+            notes = with_cut_note(notes, n_cut)
     elif item_key != "title":
         raise InputError(f"item key must be 'title' or 'id', not {item_key!r}")
 
@@ -170,10 +174,13 @@ def _counts(column: pd.Series) -> np.ndarray:
     return counts[counts > 0]
 
 
-def _id_labels(item: pd.Series, title: pd.Series) -> pd.Categorical:
+def _id_labels(item: pd.Series, title: pd.Series) -> tuple[pd.Categorical, int]:
     """`Title [id]` where an item's title is not its id, so items sharing a title stay apart.
 
-    Computed once per distinct (item, title) pair, so the cost is one pass over the ratings.
+    The id shown is cleaned and cut as it is where it is the label (`titles`); the label is
+    cut like every title (`titles.cap_titles`: a long id makes a long label); the second
+    value is how many labels were cut. Computed once per distinct (item, title) pair, so
+    the cost is one pass over the ratings.
     """
     import numpy as np
     import pandas as pd
@@ -186,9 +193,11 @@ def _id_labels(item: pd.Series, title: pd.Series) -> pd.Categorical:
     title_values = _values(title)[pairs % max(n_titles, 1)]
     ids = np.array([str(v) for v in item_values], dtype=object)
     labels = np.array([str(v) for v in title_values], dtype=object)
-    joined = np.where(labels == ids, labels, labels + " [" + ids + "]")
-    label_codes, uniques = pd.factorize(joined, sort=True)
-    return pd.Categorical.from_codes(label_codes[pair_codes], categories=pd.Index(uniques, dtype="str"))
+    shown = cap_titles(clean_titles(pd.Series(ids, dtype=object)))[0].to_numpy()  # an id as it labels an item
+    joined, n_cut = cap_titles(pd.Series(np.where(labels == shown, labels, labels + " [" + shown + "]"), dtype=object))
+    label_codes, uniques = pd.factorize(joined.to_numpy(), sort=True)
+    categorical = pd.Categorical.from_codes(label_codes[pair_codes], categories=pd.Index(uniques, dtype="str"))
+    return categorical, n_cut
 
 
 def _values(column: pd.Series) -> np.ndarray:

@@ -101,12 +101,28 @@ def open_text_source(path: Path) -> Iterator[IO[bytes]]:
                     members = [m for m in archive.namelist() if not m.endswith("/")]
                     if len(members) != 1:
                         raise InputError(f"{path}: expected exactly one file in the zip, found {len(members)}")
-                    with archive.open(members[0]) as stream:
+                    with open_zip_member(archive, members[0], path) as stream:
                         yield stream
             else:
                 yield raw
         except (EOFError, zlib.error, zipfile.BadZipFile, gzip.BadGzipFile) as exc:
             raise InputError(f"{path}: cannot decompress ({exc})") from exc
+
+
+def open_zip_member(archive: zipfile.ZipFile, member: str, path: Path) -> IO[bytes]:
+    """A member of a zip, opened for reading; one line naming the zip when it cannot be read.
+
+    A password-protected member or one compressed by a method Python cannot decompress
+    (Deflate64, …) is bad input, said as such rather than as zipfile's RuntimeError or
+    NotImplementedError.
+    """
+    info = archive.getinfo(member)
+    if info.flag_bits & 0x1:
+        raise InputError(f"{path}: {member} is encrypted (a password-protected zip); extract it first")
+    try:
+        return archive.open(info)
+    except NotImplementedError as exc:
+        raise InputError(f"{path}: cannot decompress {member} ({exc})") from exc
 
 
 def is_wide(encoding: str) -> bool:
@@ -183,6 +199,11 @@ def check_encoding(stream: IO[bytes], name: str, encoding: str) -> None:
             )
             byte = f"byte 0x{data[exc.start]:02x} at offset {offset}"
             raise InputError(f"{name}: not valid {encoding} ({byte}){hint}") from exc
+        except UnicodeError as exc:  # not about one byte: a UTF-16 file without its byte-order mark
+            raise InputError(
+                f"{name}: not valid {encoding} ({exc}); pass {setting('encoding')} utf-16-le or utf-16-be for UTF-16 "
+                "without a byte-order mark, or the file's own encoding (utf-8 for plain ASCII)"
+            ) from exc
         if not block:
             return
         consumed += len(block)

@@ -21,6 +21,7 @@ from reportgen.data.files import (
     compression,
     open_regular,
     open_text_source,
+    open_zip_member,
     regular_file,
     sha256_file,
     sha256_stream,
@@ -46,7 +47,7 @@ from reportgen.data.tables import (
     read_text,
     release_arrow_memory,
 )
-from reportgen.data.titles import clean_titles
+from reportgen.data.titles import ids_as_titles, item_titles
 from reportgen.data.types import OwnData, Provenance, Ratings
 from reportgen.errors import InputError, setting
 
@@ -99,7 +100,8 @@ def read_grouplens(path: Path, source: str = SOURCE_PATH) -> Ratings:
         )
     ids = as_ids(items[0], _where(items_name, "line"), "item id", integer=True)
     titles = dict(zip(ids, items[1].str.strip()))
-    frame = label_items(frame, titles, ratings_name, items_name, missing="error")
+    notes: list[str] = []
+    frame = label_items(frame, titles, ratings_name, items_name, missing="error", notes=notes)
     flags = items.iloc[:, 5 : 5 + len(GENRES)]
     item_genres = {}
     if flags.shape[1] == len(GENRES):  # older or trimmed u.item files carry no genres: fine
@@ -113,7 +115,7 @@ def read_grouplens(path: Path, source: str = SOURCE_PATH) -> Ratings:
         sha256=digest,
         items_file=items_name,
     )
-    return Ratings(frame=frame, provenance=provenance, item_genres=item_genres)
+    return Ratings(frame=frame, provenance=provenance, item_genres=item_genres, notes=tuple(notes))
 
 
 def read_recbole(folder: Path) -> Ratings:
@@ -137,7 +139,8 @@ def read_recbole(folder: Path) -> Ratings:
     _require_columns(items, ["item_id", "movie_title", "release_year"], str(items_path))
     ids = as_ids(items["item_id"], _where(str(items_path), "line"), "item_id", integer=True)
     titles = dict(zip(ids, (grouplens_title(t, y) for t, y in zip(items["movie_title"], items["release_year"]))))
-    frame = label_items(frame, titles, str(ratings_path), str(items_path), missing="error")
+    notes: list[str] = []
+    frame = label_items(frame, titles, str(ratings_path), str(items_path), missing="error", notes=notes)
     classes = items["class"] if "class" in items.columns else [""] * len(ids)
     item_genres = {item: tuple(str(c).split()) for item, c in zip(ids, classes) if not _missing(c)}
     provenance = Provenance(
@@ -148,13 +151,14 @@ def read_recbole(folder: Path) -> Ratings:
         sha256=sha256_file(ratings_path),
         items_file=str(items_path),
     )
-    return Ratings(frame=frame, provenance=provenance, item_genres=item_genres)
+    return Ratings(frame=frame, provenance=provenance, item_genres=item_genres, notes=tuple(notes))
 
 
 def read_ratings_file(spec: OwnData) -> Ratings:
     """Read a user's own ratings export (CSV, TSV, whitespace text, Parquet, .gz or .zip)."""
     path = regular_file(spec.ratings)
     name = str(path)
+    _check_distinct_columns(spec, name)
     kind, sep = _format(path, spec.sep)
     layout = Layout(name, sep or ",", spec.encoding, spec.user_col, spec.item_col, spec.rating_col, spec.title_col)
     if kind == ".parquet":
@@ -181,7 +185,7 @@ def read_ratings_file(spec: OwnData) -> Ratings:
         frame = label_items(frame, titles, name, str(spec.items), missing="id", notes=notes)
         items_file = str(spec.items)
     else:
-        frame = frame.assign(title=frame["item"])  # the id is the label
+        frame = frame.assign(title=ids_as_titles(frame["item"], notes))  # the id is the label
     provenance = Provenance(
         name=path.name,
         source=SOURCE_FILE,
@@ -233,14 +237,7 @@ def label_items(
         label[unknown] = categories[unknown].astype(str)
         if notes is not None:
             notes.append(f"{len(ids)} rated item(s) have no title in {Path(items_name).name}; their id is the label")
-    label = label.astype(str)
-    cleaned = clean_titles(label)
-    changed = int((cleaned != label).sum())  # per item, not per rating: one pass over the vocabulary
-    if changed and notes is not None:
-        notes.append(f"{changed} title(s) held control characters (NUL, BEL, ESC, line breaks…); they were removed")
-    label_codes, uniques = pd.factorize(cleaned.to_numpy(), sort=True)
-    title = pd.Categorical.from_codes(label_codes[codes], categories=pd.Index(uniques, dtype="str"))
-    return frame.assign(item=item, title=title)
+    return frame.assign(item=item, title=item_titles(label.astype(str), codes, notes))
 
 
 def grouplens_title(title: object, year: object) -> str:
@@ -336,8 +333,9 @@ def _zip_members(path: Path) -> tuple[tuple[str, Opener], tuple[str, Opener]]:
     def opener(member: str) -> Opener:
         @contextlib.contextmanager
         def open_member() -> Iterator[IO[bytes]]:
-            with open_regular(path) as raw, zipfile.ZipFile(raw) as archive, archive.open(member) as stream:
-                yield stream
+            with open_regular(path) as raw, zipfile.ZipFile(raw) as archive:
+                with open_zip_member(archive, member, path) as stream:
+                    yield stream
 
         return open_member
 
@@ -365,6 +363,18 @@ def _sha256_stream(open_stream: Opener, zip_path: Path) -> str:
             return sha256_stream(stream)
     except (zipfile.BadZipFile, EOFError, zlib.error) as exc:
         raise InputError(f"{zip_path}: cannot read the zip ({exc})") from exc
+
+
+def _check_distinct_columns(spec: OwnData, name: str) -> None:
+    """User, item and rating each need a column of their own: one column in two roles is a mistake."""
+    roles = (("user_col", spec.user_col), ("item_col", spec.item_col), ("rating_col", spec.rating_col))
+    for i, (first, column) in enumerate(roles):
+        for second, other in roles[i + 1 :]:
+            if column == other:
+                raise InputError(
+                    f"{name}: {setting(first)} and {setting(second)} both name column {column!r}; "
+                    "the user, the item and the rating each need a column of their own"
+                )
 
 
 def _require_columns(frame: pd.DataFrame, required: list[str], name: str) -> None:

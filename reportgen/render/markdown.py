@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 from reportgen.analysis.findings import ItemStat
-from reportgen.data.titles import clean_title
+from reportgen.data.titles import clean_title, cut
 from reportgen.render import labels
 from reportgen.render.formatting import fixed, signed, thousands
 from reportgen.report import Report
@@ -26,12 +26,26 @@ N_MOVES = 5
 # references (@, #). Left alone: - + = ^ ( ) , ; ? / % ' ", which only mean something
 # at the start of a line, where no value is ever written (each follows a label or `| `).
 _SPECIAL = re.compile(r"([\\`*_{}\[\]<>|#.!~&$:@])")
+# GitHub's autolinker (cmark-gfm's extension) runs on the text after backslash escapes are gone
+# (github/cmark-gfm#181), and its mention and issue-reference filters on the rendered HTML, so
+# `\@` and `\.` stop none of them. A word joiner (U+2060: invisible, no space, no line break)
+# breaks each pattern where it starts: after `@` (e-mail addresses, mailto: and xmpp: links,
+# @mentions), after `:` before `/` (http://, ftp://), inside `www.`, after `#` before a digit (#12).
+WORD_JOINER = "\u2060"
+_AUTOLINK = re.compile(r"(\\@|\\:(?=/)|(?i:www)(?=\\\.)|\\#(?=[0-9]))")
+MD_CHARS = 300  # the most of any one value report.md shows (a title is at most 300 bytes at load)
+N_LISTS = 10  # the most changed lists named
 
 
 def md(value: object) -> str:
-    """`value` as inline Markdown text that shows exactly its characters, on one line."""
-    text = clean_title(str(value)).strip()
-    return _SPECIAL.sub(r"\\\1", text)
+    """`value` as inline Markdown text that shows exactly its characters (up to `MD_CHARS`), on one line.
+
+    Nothing in it can start a link, an autolink, an image, HTML, a heading, a mention or an
+    issue reference: punctuation is escaped, and the autolinker's patterns are broken by a
+    `WORD_JOINER` (invisible) where they start.
+    """
+    text = cut(clean_title(str(value)).strip(), MD_CHARS)
+    return _AUTOLINK.sub(lambda m: m.group(0) + WORD_JOINER, _SPECIAL.sub(r"\\\1", text))
 
 
 def render_markdown(report: Report) -> str:
@@ -44,7 +58,7 @@ def render_markdown(report: Report) -> str:
         f"{thousands(d.n_users, ',')} users, {thousands(d.n_items, ',')} items",
         f"- **SHA-256:** `{_hex(d.sha256)}`",
         f"- **Generated:** {md(report.generated_at)} by reportgen {md(report.versions.get('reportgen', ''))}, "
-        f"preset {md(report.config.preset)}, {report.config.epochs} epochs, {report.config.factors} factors",
+        f"preset {md(report.config.preset)}, {md(report.config.epochs)} epochs, {md(report.config.factors)} factors",
         "",
         "### Validation error",
         "",
@@ -103,7 +117,9 @@ def _changes(report: Report) -> list[str]:
     ]
     changed = c.changed_lists
     if changed:
-        named = "; ".join(f"{md(x.name)} ({len(x.entered)} in, {len(x.left)} out)" for x in changed)
+        named = "; ".join(f"{md(x.name)} ({len(x.entered)} in, {len(x.left)} out)" for x in changed[:N_LISTS])
+        if len(changed) > N_LISTS:
+            named += f" and {len(changed) - N_LISTS} more"
         lines += [f"Lists that changed: {named}.", ""]
     else:
         lines += ["No ranked list changed.", ""]

@@ -437,8 +437,9 @@ def test_the_compact_scatter_keeps_titles_as_written() -> None:
 
 
 def test_long_titles_are_cut_with_the_whole_title_on_hover_and_isolated() -> None:
-    """A 400-character title must not run across the page or the plot; its text direction stays its own."""
-    long = "A" * 200 + " " + "B" * 199
+    """A 300-character title (the longest load keeps) must not run across the page or the plot; its text
+    direction stays its own."""
+    long = "A" * 150 + " " + "B" * 149
     rtl = "\u202eevil reversed"  # an unterminated right-to-left override
     page = BeautifulSoup(
         render.render_html(hand_made_report((long, rtl, "After (2001)", "Gamma (1992)", "Delta (1993)"))), "html.parser"

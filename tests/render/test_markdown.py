@@ -78,8 +78,9 @@ def with_titles(titles: tuple[str, ...]):
 
 
 def test_every_title_shows_exactly_as_text_in_its_table_cell() -> None:
+    """Exactly its characters, and an invisible word joiner where an autolink or mention would start."""
     text = markdown.render_markdown(with_titles(MARKUP_TITLES))
-    found = tables(text)
+    found = tables(text.replace(markdown.WORD_JOINER, ""))
     shown = [row[1] for row in found["Highest biases"][1:]]
     assert shown == [" ".join(t.split()) for t in MARKUP_TITLES[:5]]  # line breaks become spaces, nothing else changes
     assert [row[1] for row in found["Lowest biases"][1:]] == [" ".join(t.split()) for t in reversed(MARKUP_TITLES[-5:])]

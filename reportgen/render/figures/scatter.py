@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from reportgen.analysis.findings import ScatterPoint
+from reportgen.data.titles import cut, cut_to_bytes
 from reportgen.render.figures import svg
 from reportgen.render.figures.svg import (
     DPI,
@@ -27,6 +29,9 @@ from reportgen.render.figures.svg import (
 
 LABEL_SIZE = 8.0  # points
 LABEL_CHARS = 60  # longer titles are cut on the plot, whole on hover and in the table below it
+# The hover text holds the whole title up to this many bytes as the SVG writes it (`&` is `&amp;`):
+# a hundred of them are on the page, which must stay within its budget whatever the titles.
+HOVER_BYTES = 300
 MARKER_RADIUS = 2.5  # points, the obstacle a label keeps clear of
 POINT_ID = "scatter-point-{}"
 LABEL_ID = "scatter-label-{}"
@@ -148,7 +153,12 @@ def place_labels(
 
 def label_text(title: str) -> str:
     """A scatter label: the title, cut to `LABEL_CHARS` (the whole title is the hover text)."""
-    return title if len(title) <= LABEL_CHARS else title[: LABEL_CHARS - 1].rstrip() + "…"
+    return cut(title, LABEL_CHARS)
+
+
+def hover_text(title: str) -> str:
+    """A point's hover text: the title, cut where its escaped text would pass `HOVER_BYTES`."""
+    return cut_to_bytes(title, HOVER_BYTES, size=lambda text: len(html.escape(text, quote=False).encode("utf-8")))
 
 
 def scatter_svg(points: Sequence[ScatterPoint], x_label: str, y_label: str) -> str:
@@ -159,8 +169,8 @@ def scatter_svg(points: Sequence[ScatterPoint], x_label: str, y_label: str) -> s
         warnings.filterwarnings("ignore", r"Glyph \d+ .* missing from font", UserWarning)
         fig = _scatter_figure(points, x_label, y_label)
         drawn = svg.to_svg(fig)
-    titles = {POINT_ID.format(i): p.title for i, p in enumerate(points)}
-    titles.update({LABEL_ID.format(i): p.title for i, p in enumerate(points)})
+    titles = {POINT_ID.format(i): hover_text(p.title) for i, p in enumerate(points)}
+    titles.update({LABEL_ID.format(i): hover_text(p.title) for i, p in enumerate(points)})
     return compact_svg(add_titles(drawn, titles), keep_group_ids=True, scope="scatter-svg")
 
 
