@@ -9,19 +9,15 @@ what is wrong, and the page is still written. Links go only to a run's own
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from reportgen.data.files import NO_SUCH_FILE, UnreadableFile
 from reportgen.report import ReportDoc, compare
 from reportgen.runs import outputs
 
 log = logging.getLogger(__name__)
-
-MAX_JSON_BYTES = 64 << 20  # a report.json is at most a few MB; anything larger is not ours
 
 
 @dataclass(frozen=True)
@@ -45,22 +41,6 @@ class RunRow:
     verdict: str | None = None
 
 
-def _read_json(path: Path) -> ReportDoc:
-    """report.json of a run, without following a symlink; OSError or ValueError when it cannot be used."""
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise ValueError("report.json is not a plain file")
-        if info.st_size > MAX_JSON_BYTES:
-            raise ValueError(f"report.json is {info.st_size} bytes, too large to be a report")
-        with os.fdopen(fd, "rb", closefd=False) as handle:
-            text = handle.read().decode("utf-8")
-    finally:
-        os.close(fd)
-    return ReportDoc.read_text(text)
-
-
 def read_run(entry: Path) -> RunRow:
     """One entry of runs/ as a table row; never raises for what the entry holds."""
     name = entry.name
@@ -71,7 +51,7 @@ def read_run(entry: Path) -> RunRow:
     if not outputs.RUN_NAME.match(name):
         return RunRow(name, problem="not a reportgen run: its name is not a UTC time")
     try:
-        doc = _read_json(entry / outputs.JSON_NAME)
+        doc = ReportDoc.read(entry / outputs.JSON_NAME, follow=False)  # bounded, regular files only
         change_pct = doc.number("comparison", "valid_rmse_change_pct")
         previous, current = doc.text("comparison", "previous_sha256"), doc.text("comparison", "current_sha256")
         row = RunRow(
@@ -88,13 +68,9 @@ def read_run(entry: Path) -> RunRow:
             change_pct=change_pct,
             verdict=None if change_pct is None else compare.verdict(change_pct, previous != current),
         )
-    except json.JSONDecodeError as exc:
-        return RunRow(name, problem=f"report.json is not valid JSON ({exc.msg}, line {exc.lineno})")
-    except FileNotFoundError:
-        return RunRow(name, problem="no report.json")
-    except OSError as exc:
-        return RunRow(name, problem=f"report.json cannot be read ({exc.strerror or exc})")
-    except (ValueError, UnicodeDecodeError) as exc:
+    except UnreadableFile as exc:
+        return RunRow(name, problem="no report.json" if exc.problem == NO_SUCH_FILE else f"report.json {exc.problem}")
+    except ValueError as exc:
         return RunRow(name, problem=f"report.json is damaged or foreign: {exc}")
     page = entry / outputs.HTML_NAME
     if page.is_file() and not page.is_symlink():

@@ -28,6 +28,7 @@ import shutil
 import time
 from pathlib import Path
 
+from reportgen.data.files import UnreadableFile
 from reportgen.errors import InputError, ReportgenError, RunError
 from reportgen.report import ReportDoc
 
@@ -302,18 +303,21 @@ def prune(folder: Path, keep: int) -> list[Path]:
 def previous_report(folder: Path, explicit: Path | None = None) -> tuple[Path, ReportDoc] | None:
     """The report.json to compare with: `explicit`, else the latest published one.
 
-    A damaged automatic one is skipped with a warning (yesterday's bad file must
-    not stop tonight's run); a damaged explicit one is an input error.
+    A damaged automatic one (not a regular file, too large or too deep, a number
+    that is not finite, values of the wrong kind) is skipped with a warning:
+    yesterday's bad file must not stop tonight's run. A damaged explicit one is an
+    input error. Both are read bounded (`ReportDoc.read`), so neither can hang a run.
     """
     path = explicit if explicit is not None else folder / JSON_NAME
-    if explicit is None and not path.is_file():
+    if explicit is None and not os.path.lexists(path):  # the first run; anything else there is read, or warned of
         return None
     try:
         doc = ReportDoc.read(path)
         doc.ranked_lists(), doc.item_biases()  # check now what the comparison will read
-    except (OSError, ValueError) as exc:
+    except (UnreadableFile, ValueError) as exc:
+        problem = exc.problem if isinstance(exc, UnreadableFile) else str(exc)
         if explicit is not None:
-            raise InputError(f"{path}: cannot read it as a report.json ({exc})") from exc
-        log.warning("warning: not comparing with %s: %s", path, exc)
+            raise InputError(f"{path}: cannot read it as a report.json ({problem})") from exc
+        log.warning("warning: not comparing with %s: %s", path, problem)
         return None
     return path, doc

@@ -1,0 +1,147 @@
+"""The files reportgen reads whole: JSON and TOML documents and the kept weights, each bounded.
+
+An earlier run's report.json (the comparison, `--compare-with`, the history page,
+`reportgen render`), a `--config` file, the kept model's model.json and
+model.safetensors are all read here and only here: a regular file only (`files.open_fd`:
+a FIFO or a device is refused at once, never opened blocking), at most a stated number
+of bytes, JSON and TOML nested at most `MAX_DEPTH` deep, every number finite. What
+breaks a bound is one `files.UnreadableFile` naming the file and what is wrong, so
+nothing after the reader meets a RecursionError, an infinity or a read without end.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from reportgen.data.files import CHUNK, UnreadableFile, open_fd, size_text
+
+MAX_DEPTH = 32  # report.json nests 6 deep, model.json 2, a config file 2: deeper is no file of ours
+# The most bytes read from each kind of file, far above what reportgen writes, far below what hurts:
+REPORT_BYTES = 16 << 20  # a report.json is at most 1 MB at any data (the writer's promise)
+CONFIG_BYTES = 1 << 20  # a --config file holds a few dozen settings
+MODEL_JSON_BYTES = 256 << 20  # the vocabularies: MovieLens 25M's 222,000 ids take 2 MB
+PREVIEW = 24  # characters of an offending number quoted in a message
+
+
+class _NotFinite(ValueError):
+    """A number the parser met that is no finite float: `literal`, as written."""
+
+    def __init__(self, literal: str) -> None:
+        self.literal = literal if len(literal) <= PREVIEW else f"{literal[:PREVIEW]}… ({len(literal)} characters)"
+        super().__init__(self.literal)
+
+
+def _finite_float(literal: str) -> float:
+    value = float(literal)
+    if not math.isfinite(value):
+        raise _NotFinite(literal)
+    return value
+
+
+def _float_sized_int(literal: str) -> int:
+    """An integer a float can hold: anything larger is an infinity to every reader of the value."""
+    if len(literal) > 310:  # more digits than sys.float_info.max has: refused before int() reads them
+        raise _NotFinite(literal)
+    value = int(literal)
+    if abs(value) > sys.float_info.max:
+        raise _NotFinite(literal)
+    return value
+
+
+def _refuse_constant(literal: str) -> float:
+    raise _NotFinite(literal)  # NaN, Infinity, -Infinity: Python's extension, no JSON
+
+
+def read_bytes(path: Path, limit: int, what: str, *, follow: bool = True) -> bytes:
+    """A regular file's bytes, at most `limit` of them; `UnreadableFile` for anything else.
+
+    `what` names the kind of file in the message ("a report.json"); `follow=False`
+    refuses a symbolic link rather than reading where it points.
+    """
+    fd = open_fd(path, follow=follow)
+    try:
+        size = os.fstat(fd).st_size
+        blocks, total = [], 0
+        while size <= limit and total <= limit and (block := os.read(fd, min(CHUNK, limit + 1 - total))):
+            blocks.append(block)
+            total += len(block)
+    except OSError as exc:
+        raise UnreadableFile(path, f"cannot read ({exc.strerror or exc})") from exc
+    finally:
+        os.close(fd)
+    if max(size, total) > limit:
+        raise UnreadableFile(
+            path, f"is {max(size, total):,} bytes, more than {size_text(limit)}, the most read from {what}"
+        )
+    return b"".join(blocks)
+
+
+def _text(data: bytes, name: object) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UnreadableFile(name, f"is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})") from exc
+
+
+def _check_tree(doc: Any, name: object) -> None:
+    """Refuse a document nested deeper than MAX_DEPTH or holding an integer no float can hold; no recursion."""
+    stack = [(doc, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > sys.float_info.max:
+            raise _not_finite(name, _NotFinite(str(value)))
+        if not isinstance(value, (dict, list)):
+            continue
+        if depth > MAX_DEPTH:
+            raise UnreadableFile(name, f"nests deeper than {MAX_DEPTH} levels, which no file of reportgen's does")
+        children = value.values() if isinstance(value, dict) else value
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list, int)))
+
+
+def _not_finite(name: object, exc: _NotFinite) -> UnreadableFile:
+    return UnreadableFile(
+        name, f"holds the number {exc.literal}, which is not finite; reportgen writes only finite ones"
+    )
+
+
+def loads_json(text: str | bytes, name: object) -> Any:
+    """A JSON document, checked: finite numbers only, nested at most MAX_DEPTH; `UnreadableFile` naming `name`."""
+    if isinstance(text, bytes):
+        text = _text(text, name)
+    try:
+        doc = json.loads(text, parse_float=_finite_float, parse_int=_float_sized_int, parse_constant=_refuse_constant)
+    except _NotFinite as exc:
+        raise _not_finite(name, exc) from None
+    except json.JSONDecodeError as exc:
+        raise UnreadableFile(name, f"is not valid JSON ({exc.msg}, line {exc.lineno})") from None
+    except RecursionError:
+        raise UnreadableFile(name, f"nests deeper than {MAX_DEPTH} levels, which no file of reportgen's does") from None
+    _check_tree(doc, name)
+    return doc
+
+
+def read_json(path: Path, limit: int, what: str, *, follow: bool = True) -> Any:
+    """The JSON document in `path` (`read_bytes`, then `loads_json`)."""
+    return loads_json(read_bytes(path, limit, what, follow=follow), path)
+
+
+def read_toml(path: Path, limit: int = CONFIG_BYTES) -> dict[str, Any]:
+    """The TOML document in `path`, checked like JSON: a regular file, bounded, finite, nested at most MAX_DEPTH."""
+    import tomllib
+
+    text = _text(read_bytes(path, limit, "a config file"), path)
+    try:
+        doc = tomllib.loads(text, parse_float=_finite_float)
+    except _NotFinite as exc:
+        raise _not_finite(path, exc) from None
+    except ValueError as exc:  # TOMLDecodeError, or an integer of more than 4,300 digits
+        raise UnreadableFile(path, f"is not valid TOML ({exc})") from None
+    except RecursionError:
+        raise UnreadableFile(path, f"nests deeper than {MAX_DEPTH} levels, which no file of reportgen's does") from None
+    _check_tree(doc, path)
+    return doc
