@@ -28,33 +28,27 @@ MODEL_JSON_BYTES = 256 << 20  # the vocabularies: MovieLens 25M's 222,000 ids ta
 PREVIEW = 24  # characters of an offending number quoted in a message
 
 
-class _NotFinite(ValueError):
-    """A number the parser met that is no finite float: `literal`, as written."""
+class _NotFinite:
+    """What the parser makes of a number no finite float can be (1e400, NaN, 10**400): `literal`, as written.
+
+    Kept in the document, not raised at once, so that the tree walk names where it is.
+    """
 
     def __init__(self, literal: str) -> None:
         self.literal = literal if len(literal) <= PREVIEW else f"{literal[:PREVIEW]}… ({len(literal)} characters)"
-        super().__init__(self.literal)
 
 
-def _finite_float(literal: str) -> float:
+def _float(literal: str) -> float | _NotFinite:
     value = float(literal)
-    if not math.isfinite(value):
-        raise _NotFinite(literal)
-    return value
+    return value if math.isfinite(value) else _NotFinite(literal)
 
 
-def _float_sized_int(literal: str) -> int:
+def _int(literal: str) -> int | _NotFinite:
     """An integer a float can hold: anything larger is an infinity to every reader of the value."""
-    if len(literal) > 310:  # more digits than sys.float_info.max has: refused before int() reads them
-        raise _NotFinite(literal)
+    if len(literal.lstrip("-")) > 309:  # more digits than sys.float_info.max: not even converted
+        return _NotFinite(literal)
     value = int(literal)
-    if abs(value) > sys.float_info.max:
-        raise _NotFinite(literal)
-    return value
-
-
-def _refuse_constant(literal: str) -> float:
-    raise _NotFinite(literal)  # NaN, Infinity, -Infinity: Python's extension, no JSON
+    return value if abs(value) <= sys.float_info.max else _NotFinite(literal)
 
 
 def read_bytes(path: Path, limit: int, what: str, *, follow: bool = True) -> bytes:
@@ -89,24 +83,34 @@ def _text(data: bytes, name: object) -> str:
 
 
 def _check_tree(doc: Any, name: object) -> None:
-    """Refuse a document nested deeper than MAX_DEPTH or holding an integer no float can hold; no recursion."""
-    stack = [(doc, 1)]
+    """Refuse a document nested deeper than MAX_DEPTH or holding a number that is not finite, named by key path.
+
+    Walked without recursion; only containers are stacked, so a long list of strings costs one pass.
+    """
+    stack: list[tuple[Any, int, str]] = [([doc], 0, "")]  # the document as the one child of a root
     while stack:
-        value, depth = stack.pop()
-        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > sys.float_info.max:
-            raise _not_finite(name, _NotFinite(str(value)))
-        if not isinstance(value, (dict, list)):
-            continue
+        value, depth, where = stack.pop()
         if depth > MAX_DEPTH:
             raise UnreadableFile(name, f"nests deeper than {MAX_DEPTH} levels, which no file of reportgen's does")
-        children = value.values() if isinstance(value, dict) else value
-        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list, int)))
+        pairs = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, child in pairs:
+            if isinstance(child, (dict, list)):
+                stack.append((child, depth + 1, _at(where, key, value, depth)))
+            elif isinstance(child, _NotFinite) or (
+                isinstance(child, int) and not isinstance(child, bool) and abs(child) > sys.float_info.max
+            ):
+                literal = child.literal if isinstance(child, _NotFinite) else _NotFinite(str(child)).literal
+                place = _at(where, key, value, depth) or "the document"
+                raise UnreadableFile(name, f"{place}: {literal} is not a finite number")
 
 
-def _not_finite(name: object, exc: _NotFinite) -> UnreadableFile:
-    return UnreadableFile(
-        name, f"holds the number {exc.literal}, which is not finite; reportgen writes only finite ones"
-    )
+def _at(where: str, key: object, parent: Any, depth: int) -> str:
+    """The key path of a child: `metrics.valid_mse`, `items[3].bias`; "" for the document itself."""
+    if depth == 0:
+        return ""
+    if isinstance(parent, list):
+        return f"{where}[{key}]"
+    return f"{where}.{key}" if where else str(key)
 
 
 def loads_json(text: str | bytes, name: object) -> Any:
@@ -114,9 +118,7 @@ def loads_json(text: str | bytes, name: object) -> Any:
     if isinstance(text, bytes):
         text = _text(text, name)
     try:
-        doc = json.loads(text, parse_float=_finite_float, parse_int=_float_sized_int, parse_constant=_refuse_constant)
-    except _NotFinite as exc:
-        raise _not_finite(name, exc) from None
+        doc = json.loads(text, parse_float=_float, parse_int=_int, parse_constant=_NotFinite)  # NaN, Infinity
     except json.JSONDecodeError as exc:
         raise UnreadableFile(name, f"is not valid JSON ({exc.msg}, line {exc.lineno})") from None
     except RecursionError:
@@ -136,9 +138,7 @@ def read_toml(path: Path, limit: int = CONFIG_BYTES) -> dict[str, Any]:
 
     text = _text(read_bytes(path, limit, "a config file"), path)
     try:
-        doc = tomllib.loads(text, parse_float=_finite_float)
-    except _NotFinite as exc:
-        raise _not_finite(path, exc) from None
+        doc = tomllib.loads(text, parse_float=_float)
     except ValueError as exc:  # TOMLDecodeError, or an integer of more than 4,300 digits
         raise UnreadableFile(path, f"is not valid TOML ({exc})") from None
     except RecursionError:

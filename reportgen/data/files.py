@@ -2,7 +2,11 @@
 
 Every file the load stage reads passes here first, so a FIFO, a device, a sparse
 or binary file, or a header no ratings table has is refused with one line,
-quickly and in bounded memory, before a parser sees it.
+quickly and in bounded memory, before a parser sees it. `open_fd` is the one way
+a file is opened for reading (stat, a non-blocking open, fstat), here and in
+`documents`. A .gz or .zip is read through the one decompression guard
+(`Expansion`): however far a small file would expand, it is refused within one
+64 MiB window of output.
 """
 
 from __future__ import annotations
@@ -29,14 +33,15 @@ HEAD = 1 << 16  # the first block, sniffed for NUL bytes and byte-order marks
 MAX_HEADER_BYTES = 1 << 20  # a first line longer than this is no ratings header
 MAX_COLUMNS = 2000  # nor is one with more columns than this
 COMPRESSED = (".gz", ".zip")
-# What a compressed file may expand to (`Expansion`). Real ratings tables compress 3 to 10 times under
-# deflate (MovieLens 25M's ratings.csv: 678 MB, 4.3 times as .gz, about 5 inside ml-25m.zip); deflate's
-# own maximum is 1032 times, which only repetition reaches (blank lines, one value or row over and over).
+# What a compressed file may expand to (`Expansion`). A real 25M-rating CSV (MovieLens 25M's ratings.csv)
+# is about 650 MB and compresses 4 to 6 times under deflate; a table of random ids only 3 times (a
+# 29M-row, 722 MB one: 243 MB as .gz). Deflate's own maximum is 1032 times, which only repetition
+# reaches: blank lines, one long field, one row over and over.
 MAX_RATIO = 100  # ten times the most regular real table, a tenth of deflate's maximum
 WINDOW = 64 << 20  # the ratio is judged over each 64 MiB that comes out: a bomb costs at most one window
 STEP = 64 << 10  # decompressed per read: zipfile reads as many compressed bytes ahead, gzip 128 KiB
-# The most bytes any one compressed file may expand to: six times MovieLens 25M's ratings.csv, so every
-# genuine export we know passes. A larger table can still be read uncompressed (no cap on plain files).
+# The most bytes any one compressed file may expand to: six times a 25M-rating CSV, so every genuine
+# export we know passes. A larger table can still be read uncompressed (no cap on plain files).
 MAX_EXPANDED_BYTES = 4 << 30
 UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 NO_SUCH_FILE = "no such file"  # `UnreadableFile.problem` of a path where nothing is
