@@ -51,6 +51,7 @@ DAMAGED_JSON = {
         b'{"dataset": {"n_ratings": 1' + b"0" * 400 + b"}}",
         f"dataset.n_ratings: 100000000000000000000000… (401 characters) {NOT_FINITE}",
     ),
+    "1e400 alone": (b"1e400", f"the document: 1e400 {NOT_FINITE}"),
     "100,000 deep": (b"[" * 100_000 + b"]" * 100_000, TOO_DEEP),
     "200 deep, under Python's recursion limit": (b'{"a": ' * 200 + b"1" + b"}" * 200, TOO_DEEP),
     "33 deep": (b"[" * 33 + b"]" * 33, TOO_DEEP),
@@ -68,6 +69,9 @@ def plant(where: Path, kind: str, content: bytes = b"") -> str:
     if kind == "/dev/zero":
         where.symlink_to("/dev/zero")
         return "is a device, not a regular file"
+    if kind == "a folder":
+        where.mkdir()
+        return "is a folder, not a file"
     if kind == "17 MiB":
         with open(where, "wb") as handle:  # sparse: nothing is written but its length
             handle.truncate(17 << 20)
@@ -76,7 +80,7 @@ def plant(where: Path, kind: str, content: bytes = b"") -> str:
     return DAMAGED_JSON[kind][1]
 
 
-REPORT_CASES = [*DAMAGED_JSON, "fifo", "/dev/zero", "17 MiB"]
+REPORT_CASES = [*DAMAGED_JSON, "fifo", "/dev/zero", "a folder", "17 MiB"]
 
 
 @pytest.mark.parametrize("kind", REPORT_CASES)
