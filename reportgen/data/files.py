@@ -39,7 +39,8 @@ COMPRESSED = (".gz", ".zip")
 # reaches: blank lines, one long field, one row over and over.
 MAX_RATIO = 100  # ten times the most regular real table, a tenth of deflate's maximum
 WINDOW = 64 << 20  # the ratio is judged over each 64 MiB that comes out: a bomb costs at most one window
-STEP = 64 << 10  # decompressed per read: zipfile reads as many compressed bytes ahead, gzip 128 KiB
+# Decompressed per read: zipfile reads as many compressed bytes ahead (gzip 128 KiB), so a window sees 256 steps.
+STEP = 256 << 10
 # The most bytes any one compressed file may expand to: six times a 25M-rating CSV, so every genuine
 # export we know passes. A larger table can still be read uncompressed (no cap on plain files).
 MAX_EXPANDED_BYTES = 4 << 30
