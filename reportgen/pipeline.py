@@ -23,7 +23,8 @@ from pathlib import Path
 from reportgen import __version__, analysis, data, train
 from reportgen.analysis import defaults
 from reportgen.data import Downloader, OwnData, Ratings, download_with_fastai
-from reportgen.data.files import sha256_file
+from reportgen.data.documents import REPORT_BYTES
+from reportgen.data.files import UnreadableFile, sha256_file
 from reportgen.data.types import check_ratings
 from reportgen.errors import InputError, ReportgenError, RunError
 from reportgen.render.figures import draw as draw_figures
@@ -232,10 +233,11 @@ def render_run(run: Path, output: Path | None = None, templates: Path | None = N
         fresh = outputs.render_target(run, target)
         source = run / outputs.JSON_NAME
         try:
-            text = files.read_in(run, outputs.JSON_NAME).decode("utf-8")
-        except (OSError, ValueError) as exc:
-            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
-            raise InputError(f"{source}: cannot read it as a report.json ({why})") from exc
+            text = files.read_in(run, outputs.JSON_NAME, REPORT_BYTES, "a report.json")
+        except UnreadableFile as exc:
+            raise InputError(f"{source}: cannot read it as a report.json ({exc.problem})") from exc
+        except OSError as exc:  # a link on the way (`FollowError`), or the OS refused
+            raise InputError(f"{source}: cannot read it as a report.json ({exc.strerror or exc})") from exc
         report = read_text(text, source)
         try:
             rendered = payloads(report, templates)

@@ -24,12 +24,13 @@ def load_config(ctx: click.Context, path: Path | None) -> None:
     """
     if path is None:
         return
-    import tomllib
+    from reportgen.data.documents import read_toml
+    from reportgen.data.files import UnreadableFile
 
     try:
-        values = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise click.BadParameter(f"{path}: not a readable TOML file ({exc})", ctx=ctx, param_hint="'--config'") from exc
+        values = read_toml(path)  # a regular file, bounded, finite numbers only
+    except UnreadableFile as exc:
+        raise click.BadParameter(str(exc), ctx=ctx, param_hint="'--config'") from exc
     params = {p.name: p for p in ctx.command.params if p.name not in ("config", "help")}
     defaults: dict[str, Any] = {}
 

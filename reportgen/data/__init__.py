@@ -3,7 +3,9 @@
 The public face of the stage; its modules, lowest first (a module imports only those
 before it, tests/test_architecture.py holds the order):
 
-- `files`: opening input files safely (regular files only, .gz/.zip, text sniffed), the one SHA-256 streamer
+- `files`: opening input files safely (regular files only, .gz/.zip under one decompression guard, text sniffed),
+  the one SHA-256 streamer
+- `documents`: the one bounded reader of JSON, TOML and the kept weights (report.json, --config, model.json)
 - `titles`: the one title cleaner (control characters out, length capped)
 - `sources`: where ML-100k comes from, in order (`--data`, fastai's cache, the recbole wheel, a download)
 - `types`: `Ratings` and its frame contract, `Provenance`, `OwnData`

@@ -7,14 +7,12 @@ and labels every rating with its item's title.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import io
 import zipfile
 import zlib
-from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 from reportgen.data.files import (
     COMPRESSED,
@@ -330,21 +328,15 @@ def _zip_members(path: Path) -> tuple[tuple[str, Opener], tuple[str, Opener]]:
     `sources.data_path_problem` has made sure both are there.
     """
 
-    def opener(member: str) -> Opener:
-        @contextlib.contextmanager
-        def open_member() -> Iterator[IO[bytes]]:
-            with open_regular(path) as raw, zipfile.ZipFile(raw) as archive:
-                with open_zip_member(archive, member, path) as stream:
-                    yield stream
-
-        return open_member
-
     try:
         with open_regular(path) as raw, zipfile.ZipFile(raw) as archive:
             names = {Path(n).name: n for n in archive.namelist() if n.count("/") <= 1}
     except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:
         raise InputError(f"{path}: cannot read the zip ({exc})") from exc
-    found = [(f"{path}!{names[wanted]}", opener(names[wanted])) for wanted in (RATINGS_FILE, ITEMS_FILE)]
+    found = [
+        (f"{path}!{names[wanted]}", functools.partial(open_zip_member, path, names[wanted]))
+        for wanted in (RATINGS_FILE, ITEMS_FILE)
+    ]
     return found[0], found[1]
 
 

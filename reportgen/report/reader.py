@@ -11,7 +11,6 @@ redrawn from the read-back data by the same functions that drew them, so the byt
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,8 @@ from reportgen.analysis.findings import Analysis, BiasVsMean, Disagreement, Item
 from reportgen.analysis.quality import Quality, RatingMetrics
 from reportgen.analysis.ranking import Coverage, RankingMetrics
 from reportgen.analysis.stats import Histogram
+from reportgen.data.documents import REPORT_BYTES, loads_json, read_json
+from reportgen.data.files import UnreadableFile
 from reportgen.errors import InputError
 from reportgen.report.types import (
     SCHEMA_VERSION,
@@ -45,18 +46,22 @@ from reportgen.train.results import EpochStats, Metrics, Runtime
 def read(path: Path) -> Report:
     """The `Report` in a report.json file; `InputError` (one line) if it cannot be read back."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read it as a report.json ({exc})") from exc
-    return read_text(text, path)
+        doc = read_json(Path(path), REPORT_BYTES, "a report.json")
+    except UnreadableFile as exc:
+        raise InputError(f"{path}: cannot read it as a report.json ({exc.problem})") from exc
+    return _checked_report(doc, path)
 
 
-def read_text(text: str, path: object = "report.json") -> Report:
+def read_text(text: str | bytes, path: object = "report.json") -> Report:
     """The `Report` in report.json's `text` (read by the caller from `path`, named in errors); `InputError` if not."""
     try:
-        doc = json.loads(text, parse_constant=_refuse_constant)
-    except ValueError as exc:
-        raise InputError(f"{path}: cannot read it as a report.json ({exc})") from exc
+        doc = loads_json(text, path)
+    except UnreadableFile as exc:
+        raise InputError(f"{path}: cannot read it as a report.json ({exc.problem})") from exc
+    return _checked_report(doc, path)
+
+
+def _checked_report(doc: Any, path: object) -> Report:
     check_version(doc, path)
     try:
         return from_json(doc)
@@ -283,10 +288,6 @@ def _comparison(c: dict[str, Any]) -> Comparison:
     )
 
 
-def _refuse_constant(name: str) -> float:
-    raise ValueError(f"not a reportgen report.json: {name} is not valid JSON")
-
-
 class ReportDoc:
     """A report.json read back: the values `compare` and `outputs` use, each checked.
 
@@ -302,14 +303,19 @@ class ReportDoc:
         self.valid_rmse = self._number("metrics", "valid_rmse")
 
     @classmethod
-    def read(cls, path: Path) -> ReportDoc:
-        """Parse and check `path`; `OSError` or `ValueError` (including bad JSON) if it cannot be used."""
-        return cls.read_text(Path(path).read_text(encoding="utf-8"))
+    def read(cls, path: Path, *, follow: bool = True) -> ReportDoc:
+        """Read (bounded: `documents.read_json`) and check `path`.
+
+        `UnreadableFile` where the file cannot be read as JSON (not a regular file, too
+        large, too deep, not finite, not JSON); `ValueError` where its values are wrong.
+        `follow=False` refuses a symbolic link.
+        """
+        return cls(read_json(Path(path), REPORT_BYTES, "a report.json", follow=follow))
 
     @classmethod
-    def read_text(cls, text: str) -> ReportDoc:
-        """Parse and check report.json's text; NaN and infinities are refused as invalid JSON."""
-        return cls(json.loads(text, parse_constant=_refuse_constant))
+    def read_text(cls, text: str, name: str = "report.json") -> ReportDoc:
+        """Parse and check report.json's text, as `read` does a file's."""
+        return cls(loads_json(text, name))
 
     def _get(self, *keys: str) -> Any:
         value: Any = self.doc

@@ -20,7 +20,8 @@ import stat
 from collections.abc import Iterator
 from pathlib import Path, PurePath
 
-MAX_READ_BYTES = 64 << 20  # a report.json is at most a few MB; anything larger is not ours
+from reportgen.data.documents import read_opened
+
 _DIRECTORY = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
@@ -87,24 +88,13 @@ def open_in(root: Path, relative: str | PurePath, flags: int, mode: int = 0o644)
             raise
 
 
-def read_in(root: Path, relative: str | PurePath, limit: int = MAX_READ_BYTES) -> bytes:
-    """The bytes of plain file `root/relative`, never through a link; `ValueError` for a special or oversized file."""
+def read_in(root: Path, relative: str | PurePath, limit: int, what: str) -> bytes:
+    """The bytes of plain file `root/relative`, never through a link (`FollowError`), read by the one bounded reader.
+
+    `what` names the kind of file in messages ("a report.json"); a special or oversized file is `UnreadableFile`.
+    """
     fd = open_in(root, relative, os.O_RDONLY | os.O_NONBLOCK)
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise ValueError(f"{PurePath(relative).name} is not a plain file")
-        if info.st_size > limit:
-            raise ValueError(f"{PurePath(relative).name} is {info.st_size} bytes, too large to be reportgen's")
-        chunks, size = [], 0
-        while chunk := os.read(fd, 1 << 20):
-            chunks.append(chunk)
-            size += len(chunk)
-            if size > limit:  # it grew while being read
-                raise ValueError(f"{PurePath(relative).name} is over {limit} bytes, too large to be reportgen's")
-        return b"".join(chunks)
-    finally:
-        os.close(fd)
+    return read_opened(fd, Path(root) / relative, limit, what)
 
 
 def entries(root: Path, relative: str | PurePath = ".") -> list[str]:

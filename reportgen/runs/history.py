@@ -9,11 +9,12 @@ what is wrong, and the page is still written. Links go only to a run's own
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from reportgen.data.documents import REPORT_BYTES
+from reportgen.data.files import NO_SUCH_FILE, UnreadableFile
 from reportgen.report import ReportDoc, compare
 from reportgen.runs import files, outputs
 
@@ -42,8 +43,9 @@ class RunRow:
 
 
 def _read_json(output: Path, name: str) -> ReportDoc:
-    """runs/<name>/report.json, reached without following any link; OSError or ValueError when it cannot be used."""
-    return ReportDoc.read_text(files.read_in(output, Path(outputs.RUNS) / name / outputs.JSON_NAME).decode("utf-8"))
+    """runs/<name>/report.json, reached without following any link and read bounded; raises when it cannot be used."""
+    path = Path(outputs.RUNS) / name / outputs.JSON_NAME
+    return ReportDoc.read_text(files.read_in(output, path, REPORT_BYTES, "a report.json"), outputs.JSON_NAME)
 
 
 def read_run(entry: Path) -> RunRow:
@@ -73,15 +75,15 @@ def read_run(entry: Path) -> RunRow:
             change_pct=change_pct,
             verdict=None if change_pct is None else compare.verdict(change_pct, previous != current),
         )
-    except json.JSONDecodeError as exc:
-        return RunRow(name, problem=f"report.json is not valid JSON ({exc.msg}, line {exc.lineno})")
     except FileNotFoundError:
         return RunRow(name, problem="no report.json")
     except files.FollowError:
         return RunRow(name, problem="report.json is a symbolic link, not followed")
     except OSError as exc:
         return RunRow(name, problem=f"report.json cannot be read ({exc.strerror or exc})")
-    except (ValueError, UnicodeDecodeError) as exc:
+    except UnreadableFile as exc:
+        return RunRow(name, problem="no report.json" if exc.problem == NO_SUCH_FILE else f"report.json {exc.problem}")
+    except ValueError as exc:
         return RunRow(name, problem=f"report.json is damaged or foreign: {exc}")
     page = entry / outputs.HTML_NAME
     if page.is_file() and not page.is_symlink():

@@ -26,6 +26,8 @@ import secrets
 import stat
 from pathlib import Path
 
+from reportgen.data.documents import REPORT_BYTES
+from reportgen.data.files import UnreadableFile, refusal
 from reportgen.errors import InputError, RunError
 from reportgen.report import ReportDoc
 from reportgen.runs import files
@@ -258,27 +260,36 @@ def _reason(exc: OSError) -> str:
 def previous_report(folder: Path, explicit: Path | None = None) -> tuple[Path, ReportDoc] | None:
     """The report.json to compare with: `explicit`, else the latest published one.
 
-    A damaged automatic one is skipped with a warning (yesterday's bad file must
-    not stop tonight's run); a damaged explicit one is an input error. The automatic
-    one is read only inside DIR, never through a link of anyone's but reportgen's own
-    (`report.json -> latest/report.json`, `latest -> runs/<run>`): one pointing anywhere
-    else is no previous run, with a warning, and this run's publication replaces it.
+    A damaged automatic one (not a regular file, too large or too deep, a number that
+    is not finite, values of the wrong kind) is skipped with a warning: yesterday's bad
+    file must not stop tonight's run; a damaged explicit one is an input error. Both are
+    read bounded, so neither can hang a run. The automatic one is read only inside DIR,
+    never through a link of anyone's but reportgen's own (`report.json ->
+    latest/report.json`, `latest -> runs/<run>`): one pointing anywhere else is no
+    previous run, with a warning, and this run's publication replaces it.
     """
     if explicit is not None:
         try:
             return explicit, _checked(ReportDoc.read(explicit))
-        except (OSError, ValueError) as exc:
-            raise InputError(f"{explicit}: cannot read it as a report.json ({exc})") from exc
+        except (UnreadableFile, OSError, ValueError) as exc:
+            raise InputError(f"{explicit}: cannot read it as a report.json ({_problem(exc)})") from exc
     path = folder / JSON_NAME
     try:
         relative = _published_json(folder)
         if relative is None:
             return None
-        doc = _checked(ReportDoc.read_text(files.read_in(folder, relative).decode("utf-8")))
-    except (OSError, ValueError) as exc:
-        log.warning("warning: not comparing with %s: %s", path, exc.strerror if isinstance(exc, OSError) else exc)
+        doc = _checked(ReportDoc.read_text(files.read_in(folder, relative, REPORT_BYTES, "a report.json"), JSON_NAME))
+    except (UnreadableFile, OSError, ValueError) as exc:
+        log.warning("warning: not comparing with %s: %s", path, _problem(exc))
         return None
     return path, doc
+
+
+def _problem(exc: Exception) -> str:
+    """What is wrong with a previous report.json, without the path (the message names it)."""
+    if isinstance(exc, UnreadableFile):
+        return exc.problem
+    return (exc.strerror or str(exc)) if isinstance(exc, OSError) else str(exc)
 
 
 def _checked(doc: ReportDoc) -> ReportDoc:
@@ -296,7 +307,7 @@ def _published_json(folder: Path) -> Path | None:
     if stat.S_ISREG(mode):
         return Path(JSON_NAME)  # a plain file left by an older reportgen
     if not stat.S_ISLNK(mode):
-        raise ValueError(f"{JSON_NAME} is not a plain file")
+        raise refusal(path, mode) or UnreadableFile(path, "is not a regular file")
     if Path(os.readlink(path)) != Path(LATEST) / JSON_NAME:
         raise files.FollowError(0, files.describe_link(path))
     run = latest_run(folder)

@@ -11,11 +11,14 @@ Size: 4 bytes × (users + items) × (factors + 1), plus the vocabularies.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from reportgen import __version__
+from reportgen.data.documents import MODEL_JSON_BYTES, read_bytes, read_json
+from reportgen.data.files import NO_SUCH_FILE, UnreadableFile
 from reportgen.errors import InputError
 
 if TYPE_CHECKING:
@@ -25,6 +28,7 @@ WEIGHTS_NAME = "model.safetensors"
 VOCABULARY_NAME = "model.json"
 FORMAT = "reportgen-model/1"
 TENSORS = ("u_weight", "i_weight", "u_bias", "i_bias")
+HEADER_BYTES = 64 << 10  # model.safetensors past its tensors: its JSON header, a few hundred bytes
 
 
 @dataclass(frozen=True)
@@ -83,26 +87,94 @@ def model_files(trained: TrainedModel) -> dict[str, bytes]:
 def load_model(path: Path | str) -> KeptModel:
     """A kept model from a run folder, its model.safetensors or its model.json.
 
-    Raises `InputError` (one line) for a missing, damaged or inconsistent pair of files.
+    Raises `InputError` (one line, naming the file and what is wrong) for a missing,
+    damaged or inconsistent pair of files: both are read bounded (`data.documents`:
+    regular files only, model.json at most MODEL_JSON_BYTES, the weights no larger
+    than model.json says they are), every value of model.json is checked before it is
+    used, and weights that are not finite float32 numbers are refused.
     """
     path = Path(path)
     folder = path if path.is_dir() else path.parent
     weights, vocabulary_file = folder / WEIGHTS_NAME, folder / VOCABULARY_NAME
+    vocabulary = _read(vocabulary_file, lambda: read_json(vocabulary_file, MODEL_JSON_BYTES, "a model.json"))
+    users, items, factors, y_range = _described(vocabulary, vocabulary_file)
+    limit = size_bytes(len(users), len(items), factors) + HEADER_BYTES
+    raw = _read(weights, lambda: read_bytes(weights, limit, "the model.safetensors of its model.json"))
     try:
-        vocabulary = json.loads(vocabulary_file.read_text(encoding="utf-8"))
         from safetensors.torch import load
 
-        tensors = load(weights.read_bytes())
-    except OSError as exc:
-        raise InputError(
-            f"{folder}: no kept model there ({exc.strerror or exc}); was the run built with --no-model?"
-        ) from exc
+        tensors = load(raw)
     except Exception as exc:  # safetensors raises its own error types for a damaged file
-        raise InputError(f"{folder}: the kept model cannot be read ({type(exc).__name__}: {exc})") from exc
+        raise InputError(f"{weights}: the kept model cannot be read ({type(exc).__name__}: {exc})") from exc
+    _check_tensors(tensors, weights, users, items, factors)
+
+    import torch
+    from fastai.collab import EmbeddingDotBias
+
+    model = EmbeddingDotBias(factors, len(users), len(items), y_range=y_range)
+    with torch.no_grad():
+        model.load_state_dict({f"{name}.weight": tensors[name] for name in TENSORS})
+    model.eval()
+    return KeptModel(model=model, users=users, items=items, y_range=y_range)
+
+
+def _read(file: Path, read: Callable[[], Any]) -> Any:
+    """`read()`, its refusals as one line: a missing file says how a run comes to have no model."""
+    try:
+        return read()
+    except UnreadableFile as exc:
+        if exc.problem == NO_SUCH_FILE:
+            raise InputError(
+                f"{file.parent}: no kept model there ({file.name}: {NO_SUCH_FILE}); was the run built with --no-model?"
+            ) from exc
+        raise InputError(f"{file}: the kept model cannot be read ({exc.problem})") from exc
+
+
+def _described(vocabulary: Any, file: Path) -> tuple[tuple[str, ...], tuple[str, ...], int, tuple[float, float] | None]:
+    """users, items, factors and y_range of a model.json, each checked; `InputError` naming the key otherwise."""
     if not isinstance(vocabulary, dict) or vocabulary.get("format") != FORMAT:
-        raise InputError(f"{vocabulary_file}: not a reportgen model description (format {FORMAT} expected)")
-    users, items = tuple(vocabulary.get("users") or ()), tuple(vocabulary.get("items") or ())
+        raise InputError(f"{file}: not a reportgen model description (format {FORMAT} expected)")
+
+    def wrong(key: str, expected: str) -> InputError:
+        found = vocabulary.get(key, "missing")
+        shown = (
+            "missing"
+            if key not in vocabulary
+            else type(found).__name__
+            if isinstance(found, (list, dict))
+            else repr(found)
+        )
+        return InputError(f"{file}: {key} is {shown[:40]}, expected {expected}")
+
     factors = vocabulary.get("factors")
+    if isinstance(factors, bool) or not isinstance(factors, int) or factors < 1:
+        raise wrong("factors", "a whole number of at least 1")
+    vocabularies = []
+    for key in ("users", "items"):
+        values = vocabulary.get(key)
+        if not isinstance(values, list) or not values or not all(isinstance(v, str) for v in values):
+            raise wrong(key, "a non-empty list of strings (row 0 is #na#)")
+        if len(set(values)) != len(values):
+            raise InputError(f"{file}: {key} names a row twice, so its rows cannot be told apart")
+        vocabularies.append(tuple(values))
+    raw_range = vocabulary.get("y_range")
+    y_range = None
+    if raw_range is not None:
+        if (
+            not isinstance(raw_range, list)
+            or len(raw_range) != 2
+            or any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in raw_range)
+            or not raw_range[0] < raw_range[1]
+        ):
+            raise wrong("y_range", "null or [low, high] with low < high")
+        y_range = (float(raw_range[0]), float(raw_range[1]))
+    return vocabularies[0], vocabularies[1], factors, y_range
+
+
+def _check_tensors(tensors: dict[str, Any], weights: Path, users: tuple, items: tuple, factors: int) -> None:
+    """The four tensors model.json describes: float32, of its shapes, every value finite."""
+    import torch
+
     shapes = {
         "u_weight": (len(users), factors),
         "i_weight": (len(items), factors),
@@ -116,17 +188,13 @@ def load_model(path: Path | str) -> KeptModel:
     ]
     if wrong:
         raise InputError(f"{weights}: does not match {VOCABULARY_NAME}: {'; '.join(wrong)}")
-    raw_range = vocabulary.get("y_range")
-    y_range = (float(raw_range[0]), float(raw_range[1])) if raw_range is not None else None
-
-    import torch
-    from fastai.collab import EmbeddingDotBias
-
-    model = EmbeddingDotBias(factors, len(users), len(items), y_range=y_range)
-    with torch.no_grad():
-        model.load_state_dict({f"{name}.weight": tensors[name] for name in TENSORS})
-    model.eval()
-    return KeptModel(model=model, users=users, items=items, y_range=y_range)
+    for name in TENSORS:
+        if tensors[name].dtype != torch.float32:
+            raise InputError(
+                f"{weights}: {name} is {str(tensors[name].dtype).removeprefix('torch.')}, expected float32"
+            )
+        if not bool(torch.isfinite(tensors[name]).all()):
+            raise InputError(f"{weights}: {name} holds NaN or infinite weights; the model cannot predict with them")
 
 
 def size_bytes(n_users: int, n_items: int, factors: int) -> int:

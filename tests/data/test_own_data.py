@@ -384,14 +384,14 @@ def test_unreadable_file_inside_a_data_folder(tmp_path: Path, monkeypatch: pytes
     folder.mkdir()
     (folder / "u.data").write_text("1\t1\t5\t0\n")
     (folder / "u.item").write_text("1|A (1990)|\n")
-    real = Path.open
+    real = os.open
 
-    def refuse(self: Path, *args: object, **kwargs: object) -> object:
-        if self.name == "u.item":
-            raise PermissionError(13, "Permission denied", str(self))
-        return real(self, *args, **kwargs)
+    def refuse(path: object, *args: object, **kwargs: object) -> object:
+        if Path(str(path)).name == "u.item":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path, *args, **kwargs)
 
-    monkeypatch.setattr(Path, "open", refuse)
+    monkeypatch.setattr(os, "open", refuse)  # files are opened by descriptor (O_NONBLOCK, then fstat)
     with pytest.raises(InputError) as err:
         data.read_grouplens(folder)
     assert str(err.value) == f"{folder / 'u.item'}: cannot read (Permission denied)"

@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from reportgen import __version__, pipeline
+from reportgen.data.files import UnreadableFile
 from reportgen.render.html import packaged_templates
 from reportgen.runs import files, history, outputs
 from tests.helpers.commands import invoke
@@ -260,18 +261,19 @@ def test_the_one_reader_refuses_a_link_anywhere_on_the_way(tmp_path: Path) -> No
     (tmp_path / "runs" / "a" / "report.json").write_bytes(b"{}")
     (tmp_path / "runs" / "b").symlink_to("a")
     (tmp_path / "runs" / "a" / "link.json").symlink_to("report.json")
-    assert files.read_in(tmp_path, "runs/a/report.json") == b"{}"
+    assert files.read_in(tmp_path, "runs/a/report.json", 1 << 20, "a report.json") == b"{}"
     for relative, message in [
         ("runs/b/report.json", "b is not a folder of reportgen's (a link or a file, not followed)"),
         ("runs/a/report.json/x", "report.json is not a folder of reportgen's (a link or a file, not followed)"),
         ("runs/a/link.json", "a symbolic link to report.json, not followed"),
     ]:
         with pytest.raises(files.FollowError) as caught:
-            files.read_in(tmp_path, relative)
+            files.read_in(tmp_path, relative, 1 << 20, "a report.json")
         assert caught.value.strerror == message
     os.mknod(tmp_path / "zero", stat.S_IFCHR | 0o666, os.makedev(1, 5))  # /dev/zero's device: reads never end
-    with pytest.raises(ValueError, match="^zero is not a plain file$"):
-        files.read_in(tmp_path, "zero")
+    with pytest.raises(UnreadableFile) as refused:
+        files.read_in(tmp_path, "zero", 1 << 20, "a report.json")
+    assert refused.value.problem == "is a device, not a regular file"
 
 
 # --------------------------------------------------------------------------- the previous run
@@ -528,7 +530,7 @@ def test_render_reads_a_runs_report_json_only_as_a_plain_file_of_its_own(
         why = f"a symbolic link to {foreign / 'report.json'}, not followed"
     else:
         os.mkfifo(run / "report.json")
-        why = "report.json is not a plain file"
+        why = "is a FIFO, not a regular file"
     page = (run / "report.html").read_bytes()
     result = invoke("render", run)
     assert result.exit_code == 2
