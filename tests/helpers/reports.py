@@ -13,7 +13,7 @@ from reportgen.analysis.factors import Component, Neighbour, Scored
 from reportgen.analysis.findings import Analysis, BiasVsMean, Disagreement, ItemStat, ScatterPoint
 from reportgen.analysis.stats import Histogram
 from reportgen.render.figures import draw
-from reportgen.report import DataFile, DatasetSummary, Report, Timings
+from reportgen.report import BiasMove, Comparison, DataFile, DatasetSummary, ListChange, Report, Timings
 from reportgen.train.config import TrainConfig
 from reportgen.train.results import EpochStats, Metrics
 
@@ -182,3 +182,21 @@ def hand_made_quality() -> q.Quality:
             mean_residual=0.012,
         ),
     )
+
+
+def hand_made_comparison(titles: tuple[str, ...], **changes: object) -> Comparison:
+    """A comparison with a previous run on the same data: RMSE 0.94868 -> 0.92005, one list change, five bias moves."""
+    fields = {
+        "previous": "the previous run's report.json",
+        "previous_generated_at": "2026-11-26T10:00:00+00:00",
+        "dataset_changed": False,
+        "previous_sha256": "ab" * 32,
+        "current_sha256": "ab" * 32,
+        "valid_mse_before": 0.9,
+        "valid_mse_after": 0.8465,
+        "valid_rmse_before": 0.94868,
+        "valid_rmse_after": 0.92005,
+        "lists": (ListChange("Lowest biases", (titles[0],), ("Gone (1990)",)),),
+        "bias_moves": tuple(BiasMove(t, 0.1 * i, -0.1 * i) for i, t in enumerate(titles[:5])),
+    }
+    return Comparison(**{**fields, **changes})

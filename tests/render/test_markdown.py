@@ -9,8 +9,8 @@ import pytest
 from markdown_it import MarkdownIt
 
 from reportgen.render import markdown
-from reportgen.report import BiasMove, Comparison, ListChange, compare
-from tests.helpers.reports import HOSTILE, INJECTION, TEMPLATE_LIKE, hand_made_report
+from reportgen.report import compare
+from tests.helpers.reports import HOSTILE, INJECTION, TEMPLATE_LIKE, hand_made_comparison, hand_made_report
 
 MARKUP_TITLES = (
     "A | B (1990)",
@@ -58,22 +58,9 @@ def inline_kinds(text: str) -> set[str]:
 
 def with_titles(titles: tuple[str, ...]):
     report = hand_made_report(titles)
-    moves = tuple(BiasMove(t, 0.1 * i, -0.1 * i) for i, t in enumerate(titles[:5]))
     return dataclasses.replace(
         report,
-        comparison=Comparison(
-            previous="the previous run's report.json",
-            previous_generated_at="2026-11-26T10:00:00+00:00",
-            dataset_changed=False,
-            previous_sha256="ab" * 32,
-            current_sha256="ab" * 32,
-            valid_mse_before=0.9,
-            valid_mse_after=0.8465,
-            valid_rmse_before=0.94868,
-            valid_rmse_after=0.92005,
-            lists=(ListChange("Lowest biases", (titles[0],), ("Gone (1990)",)),),
-            bias_moves=moves,
-        ),
+        comparison=hand_made_comparison(titles),
     )
 
 

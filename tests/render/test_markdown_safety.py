@@ -18,9 +18,9 @@ from bs4 import BeautifulSoup
 
 from reportgen.render import markdown
 from reportgen.render.markdown import WORD_JOINER, md, render_markdown
-from reportgen.report import BiasMove, Comparison, ListChange
+from reportgen.report import ListChange
 from tests.helpers.commands import invoke
-from tests.helpers.reports import hand_made_report
+from tests.helpers.reports import hand_made_comparison, hand_made_report
 
 cmarkgfm = pytest.importorskip("cmarkgfm", reason="the `test` extra installs cmarkgfm (GitHub's cmark-gfm)")
 pytest.importorskip("linkify_it", reason="the `test` extra installs linkify-it-py (markdown-it's linkify)")
@@ -123,18 +123,11 @@ def report_with(titles: tuple[str, ...], name: str = "ml-100k", n_lists: int = 1
     return dataclasses.replace(
         report,
         dataset=dataclasses.replace(report.dataset, name=name),
-        comparison=Comparison(
+        comparison=hand_made_comparison(
+            titles,
             previous=titles[0],
             previous_generated_at=titles[-1],
-            dataset_changed=False,
-            previous_sha256="ab" * 32,
-            current_sha256="ab" * 32,
-            valid_mse_before=0.9,
-            valid_mse_after=0.8465,
-            valid_rmse_before=0.94868,
-            valid_rmse_after=0.92005,
             lists=tuple(ListChange(f"{titles[i % len(titles)]} {i}", (titles[0],), ()) for i in range(n_lists)),
-            bias_moves=tuple(BiasMove(t, 0.1 * i, -0.1 * i) for i, t in enumerate(titles[:5])),
         ),
     )
 
