@@ -347,10 +347,17 @@ def check_encoding(stream: IO[bytes], name: str, encoding: str) -> None:
         consumed += len(block)
 
 
-def count_lines(stream: IO[bytes]) -> int:
-    """Physical lines in a stream: newlines, plus one for a last line without its newline."""
-    lines, last = 0, b""
+def count_lines(stream: IO[bytes]) -> tuple[int, bool]:
+    """Physical lines in a stream (newlines, plus one for a last line without its newline), and whether one is empty.
+
+    An empty line (`\\n\\n` or `\\n\\r\\n`, within a block or across two) is found in the same pass,
+    so that a file of blank lines goes to the careful read (a chunk at a time) without a whole-file fast read first.
+    """
+    lines, last, empty = 0, b"", False
     while block := stream.read(CHUNK):
         lines += block.count(b"\n")
-        last = block[-1:]
-    return lines + (1 if last not in (b"", b"\n") else 0)
+        if not empty:
+            joined = last[-2:] + block[:2]
+            empty = b"\n\n" in block or b"\n\r\n" in block or b"\n\n" in joined or b"\n\r\n" in joined
+        last = block[-2:]
+    return lines + (1 if last[-1:] not in (b"", b"\n") else 0), empty

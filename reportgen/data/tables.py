@@ -136,7 +136,9 @@ def _fast_text(open_table: Opener, layout: Layout, head: bytes) -> tuple[pd.Data
         types[names[layout.title]] = pa.dictionary(pa.int32(), pa.string())
     try:
         with open_table() as stream:
-            lines = count_lines(stream)
+            lines, has_empty_lines = count_lines(stream)
+        if has_empty_lines:
+            return None  # the careful read skips them a chunk at a time; pyarrow would hold the whole file first
         with open_table() as stream:
             table = pacsv.read_csv(
                 stream,

@@ -27,6 +27,7 @@ import pytest
 
 import reportgen
 from reportgen.data import files
+from reportgen.data.files import CHUNK, count_lines
 from reportgen.data.readers import read_ratings_file
 from reportgen.data.types import OwnData
 from reportgen.errors import InputError
@@ -521,3 +522,29 @@ def test_genuine_tables_pass_every_window_and_only_the_total_is_capped(
     with pytest.raises(InputError) as refused:
         read_ratings_file(OwnData(ratings=path))
     assert str(refused.value) == f"{path}: {BOMB}"
+
+
+@pytest.mark.parametrize(
+    ("text", "lines", "empty"),
+    [
+        (b"a,b\n1,2\n", 2, False),
+        (b"a,b\n1,2", 2, False),
+        (b"a,b\n\n1,2\n", 3, True),
+        (b"a,b\r\n\r\n1,2\r\n", 3, True),
+        (b"a,b\n1,2\n\n", 3, True),
+        (b"a,b\n" + b"1,2\n" * 5, 6, False),
+    ],
+)
+def test_count_lines_says_whether_a_line_is_empty(text: bytes, lines: int, empty: bool) -> None:
+    """A file with empty lines skips the whole-file fast read (pyarrow would hold every empty row at once)."""
+    assert count_lines(io.BytesIO(text)) == (lines, empty)
+
+
+@pytest.mark.parametrize("gap", [b"\n\n", b"\n\r\n"])
+def test_count_lines_finds_an_empty_line_split_across_two_blocks(gap: bytes) -> None:
+    for cut in range(1, len(gap)):
+        head = b"x" * (CHUNK - cut) + gap[:cut]
+        text = head + gap[cut:] + b"1,2\n"
+        assert len(head) == CHUNK
+        assert count_lines(io.BytesIO(text))[1] is True
+    assert count_lines(io.BytesIO(b"x" * (CHUNK - 1) + b"\n" + b"1,2\n"))[1] is False
