@@ -54,7 +54,7 @@ INNER = {
     "reportgen.runs": ("files", "lock", "outputs", "history"),
     "reportgen.render": ("formatting", "labels", "figures", "history", "html", "markdown"),
     "reportgen.render.figures": ("svg", "scatter", "report", "quality", "history"),
-    "reportgen.cli": ("options", "config"),
+    "reportgen.cli": ("process", "options", "config"),
 }
 # Which modules may import a library the design gives one owner (a prefix owns its subpackage).
 OWNERS = {

@@ -10,10 +10,8 @@ import contextlib
 import datetime as dt
 import logging
 import os
-import signal
 import sys
 import time
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -31,6 +29,7 @@ from reportgen.cli.options import (
     source_options,
     training_options,
 )
+from reportgen.cli.process import Stopped, TrainingProgress, configure_logging, stop_on_signals
 from reportgen.errors import InputError, ReportgenError
 from reportgen.train import distributed
 
@@ -131,7 +130,7 @@ def build(**opts: Any) -> None:
     ctx = click.get_current_context()
     interactive = sys.stderr.isatty() and sys.stdout.isatty()
     leader = distributed.is_leader()  # rank 0 of a torchrun world, or a process alone
-    _configure_logging(quiet=opts["quiet"] or not leader, interactive=interactive)
+    configure_logging(quiet=opts["quiet"] or not leader, interactive=interactive)
     check_source_options(ctx, data=opts["data"], ratings=opts["ratings"])
     source_date = _source_date()
     from reportgen.runs.outputs import latest_run
@@ -322,89 +321,6 @@ def _what_was_kept(output: Path, before: Path | None, *, quiet_if_unchanged: boo
     if after != before and after is not None:
         return f"; the new report was published first (runs/{after.name})"
     return "" if quiet_if_unchanged else "; the previous report is unchanged"
-
-
-class Stopped(BaseException):
-    """SIGINT or SIGTERM arrived: unwind (releasing the lock, removing staging) and exit."""
-
-    def __init__(self, signum: int) -> None:
-        name = signal.Signals(signum).name
-        self.code = 128 + signum
-        self.message = f"{'interrupted' if signum == signal.SIGINT else 'terminated'} ({name})"
-        super().__init__(self.message)
-
-
-@contextlib.contextmanager
-def stop_on_signals() -> Iterator[None]:
-    """Turn SIGINT and SIGTERM into `Stopped` while a run is in progress.
-
-    Only the first: a second signal (Ctrl-C reaches every process of the terminal's group,
-    and torch's launcher forwards it to the ranks again) is ignored until the process exits,
-    so the run unwinds and says why it stopped once.
-    """
-    stopping = False
-
-    def stop(signum: int, frame: object) -> None:
-        nonlocal stopping
-        if not stopping:
-            stopping = True
-            raise Stopped(signum)
-
-    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        if not stopping:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
-
-
-def _configure_logging(quiet: bool, interactive: bool) -> None:
-    """Plain lines on a terminal; timestamped lines elsewhere (cron, CI, files)."""
-    handler = logging.StreamHandler(sys.stderr)
-    fmt = "%(message)s" if interactive else "%(asctime)s %(message)s"
-    handler.setFormatter(logging.Formatter(fmt, datefmt="%Y-%m-%dT%H:%M:%S%z"))
-    log.handlers[:] = [handler]
-    log.setLevel(logging.ERROR if quiet else logging.INFO)  # quiet: warnings go into the report only
-    log.propagate = False
-    if quiet:  # libraries' own complaints too (matplotlib's about an unwritable MPLCONFIGDIR)
-        logging.getLogger("matplotlib").setLevel(logging.ERROR)
-        warnings.simplefilter("ignore")
-
-
-class TrainingProgress:
-    """How training shows itself. In a log (cron): a line per epoch, and for an epoch longer
-    than a minute a line every tenth of it with the time left. On a terminal: fastai's own
-    bar for its Learner; for the sparse engine, one line redrawn in place with the time left."""
-
-    LONG_EPOCH = 60.0  # seconds
-
-    def __init__(self, terminal: bool) -> None:
-        self.terminal = terminal
-        self.number, self.total, self.started = 1, 0, time.monotonic()
-
-    def epoch(self, stats: Any, total: int) -> None:
-        if self.terminal:
-            click.echo("\r\033[K", nl=False, err=True)  # clear the redrawn line; fastai's bar shows the epoch
-        else:
-            log.info(
-                "epoch %d/%d train_loss %.4f valid_loss %.4f %.1f s",
-                stats.epoch,
-                total,
-                stats.train_loss,
-                stats.valid_loss,
-                stats.seconds,
-            )
-        self.number, self.total, self.started = stats.epoch + 1, total, time.monotonic()
-
-    def within_epoch(self, done: float) -> None:
-        elapsed = time.monotonic() - self.started
-        left = elapsed * (1 - done) / done
-        of = f"/{self.total}" if self.total else ""
-        if self.terminal:
-            click.echo(f"\repoch {self.number}{of}: {done:.0%}, about {left:.0f} s left", nl=False, err=True)
-        elif elapsed / done > self.LONG_EPOCH:
-            log.info("epoch %d%s: %.0f %% done, about %.0f s left", self.number, of, 100 * done, left)
 
 
 def main() -> None:
