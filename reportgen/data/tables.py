@@ -180,8 +180,8 @@ def _typed_arrow(table: Any, layout: Layout, *, first_row: int) -> tuple[pd.Data
     required = {str(c) for c in (layout.user, layout.item, layout.rating, layout.time) if c is not None}
     if not required <= names or table.num_rows == 0:
         return None
-    if layout.time is not None and pa.types.is_null(table.column(str(layout.time)).type):
-        return None  # no such column in a text file: the careful read names what it found
+    if layout.time is not None and table.column(str(layout.time)).null_count == table.num_rows:
+        return None  # no such column in a text file (or no time at all): the careful read names what it found
     columns: dict[str, Any] = {}
     for role, column in (("user", layout.user), ("item", layout.item)):
         values = (_integer_categorical if layout.integer_ids else _categorical)(table.column(str(column)))

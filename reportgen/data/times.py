@@ -33,13 +33,13 @@ def epoch_seconds(values: pd.Series, where: Callable[[object], str], what: str) 
     import numpy as np
     import pandas as pd
 
-    if isinstance(values.dtype, pd.DatetimeTZDtype) or np.issubdtype(values.dtype, np.datetime64):
+    if pd.api.types.is_datetime64_any_dtype(values.dtype):
         instants = pd.to_datetime(values, utc=True)
         _refuse(values, instants.isna().to_numpy(), where, what)
         return instants.to_numpy(dtype="datetime64[s]").astype(np.int64)
-    if values.dtype.kind in "iub":
+    if pd.api.types.is_bool_dtype(values.dtype) or pd.api.types.is_integer_dtype(values.dtype):
         return values.to_numpy(dtype=np.int64)
-    if values.dtype.kind == "f":
+    if pd.api.types.is_float_dtype(values.dtype):
         numbers = values.to_numpy(dtype=np.float64)
         _refuse(values, ~np.isfinite(numbers), where, what)
         return np.floor(numbers).astype(np.int64)
