@@ -50,6 +50,19 @@ def test_own_data_with_iso_dates_is_scored_on_its_latest_ratings(tmp_path: Path)
     assert "- **Split:** time" in (out / "report.md").read_text(encoding="utf-8")
 
 
+@pytest.mark.usefixtures("undrawn")
+def test_switching_split_is_not_judged_a_regression(tmp_path: Path) -> None:
+    frame = planted_frame(n_users=30, n_items=15, density=0.7, seed=2).frame
+    path, _ = dated_csv(tmp_path, days=frame["user"].to_numpy())  # the latest ratings: users never seen before
+    out, own = tmp_path / "out", ["--ratings", path, "--time-col", "day", *FAST]
+    assert invoke("build", "--output", out, *own).exit_code == 0
+    result = invoke("build", "--output", out, *own, "--split", "time", "--fail-on-regression", "1")
+    assert result.exit_code == 0, result.output
+    doc = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert doc["comparison"]["valid_rmse_change_pct"] > 1  # worse by far, yet not a regression: other splits
+    assert "**Verdict: not comparable (random split before, time split now).**" in (out / "report.md").read_text()
+
+
 def refused(tmp: Path, *args: object) -> str:
     out = tmp / "out"
     result = invoke("build", "--output", out, *FAST, *args)
