@@ -67,7 +67,7 @@ def read_arrow(table: Any, layout: Layout) -> tuple[pd.DataFrame, bool]:
     """A Parquet file's columns (already read, only those needed), typed and checked by row."""
     import pandas as pd
 
-    fast = _typed_arrow(table, layout, first_row=1)
+    fast = _typed_arrow(table, layout, first_row=1, row_word="row")
     if fast is not None:
         return fast
 
@@ -170,7 +170,9 @@ def _fast_text(open_table: Opener, layout: Layout, head: bytes) -> tuple[pd.Data
     return _typed_arrow(table, layout, first_row=2 if layout.header else 1)
 
 
-def _typed_arrow(table: Any, layout: Layout, *, first_row: int) -> tuple[pd.DataFrame, bool] | None:
+def _typed_arrow(
+    table: Any, layout: Layout, *, first_row: int, row_word: str = "line"
+) -> tuple[pd.DataFrame, bool] | None:
     """user, item, rating (and title) from an Arrow table, or None if any value needs a closer look."""
     import numpy as np
     import pandas as pd
@@ -205,7 +207,7 @@ def _typed_arrow(table: Any, layout: Layout, *, first_row: int) -> tuple[pd.Data
                 return None
     rows = pd.RangeIndex(first_row, first_row + table.num_rows)
     if layout.time is not None:
-        where = f"{layout.name}: {'line' if first_row > 1 or not layout.header else 'row'} "
+        where = f"{layout.name}: {row_word} "  # a fast read's rows are its lines (or Parquet rows) one for one
         times = table.column(str(layout.time)).to_pandas().set_axis(rows)
         columns["timestamp"] = epoch_seconds(times, lambda row: f"{where}{row}", _time_label(layout))
     frame = pd.DataFrame(columns)

@@ -107,3 +107,20 @@ def test_time_col_belongs_to_own_data(tmp_path: Path) -> None:
     result = invoke("build", "--time-col", "when", "--offline", "--output", tmp_path / "o")
     assert result.exit_code == 2
     assert result.stderr.splitlines()[-1] == "Error: --time-col only apply to your own data: add --ratings FILE"
+
+
+def test_parquet_timestamps_and_a_bad_parquet_time_by_row(tmp_path: Path) -> None:
+    import pandas as pd
+
+    frame = pd.DataFrame({"user": ["a", "b", "c"], "item": ["x", "y", "z"], "rating": [1.0, 2.0, 3.0]})
+    stamped = frame.assign(when=pd.to_datetime(["2024-01-01T02:00:00+02:00"] * 3, utc=True))
+    stamped.to_parquet(tmp_path / "stamped.parquet")
+    read = data.load(OwnData(ratings=tmp_path / "stamped.parquet", time_col="when")).frame
+    assert read["timestamp"].tolist() == [T0] * 3
+    frame.assign(when=["2024-01-01", "2024-01-02", "soon"]).to_parquet(tmp_path / "texts.parquet")
+    path = tmp_path / "texts.parquet"
+    result = invoke("build", "--ratings", path, "--time-col", "when", "--output", tmp_path / "o", *FAST)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.splitlines()[-1] == (
+        f"Error: {path}: row 3: time (column 'when') 'soon' is not epoch seconds or an ISO date or date-time"
+    )
