@@ -215,6 +215,11 @@ def _fit(
     started = time.perf_counter()
     set_seed(config.seed, reproducible=True)
     rows = split_rows(ratings.frame, config, ratings.provenance.ratings_file) if config.split == "time" else None
+    if rows is not None and len(rows[0]) < config.bs:  # ties at the cutoff can leave fewer than `int` predicts
+        raise InputError(
+            f"{ratings.provenance.ratings_file}: too few ratings to train: the time split leaves {len(rows[0])} "
+            f"before its cutoff, fewer than one batch of {setting('bs')} {config.bs}"
+        )
     frame = ratings.frame[["user", "title", "rating"]].reset_index(drop=True)
     if config.loader == "fastai":
         learn, classes, (train_rows, valid_rows), codes = learner.tutorial_learner(frame, config, device, record, rows)

@@ -3,6 +3,11 @@ for both engines and both loaders; what cannot be split in time is refused by na
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,6 +15,7 @@ import pytest
 from reportgen.errors import InputError
 from reportgen.train import TrainConfig, describe_split, fit
 from reportgen.train.splits import split_rows, time_cutoff
+from tests.helpers.commands import invoke
 from tests.helpers.planted import as_ratings, planted_frame
 
 SMALL = {"epochs": 1, "factors": 4, "bs": 64, "lr": 0.01}
@@ -87,6 +93,16 @@ def test_a_time_split_needs_times() -> None:
     )
 
 
+def test_ties_that_leave_less_than_a_batch_before_the_cutoff_are_refused() -> None:
+    ratings = as_ratings(timed([1] * 10 + [2] * 90))  # the latest 20 begin at 2, where 90 ratings tie
+    with pytest.raises(InputError) as caught:
+        fit(ratings, TrainConfig(split="time", engine="lean", **SMALL))
+    assert str(caught.value) == (
+        "(in memory): too few ratings to train: the time split leaves 10 before its cutoff, fewer than one batch "
+        "of bs 64"
+    )
+
+
 def test_the_config_refuses_an_unknown_split() -> None:
     with pytest.raises(InputError, match="^split must be random or time, not 'sideways'$"):
         TrainConfig(split="sideways")
@@ -106,3 +122,26 @@ def test_every_engine_and_loader_scores_the_same_time_split(engine: str, loader:
     assert (frame["timestamp"].to_numpy()[train] < cutoff).all()
     assert (frame["timestamp"].to_numpy()[valid] >= cutoff).all()
     assert model.metrics.n_valid == len(expected_valid) >= int(0.2 * len(frame))
+
+
+@pytest.mark.slow  # a launcher and two ranks, each importing torch
+def test_every_torchrun_rank_trains_on_the_one_time_split(tmp_path: Path) -> None:
+    frame = planted_frame(n_users=80, n_items=40, density=0.5, seed=3).frame
+    frame["t"] = np.random.default_rng(6).integers(0, 500, size=len(frame)) + 1_700_000_000
+    data = tmp_path / "timed.csv"
+    frame.drop(columns="title").to_csv(data, index=False)
+    common = ["--ratings", data, "--time-col", "t", "--split", "time", "--engine", "sparse", "--epochs", "2", "-q"]
+    alone = invoke("build", *common, "-o", tmp_path / "one")
+    assert alone.exit_code == 0, alone.output
+    pair = subprocess.run(
+        [sys.executable, "-m", "reportgen", "build", *map(str, common), "--nproc", "2", "-o", tmp_path / "two"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert pair.returncode == 0, pair.stderr
+    one, two = (json.loads((tmp_path / d / "report.json").read_text()) for d in ("one", "two"))
+    assert two["runtime"]["world_size"] == 2
+    assert two["split"] == one["split"]  # the same cutoff, periods and counts on every rank
+    times = frame["t"].to_numpy()
+    assert one["split"]["n_valid"] == (times >= one["split"]["cutoff"]).sum() == two["metrics"]["n_valid"]
