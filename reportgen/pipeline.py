@@ -183,6 +183,7 @@ def make_report(
         notes=ratings.notes + model.notes + result.notes,
         runtime=model.runtime,
         citation=data.CITATION if ratings.is_movielens else "",
+        split=train.describe_split(ratings.frame, model.config, model.split),
     )
 
 

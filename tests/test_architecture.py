@@ -37,8 +37,18 @@ LAYERS = (
 )
 # Each subpackage's modules, lowest first; its __init__ (the package's face) stands above them all.
 INNER = {
-    "reportgen.data": ("files", "documents", "titles", "sources", "types", "tables", "readers", "dataset"),
-    "reportgen.train": ("config", "results", "distributed", "sparse_loop", "sparse", "learner", "fitting", "kept"),
+    "reportgen.data": ("files", "documents", "titles", "sources", "types", "times", "tables", "readers", "dataset"),
+    "reportgen.train": (
+        "config",
+        "results",
+        "distributed",
+        "splits",
+        "sparse_loop",
+        "sparse",
+        "learner",
+        "fitting",
+        "kept",
+    ),
     "reportgen.analysis": (
         "defaults",
         "stats",

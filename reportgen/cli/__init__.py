@@ -172,7 +172,8 @@ def build(**opts: Any) -> None:
         click.echo(str(result.html))
     limit = opts["fail_on_regression"]
     comparison = result.report.comparison
-    if limit is not None and comparison is not None and comparison.rmse_change_pct > limit:
+    comparable = comparison is not None and not comparison.split_changed  # other splits: not one measurement
+    if limit is not None and comparable and comparison.rmse_change_pct > limit:
         _fail(
             f"valid RMSE regressed by {comparison.rmse_change_pct:.2f} % ({comparison.valid_rmse_before:.4f} -> "
             f"{comparison.valid_rmse_after:.4f}), more than --fail-on-regression {limit:g}; the report was written",

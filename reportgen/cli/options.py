@@ -25,6 +25,7 @@ from reportgen.train.config import (
     LOADERS,
     PRESETS,
     RUN_FIELDS,
+    SPLITS,
     check_y_range,
     describe_preset,
 )
@@ -114,6 +115,12 @@ source_options = _apply(
         default="title",
         help="With --ratings: the title column (in the ratings or --items file); without titles the item id is the label.",
     ),
+    option(
+        "--time-col",
+        default=None,
+        help="With --ratings: the column of each rating's time (epoch seconds, or ISO dates or date-times, "
+        "with or without a zone; UTC where none), for --split time.",
+    ),
     option("--sep", help="With --ratings: the field separator.  [default: by extension]"),
     option("--encoding", default="utf-8", help="With --ratings: the text encoding, e.g. latin-1."),
     option(
@@ -156,7 +163,14 @@ training_options = _apply(
         "--valid-pct",
         type=bounded(BOUNDS["valid_pct"]),
         default=0.2,
-        help="Share of ratings held out at random for validation.",
+        help="Share of ratings held out for validation (by --split).",
+    ),
+    option(
+        "--split",
+        type=click.Choice(SPLITS),
+        default="random",
+        help="Which ratings validate: random (the tutorial's RandomSplitter) or time: the latest --valid-pct "
+        "by timestamp, everything before one cutoff trains (ml-100k's timestamps, or --time-col).",
     ),
     option(
         "--y-range",
@@ -284,6 +298,7 @@ def build_options(opts: dict[str, Any], *, progress: bool, source_date: dt.datet
             title_col=opts["title_col"],
             sep=opts["sep"],
             encoding=opts["encoding"],
+            time_col=opts["time_col"],
         )
     return pipeline.BuildOptions(
         source=source,
@@ -327,7 +342,7 @@ def _train_config(opts: dict[str, Any]) -> Any:
     if opts["y_range"] is None:
         given["y_range"] = None  # derived from the data by the train stage
     run = {name: opts[name] for name in RUN_FIELDS if name != "preset"}
-    return TrainConfig.from_preset(opts["preset"], **given, **run)
+    return TrainConfig.from_preset(opts["preset"], **given, **run, split=opts["split"])
 
 
 def check_source_options(ctx: click.Context, *, data: Path | None, ratings: Path | None) -> None:

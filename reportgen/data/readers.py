@@ -88,6 +88,7 @@ def read_grouplens(path: Path, source: str = SOURCE_PATH) -> Ratings:
         integer_ids=True,
         named=False,
         expected="expected tab-separated columns user, item, rating, timestamp",
+        time=3,
     )
     frame, _ = _zip_errors(path, lambda: read_text(open_ratings, layout))
 
@@ -129,6 +130,7 @@ def read_recbole(folder: Path) -> Ratings:
         integer_ids=True,
         named=False,
         typed_header=True,
+        time="timestamp",
     )
     frame, _ = read_text(lambda: open_regular(ratings_path), layout)
 
@@ -158,7 +160,16 @@ def read_ratings_file(spec: OwnData) -> Ratings:
     name = str(path)
     _check_distinct_columns(spec, name)
     kind, sep = _format(path, spec.sep)
-    layout = Layout(name, sep or ",", spec.encoding, spec.user_col, spec.item_col, spec.rating_col, spec.title_col)
+    layout = Layout(
+        name,
+        sep or ",",
+        spec.encoding,
+        spec.user_col,
+        spec.item_col,
+        spec.rating_col,
+        spec.title_col,
+        time=spec.time_col,
+    )
     if kind == ".parquet":
         frame, has_title = read_arrow(_parquet_table(path, layout), layout)
         row_word = "row"
@@ -167,6 +178,8 @@ def read_ratings_file(spec: OwnData) -> Ratings:
         row_word = "line"
     release_arrow_memory()  # the Arrow table is gone now
     roles = {"user": spec.user_col, "item": spec.item_col, "rating": spec.rating_col}
+    if spec.time_col is not None:
+        roles["time"] = spec.time_col
     notes: list[str] = []
     items_file = None
     if has_title:
@@ -289,12 +302,14 @@ def _parquet_table(path: Path, layout: Layout) -> Any:
             source = path
         parquet = pq.ParquetFile(source)
         names = parquet.schema_arrow.names
-        missing = [c for c in (layout.user, layout.item, layout.rating) if c not in names]
+        missing = [
+            c for c in (layout.user, layout.item, layout.rating, layout.time) if c is not None and c not in names
+        ]
         if missing:
             raise InputError(f"{name}: missing column(s) {', '.join(missing)}; found {', '.join(names)}")
         if parquet.metadata.num_rows == 0:
             raise InputError(f"{name}: the file has no rows")
-        wanted = [layout.user, layout.item, layout.rating] + ([layout.title] if layout.title in names else [])
+        wanted = [layout.user, layout.item, layout.rating] + [c for c in (layout.title, layout.time) if c in names]
         return parquet.read(columns=wanted)
     except InputError:
         raise

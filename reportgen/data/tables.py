@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
 
 from reportgen.data.files import MAX_HEADER_BYTES, check_encoding, check_text_head, count_lines, is_wide
+from reportgen.data.times import epoch_seconds
 from reportgen.errors import InputError
 
 if TYPE_CHECKING:  # pandas and pyarrow are imported lazily: `reportgen datasets` must answer fast
@@ -43,6 +44,7 @@ class Layout:
     typed_header: bool = False  # recbole: `user_id:token` names the column `user_id`
     expected: str = ""  # a headerless table's columns, for the message when there are too few
     named: bool = True  # the columns are the user's choice, so messages name them
+    time: Any = None  # the time column: required where given (own files: --time-col), read by `times`
 
 
 def read_text(open_table: Opener, layout: Layout) -> tuple[pd.DataFrame, bool]:
@@ -65,7 +67,7 @@ def read_arrow(table: Any, layout: Layout) -> tuple[pd.DataFrame, bool]:
     """A Parquet file's columns (already read, only those needed), typed and checked by row."""
     import pandas as pd
 
-    fast = _typed_arrow(table, layout, first_row=1)
+    fast = _typed_arrow(table, layout, first_row=1, row_word="row")
     if fast is not None:
         return fast
 
@@ -121,7 +123,7 @@ def _fast_text(open_table: Opener, layout: Layout, head: bytes) -> tuple[pd.Data
 
     if len(layout.sep) != 1 or is_wide(layout.encoding):
         return None  # the careful read's cases: regex separators, UTF-16/32
-    roles = [layout.user, layout.item, layout.rating] + ([layout.title] if layout.title is not None else [])
+    roles = [layout.user, layout.item, layout.rating] + [c for c in (layout.title, layout.time) if c is not None]
     if not layout.header:
         names = {role: f"f{role}" for role in roles}  # pyarrow's own names for a headerless table
     elif layout.typed_header:  # recbole: find `user_id:token` for `user_id`
@@ -134,6 +136,8 @@ def _fast_text(open_table: Opener, layout: Layout, head: bytes) -> tuple[pd.Data
     types = {names[layout.user]: ids, names[layout.item]: ids, names[layout.rating]: pa.float64()}
     if layout.title is not None:
         types[names[layout.title]] = pa.dictionary(pa.int32(), pa.string())
+    if layout.time is not None:  # GroupLens and recbole: whole epoch seconds; own files: any text `times` reads
+        types[names[layout.time]] = pa.int64() if layout.integer_ids else pa.dictionary(pa.int32(), pa.string())
     try:
         with open_table() as stream:
             lines, has_empty_lines = count_lines(stream)
@@ -168,15 +172,20 @@ def _fast_text(open_table: Opener, layout: Layout, head: bytes) -> tuple[pd.Data
     return _typed_arrow(table, layout, first_row=2 if layout.header else 1)
 
 
-def _typed_arrow(table: Any, layout: Layout, *, first_row: int) -> tuple[pd.DataFrame, bool] | None:
+def _typed_arrow(
+    table: Any, layout: Layout, *, first_row: int, row_word: str = "line"
+) -> tuple[pd.DataFrame, bool] | None:
     """user, item, rating (and title) from an Arrow table, or None if any value needs a closer look."""
     import numpy as np
     import pandas as pd
     import pyarrow as pa
 
     names = set(table.column_names)
-    if not {str(layout.user), str(layout.item), str(layout.rating)} <= names or table.num_rows == 0:
+    required = {str(c) for c in (layout.user, layout.item, layout.rating, layout.time) if c is not None}
+    if not required <= names or table.num_rows == 0:
         return None
+    if layout.time is not None and table.column(str(layout.time)).null_count == table.num_rows:
+        return None  # no such column in a text file (or no time at all): the careful read names what it found
     columns: dict[str, Any] = {}
     for role, column in (("user", layout.user), ("item", layout.item)):
         values = (_integer_categorical if layout.integer_ids else _categorical)(table.column(str(column)))
@@ -198,8 +207,13 @@ def _typed_arrow(table: Any, layout: Layout, *, first_row: int) -> tuple[pd.Data
             columns["title"] = _categorical(title, blank_is_missing=True)
             if columns["title"] is None:
                 return None
+    rows = pd.RangeIndex(first_row, first_row + table.num_rows)
+    if layout.time is not None:
+        where = f"{layout.name}: {row_word} "  # a fast read's rows are its lines (or Parquet rows) one for one
+        times = table.column(str(layout.time)).to_pandas().set_axis(rows)
+        columns["timestamp"] = epoch_seconds(times, lambda row: f"{where}{row}", _time_label(layout))
     frame = pd.DataFrame(columns)
-    frame.index = pd.RangeIndex(first_row, first_row + len(frame))
+    frame.index = rows
     return frame, has_title
 
 
@@ -307,7 +321,7 @@ def _assemble(chunks: Iterator[pd.DataFrame], layout: Layout, row_word: str = "l
     seen = 0
     for chunk in chunks:
         if not parts and not seen:
-            required = [layout.user, layout.item, layout.rating]
+            required = [c for c in (layout.user, layout.item, layout.rating, layout.time) if c is not None]
             missing = [str(c) for c in required if c not in chunk.columns]
             if missing and not layout.header:
                 raise InputError(f"{layout.name}: {layout.expected}; found {chunk.shape[1]} column(s)")
@@ -332,7 +346,9 @@ def _assemble(chunks: Iterator[pd.DataFrame], layout: Layout, row_word: str = "l
             columns[role] = joined
     columns["rating"] = np.concatenate([p["rating"].to_numpy(dtype=np.float64) for p in parts])
     index = np.concatenate([p.index.to_numpy(dtype=np.int64) for p in parts])
-    order = ["user", "item", "rating"] + (["title"] if has_title else [])
+    if layout.time is not None:
+        columns["timestamp"] = np.concatenate([p["timestamp"].to_numpy(dtype=np.int64) for p in parts])
+    order = ["user", "item", "rating"] + (["title"] if has_title else []) + (["timestamp"] if layout.time else [])
     return pd.DataFrame({c: columns[c] for c in order}, index=pd.Index(index, dtype="int64")), has_title
 
 
@@ -361,10 +377,18 @@ def _check_chunk(table: pd.DataFrame, layout: Layout, row_word: str, has_title: 
         value = raw.loc[first]
         raise InputError(f"{where(first, layout.rating)}: {label(layout.rating, 'rating')} {value!r} is not a number")
     checked = {"user": user, "item": item, "rating": rating.astype("float64")}
+    if layout.time is not None:
+        checked["timestamp"] = epoch_seconds(
+            table[layout.time], lambda row: where(row, layout.time), _time_label(layout)
+        )
     if has_title:
         title = table[layout.title]
         checked["title"] = title.astype(str).str.strip().where(~blank(title))
     return pd.DataFrame(checked)
+
+
+def _time_label(layout: Layout) -> str:
+    return f"time (column '{layout.time}')" if layout.named else "time"
 
 
 def line_of(table: pd.DataFrame, row: object, column: object) -> object:

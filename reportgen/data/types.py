@@ -2,7 +2,9 @@
 
 `Ratings.frame` has columns `user`, `item`, `rating`, `title`: ids and titles are
 pandas `Categorical` with sorted categories (int codes, one string per distinct
-value, so 25 million ratings stay small), `rating` is float64, and the index is
+value, so 25 million ratings stay small), `rating` is float64, `timestamp` (only
+where the data has times: ML-100k, or an own file's `time_col`) int64 epoch
+seconds, UTC, and the index is
 the line (or Parquet row) each rating came from, for error messages. Hand-made
 frames with plain columns are accepted by every consumer too.
 """
@@ -106,3 +108,4 @@ class OwnData:
     title_col: str = "title"
     sep: str | None = None  # default: by extension (, for .csv, tab for .tsv, whitespace for .txt/.data)
     encoding: str = "utf-8"
+    time_col: str | None = None  # the rating's time (epoch seconds or ISO dates), for `split="time"`

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 
 NONE = "–"  # an undefined value, on the page and in the Markdown alike
@@ -46,3 +47,9 @@ def seconds(value: float) -> str:
 def percent(ratio: float | None, digits: int = 1) -> str:
     """A ratio as a percentage, with the same true minus as `fixed`: −5.0 %; `–` for none."""
     return NONE if ratio is None else f"{fixed(100 * ratio, digits)} %"
+
+
+def utc(epoch_seconds: int) -> str:
+    """A moment as a person reads it, in UTC: 1998-04-22 23:10 UTC (seconds shown only when not :00)."""
+    moment = dt.datetime.fromtimestamp(epoch_seconds, dt.UTC)
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC" if moment.second else "%Y-%m-%d %H:%M UTC")

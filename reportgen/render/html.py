@@ -31,7 +31,7 @@ from markupsafe import Markup
 from reportgen.data.titles import cut
 from reportgen.errors import InputError
 from reportgen.render import labels
-from reportgen.render.formatting import fixed, percent, seconds, thousands
+from reportgen.render.formatting import fixed, percent, seconds, thousands, utc
 from reportgen.report import Report
 
 if TYPE_CHECKING:
@@ -59,6 +59,7 @@ class Section:
 SECTIONS = (
     Section("changes", "Changes since the previous run", "_changes.html.j2"),
     Section("run", "Run summary", "_summary.html.j2"),
+    Section("split", "Scored on the latest ratings", "_split.html.j2"),
     Section("quality", "How good is the model?", "_quality.html.j2"),
     Section("rating-metrics", "Rating error: RMSE, MAE, R²", "_rating_metrics.html.j2"),
     Section("ranking", "Ranking: would its top lists be good?", "_ranking.html.j2"),
@@ -75,12 +76,14 @@ SECTIONS = (
 
 
 def sections(report: Report) -> tuple[Section, ...]:
-    """The sections this report has: changes only with a previous run, the citation only for MovieLens."""
-    return tuple(
-        s
-        for s in SECTIONS
-        if (s.id != "changes" or report.comparison is not None) and (s.id != "citation" or bool(report.citation))
-    )
+    """The sections this report has: changes only with a previous run, the split only for a time split,
+    the citation only for MovieLens."""
+    shown = {
+        "changes": report.comparison is not None,
+        "split": report.split is not None,
+        "citation": bool(report.citation),
+    }
+    return tuple(s for s in SECTIONS if shown.get(s.id, True))
 
 
 # --------------------------------------------------------------------------- filters
@@ -130,7 +133,7 @@ def environment(user_templates: Path | None = None) -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters.update(fixed=fixed, thousands=thousands, seconds=seconds, percent=percent, item=item)
+    env.filters.update(fixed=fixed, thousands=thousands, seconds=seconds, percent=percent, item=item, utc=utc)
     env.globals["labels"] = labels
     return env
 

@@ -14,7 +14,7 @@ import re
 from reportgen.analysis.findings import ItemStat
 from reportgen.data.titles import clean_title, cut
 from reportgen.render import labels
-from reportgen.render.formatting import fixed, signed, thousands
+from reportgen.render.formatting import fixed, signed, thousands, utc
 from reportgen.report import Report
 from reportgen.report.compare import NOISE_PCT, verdict
 
@@ -59,6 +59,7 @@ def render_markdown(report: Report) -> str:
         f"- **SHA-256:** `{_hex(d.sha256)}`",
         f"- **Generated:** {md(report.generated_at)} by reportgen {md(report.versions.get('reportgen', ''))}, "
         f"preset {md(report.config.preset)}, {md(report.config.epochs)} epochs, {md(report.config.factors)} factors",
+        *_split(report),
         "",
         "### Validation error",
         "",
@@ -81,6 +82,19 @@ def render_markdown(report: Report) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _split(report: Report) -> list[str]:
+    """A time split's line: which ratings scored the model (none for the tutorial's random split)."""
+    t = report.split
+    if t is None:
+        return []
+    return [
+        f"- **Split:** time: the held-out ratings are the latest {thousands(t.n_valid, ',')}, at or after "
+        f"{md(utc(t.cutoff))}; the model trained on the {thousands(t.n_train, ',')} before it; "
+        f"{thousands(t.unseen_users, ',')} held-out ratings are by users and {thousands(t.unseen_items, ',')} "
+        "of items it never saw before the cutoff"
+    ]
+
+
 def _hex(text: str) -> str:
     """A checksum inside a code span: only hex digits can reach it."""
     return text if re.fullmatch(r"[0-9a-f]*", text) else "not a checksum"
@@ -99,12 +113,17 @@ def _changes(report: Report) -> list[str]:
     lines = [
         "### Since the previous run",
         "",
-        f"**Verdict: {verdict(change_pct, c.dataset_changed)}.** Valid RMSE {fixed(c.valid_rmse_before, 4)} → "
+        f"**Verdict: {verdict(change_pct, c.dataset_changed, c.splits)}.** Valid RMSE {fixed(c.valid_rmse_before, 4)} → "
         f"{fixed(c.valid_rmse_after, 4)} ({signed(c.valid_rmse_after - c.valid_rmse_before)}, "
         f"{signed(change_pct, 2, ' %')}) against {md(c.previous)} of {md(c.previous_generated_at)}. "
         f"Within noise means a change of less than {NOISE_PCT:g} % of the previous RMSE, the spread "
         "that changing only the seed gives on ML-100k.",
     ]
+    if c.split_changed:
+        lines.append(
+            f"The previous run was scored on a {md(c.splits[0])} split, this one on a {md(c.splits[1])} split: "
+            "not the same measurement."
+        )
     if c.dataset_changed:
         lines.append(f"The data changed (SHA-256 was `{_hex(c.previous_sha256)}`), so the runs are not like for like.")
     lines += [

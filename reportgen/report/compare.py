@@ -28,6 +28,7 @@ def compare(previous: ReportDoc, current: ReportDoc, previous_name: str) -> Comp
         valid_rmse_after=current.valid_rmse,
         lists=tuple(_list_change(name, before_lists.get(name, []), after) for name, after in after_lists),
         bias_moves=_bias_moves(previous.item_biases(), current.item_biases()),
+        splits=(previous.split, current.split),
     )
 
 
@@ -50,7 +51,14 @@ def _bias_moves(before: dict[str, float], after: dict[str, float]) -> tuple[Bias
 NOISE_PCT = 1.0
 
 
-def verdict(change_pct: float, dataset_changed: bool = False) -> str:
-    """`better`, `worse` or `within noise` for a valid-RMSE change in percent (negative: better)."""
+def verdict(change_pct: float, dataset_changed: bool = False, splits: tuple[str, str] = ("random", "random")) -> str:
+    """`better`, `worse` or `within noise` for a valid-RMSE change in percent (negative: better).
+
+    Runs scored on different splits (`splits`: previous, current) measured different things:
+    a time split holds out the latest ratings, a random one ratings from every period, so the
+    verdict names the two and judges nothing.
+    """
+    if splits[0] != splits[1]:
+        return f"not comparable ({splits[0]} split before, {splits[1]} split now)"
     word = "within noise" if abs(change_pct) < NOISE_PCT else ("worse" if change_pct > 0 else "better")
     return f"{word} (other data)" if dataset_changed else word

@@ -41,6 +41,7 @@ from reportgen.report.types import (
 )
 from reportgen.train.config import TrainConfig
 from reportgen.train.results import EpochStats, Metrics, Runtime
+from reportgen.train.splits import TimeSplit
 
 
 def read(path: Path) -> Report:
@@ -101,7 +102,8 @@ def from_json(doc: dict[str, Any]) -> Report:
 
 def _report(doc: dict[str, Any]) -> Report:
     reproducible = "timings" not in doc
-    config = _config(_obj(doc["config"]), _obj(doc["run"]))
+    split = _obj(doc["split"])["kind"] if "split" in doc else "random"
+    config = _config(_obj(doc["config"]), _obj(doc["run"]), split)
     metrics = _metrics(doc["metrics"])
     analysis = _analysis(doc, config)
     runtime = None
@@ -121,6 +123,9 @@ def _report(doc: dict[str, Any]) -> Report:
         notes=_seq(doc["notes"]),
         comparison=_comparison(doc["comparison"]) if "comparison" in doc else None,
         runtime=runtime,
+        split=TimeSplit(**{k: v for k, v in _obj(doc["split"]).items() if k != "cutoff_utc"})
+        if "split" in doc
+        else None,
     )
 
 
@@ -154,11 +159,11 @@ def _dataset(d: dict[str, Any]) -> DatasetSummary:
     )
 
 
-def _config(c: dict[str, Any], run: dict[str, Any]) -> TrainConfig:
+def _config(c: dict[str, Any], run: dict[str, Any], split: str) -> TrainConfig:
     values = {k: v for k, v in c.items() if k != "top_n"}
     if values.get("y_range") is not None:
         values["y_range"] = _seq(values["y_range"])
-    return TrainConfig(**values, **run)
+    return TrainConfig(**values, **run, split=split)
 
 
 def _metrics(m: dict[str, Any]) -> Metrics:
@@ -285,6 +290,7 @@ def _comparison(c: dict[str, Any]) -> Comparison:
         valid_rmse_after=c["valid_rmse_after"],
         lists=tuple(ListChange(x["name"], _seq(x["entered"]), _seq(x["left"])) for x in _seq(c["lists"])),
         bias_moves=tuple(BiasMove(b["title"], b["before"], b["after"]) for b in _seq(c["bias_moves"])),
+        splits=(c.get("previous_split", "random"), c.get("split", "random")),
     )
 
 
@@ -361,6 +367,14 @@ class ReportDoc:
     def generated_at(self) -> str:
         value = self._get("generated_at")
         return value if isinstance(value, str) else ""
+
+    @property
+    def split(self) -> str:
+        """Which split scored the run: "random" (also every report.json without a `split`) or "time"."""
+        value = self._get("split", "kind")
+        if self._get("split") is not None and value not in ("random", "time"):
+            raise ValueError("not a reportgen report.json: split.kind is not random or time")
+        return value or "random"
 
     @property
     def sha256(self) -> str:

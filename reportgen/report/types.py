@@ -18,6 +18,7 @@ from reportgen.data.sources import CITATION
 from reportgen.errors import finite, shown
 from reportgen.train.config import PRESETS, TrainConfig, describe_preset
 from reportgen.train.results import Metrics, Runtime
+from reportgen.train.splits import TimeSplit
 
 SCHEMA_VERSION = 2  # 2: lossless (full floats, quality.n_valid, overall bucket RMSEs, standout genres)
 VERSIONED_PACKAGES = ("fastai", "torch", "pandas", "numpy", "matplotlib", "jinja2", "click")
@@ -101,6 +102,12 @@ class Comparison:
     valid_rmse_after: float
     lists: tuple[ListChange, ...]
     bias_moves: tuple[BiasMove, ...]  # largest absolute moves among items in both runs' top items
+    splits: tuple[str, str] = ("random", "random")  # (previous, current): which split scored each run
+
+    @property
+    def split_changed(self) -> bool:
+        """The two valid RMSEs were measured on different kinds of split: not the same measurement."""
+        return self.splits[0] != self.splits[1]
 
     @property
     def rmse_change_pct(self) -> float:
@@ -131,6 +138,7 @@ class Report:
     notes: tuple[str, ...] = ()  # warnings about the data and the analysis
     comparison: Comparison | None = None  # with the previous run, when there is one
     runtime: Runtime | None = None  # how the fit ran: loader, preset, device, threads, steps
+    split: TimeSplit | None = None  # a time split's cutoff and periods; None: the tutorial's random split
 
     @property
     def preset_note(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 from dataclasses import asdict
@@ -13,6 +14,7 @@ from reportgen.analysis.factors import Scored
 from reportgen.analysis.findings import Analysis, Disagreement, ItemStat
 from reportgen.analysis.quality import Quality
 from reportgen.report.types import SCHEMA_VERSION, Comparison, Report
+from reportgen.train.splits import TimeSplit
 
 
 def to_json(report: Report) -> dict[str, Any]:
@@ -88,6 +90,8 @@ def to_json(report: Report) -> dict[str, Any]:
     doc["quality"] = quality_to_json(a.quality)
     if report.comparison is not None:
         doc["comparison"] = _comparison(report.comparison)
+    if report.split is not None:  # absent: the tutorial's random split (every earlier report.json)
+        doc["split"] = split_to_json(report.split)
     doc["versions"] = report.versions
     doc["citation"] = report.citation
     return doc
@@ -212,22 +216,32 @@ def quality_to_json(quality: Quality) -> dict[str, Any]:
     }
 
 
+def split_to_json(split: TimeSplit) -> dict[str, Any]:
+    """A time split: its times in epoch seconds, the cutoff also as an ISO date-time (UTC) for people."""
+    cutoff = dt.datetime.fromtimestamp(split.cutoff, dt.UTC).isoformat().replace("+00:00", "Z")
+    return {**asdict(split), "cutoff_utc": cutoff}
+
+
 def _comparison(c: Comparison) -> dict[str, Any]:
+    splits = {} if c.splits == ("random", "random") else {"previous_split": c.splits[0], "split": c.splits[1]}
     return {
-        "previous": c.previous,
-        "previous_generated_at": c.previous_generated_at,
-        "dataset_changed": c.dataset_changed,
-        "previous_sha256": c.previous_sha256,
-        "current_sha256": c.current_sha256,
-        "valid_mse_before": c.valid_mse_before,
-        "valid_mse_after": c.valid_mse_after,
-        "valid_rmse_before": c.valid_rmse_before,
-        "valid_rmse_after": c.valid_rmse_after,
-        "valid_rmse_change_pct": c.rmse_change_pct,
-        "lists": [{"name": x.name, "entered": list(x.entered), "left": list(x.left)} for x in c.lists],
-        "bias_moves": [
-            {"title": b.title, "before": b.before, "after": b.after, "change": b.change} for b in c.bias_moves
-        ],
+        **splits,
+        **{
+            "previous": c.previous,
+            "previous_generated_at": c.previous_generated_at,
+            "dataset_changed": c.dataset_changed,
+            "previous_sha256": c.previous_sha256,
+            "current_sha256": c.current_sha256,
+            "valid_mse_before": c.valid_mse_before,
+            "valid_mse_after": c.valid_mse_after,
+            "valid_rmse_before": c.valid_rmse_before,
+            "valid_rmse_after": c.valid_rmse_after,
+            "valid_rmse_change_pct": c.rmse_change_pct,
+            "lists": [{"name": x.name, "entered": list(x.entered), "left": list(x.left)} for x in c.lists],
+            "bias_moves": [
+                {"title": b.title, "before": b.before, "after": b.after, "change": b.change} for b in c.bias_moves
+            ],
+        },
     }
 
 

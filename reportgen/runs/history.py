@@ -40,6 +40,7 @@ class RunRow:
     preset: str | None = None
     change_pct: float | None = None
     verdict: str | None = None
+    split: str = "random"  # which split scored the run (report.json's `split.kind`; absent: random)
 
 
 def _read_json(output: Path, name: str) -> ReportDoc:
@@ -73,7 +74,12 @@ def read_run(entry: Path) -> RunRow:
             fit_seconds=doc.number("runtime", "fit_seconds"),
             preset=doc.text("run", "preset") or doc.text("runtime", "preset"),
             change_pct=change_pct,
-            verdict=None if change_pct is None else compare.verdict(change_pct, previous != current),
+            verdict=None
+            if change_pct is None
+            else compare.verdict(
+                change_pct, previous != current, (doc.text("comparison", "previous_split") or "random", doc.split)
+            ),
+            split=doc.split,
         )
     except FileNotFoundError:
         return RunRow(name, problem="no report.json")

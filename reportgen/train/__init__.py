@@ -6,6 +6,7 @@ before it, tests/test_architecture.py holds the order):
 - `config`: `TrainConfig`, the presets, the sparse engine's `EngineSettings`, `check_config`
 - `results`: what a fit returns, whichever engine: `EpochStats`, `Metrics`, `Runtime`, `TrainedModel`
 - `distributed`: the torchrun world (rank, size, backend, the two collectives)
+- `splits`: which ratings train and which validate (`split_rows`: random, or one time cutoff; `TimeSplit`)
 - `sparse_loop`: the fused sparse Adagrad loop, on the CPU or CUDA, data-parallel under torchrun
 - `sparse`: the sparse engine for large data (`choose_engine`, `auto_settings`, `fit_sparse`)
 - `learner`: fastai's Learner path, the engine called "lean" (the lean and the tutorial's loaders)
@@ -21,12 +22,14 @@ from reportgen.train.config import (
     LOADERS,
     PRESETS,
     RUN_FIELDS,
+    SPLITS,
     TrainConfig,
     check_config,
     describe_preset,
 )
 from reportgen.train.fitting import fit
 from reportgen.train.results import NA_CLASS, EpochHook, EpochStats, Metrics, ProgressHook, Runtime, TrainedModel
+from reportgen.train.splits import TimeSplit, describe_split
 
 __all__ = [
     "DEVICES",
@@ -35,14 +38,17 @@ __all__ = [
     "NA_CLASS",
     "PRESETS",
     "RUN_FIELDS",
+    "SPLITS",
     "EpochHook",
     "EpochStats",
     "Metrics",
     "ProgressHook",
     "Runtime",
     "TrainConfig",
+    "TimeSplit",
     "TrainedModel",
     "check_config",
     "describe_preset",
+    "describe_split",
     "fit",
 ]

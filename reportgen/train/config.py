@@ -17,6 +17,7 @@ from reportgen.errors import Bound, InputError, finite, setting, shown
 LOADERS = ("lean", "fastai")
 ENGINES = ("auto", "lean", "sparse")  # lean: fastai's Learner (fed by `loader`); sparse: reportgen.train.sparse
 DEVICES = ("auto", "cpu", "cuda")
+SPLITS = ("random", "time")  # random: the tutorial's RandomSplitter; time: the latest ratings validate (train.splits)
 # Every numeric setting's allowed values: `check_config` refuses others, the CLI's options read them.
 BOUNDS = {
     "epochs": Bound(whole=True, low=1),
@@ -93,6 +94,7 @@ class TrainConfig:
     device: str = "auto"
     preset: str = "tutorial"
     engine: str = "auto"  # "auto": sparse.choose_engine by the number of ratings; "lean" (fastai's Learner) or "sparse"
+    split: str = "random"  # "random" (the tutorial's) or "time": one cutoff, the latest `valid_pct` validate
 
     def __post_init__(self) -> None:
         check_config(self)  # a config that cannot train is refused where it is made, in the API as on the CLI
@@ -111,7 +113,7 @@ class TrainConfig:
 
     def as_dict(self) -> dict[str, Any]:
         """The hyper-parameters, as report.json's `config` carries them (keys unchanged)."""
-        values = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in RUN_FIELDS}
+        values = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in RUN_FIELDS + OWN_FIELDS}
         values["y_range"] = list(self.y_range) if self.y_range is not None else None
         return values
 
@@ -126,6 +128,9 @@ class TrainConfig:
 
 
 RUN_FIELDS = ("loader", "threads", "device", "preset", "engine")
+# Not in `as_dict` or `run_dict`: report.json carries the split in its own `split` object, written only
+# for a time split, so a random-split run writes the same bytes it always did.
+OWN_FIELDS = ("split",)
 
 
 def check_y_range(y_range: Any) -> None:
@@ -158,6 +163,7 @@ def check_config(config: TrainConfig) -> None:
         "loader": (LOADERS, "'lean' or 'fastai'"),
         "device": (DEVICES, "auto, cpu or cuda"),
         "engine": (ENGINES, "auto, lean or sparse"),
+        "split": (SPLITS, "random or time"),
         "preset": (tuple(PRESETS), "one of " + ", ".join(PRESETS)),
     }
     for name, (allowed, said) in choices.items():

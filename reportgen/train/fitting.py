@@ -31,6 +31,7 @@ from reportgen.data.types import check_ratings
 from reportgen.errors import InputError, RunError, setting
 from reportgen.train.config import TrainConfig, check_config, check_y_range
 from reportgen.train.results import EpochHook, EpochStats, Metrics, ProgressHook, Runtime, TrainedModel, Weights
+from reportgen.train.splits import split_rows
 
 if TYPE_CHECKING:
     from reportgen.data.types import Ratings
@@ -213,15 +214,21 @@ def _fit(
 
     started = time.perf_counter()
     set_seed(config.seed, reproducible=True)
+    rows = split_rows(ratings.frame, config, ratings.provenance.ratings_file) if config.split == "time" else None
+    if rows is not None and len(rows[0]) < config.bs:  # ties at the cutoff can leave fewer than `int` predicts
+        raise InputError(
+            f"{ratings.provenance.ratings_file}: too few ratings to train: the time split leaves {len(rows[0])} "
+            f"before its cutoff, fewer than one batch of {setting('bs')} {config.bs}"
+        )
     frame = ratings.frame[["user", "title", "rating"]].reset_index(drop=True)
     if config.loader == "fastai":
-        learn, classes, (train_rows, valid_rows), codes = learner.tutorial_learner(frame, config, device, record)
+        learn, classes, (train_rows, valid_rows), codes = learner.tutorial_learner(frame, config, device, record, rows)
         if not progress:
             # Without the bar, fastai's Recorder would print its table to stdout.
             learn.remove_cb(ProgressCallback)
             learn.logger = lambda *_: None
     else:
-        learn, classes, (train_rows, valid_rows), codes = learner.lean_learner(frame, config, device, record)
+        learn, classes, (train_rows, valid_rows), codes = learner.lean_learner(frame, config, device, record, rows)
         if progress:
             learn.add_cbs([Recorder(), ProgressCallback()])  # the bar reads fastai's Recorder
     fit_started = time.perf_counter()

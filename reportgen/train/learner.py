@@ -5,7 +5,9 @@ Everything here is coupled to fastai's private behaviour (its event dispatch,
 it lives in one module that `tests/train/test_learner.py` pins against the fastai
 range declared in `pyproject.toml`. `train.fit` imports it lazily: importing it
 imports fastai and torch. `config` below is a `train.TrainConfig` (its
-`valid_pct`, `seed`, `bs`, `factors` and `y_range`); nothing here imports reportgen.
+`valid_pct`, `seed`, `bs`, `factors` and `y_range`); `rows`, where given, are the
+(train, valid) row numbers of a split made elsewhere (`train.splits`: a time
+split), replacing fastai's `RandomSplitter`; nothing here imports reportgen.
 """
 
 from __future__ import annotations
@@ -21,12 +23,16 @@ import torch
 import torch.nn.functional as F
 from fastai.callback.core import Callback, TrainEvalCallback, event
 from fastai.callback.schedule import ParamScheduler
-from fastai.collab import CollabDataLoaders, EmbeddingDotBias, collab_learner
+from fastai.collab import CollabDataLoaders, EmbeddingDotBias, TabularCollab, collab_learner
+from fastai.data.block import TransformBlock
 from fastai.data.core import DataLoaders
 from fastai.data.transforms import CategoryMap, RandomSplitter
 from fastai.learner import Learner
+from fastai.tabular.core import Categorify
 from fastcore.foundation import L
 
+Split = tuple[np.ndarray, np.ndarray]
+"""(train, valid) row numbers, int64."""
 Record = Callable[[int, float, float, float, int], None]
 """Called after each epoch with (epoch from 1, train loss, valid loss, seconds, total epochs)."""
 Built = tuple[Learner, dict[str, Any], tuple[np.ndarray, np.ndarray], np.ndarray]
@@ -90,18 +96,29 @@ class EpochRecord(Callback):
         self.s.record(self.epoch + 1, train_loss, valid_loss, time.perf_counter() - self.s.started, self.n_epoch)
 
 
-def tutorial_learner(frame: pd.DataFrame, config: Any, device: str, record: Record) -> Built:
-    """The tutorial verbatim: `CollabDataLoaders.from_df` and `collab_learner`."""
-    dls = CollabDataLoaders.from_df(
-        frame.assign(user=_plain(frame["user"]), title=_plain(frame["title"])),
-        valid_pct=config.valid_pct,
-        user_name="user",
-        item_name="title",
-        rating_name="rating",
-        seed=config.seed,
-        bs=config.bs,
-        device=torch.device(device),
-    )
+def tutorial_learner(frame: pd.DataFrame, config: Any, device: str, record: Record, rows: Split | None = None) -> Built:
+    """The tutorial verbatim: `CollabDataLoaders.from_df` and `collab_learner`.
+
+    With `rows`, what `from_df` does inside, with those rows for its splits.
+    """
+    plain = frame.assign(user=_plain(frame["user"]), title=_plain(frame["title"]))
+    if rows is None:
+        dls = CollabDataLoaders.from_df(
+            plain,
+            valid_pct=config.valid_pct,
+            user_name="user",
+            item_name="title",
+            rating_name="rating",
+            seed=config.seed,
+            bs=config.bs,
+            device=torch.device(device),
+        )
+    else:
+        splits = [L(r.tolist()) for r in rows]
+        to = TabularCollab(
+            plain, [Categorify], ["user", "title"], y_names=["rating"], y_block=TransformBlock(), splits=splits
+        )
+        dls = to.dataloaders(path=".", bs=config.bs, device=torch.device(device))
     learn = collab_learner(dls, n_factors=config.factors, y_range=config.y_range, cbs=[EpochRecord(record)])
     rows = tuple(np.asarray(ds.items.index, dtype=np.int64) for ds in (dls.train_ds, dls.valid_ds))
     return learn, dls.classes, rows, codes(frame, dls.classes)
@@ -146,7 +163,9 @@ class TensorLoader:
         return self
 
 
-def lean_split(frame: pd.DataFrame, config: Any) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+def lean_split(
+    frame: pd.DataFrame, config: Any, rows: Split | None = None
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """The tutorial path's split and vocabularies, without building its loaders.
 
     fastai's `RandomSplitter` with the same seed picks the validation ratings, and
@@ -154,9 +173,8 @@ def lean_split(frame: pd.DataFrame, config: Any) -> tuple[np.ndarray, np.ndarray
     as `Categorify` does inside `CollabDataLoaders.from_df`. Returns the training
     and validation row numbers of `frame` and the classes.
     """
-    train_idx, valid_idx = (
-        np.asarray(s, dtype=np.int64) for s in RandomSplitter(config.valid_pct, config.seed)(range(len(frame)))
-    )
+    chosen = rows if rows is not None else RandomSplitter(config.valid_pct, config.seed)(range(len(frame)))
+    train_idx, valid_idx = (np.asarray(s, dtype=np.int64) for s in chosen)
     classes = {name: CategoryMap(_present(frame[name].iloc[train_idx]), add_na=True) for name in ("user", "title")}
     return train_idx, valid_idx, classes
 
@@ -206,9 +224,9 @@ def mse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return F.mse_loss(pred.view(-1), target.view(-1))
 
 
-def lean_learner(frame: pd.DataFrame, config: Any, device: str, record: Record) -> Built:
+def lean_learner(frame: pd.DataFrame, config: Any, device: str, record: Record, rows: Split | None = None) -> Built:
     """The same split, vocabulary and model as the tutorial path, fed from tensors."""
-    train_idx, valid_idx, classes = lean_split(frame, config)
+    train_idx, valid_idx, classes = lean_split(frame, config, rows)
     every = codes(frame, classes)
     x = torch.from_numpy(every)
     y = torch.from_numpy(frame["rating"].to_numpy(dtype=np.float32)).unsqueeze(1)

@@ -9,7 +9,7 @@ one accumulator per row. A step is a fixed dozen torch ops on (batch x factors)
 tensors, with no Python work per rating, on the CPU or a CUDA device alike.
 
 It also owns the data preparation at scale that the fastai path does with Python
-lists: `split_indices` (fastai's `RandomSplitter`, as arrays) and `encode`
+lists: the split (`splits.split_rows`: fastai's `RandomSplitter` as arrays, or a time cutoff) and `encode`
 (fastai's `CategoryMap` vocabulary and codes, vectorised).
 
 Which engine runs is `choose_engine`'s rule; the settings are `auto_settings`'.
@@ -34,6 +34,8 @@ from reportgen.train import distributed
 from reportgen.train.config import EngineSettings, TrainConfig
 from reportgen.train.results import NA_CLASS, EpochHook, Metrics, ProgressHook, Runtime, TrainedModel, Weights
 from reportgen.train.sparse_loop import train_sparse
+from reportgen.train.splits import split_indices as split_indices  # where the benchmarks and tests find it
+from reportgen.train.splits import split_rows
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -122,21 +124,6 @@ def settings_for(
 # --------------------------------------------------------------------------- data preparation
 
 
-def split_indices(n: int, valid_pct: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """fastai's `RandomSplitter(valid_pct, seed)(range(n))` as (train, valid) int64 arrays.
-
-    The same permutation (`torch.randperm` after seeding with `seed`), cut at
-    `int(valid_pct * n)`, without fastai's Python list of `n` ints and without
-    reseeding torch's global generator.
-    """
-    import torch
-
-    generator = torch.Generator().manual_seed(seed)
-    order = torch.randperm(n, generator=generator).numpy()
-    cut = int(valid_pct * n)
-    return order[cut:], order[:cut]
-
-
 def encode(values: pd.Series | np.ndarray, train_rows: np.ndarray) -> tuple[np.ndarray, list[Any]]:
     """Codes for every value and the vocabulary of the training rows, as fastai's `Categorify` gives them.
 
@@ -196,7 +183,7 @@ def fit_sparse(
 
     started = time.perf_counter()
     frame = ratings.frame
-    train_rows, valid_rows = split_indices(len(frame), config.valid_pct, config.seed)
+    train_rows, valid_rows = split_rows(frame, config, ratings.provenance.ratings_file)
     (user_codes, users), (item_codes, items) = (encode(frame[name], train_rows) for name in ("user", "title"))
     x = np.stack([user_codes, item_codes], axis=1)
     del user_codes, item_codes

@@ -33,12 +33,12 @@ def test_grouplens_folder_reads_ratings_with_latin1_titles(tmp_path: Path) -> No
     folder = grouplens_dir(tmp_path / "ml-100k")
     ratings = data.read_grouplens(folder)
 
-    assert list(ratings.frame.columns) == ["user", "item", "rating", "title"]
+    assert list(ratings.frame.columns) == ["user", "item", "rating", "timestamp", "title"]
     assert ratings.frame.to_dict("records") == [
-        {"user": 196, "item": 242, "rating": 3, "title": "Kolya (1996)"},
-        {"user": 186, "item": 302, "rating": 3, "title": "L.A. Confidential (1997)"},
-        {"user": 22, "item": 377, "rating": 1, "title": "Misérables, Les (1995)"},
-        {"user": 196, "item": 377, "rating": 5, "title": "Misérables, Les (1995)"},
+        {"user": 196, "item": 242, "rating": 3, "timestamp": 881250949, "title": "Kolya (1996)"},
+        {"user": 186, "item": 302, "rating": 3, "timestamp": 891717742, "title": "L.A. Confidential (1997)"},
+        {"user": 22, "item": 377, "rating": 1, "timestamp": 878887116, "title": "Misérables, Les (1995)"},
+        {"user": 196, "item": 377, "rating": 5, "timestamp": 881250950, "title": "Misérables, Les (1995)"},
     ]
     assert (ratings.n_ratings, ratings.n_users, ratings.n_items) == (4, 3, 3)
     assert list(ratings.frame.index) == [1, 2, 3, 4]  # u.data's lines, for messages
