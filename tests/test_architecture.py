@@ -37,7 +37,18 @@ LAYERS = (
 )
 # Each subpackage's modules, lowest first; its __init__ (the package's face) stands above them all.
 INNER = {
-    "reportgen.data": ("files", "documents", "titles", "sources", "types", "times", "tables", "readers", "dataset"),
+    "reportgen.data": (
+        "files",
+        "documents",
+        "titles",
+        "sources",
+        "types",
+        "times",
+        "cells",
+        "tables",
+        "readers",
+        "dataset",
+    ),
     "reportgen.train": (
         "config",
         "results",

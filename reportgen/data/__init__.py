@@ -9,6 +9,8 @@ before it, tests/test_architecture.py holds the order):
 - `titles`: the one title cleaner (control characters out, length capped)
 - `sources`: where ML-100k comes from, in order (`--data`, fastai's cache, the recbole wheel, a download)
 - `types`: `Ratings` and its frame contract, `Provenance`, `OwnData`
+- `times`: rating times as int64 epoch seconds (epoch numbers, ISO dates and date-times, Parquet timestamps)
+- `cells`: single cells checked (blank, ids, the line a value stands on)
 - `tables`: typed, checked columns in bounded memory (pyarrow's fast read, the careful read that names a bad line)
 - `readers`: the three layouts (GroupLens, recbole, own exports) into `Ratings`
 - `dataset`: the dataset policy (item key, duplicates, enough to learn from) and `load`

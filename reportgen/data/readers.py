@@ -14,6 +14,7 @@ import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from reportgen.data.cells import as_ids, blank
 from reportgen.data.files import (
     COMPRESSED,
     compression,
@@ -35,16 +36,7 @@ from reportgen.data.sources import (
     SOURCE_RECBOLE,
     data_path_problem,
 )
-from reportgen.data.tables import (
-    Layout,
-    Opener,
-    as_ids,
-    blank,
-    read_arrow,
-    read_strings,
-    read_text,
-    release_arrow_memory,
-)
+from reportgen.data.tables import Layout, Opener, read_arrow, read_strings, read_text, release_arrow_memory
 from reportgen.data.titles import ids_as_titles, item_titles
 from reportgen.data.types import OwnData, Provenance, Ratings
 from reportgen.errors import InputError, setting

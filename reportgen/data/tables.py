@@ -17,6 +17,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
 
+from reportgen.data.cells import as_ids, blank, line_of
 from reportgen.data.files import MAX_HEADER_BYTES, check_encoding, check_text_head, count_lines, is_wide
 from reportgen.data.times import epoch_seconds
 from reportgen.errors import InputError
@@ -389,34 +390,3 @@ def _check_chunk(table: pd.DataFrame, layout: Layout, row_word: str, has_title: 
 
 def _time_label(layout: Layout) -> str:
     return f"time (column '{layout.time}')" if layout.named else "time"
-
-
-def line_of(table: pd.DataFrame, row: object, column: object) -> object:
-    """The physical line of one value: its row's first line plus the line breaks in the fields before it."""
-    if column not in table.columns:
-        return row
-    before = table.columns[: table.columns.get_loc(column)]
-    cells = table.loc[row, before] if len(before) else []
-    return int(row) + sum(str(c).count("\n") for c in cells if isinstance(c, str))  # type: ignore[call-overload]
-
-
-def blank(column: pd.Series) -> pd.Series:
-    """True where a cell is missing, NaN or only whitespace."""
-    return column.isna() | (column.astype(str).str.strip() == "")
-
-
-def as_ids(column: pd.Series, where: Callable[[object, object], str], what: str, *, integer: bool) -> pd.Series:
-    """Ids as int64 (GroupLens, recbole) or stripped strings (own files); none may be empty."""
-    import pandas as pd
-
-    empty = blank(column)
-    if empty.any():
-        raise InputError(f"{where(column.index[empty.to_numpy().argmax()], column.name)}: {what} is empty")
-    if not integer:
-        return column.astype(str).str.strip()
-    numbers = pd.to_numeric(column, errors="coerce")
-    bad = numbers.isna() | (numbers != numbers.round())
-    if bad.any():
-        first = column.index[bad.to_numpy().argmax()]
-        raise InputError(f"{where(first, column.name)}: {what} {column.loc[first]!r} is not an integer id")
-    return numbers.astype("int64")
