@@ -74,6 +74,10 @@ def test_a_comparison_across_splits_is_not_judged_on_the_page_or_in_report_md() 
     md = render_markdown(report)
     assert "**Verdict: not comparable (random split before, time split now).**" in md
     assert "The previous run was scored on a random split, this one on a time split: not the same measurement." in md
+    assert "Within noise means" not in md  # no threshold applies where nothing is judged
+    assert "Within noise means" in render_markdown(
+        dataclasses.replace(report, comparison=dataclasses.replace(report.comparison, splits=("time", "time")))
+    )
 
 
 def test_the_history_page_shows_each_runs_split_and_no_verdict_across_splits(tmp_path: Path) -> None:
