@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 from reportgen.data.types import check_ratings
 from reportgen.errors import InputError, RunError, setting
 from reportgen.train.config import TrainConfig, check_config, check_y_range
-from reportgen.train.results import EpochHook, EpochStats, Metrics, ProgressHook, Runtime, TrainedModel, Weights
+from reportgen.train.results import EpochHook, EpochStats, Metrics, ProgressHook, Runtime, TrainedModel
 from reportgen.train.splits import split_rows
 
 if TYPE_CHECKING:
@@ -242,15 +242,14 @@ def _fit(
             f"and valid loss {final.valid_loss}; try a smaller {setting('lr')}"
         )
 
-    weights = Weights.of(learn.model)
-    metrics = Metrics.of(history, len(train_rows), len(valid_rows))
-    return TrainedModel(
+    return TrainedModel.of(
+        learn.model,
+        users=classes["user"],
+        items=classes["title"],
+        split=(train_rows, valid_rows),
         learner=learn,
         config=config,
-        item_classes=tuple(str(c) for c in classes["title"]),
-        item_factors=weights.item_factors,
-        item_biases=weights.item_biases,
-        metrics=metrics,
+        metrics=Metrics.of(history, len(train_rows), len(valid_rows)),
         seconds=time.perf_counter() - started,
         runtime=Runtime(
             loader=config.loader,
@@ -260,9 +259,5 @@ def _fit(
             steps=len(learn.dls.train) * config.epochs,
             fit_seconds=fit_seconds,
         ),
-        user_classes=tuple(str(c) for c in classes["user"]),
-        user_biases=weights.user_biases,
-        split=(train_rows, valid_rows),
-        user_factors=weights.user_factors,
         codes=codes,
     )

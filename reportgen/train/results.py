@@ -99,6 +99,33 @@ class TrainedModel:
     codes: np.ndarray | None = None  # (user row, item row) of every rating, int; 0: unseen in training
     notes: tuple[str, ...] = ()  # what the reader should know about the fit (a setting the engine did not use)
 
+    @classmethod
+    def of(
+        cls,
+        model: Any,
+        *,
+        users: Sequence[object],
+        items: Sequence[object],
+        split: tuple[np.ndarray, np.ndarray],
+        **fields: Any,
+    ) -> TrainedModel:
+        """A fit's result from its trained `EmbeddingDotBias`, whichever engine trained it.
+
+        The weights are copied out (`Weights.of`) and the vocabularies made strings, in
+        the order of the embeddings' rows; `fields` are the rest (config, metrics, runtime…).
+        """
+        weights = Weights.of(model)
+        return cls(
+            item_classes=tuple(str(c) for c in items),
+            item_factors=weights.item_factors,
+            item_biases=weights.item_biases,
+            user_classes=tuple(str(c) for c in users),
+            user_biases=weights.user_biases,
+            user_factors=weights.user_factors,
+            split=split,
+            **fields,
+        )
+
     def known_items(self) -> dict[str, int]:
         """Each item the model learned (from the training split) -> its row in `item_factors`."""
         return {title: i for i, title in enumerate(self.item_classes) if title != NA_CLASS}

@@ -32,7 +32,7 @@ import numpy as np
 from reportgen.errors import RunError
 from reportgen.train import distributed
 from reportgen.train.config import EngineSettings, TrainConfig
-from reportgen.train.results import NA_CLASS, EpochHook, Metrics, ProgressHook, Runtime, TrainedModel, Weights
+from reportgen.train.results import NA_CLASS, EpochHook, Metrics, ProgressHook, Runtime, TrainedModel
 from reportgen.train.sparse_loop import train_sparse
 from reportgen.train.splits import split_indices as split_indices  # where the benchmarks and tests find it
 from reportgen.train.splits import split_rows
@@ -210,13 +210,13 @@ def fit_sparse(
     if len(valid_rows) and not math.isfinite(final.valid_loss):
         raise RunError(f"training diverged: epoch {final.epoch} ended with valid loss {final.valid_loss}")
 
-    weights = Weights.of(model)
-    return TrainedModel(
+    return TrainedModel.of(
+        model,
+        users=users,
+        items=items,
+        split=(train_rows.astype(np.int64), valid_rows.astype(np.int64)),
         learner=None,
         config=config,
-        item_classes=tuple(str(c) for c in items),
-        item_factors=weights.item_factors,
-        item_biases=weights.item_biases,
         metrics=Metrics.of(result.epochs, len(train_rows), len(valid_rows)),
         seconds=time.perf_counter() - started,
         runtime=Runtime(
@@ -232,10 +232,6 @@ def fit_sparse(
             backend=world.backend if world else None,
             rank_bs=-(-min(settings.bs, len(train_rows)) // world.size) if world else None,
         ),
-        user_classes=tuple(str(c) for c in users),
-        user_biases=weights.user_biases,
-        split=(train_rows.astype(np.int64), valid_rows.astype(np.int64)),
-        user_factors=weights.user_factors,
         codes=x,
         notes=notes,
     )

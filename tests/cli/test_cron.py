@@ -18,6 +18,7 @@ from click.testing import CliRunner
 from reportgen.cli import cli
 from reportgen.runs import outputs
 from tests.helpers import forked
+from tests.helpers.commands import hold_lock
 from tests.helpers.planted import Planted, planted_frame, write_grouplens
 
 # Cron's concerns are around the report: its figures are placeholders here (see `undrawn`).
@@ -384,18 +385,7 @@ def test_a_damaged_previous_report_is_skipped_with_one_warning(
 def test_the_wait_for_the_lock_is_logged_and_kept_out_of_the_stage_timings(tmp_path: Path, planted_dir: Path) -> None:
     out = tmp_path / "out"
     out.mkdir()
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import fcntl,os,sys,time; fd=os.open(sys.argv[1],os.O_RDWR|os.O_CREAT); "
-            "fcntl.flock(fd,fcntl.LOCK_EX); os.write(fd,b'%d' % os.getpid()); print('held',flush=True); time.sleep(2)",
-            str(out / ".reportgen.lock"),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert holder.stdout.readline().strip() == "held"
+    holder = hold_lock(out, 2)
     result = build(out, "--data", planted_dir, "--wait", "30")
     holder.wait()
     assert result.exit_code == 0, result.output

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,3 +24,22 @@ def assert_nothing_left(out: Path) -> None:
         [".reportgen.lock", "report.html", "report.json"],
     )
     assert not (out / ".reportgen.lock").exists() or (out / ".reportgen.lock").read_text() == ""
+
+
+def hold_lock(folder: Path, seconds: float) -> subprocess.Popen[str]:
+    """Another process holding `folder`'s run lock (its pid written, as a run's) for `seconds`; returns once it holds it."""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import fcntl,os,sys,time; fd=os.open(sys.argv[1],os.O_RDWR|os.O_CREAT); "
+            "fcntl.flock(fd,fcntl.LOCK_EX); os.write(fd,b'%d' % os.getpid()); print('held',flush=True); "
+            "time.sleep(float(sys.argv[2]))",
+            str(Path(folder) / ".reportgen.lock"),
+            str(seconds),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    return holder

@@ -14,6 +14,7 @@ import pytest
 
 from reportgen.errors import InputError, RunError
 from reportgen.runs import outputs
+from tests.helpers.commands import hold_lock
 
 MOMENT = dt.datetime(2026, 11, 27, 19, 15, 0, tzinfo=dt.UTC)
 
@@ -40,18 +41,7 @@ def test_lock_records_the_holder_and_refuses_a_second_run(tmp_path: Path) -> Non
 
 
 def test_lock_waits_when_asked(tmp_path: Path) -> None:
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import fcntl,os,sys,time; fd=os.open(sys.argv[1],os.O_RDWR|os.O_CREAT); "
-            "fcntl.flock(fd,fcntl.LOCK_EX); print('held',flush=True); time.sleep(0.6)",
-            str(tmp_path / ".reportgen.lock"),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert holder.stdout.readline().strip() == "held"
+    holder = hold_lock(tmp_path, 0.6)
     with outputs.RunLock(tmp_path, wait=10):  # blocks until the holder exits
         assert holder.poll() is not None
     holder.wait()
