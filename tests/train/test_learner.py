@@ -212,3 +212,29 @@ def test_the_lean_one_cycle_schedule_has_fastais_values() -> None:
         assert isinstance(fast, lean.FastCombinedSchedule)
         assert [np.asarray(fast(p)).tolist() for p in positions] == [np.asarray(f(p)).tolist() for p in positions]
     assert lean.fast_schedule(len) is len  # anything else is left alone
+
+
+def test_the_lean_optimizer_steps_as_fastais_adam_under_the_one_cycle_schedule() -> None:
+    """torch's fused AdamW behind fastai's names takes the steps fastai's own Adam takes, schedules included."""
+    from fastai.optimizer import Adam
+
+    rng = np.random.default_rng(3)
+    start = [torch.tensor(rng.normal(size=(40, 6)), dtype=torch.float32) for _ in range(2)]
+    grads = [[torch.tensor(rng.normal(size=(40, 6)), dtype=torch.float32) for _ in start] for _ in range(30)]
+    weights = {}
+    for name, make in (("fastai", Adam), ("lean", lean.adamw)):
+        params = [torch.nn.Parameter(p.clone()) for p in start]
+        opt = make(params, lr=5e-3)
+        opt.set_hyper("wd", 0.1)
+        for step, grad in enumerate(grads):
+            opt.set_hyper("lr", np.array([5e-3 * (1 + step) / 30]))  # one value per group, as fit_one_cycle sets it
+            opt.set_hyper("mom", np.array([0.95 - 0.1 * step / 30]))
+            for p, g in zip(params, grad):
+                p.grad = g.clone()
+            opt.step()
+            opt.zero_grad()
+        assert [h["mom"] for h in opt.hypers] == pytest.approx([0.95 - 0.1 * 29 / 30])  # what the scheduler records
+        assert [h["wd"] for h in opt.hypers] == [0.1]
+        weights[name] = [p.detach() for p in params]
+    for ours, theirs in zip(weights["lean"], weights["fastai"]):
+        assert not torch.equal(ours, start[0]) and torch.allclose(ours, theirs, rtol=0, atol=1e-6)
