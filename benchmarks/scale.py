@@ -75,9 +75,11 @@ class Shape:
 
 SHAPES = {
     "100k": Shape("100k", 943, 1_682, 100_000),
+    "300k": Shape("300k", 3_000, 1_500, 300_000),
     "1m": Shape("1m", 6_040, 3_706, 1_000_000),  # MovieLens-1M's numbers of users and items
     "10m": Shape("10m", 70_000, 10_000, 10_000_000),
     "25m": Shape("25m", 162_541, 59_047, 25_000_095),  # MovieLens-25M's shape
+    "100m": Shape("100m", 480_189, 17_770, 100_480_507),  # the Netflix prize's shape (Parquet: --no-csv)
 }
 RANK, NOISE, ZIPF, ACTIVITY_SIGMA = 10, 0.5, 0.9, 1.0
 CHUNK = 2_000_000  # rows per CSV write
@@ -122,7 +124,7 @@ def planted(shape: Shape, seed: int = 0) -> tuple:
     return users + 1, items + 1, rating, score  # ids from 1, like MovieLens
 
 
-def generate(shape: Shape, parquet: bool) -> None:
+def generate(shape: Shape, parquet: bool, csv: bool = True) -> None:
     import numpy as np
     import pyarrow as pa
     import pyarrow.csv as pacsv
@@ -137,16 +139,19 @@ def generate(shape: Shape, parquet: bool) -> None:
     def table(s: int) -> pa.Table:
         return pa.table({"user": users[s : s + CHUNK], "item": items[s : s + CHUNK], "rating": rating[s : s + CHUNK]})
 
-    with pacsv.CSVWriter(tmp, table(0).schema, write_options=pacsv.WriteOptions(quoting_style="none")) as writer:
-        for start in range(0, shape.n_ratings, CHUNK):
-            writer.write_table(table(start))
-    tmp.replace(path)
+    if csv:
+        with pacsv.CSVWriter(tmp, table(0).schema, write_options=pacsv.WriteOptions(quoting_style="none")) as writer:
+            for start in range(0, shape.n_ratings, CHUNK):
+                writer.write_table(table(start))
+        tmp.replace(path)
     if parquet:
         import pyarrow.parquet as pq
 
-        pq.write_table(
-            pa.table({"user": users, "item": items, "rating": rating}), DATA / f"planted-{shape.name}.parquet"
-        )
+        with pq.ParquetWriter(DATA / f"planted-{shape.name}.parquet.part", table(0).schema) as writer:
+            for start in range(0, shape.n_ratings, CHUNK):  # row groups of CHUNK rows
+                writer.write_table(table(start))
+        (DATA / f"planted-{shape.name}.parquet.part").replace(DATA / f"planted-{shape.name}.parquet")
+        path = DATA / f"planted-{shape.name}.parquet"
     meta = {
         "shape": shape.__dict__,
         "noise_floor_rmse": floor,
@@ -208,8 +213,12 @@ def run_reportgen(path: Path, nproc: int = 1) -> dict:
         result = measured(command + (["--nproc", str(nproc)] if nproc > 1 else []))
         doc = json.loads((Path(tmp) / "report.json").read_text())
     runtime = doc.get("runtime", {})
+    epochs = len(doc["metrics"].get("epochs") or ()) or doc["config"]["epochs"]
     return {
         **result,
+        "updates_per_s": epochs * doc["metrics"]["n_train"] / runtime["fit_seconds"],
+        "kernel": runtime.get("kernel"),
+        "threads": runtime.get("threads"),
         "rmse": doc["metrics"]["valid_rmse"],
         "fit_s": runtime.get("fit_seconds"),
         "n_valid": doc["metrics"].get("n_valid"),
@@ -220,74 +229,103 @@ def run_reportgen(path: Path, nproc: int = 1) -> dict:
 
 PEER_SCRIPT = r"""
 import json, sys, time
+started = time.perf_counter()
 import numpy as np
-folder, tool = sys.argv[1], sys.argv[2]
-u, i, r = (np.load(f"{folder}/{n}.npy") for n in ("user", "item", "rating"))
+import pandas as pd
+path, folder, tool = sys.argv[1], sys.argv[2], sys.argv[3]
+# The script reads the ratings file itself, as a user's script would (pandas on pyarrow),
+# and trains on reportgen's own split (its training and validation row numbers).
+frame = pd.read_parquet(path) if path.endswith(".parquet") else pd.read_csv(path, engine="pyarrow")
+u, i = (pd.factorize(frame[c])[0].astype(np.int32) for c in ("user", "item"))
+r = frame["rating"].to_numpy(np.float32)
+del frame
 tr, va = np.load(f"{folder}/train.npy"), np.load(f"{folder}/valid.npy")
-r = r.astype(np.float64)
 mean = float(r[tr].mean())
-if tool == "cornac":
+seen_u = np.bincount(u[tr], minlength=u.max() + 1) > 0
+seen_i = np.bincount(i[tr], minlength=i.max() + 1) > 0
+known = seen_u[u[va]] & seen_i[i[va]]
+a, b = u[va][known], i[va][known]
+pred = np.full(len(va), mean)
+if tool == "libmf":
+    # LIBMF's FPSGD (python bindings `libmf`), k=50 on both cores, 20 iterations, its own
+    # defaults otherwise (eta 0.1, L2 0.04 on P and Q, no biases). The bindings' predict()
+    # is broken, so the score is P_u . Q_i from p_factors()/q_factors().
+    import contextlib, io
+    with contextlib.redirect_stdout(io.StringIO()):
+        from libmf import mf
+    model = mf.MF(k=50, nr_threads=2, nr_iters=20, quiet=True)
+    data = np.stack([u[tr].astype(np.float32), i[tr].astype(np.float32), r[tr]], axis=1)
+    fit_started = time.perf_counter(); model.fit(data); fit_s = time.perf_counter() - fit_started
+    del data
+    p, q = model.p_factors(), model.q_factors()
+    pred[known] = np.einsum("ij,ij->i", p[a], q[b])
+    iterations = 20
+elif tool == "cornac":
     import cornac
-    data = cornac.data.Dataset.from_uir(list(zip(u[tr].tolist(), i[tr].tolist(), r[tr].tolist())), seed=0)
+    data = cornac.data.Dataset.from_uir(list(zip(u[tr].tolist(), i[tr].tolist(), r[tr].astype(float).tolist())), seed=0)
     model = cornac.models.MF(k=50, max_iter=20, learning_rate=0.01, lambda_reg=0.02, use_bias=True, seed=0)
-    started = time.perf_counter(); model.fit(data); fit_s = time.perf_counter() - started
+    fit_started = time.perf_counter(); model.fit(data); fit_s = time.perf_counter() - fit_started
     umap = np.full(u.max() + 1, -1); imap = np.full(i.max() + 1, -1)
     for raw, inner in data.uid_map.items(): umap[raw] = inner
     for raw, inner in data.iid_map.items(): imap[raw] = inner
-    uu, ii = umap[u[va]], imap[i[va]]
-    known = (uu >= 0) & (ii >= 0)
-    pred = np.full(len(va), mean)
-    a, b = uu[known], ii[known]
-    pred[known] = model.global_mean + model.u_biases[a] + model.i_biases[b] + np.einsum("ij,ij->i", model.u_factors[a], model.i_factors[b])
+    aa, bb = umap[a], imap[b]
+    pred[known] = model.global_mean + model.u_biases[aa] + model.i_biases[bb] + np.einsum("ij,ij->i", model.u_factors[aa], model.i_factors[bb])
+    iterations = 20
 elif tool == "surprise":
     from collections import defaultdict
     from surprise import SVD, Trainset
     ur, ir = defaultdict(list), defaultdict(list)
-    for a, b, v in zip(u[tr].tolist(), i[tr].tolist(), r[tr].tolist()):
-        ur[a].append((b, v)); ir[b].append((a, v))
+    for x, y, v in zip(u[tr].tolist(), i[tr].tolist(), r[tr].astype(float).tolist()):
+        ur[x].append((y, v)); ir[y].append((x, v))
     ids_u, ids_i = sorted(ur), sorted(ir)
-    # inner ids = the codes themselves (dense from 1); surprise only needs the dicts to be consistent
+    # inner ids = the codes themselves; surprise only needs the dicts to be consistent
     trainset = Trainset(ur, ir, max(ids_u) + 1, max(ids_i) + 1, len(tr), (1, 5), {k: k for k in ids_u}, {k: k for k in ids_i})
     model = SVD(random_state=0)
-    started = time.perf_counter(); model.fit(trainset); fit_s = time.perf_counter() - started
-    uu, ii = u[va], i[va]
-    known = np.isin(uu, ids_u) & np.isin(ii, ids_i)
-    pred = np.full(len(va), mean)
-    a, b = uu[known], ii[known]
+    fit_started = time.perf_counter(); model.fit(trainset); fit_s = time.perf_counter() - fit_started
     pred[known] = model.trainset.global_mean + model.bu[a] + model.bi[b] + np.einsum("ij,ij->i", model.pu[a], model.qi[b])
+    iterations = model.n_epochs
 else:
     raise SystemExit(f"unknown tool {tool}")
-pred = np.clip(pred, 1, 5)  # both libraries clip to the rating scale when they predict
+pred = np.clip(pred, 1, 5)  # the libraries clip to the rating scale when they predict
 rmse = float(np.sqrt(np.mean((pred - r[va]) ** 2)))
-print(json.dumps({"rmse": rmse, "fit_s": fit_s, "n_valid": int(len(va)), "unknown": int((~known).sum())}))
+print(json.dumps({"rmse": rmse, "fit_s": fit_s, "n_valid": int(len(va)), "unknown": int((~known).sum()),
+                  "updates_per_s": iterations * len(tr) / fit_s, "script_s": time.perf_counter() - started}))
 """
 
 
+def n_rows(path: Path) -> int:
+    """The ratings in a planted file (no duplicates, so reportgen keeps them all)."""
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        return pq.ParquetFile(path).metadata.num_rows
+    with path.open("rb") as f:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 24), b"")) - 1  # less the header
+
+
 def split_for_peers(path: Path, folder: Path) -> None:
-    """reportgen's own split and codes (seed 42, 20 % held out) as .npy files for the peers."""
+    """reportgen's own split (seed 42, 20 % held out) as .npy row numbers for the peers."""
     import numpy as np
-    import pandas as pd
 
-    from reportgen.train.sparse import encode, split_indices
+    from reportgen.train.sparse import split_indices
 
-    frame = pd.read_csv(path, engine="pyarrow")
-    train, valid = split_indices(len(frame), 0.2, 42)
+    train, valid = split_indices(n_rows(path), 0.2, 42)
     np.save(folder / "train.npy", train)
     np.save(folder / "valid.npy", valid)
-    for name, col in (("user", "user"), ("item", "item")):
-        np.save(folder / f"{name}.npy", encode(frame[col], train)[0])
-    np.save(folder / "rating.npy", frame["rating"].to_numpy(np.float32))
 
 
-def run_peer(tool: str, folder: Path) -> dict:
+def run_peer(tool: str, path: Path, folder: Path) -> dict:
     script = folder / "peer.py"
     script.write_text(PEER_SCRIPT)
-    return measured([str(PEERS_PY), str(script), str(folder), tool])
+    return measured([str(PEERS_PY), str(script), str(path), str(folder), tool])
 
 
 def setup_peers() -> None:
     subprocess.run([sys.executable, "-m", "venv", str(PEERS)], check=True)
-    subprocess.run([str(PEERS / "bin" / "pip"), "install", "-q", "cornac", "scikit-surprise"], check=True)
+    subprocess.run(
+        [str(PEERS / "bin" / "pip"), "install", "-q", "libmf", "cornac", "scikit-surprise", "pandas", "pyarrow"],
+        check=True,
+    )
 
 
 # --------------------------------------------------------------------------- main
@@ -306,12 +344,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sizes", default="1m,10m,25m", help="comma-separated: " + ",".join(SHAPES))
     parser.add_argument("--generate", action="store_true", help="write the planted data sets (nice'd) and stop")
     parser.add_argument("--parquet", action="store_true", help="with --generate: Parquet files too")
+    parser.add_argument("--no-csv", action="store_true", help="with --generate: Parquet only (the 100m size)")
     parser.add_argument(
         "--setup-peers", action="store_true", help="create benchmarks/.venv-peers with cornac and surprise"
     )
-    parser.add_argument("--peers", default="cornac,surprise", help="peer tools to run when their venv exists")
+    parser.add_argument(
+        "--peers", default="libmf,cornac", help="peer tools to run when their venv exists: libmf, cornac, surprise"
+    )
     parser.add_argument("--no-peers", action="store_true", help="reportgen only")
     parser.add_argument("--no-reportgen", action="store_true", help="peers only")
+    parser.add_argument("--format", default="csv", choices=("csv", "parquet"), help="the file to read where both exist")
     parser.add_argument("--nproc", default="1", help="comma-separated process counts for reportgen (--nproc), e.g. 1,2")
     args = parser.parse_args(argv)
     sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
@@ -324,16 +366,17 @@ def main(argv: list[str] | None = None) -> None:
     if args.generate:
         os.nice(10)
         for size in sizes:
-            generate(SHAPES[size], args.parquet)
+            generate(SHAPES[size], args.parquet or args.no_csv, csv=not args.no_csv)
         return
     peers = [] if args.no_peers or not PEERS_PY.exists() else [p for p in args.peers.split(",") if p]
     print(
-        f"{'size':>5} {'tool':<10} {'valid RMSE':>10} {'fit s':>8} {'process s':>9} {'peak RSS MB':>11} "
-        f"{'noise floor':>11} {'load':>5}  notes",
+        f"{'size':>5} {'tool':<10} {'valid RMSE':>10} {'fit s':>8} {'process s':>9} {'updates/s':>9} "
+        f"{'peak RSS MB':>11} {'noise floor':>11} {'load':>5}  notes",
         flush=True,
     )
     for size in sizes:
-        path = DATA / f"planted-{size}.csv"
+        candidates = [DATA / f"planted-{size}.{ext}" for ext in (args.format, "csv", "parquet")]
+        path = next((p for p in candidates if p.exists()), candidates[0])
         if not path.exists():
             raise SystemExit(f"{path} is missing: run benchmarks/scale.py --generate --sizes {size}")
         floor = json.loads((DATA / f"planted-{size}.json").read_text())["noise_floor_rmse"]
@@ -346,19 +389,24 @@ def main(argv: list[str] | None = None) -> None:
             with tempfile.TemporaryDirectory(prefix="scale-peers-") as tmp:
                 split_for_peers(path, Path(tmp))
                 for tool in peers:
-                    results.append((tool, run_peer(tool, Path(tmp))))
+                    results.append((tool, run_peer(tool, path, Path(tmp))))
                     print_row(size, *results[-1], floor)
 
 
 def print_row(size: str, tool: str, r: dict, floor: float) -> None:
     notes = f"engine {r['engine']}" if r.get("engine") else ""
+    if r.get("kernel"):
+        notes += f", {r['kernel']} loop"
+    if r.get("threads"):
+        notes += f", {r['threads']} thread(s)"
     if r.get("world", 1) > 1:
         notes += f", {r['world']} processes (gloo)"
     if r.get("unknown"):
-        notes += f"{r['unknown']} valid ratings of unseen users/items predicted as the mean"
+        notes += f", {r['unknown']} valid ratings of unseen users/items predicted as the mean"
     print(
         f"{size:>5} {tool:<10} {fmt(r.get('rmse'), '.4f'):>10} {fmt(r.get('fit_s'), '.1f'):>8} "
-        f"{r['process_s']:>9.1f} {r['peak_rss_mb']:>11.0f} {floor:>11.4f} {r['load']:>5.2f}  {notes}",
+        f"{r['process_s']:>9.1f} {fmt(r.get('updates_per_s', 0) / 1e6, '.2f') + 'M':>9} "
+        f"{r['peak_rss_mb']:>11.0f} {floor:>11.4f} {r['load']:>5.2f}  {notes}",
         flush=True,
     )
 
