@@ -20,7 +20,9 @@ def histogram(values: np.ndarray, bins: int = 24) -> Histogram:
 
 def rating_histogram(values: np.ndarray) -> Histogram:
     """One bar per value of the rating scale (≤ 20 steps), empty ones included; else even bins."""
-    distinct = np.unique(values)
+    import pandas as pd
+
+    distinct = np.sort(pd.unique(np.asarray(values)))  # a hash pass, then a sort of the few distinct values
     step = float(np.min(np.diff(distinct))) if len(distinct) > 1 else 1.0
     scale = np.arange(distinct[0], distinct[-1] + step / 2, step)
     if len(scale) > 20 or not np.allclose(np.round((distinct - distinct[0]) / step), (distinct - distinct[0]) / step):
