@@ -22,7 +22,6 @@ from reportgen import __version__
 from reportgen.cli.config import config_option
 from reportgen.cli.options import (
     build_options,
-    check_source_options,
     flag,
     option,
     output_options,
@@ -30,6 +29,7 @@ from reportgen.cli.options import (
     training_options,
 )
 from reportgen.cli.process import Stopped, TrainingProgress, configure_logging, stop_on_signals
+from reportgen.cli.sources import check_source_options
 from reportgen.errors import InputError, ReportgenError
 from reportgen.train import distributed
 
@@ -131,7 +131,7 @@ def build(**opts: Any) -> None:
     interactive = sys.stderr.isatty() and sys.stdout.isatty()
     leader = distributed.is_leader()  # rank 0 of a torchrun world, or a process alone
     configure_logging(quiet=opts["quiet"] or not leader, interactive=interactive)
-    check_source_options(ctx, data=opts["data"], ratings=opts["ratings"])
+    check_source_options(ctx, data=opts["data"], ratings=opts["ratings"], db=opts["db"])
     source_date = _source_date()
     from reportgen.runs.outputs import latest_run
 
