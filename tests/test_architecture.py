@@ -47,6 +47,7 @@ INNER = {
         "cells",
         "tables",
         "readers",
+        "sqlrows",
         "database",
         "dataset",
     ),

@@ -1,32 +1,31 @@
-"""Ratings from an SQL database (SQLite, PostgreSQL) through SQLAlchemy, streamed in chunks into the typed read.
+"""Ratings from an SQL database (SQLite, PostgreSQL) through SQLAlchemy, read into the same typed read as files.
 
-`read_database` runs one query (the user's `query`, or one built from `table`), with
-an ORDER BY over every mapped column appended, so the rows, their SHA-256 and the split
-never depend on the order a database happens to choose. The result arrives through a
-server-side cursor, `ROWS_PER_FETCH` rows at a time; each chunk is hashed, turned into
-Arrow arrays (strings dictionary-encoded) and dropped, so the result set is never held
-twice. The columns then go through `tables.read_arrow`, the same typed, checked read as
-a Parquet file's (errors name "row N", counted from 1 in that order), and through the
-own files' title rules (`readers.label_items`).
+`read_database` runs one query (the user's `query`, or one built from `table`), with an
+ORDER BY over every mapped column appended, so the rows, their SHA-256 and the split
+never depend on the order a database happens to choose. The rows come through the
+driver's own cursor (server-side on PostgreSQL) a chunk at a time (`sqlrows`: hashed,
+turned into Arrow and dropped, so the result set is never held twice); the columns then
+go through `tables.read_arrow`, the same typed, checked read as a Parquet file's (errors
+name "row N", counted from 1 in that order), and the own files' title rules
+(`readers.label_items`).
 
 The URL may carry a password: it is parsed here and shown only redacted
 (`render_as_string(hide_password=True)`); a driver's message is never passed through
-whole (it may carry the DSN): connection failures are told by their SQLSTATE or kind,
-and a query's error by the server's primary message with the password scrubbed out.
-The report names the database by kind and name alone (for SQLite the file's name).
+whole (it may carry the DSN): connection failures are told in words of our own, and a
+query's error by the server's primary message with the password scrubbed out. The
+report names the database by kind and name alone (for SQLite the file's name).
 """
 
 from __future__ import annotations
 
-import hashlib
 import urllib.parse
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from reportgen.data.cells import as_ids, blank
 from reportgen.data.files import regular_file
 from reportgen.data.readers import check_distinct_columns, label_items
+from reportgen.data.sqlrows import collect, cursor_chunks
 from reportgen.data.tables import Layout, read_arrow, release_arrow_memory
 from reportgen.data.titles import ids_as_titles
 from reportgen.data.types import DatabaseRead, DbData, Provenance, Ratings
@@ -38,10 +37,8 @@ if TYPE_CHECKING:  # sqlalchemy, pandas and pyarrow are imported lazily: `report
 
 SOURCE_DATABASE = "database"  # Provenance.source of ratings read from a database
 KINDS = ("sqlite", "postgresql")
-ROWS_PER_FETCH = 50_000  # rows per round trip of the server-side cursor, and per Arrow chunk
 CONNECT_TIMEOUT = 10  # seconds to wait for a PostgreSQL server before giving up
 INSTALL_POSTGRES = "pip install 'reportgen[postgres]'"
-NULL_TEXT = "\\N"  # a NULL in the rows' hashed text (PostgreSQL COPY's own spelling)
 
 
 def read_database(spec: DbData) -> Ratings:
@@ -140,32 +137,6 @@ def ordered_query(dialect: Any, source: str, columns: list[str], time_col: str |
     quote = dialect.identifier_preparer.quote_identifier
     order = columns[:2] + ([time_col] if time_col is not None else []) + [c for c in columns[2:] if c != time_col]
     return f"SELECT {', '.join(map(quote, columns))} FROM {source} ORDER BY {', '.join(map(quote, order))}"
-
-
-def rows_digest_update(digest: Any, arrays: list[Any]) -> None:
-    """Feed one chunk of rows to the rows' SHA-256 (docs/data-sources.md defines the encoding).
-
-    Each row is its values as text, in the selected order, joined by tabs and ended by a
-    newline, as PostgreSQL's COPY text format writes them: NULL as `\\N`, and backslash,
-    tab, newline and carriage return escaped. A value's text is Arrow's cast to string:
-    integers in decimal, reals in the shortest form that reads back exactly, numerics as
-    written, timestamps in ISO 8601. Chunk boundaries do not change the digest.
-    """
-    import numpy as np
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    texts = []
-    for array in arrays:
-        text = pc.cast(array, pa.string())
-        for raw, escaped in (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r")):
-            text = pc.replace_substring(text, raw, escaped)
-        texts.append(pc.fill_null(text, NULL_TEXT))
-    lines = pc.binary_join_element_wise(pc.binary_join_element_wise(*texts, "\t"), "", "\n")
-    lines = lines.cast(pa.large_string())  # 64-bit offsets, whatever the chunk's size
-    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)
-    start, end = offsets[lines.offset], offsets[lines.offset + len(lines)]
-    digest.update(memoryview(lines.buffers()[2])[start:end])
 
 
 # --------------------------------------------------------------------------- connecting
@@ -301,70 +272,26 @@ def _columns(connection: sa.Connection, source: str, url: sa.URL, label: str) ->
     return names
 
 
-def _chunks(connection: sa.Connection, query: str, url: sa.URL, label: str) -> Iterator[list[tuple]]:
-    """The rows of `query`, `ROWS_PER_FETCH` at a time, through a server-side cursor."""
-    with _errors(url, label, "the query"):
-        streamed = connection.execution_options(stream_results=True, yield_per=ROWS_PER_FETCH)
-        result = streamed.exec_driver_sql(query)
-        try:
-            for partition in result.partitions(ROWS_PER_FETCH):
-                yield [tuple(row) for row in partition]
-        finally:
-            result.close()
-
-
 def _read_rows(
     connection: sa.Connection, query: str, columns: list[str], url: sa.URL, label: str
 ) -> tuple[Any, str, int]:
-    """The result as one Arrow table (strings dictionary-encoded), the rows' SHA-256, and how many rows."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
+    """The result as one Arrow table, the rows' SHA-256 and their count, through the driver's own cursor.
 
-    digest = hashlib.sha256()
-    parts: list[list[Any]] = [[] for _ in columns]
-    rows = 0
-    for chunk in _chunks(connection, query, url, label):
-        arrays = [_array(values, column, label, rows) for values, column in zip(zip(*chunk), columns)]
-        rows += len(chunk)
-        del chunk
-        rows_digest_update(digest, arrays)
-        for part, array in zip(parts, arrays):
-            part.append(pc.dictionary_encode(array) if pa.types.is_string(array.type) else array)
+    PostgreSQL's is a server-side (named) cursor, so the server sends `ROWS_PER_FETCH` rows per
+    round trip and the client never holds more than one chunk of Python values.
+    """
+    raw = connection.connection.driver_connection
+    assert raw is not None
+    with _errors(url, label, "the query"):
+        cursor = raw.cursor("reportgen_ratings") if url.get_backend_name() == "postgresql" else raw.cursor()
+        try:
+            cursor.execute(query)
+            table, digest, rows = collect(cursor_chunks(cursor, columns, label), columns)
+        finally:
+            cursor.close()
     if rows == 0:
         raise InputError(f"{label}: the query returned no rows")
-    table = pa.table({column: _joined(part) for column, part in zip(columns, parts)})
-    return table, digest.hexdigest(), rows
-
-
-def _array(values: tuple, column: str, label: str, before: int) -> Any:
-    """One chunk of one column as an Arrow array: typed where the values agree, text where they are mixed."""
-    import pyarrow as pa
-
-    try:
-        array = pa.array(values)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):  # SQLite lets one column mix numbers and text
-        array = pa.array([None if v is None else str(v) for v in values], type=pa.string())
-    if pa.types.is_binary(array.type) or pa.types.is_large_binary(array.type):
-        first = next(i for i, v in enumerate(values) if v is not None)
-        raise InputError(
-            f"{label}: row {before + first + 1}: column '{column}' holds bytes (a BLOB), not text or numbers"
-        )
-    return array
-
-
-def _joined(arrays: list[Any]) -> Any:
-    """A column's chunks as one chunked array: all NULL chunks take the others' type, mixed types become text."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    types = {a.type for a in arrays if not pa.types.is_null(a.type)}
-    if not types:
-        return pa.chunked_array(arrays, type=pa.null())
-    if len(types) == 1:
-        kind = types.pop()
-        return pa.chunked_array([pa.nulls(len(a), kind) if pa.types.is_null(a.type) else a for a in arrays], kind)
-    text = [pc.cast(a.dictionary_decode() if pa.types.is_dictionary(a.type) else a, pa.string()) for a in arrays]
-    return pa.chunked_array([pc.dictionary_encode(a) for a in text])
+    return table, digest, rows
 
 
 def _items(connection: sa.Connection, spec: DbData, url: sa.URL, label: str) -> dict[Any, str]:
@@ -380,7 +307,8 @@ def _items(connection: sa.Connection, spec: DbData, url: sa.URL, label: str) -> 
         raise InputError(f"the items query: missing column(s) {', '.join(missing)}; found {', '.join(found)}")
     quote = connection.dialect.identifier_preparer.quote_identifier
     select = f"SELECT {quote(spec.item_col)}, {quote(spec.title_col)} FROM {source}"
-    rows = [row for chunk in _chunks(connection, select, url, "the items query") for row in chunk]
+    with _errors(url, "the items query", "the query"):
+        rows = [tuple(row) for row in connection.exec_driver_sql(select)]
     if not rows:
         raise InputError("the items query returned no rows")
     items: pd.DataFrame = pd.DataFrame(rows, columns=[spec.item_col, spec.title_col], dtype=object)

@@ -5,7 +5,7 @@ pandas `Categorical` with sorted categories (int codes, one string per distinct
 value, so 25 million ratings stay small), `rating` is float64, `timestamp` (only
 where the data has times: ML-100k, or an own file's `time_col`) int64 epoch
 seconds, UTC, and the index is
-the line (or Parquet row) each rating came from, for error messages. Hand-made
+the line (or Parquet or database row) each rating came from, for error messages. Hand-made
 frames with plain columns are accepted by every consumer too.
 """
 

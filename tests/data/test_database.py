@@ -92,11 +92,15 @@ def _everything_in(folder: Path) -> str:
 # --------------------------------------------------------------------------- the same ratings, wherever they live
 
 
-def test_a_csv_an_sqlite_file_and_postgresql_read_to_the_same_table(tmp_path: Path, pg: PgServer) -> None:
+def test_a_csv_an_sqlite_file_and_postgresql_read_to_the_same_table(
+    tmp_path: Path, pg: PgServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     rows = ratings_rows()
     csv = data.load(OwnData(ratings=write_csv(tmp_path / "ratings.csv", rows)), download=None)
     sqlite = data.load(DbData(url=f"sqlite:///{write_sqlite(tmp_path / 'r.db', rows)}", table="ratings"), download=None)
-    postgres = data.load(DbData(url=pg.url(), query="SELECT * FROM ratings"), download=None)
+    monkeypatch.setenv("PGPASSWORD", pg.password)  # libpq's own: the URL needs no password
+    no_password = f"postgresql://{pg.user}@{pg.host}:{pg.port}/{pg.database}"
+    postgres = data.load(DbData(url=no_password, query="SELECT * FROM ratings"), download=None)
     for read in (sqlite, postgres):
         assert list(read.frame.index) == list(range(1, len(rows) + 1))  # "row N", counted from 1
         pd.testing.assert_frame_equal(read.frame.reset_index(drop=True), csv.frame.reset_index(drop=True))
