@@ -430,3 +430,30 @@ def test_a_missing_driver_names_the_extra_that_installs_it(
         "pip install 'reportgen[postgres]'",
     )
     assert "hunter2" not in result.output
+
+
+def test_a_database_run_reads_back_and_renders_the_same_page(tmp_path: Path) -> None:
+    """report.json's `database` is read back (reportgen render) to the same page and report.md."""
+    db = write_sqlite(tmp_path / "r.db", ratings_rows(40, 12))
+    out = tmp_path / "out"
+    built = invoke(
+        "build", "--output", out, "--quiet", *FAST, "--db", f"sqlite:///{db}", "--query", "SELECT * FROM ratings"
+    )
+    assert built.exit_code == 0, built.output
+    again = tmp_path / "again"
+    rendered = invoke("render", out / "latest", "--output", again)
+    assert rendered.exit_code == 0, rendered.output
+    for name in ("report.html", "report.md", "report.json"):
+        assert (again / name).read_bytes() == (out / name).read_bytes(), name
+    assert "sqlite database <code>r.db</code>" in (again / "report.html").read_text()
+
+
+def test_the_url_from_a_config_file_finds_its_sqlite_file_beside_it(tmp_path: Path) -> None:
+    folder = tmp_path / "nightly"
+    folder.mkdir()
+    write_sqlite(folder / "r.db", ratings_rows(40, 12))
+    config = folder / "nightly.toml"
+    config.write_text('db = "sqlite:///r.db"\ntable = "ratings"\n')
+    result = invoke("build", "--config", config, "--output", tmp_path / "out", "--quiet", *FAST)
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "out" / "report.json").read_text())["dataset"]["database"]["name"] == "r.db"
