@@ -103,7 +103,7 @@ def build(**opts: Any) -> None:
     Every run is also kept under OUTPUT/runs/<UTC time>/, and the report compares
     itself with the previous run.
 
-    Without --data or --ratings it reads MovieLens 100k (`reportgen datasets`
+    Without --data, --ratings or --db it reads MovieLens 100k (`reportgen datasets`
     says from where). Every option can come from a --config file or a
     REPORTGEN_<OPTION> variable; the command line wins, then the environment.
     With SOURCE_DATE_EPOCH set, the files are byte-identical between runs.
@@ -114,6 +114,8 @@ def build(**opts: Any) -> None:
       reportgen build --data ~/Downloads/ml-100k.zip --epochs 10 --output /tmp/r
       reportgen build --ratings export.csv --user-col customer --item-col sku \\
                       --rating-col stars --items products.csv --title-col name
+      reportgen build --db sqlite:///shop.db --table ratings
+      REPORTGEN_DB=postgresql://reports@db/shop reportgen build --query 'SELECT …'
       reportgen build --config nightly.toml --fail-on-regression 5 --quiet
 
     \b

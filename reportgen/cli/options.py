@@ -117,7 +117,8 @@ source_options = _apply(
     option(
         "--query",
         metavar="SQL",
-        help="With --db: a SELECT whose rows are the ratings (read in the order of the columns mapped below).",
+        help="With --db: a SELECT whose rows are the ratings (read ordered by user, item, time, rating and title, "
+        "whatever its own order, so the split and the rows' SHA-256 repeat).",
     ),
     option("--table", metavar="NAME", help="With --db: read a whole table or view (schema.table for a schema)."),
     option(
