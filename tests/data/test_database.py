@@ -280,6 +280,13 @@ def _unsupported(tmp: Path):
     )
 
 
+def _not_a_url(tmp: Path):
+    return ["--db", "shop.db", "--table", "ratings"], (
+        "Error: --db is not a database URL: give sqlite:///path/to/file.db or postgresql://user@host:port/database "
+        "(the password from PGPASSWORD or ~/.pgpass)"
+    )
+
+
 def _db_with_ratings(tmp: Path):
     csv = write_csv(tmp / "ratings.csv", ratings_rows(5, 5))
     return ["--db", f"sqlite:///{_sqlite(tmp)}", "--table", "ratings", "--ratings", csv], (
@@ -321,6 +328,7 @@ SQLITE_CASES: list[tuple[str, Case]] = [
     ("a column of the wrong type", _wrong_type),
     ("not an SQLite file", _not_a_database),
     ("unsupported database", _unsupported),
+    ("not a URL", _not_a_url),
     ("--db with --ratings", _db_with_ratings),
     ("--query without --db", _query_without_db),
     ("--db without --query or --table", _db_without_query),
