@@ -306,7 +306,8 @@ def _items(connection: sa.Connection, spec: DbData, url: sa.URL, label: str) -> 
     if missing:
         raise InputError(f"the items query: missing column(s) {', '.join(missing)}; found {', '.join(found)}")
     quote = connection.dialect.identifier_preparer.quote_identifier
-    select = f"SELECT {quote(spec.item_col)}, {quote(spec.title_col)} FROM {source}"
+    item, title = quote(spec.item_col), quote(spec.title_col)
+    select = f"SELECT {item}, {title} FROM {source} ORDER BY {item}, {title}"  # an item titled twice: always the same
     with _errors(url, "the items query", "the query"):
         rows = [tuple(row) for row in connection.exec_driver_sql(select)]
     if not rows:
