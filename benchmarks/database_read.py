@@ -13,7 +13,9 @@ temporary folder, a free port), loads benchmarks/.data/planted-<size>.csv into a
 - postgresql: `database.read_database` on the table (SQLAlchemy + psycopg 3, a server-side cursor,
   ORDER BY user, item, rating, chunks of `ROWS_PER_FETCH` rows hashed and typed as they come);
 - psycopg: the driver alone on the same ordered query, rows fetched and dropped (the floor of the above);
-- adbc (with --adbc DIR): ADBC's PostgreSQL driver on the same query, straight into one Arrow table.
+- adbc (with --adbc DIR): ADBC's PostgreSQL driver on the same query, straight into one Arrow table;
+- adbc+typed (with --adbc DIR): ADBC's Arrow batches streamed through reportgen's hash and typed
+  read, what an ADBC path for `--db postgresql://` would cost.
 
 For each: wall seconds, peak RSS (MiB) and the 1-minute load average when it ended.
 """
@@ -54,11 +56,20 @@ elif kind == "psycopg":  # the driver alone: the same query, rows fetched and dr
         cursor.execute(ORDERED)
         while chunk := cursor.fetchmany(50_000):
             rows += len(chunk)
-else:  # adbc: the same query straight into an Arrow table (COPY binary, parsed in C++)
+elif kind == "adbc":  # the same query straight into an Arrow table (COPY binary, parsed in C++)
     import adbc_driver_postgresql.dbapi as adbc
     with adbc.connect(where) as conn, conn.cursor() as cursor:
         cursor.execute(ORDERED)
         rows = cursor.fetch_arrow_table().num_rows
+else:  # adbc+typed: ADBC's Arrow batches through reportgen's hash and typed read, as an ADBC path would
+    import adbc_driver_postgresql.dbapi as adbc
+    from reportgen.data.sqlrows import collect
+    from reportgen.data.tables import Layout, read_arrow
+    with adbc.connect(where) as conn, conn.cursor() as cursor:
+        cursor.execute(ORDERED)
+        batches = ([b.column(i) for i in range(b.num_columns)] for b in cursor.fetch_record_batch())
+        table, digest, rows = collect(batches, ["user", "item", "rating"])
+    frame, _ = read_arrow(table, Layout("ratings", ",", "utf-8", "user", "item", "rating"))
 seconds = time.perf_counter() - started
 print(json.dumps({"seconds": seconds, "rows": rows,
                   "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
@@ -103,7 +114,8 @@ def main() -> None:
             print(f"{size}: loaded with COPY in {time.perf_counter() - started:.1f} s (load {os.getloadavg()[0]:.2f})")
             reads = [("parquet", str(parquet), None)] if parquet.is_file() else []
             reads += [("postgresql", server.url(), None), ("psycopg", server.url(), None)]
-            reads += [("adbc", server.url(), args.adbc)] if args.adbc is not None else []
+            if args.adbc is not None:
+                reads += [("adbc", server.url(), args.adbc), ("adbc+typed", server.url(), args.adbc)]
             for kind, where, extra in reads:
                 shown = read_once(kind, where, extra_path=extra)
                 print(
