@@ -1,8 +1,9 @@
 # The two commands a newcomer runs on a fresh machine: `make report` and `make test`.
 # Both create .venv (once; it is reused while pyproject.toml is unchanged) and install
-# the project, its test tools and the offline copy of MovieLens 100k. `make test` also
-# installs the page checkers (Nu HTML Checker, axe-core) from npm into .cache/npm;
-# the browser itself is Debian's chromium (`.ci/run` installs it in CI).
+# the project, its test tools, the PostgreSQL driver (the `postgres` extra) and the offline
+# copy of MovieLens 100k. `make test` also installs the page checkers (Nu HTML Checker,
+# axe-core) from npm into .cache/npm; the browser itself is Debian's chromium
+# (`.ci/run` installs it in CI).
 
 PYTHON ?= python3
 VENV   := .venv
@@ -35,7 +36,7 @@ install: $(STAMP)
 # --no-deps: it is a data carrier only and is never imported (see ARCHITECTURE.md, data/sources.py).
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(PIP) install --editable '.[test]'
+	$(PIP) install --editable '.[test,postgres]'
 	$(PIP) install --no-deps recbole==1.2.1
 	touch $@
 

@@ -4,7 +4,7 @@ The Python API, for a notebook or a script (no click needed)::
 
     from reportgen import load, fit, analyse, make_report, render_html
 
-    ratings = load()                      # MovieLens 100k (or load(OwnData(...)))
+    ratings = load()                      # MovieLens 100k (or load(OwnData(...)), load(DbData(...)))
     report = make_report(ratings)         # train, analyse, draw: a Report in memory
     html = render_html(report)            # the self-contained page, as a string
 
@@ -23,6 +23,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "load": "reportgen.data",
     "OwnData": "reportgen.data",
+    "DbData": "reportgen.data",
     "Ratings": "reportgen.data",
     "fit": "reportgen.train",
     "TrainConfig": "reportgen.train",

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from reportgen import __version__, analysis, data, train
 from reportgen.analysis import defaults
-from reportgen.data import Downloader, OwnData, Ratings, download_with_fastai
+from reportgen.data import DbData, Downloader, OwnData, Ratings, download_with_fastai
 from reportgen.data.documents import REPORT_BYTES
 from reportgen.data.files import UnreadableFile, sha256_file
 from reportgen.data.types import check_ratings
@@ -50,7 +50,7 @@ class BuildOptions:
     leaves durations out, so two runs give byte-identical files.
     """
 
-    source: Path | OwnData | None = None
+    source: Path | OwnData | DbData | None = None
     output: Path = Path("output")
     train: train.TrainConfig = train.TrainConfig()
     item_key: str = "title"
@@ -79,15 +79,19 @@ class BuildResult:
 def summarise(ratings: Ratings) -> DatasetSummary:
     """What the report says about the data: file names, sizes and checksums, but no folder of this machine."""
     p = ratings.provenance
-    files = [data_file("ratings", p.ratings_file, p.sha256)]
+    if p.database is not None:  # no file: the database by name, the SHA-256 of the rows read
+        files = [DataFile("ratings", p.database.name, None, p.sha256)]
+    else:
+        files = [data_file("ratings", p.ratings_file, p.sha256)]
     if p.items_file and p.items_file != p.ratings_file:
         files.append(data_file("titles", p.items_file))
     return DatasetSummary(
         name=p.name,
         source=p.source,
-        location=Path(p.location.partition("!")[0]).name or p.location,
+        location=p.location if p.database is not None else Path(p.location.partition("!")[0]).name or p.location,
         files=tuple(files),
         columns=p.columns,
+        database=p.database,
         n_ratings=ratings.n_ratings,
         n_users=ratings.n_users,
         n_items=ratings.n_items,

@@ -47,6 +47,8 @@ INNER = {
         "cells",
         "tables",
         "readers",
+        "sqlrows",
+        "database",
         "dataset",
     ),
     "reportgen.train": (
@@ -75,7 +77,7 @@ INNER = {
     "reportgen.runs": ("files", "lock", "outputs", "history"),
     "reportgen.render": ("formatting", "labels", "figures", "history", "html", "markdown"),
     "reportgen.render.figures": ("svg", "scatter", "report", "quality", "history"),
-    "reportgen.cli": ("process", "options", "config"),
+    "reportgen.cli": ("process", "options", "sources", "config"),
 }
 # Which modules may import a library the design gives one owner (a prefix owns its subpackage).
 OWNERS = {
@@ -87,6 +89,9 @@ OWNERS = {
     "fastai": ("reportgen.train", "reportgen.data.sources"),  # sources: fastai's download of ml-100k
     "fastcore": ("reportgen.train",),
     "safetensors": ("reportgen.train.kept",),
+    "sqlalchemy": ("reportgen.data.database",),  # the one reader of SQL databases
+    "psycopg": ("reportgen.data.database",),
+    "sqlite3": ("reportgen.data.database",),
 }
 
 

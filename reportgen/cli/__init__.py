@@ -22,7 +22,6 @@ from reportgen import __version__
 from reportgen.cli.config import config_option
 from reportgen.cli.options import (
     build_options,
-    check_source_options,
     flag,
     option,
     output_options,
@@ -30,6 +29,7 @@ from reportgen.cli.options import (
     training_options,
 )
 from reportgen.cli.process import Stopped, TrainingProgress, configure_logging, stop_on_signals
+from reportgen.cli.sources import check_source_options
 from reportgen.errors import InputError, ReportgenError
 from reportgen.train import distributed
 
@@ -103,7 +103,7 @@ def build(**opts: Any) -> None:
     Every run is also kept under OUTPUT/runs/<UTC time>/, and the report compares
     itself with the previous run.
 
-    Without --data or --ratings it reads MovieLens 100k (`reportgen datasets`
+    Without --data, --ratings or --db it reads MovieLens 100k (`reportgen datasets`
     says from where). Every option can come from a --config file or a
     REPORTGEN_<OPTION> variable; the command line wins, then the environment.
     With SOURCE_DATE_EPOCH set, the files are byte-identical between runs.
@@ -114,6 +114,8 @@ def build(**opts: Any) -> None:
       reportgen build --data ~/Downloads/ml-100k.zip --epochs 10 --output /tmp/r
       reportgen build --ratings export.csv --user-col customer --item-col sku \\
                       --rating-col stars --items products.csv --title-col name
+      reportgen build --db sqlite:///shop.db --table ratings
+      REPORTGEN_DB=postgresql://reports@db/shop reportgen build --query 'SELECT …'
       reportgen build --config nightly.toml --fail-on-regression 5 --quiet
 
     \b
@@ -131,7 +133,7 @@ def build(**opts: Any) -> None:
     interactive = sys.stderr.isatty() and sys.stdout.isatty()
     leader = distributed.is_leader()  # rank 0 of a torchrun world, or a process alone
     configure_logging(quiet=opts["quiet"] or not leader, interactive=interactive)
-    check_source_options(ctx, data=opts["data"], ratings=opts["ratings"])
+    check_source_options(ctx, data=opts["data"], ratings=opts["ratings"], db=opts["db"])
     source_date = _source_date()
     from reportgen.runs.outputs import latest_run
 

@@ -19,8 +19,9 @@ from reportgen.cli.options import option
 def load_config(ctx: click.Context, path: Path | None) -> None:
     """Make a TOML file's values the defaults of this command (below env vars and the command line).
 
-    Keys are option names (`epochs`, `y-range` or `y_range`); relative paths are
-    taken from the config file's folder, so a crontab can name just the file.
+    Keys are option names (`epochs`, `y-range` or `y_range`); relative paths (and an
+    SQLite URL's relative file) are taken from the config file's folder, so a crontab can
+    name just the file.
     """
     if path is None:
         return
@@ -51,12 +52,23 @@ def load_config(ctx: click.Context, path: Path | None) -> None:
             if not value.strip():
                 raise refuse(key, "the path is empty")
             value = str((path.parent / value).resolve()) if not Path(value).is_absolute() else value
+        if name == "db" and isinstance(value, str):
+            value = _sqlite_from(path.parent, value)
         try:
             param.type_cast_value(ctx, value)  # checked here, so an error names the file, not an env var
         except click.BadParameter as exc:
             raise refuse(key, exc.message) from None
         defaults[name] = value
     ctx.default_map = {**(ctx.default_map or {}), **defaults}
+
+
+def _sqlite_from(folder: Path, url: str) -> str:
+    """An SQLite URL's relative file (`sqlite:///shop.db`) taken from the config file's folder, as paths are."""
+    prefix = "sqlite:///"
+    file = url[len(prefix) :] if url.startswith(prefix) else ""
+    if not file or file.startswith("/") or file.startswith(":memory:"):
+        return url
+    return prefix + str((folder / file).resolve())
 
 
 def _toml_problem(ctx: click.Context, param: click.Parameter, value: Any) -> str | None:

@@ -107,19 +107,39 @@ source_options = _apply(
         type=click.Path(exists=True, dir_okay=False, path_type=Path),
         help="With --ratings: a file of item titles, joined on the item column.",
     ),
-    option("--user-col", default="user", help="With --ratings: the user id column."),
-    option("--item-col", default="item", help="With --ratings: the item id column."),
-    option("--rating-col", default="rating", help="With --ratings: the rating column."),
+    option(
+        "--db",
+        metavar="URL",
+        help="Read the ratings from a database instead: sqlite:///path/to/file.db, or "
+        "postgresql://user@host:port/name (pip install 'reportgen[postgres]'; the password from PGPASSWORD, "
+        "~/.pgpass or this variable, never the command line). With --query or --table.",
+    ),
+    option(
+        "--query",
+        metavar="SQL",
+        help="With --db: a SELECT whose rows are the ratings (read ordered by user, item, time, rating and title, "
+        "whatever its own order, so the split and the rows' SHA-256 repeat).",
+    ),
+    option("--table", metavar="NAME", help="With --db: read a whole table or view (schema.table for a schema)."),
+    option(
+        "--items-query",
+        metavar="SQL",
+        help="With --db: a SELECT of item id and title (--item-col, --title-col), the twin of --items.",
+    ),
+    option("--user-col", default="user", help="With --ratings or --db: the user id column."),
+    option("--item-col", default="item", help="With --ratings or --db: the item id column."),
+    option("--rating-col", default="rating", help="With --ratings or --db: the rating column."),
     option(
         "--title-col",
         default="title",
-        help="With --ratings: the title column (in the ratings or --items file); without titles the item id is the label.",
+        help="With --ratings or --db: the title column (in the ratings, --items or --items-query); "
+        "without titles the item id is the label.",
     ),
     option(
         "--time-col",
         default=None,
-        help="With --ratings: the column of each rating's time (epoch seconds, or ISO dates or date-times, "
-        "with or without a zone; UTC where none), for --split time.",
+        help="With --ratings or --db: the column of each rating's time (epoch seconds, or ISO dates or "
+        "date-times, with or without a zone; UTC where none), for --split time.",
     ),
     option("--sep", help="With --ratings: the field separator.  [default: by extension]"),
     option("--encoding", default="utf-8", help="With --ratings: the text encoding, e.g. latin-1."),
@@ -287,8 +307,20 @@ output_options = _apply(
 def build_options(opts: dict[str, Any], *, progress: bool, source_date: dt.datetime | None) -> Any:
     from reportgen import data, pipeline
 
-    source: Path | data.OwnData | None = opts["data"]
-    if opts["ratings"] is not None:
+    source: Path | data.OwnData | data.DbData | None = opts["data"]
+    if opts["db"] is not None:
+        source = data.DbData(
+            url=opts["db"],
+            query=opts["query"],
+            table=opts["table"],
+            items_query=opts["items_query"],
+            user_col=opts["user_col"],
+            item_col=opts["item_col"],
+            rating_col=opts["rating_col"],
+            title_col=opts["title_col"],
+            time_col=opts["time_col"],
+        )
+    elif opts["ratings"] is not None:
         source = data.OwnData(
             ratings=opts["ratings"],
             items=opts["items"],
@@ -320,15 +352,6 @@ def build_options(opts: dict[str, Any], *, progress: bool, source_date: dt.datet
     )
 
 
-def _own_data_options() -> tuple[str, ...]:
-    """The options that only mean something with --ratings: OwnData's fields but the file itself."""
-    from dataclasses import fields
-
-    from reportgen.data.types import OwnData
-
-    return tuple(f.name for f in fields(OwnData) if f.name != "ratings")
-
-
 def _train_config(opts: dict[str, Any]) -> Any:
     """The preset's settings, overridden by every hyper-parameter the user gave (anywhere)."""
     from reportgen.train.config import TrainConfig
@@ -343,26 +366,3 @@ def _train_config(opts: dict[str, Any]) -> Any:
         given["y_range"] = None  # derived from the data by the train stage
     run = {name: opts[name] for name in RUN_FIELDS if name != "preset"}
     return TrainConfig.from_preset(opts["preset"], **given, **run, split=opts["split"])
-
-
-def check_source_options(ctx: click.Context, *, data: Path | None, ratings: Path | None) -> None:
-    """--data and --ratings exclude each other; the reading options belong to --ratings."""
-    if data is not None and ratings is not None:
-        raise click.UsageError(
-            "--data and --ratings cannot be used together: --data reads a GroupLens ml-100k folder "
-            "or zip, --ratings your own ratings file"
-        )
-    if ratings is None:
-        given = [
-            name
-            for name in _own_data_options()
-            if ctx.get_parameter_source(name)
-            in (
-                click.core.ParameterSource.COMMANDLINE,
-                click.core.ParameterSource.ENVIRONMENT,
-                click.core.ParameterSource.DEFAULT_MAP,
-            )
-        ]
-        if given:
-            flags = ", ".join(flag(name) for name in given)
-            raise click.UsageError(f"{flags} only apply to your own data: add --ratings FILE")

@@ -1,4 +1,4 @@
-"""Load stage: ratings from MovieLens 100k or the user's own file, as one checked `Ratings` table.
+"""Load stage: ratings from MovieLens 100k, the user's own file or database, as one checked `Ratings` table.
 
 The public face of the stage; its modules, lowest first (a module imports only those
 before it, tests/test_architecture.py holds the order):
@@ -13,6 +13,7 @@ before it, tests/test_architecture.py holds the order):
 - `cells`: single cells checked (blank, ids, the line a value stands on)
 - `tables`: typed, checked columns in bounded memory (pyarrow's fast read, the careful read that names a bad line)
 - `readers`: the three layouts (GroupLens, recbole, own exports) into `Ratings`
+- `database`: ratings from an SQL database (SQLite, PostgreSQL) through SQLAlchemy, streamed, hashed by row
 - `dataset`: the dataset policy (item key, duplicates, enough to learn from) and `load`
 
 Importing this package loads neither pandas nor pyarrow: `reportgen datasets` answers fast.
@@ -20,10 +21,12 @@ Importing this package loads neither pandas nor pyarrow: `reportgen datasets` an
 
 from reportgen.data.dataset import DUPLICATE_POLICIES, ITEM_KEYS, MIN_ITEMS, finalise, load
 from reportgen.data.sources import CITATION, ML100K, Downloader, candidates, data_path_problem, download_with_fastai
-from reportgen.data.types import OwnData, Provenance, Ratings
+from reportgen.data.types import DatabaseRead, DbData, OwnData, Provenance, Ratings
 
 __all__ = [
     "CITATION",
+    "DatabaseRead",
+    "DbData",
     "DUPLICATE_POLICIES",
     "ITEM_KEYS",
     "MIN_ITEMS",

@@ -16,6 +16,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from reportgen.data import sources
+from reportgen.data.database import read_database
 from reportgen.data.readers import (
     read_grouplens,
     read_ratings_file,
@@ -31,7 +32,7 @@ from reportgen.data.sources import (
     download_with_fastai,
 )
 from reportgen.data.titles import cap_titles, clean_titles, with_cut_note
-from reportgen.data.types import OwnData, Ratings
+from reportgen.data.types import DbData, OwnData, Ratings
 from reportgen.errors import DataNotFoundError, InputError, setting
 
 if TYPE_CHECKING:
@@ -49,13 +50,13 @@ MIN_ITEMS = 3
 
 
 def load(
-    source: Path | OwnData | None = None,
+    source: Path | OwnData | DbData | None = None,
     download: Downloader | None = download_with_fastai,
     *,
     item_key: str = "title",
     duplicates: str = "last",
 ) -> Ratings:
-    """Read ratings: an own file, a GroupLens folder/zip, or the first source of ml-100k.
+    """Read ratings: an own file, a database's query, a GroupLens folder/zip, or the first source of ml-100k.
 
     `download=None` forbids the network step. `item_key` says what the model
     treats as one item; `duplicates` what to do with repeated (user, item) pairs:
@@ -63,6 +64,8 @@ def load(
     """
     if isinstance(source, OwnData):
         raw = read_ratings_file(source)
+    elif isinstance(source, DbData):
+        raw = read_database(source)
     elif source is not None:
         raw = read_grouplens(source, source=SOURCE_PATH)
     else:

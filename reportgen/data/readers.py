@@ -150,7 +150,7 @@ def read_ratings_file(spec: OwnData) -> Ratings:
     """Read a user's own ratings export (CSV, TSV, whitespace text, Parquet, .gz or .zip)."""
     path = regular_file(spec.ratings)
     name = str(path)
-    _check_distinct_columns(spec, name)
+    check_distinct_columns(spec, name)
     kind, sep = _format(path, spec.sep)
     layout = Layout(
         name,
@@ -364,7 +364,7 @@ def _sha256_stream(open_stream: Opener, zip_path: Path) -> str:
         raise InputError(f"{zip_path}: cannot read the zip ({exc})") from exc
 
 
-def _check_distinct_columns(spec: OwnData, name: str) -> None:
+def check_distinct_columns(spec: OwnData, name: str) -> None:
     """User, item and rating each need a column of their own: one column in two roles is a mistake."""
     roles = (("user_col", spec.user_col), ("item_col", spec.item_col), ("rating_col", spec.rating_col))
     for i, (first, column) in enumerate(roles):

@@ -5,7 +5,7 @@ pandas `Categorical` with sorted categories (int codes, one string per distinct
 value, so 25 million ratings stay small), `rating` is float64, `timestamp` (only
 where the data has times: ML-100k, or an own file's `time_col`) int64 epoch
 seconds, UTC, and the index is
-the line (or Parquet row) each rating came from, for error messages. Hand-made
+the line (or Parquet or database row) each rating came from, for error messages. Hand-made
 frames with plain columns are accepted by every consumer too.
 """
 
@@ -33,6 +33,18 @@ class Provenance:
     sha256: str
     items_file: str | None = None  # where titles came from, if not the ratings file
     columns: tuple[tuple[str, str], ...] = ()  # (role, column) for own files, e.g. ("user", "uid")
+    database: DatabaseRead | None = None  # ratings read from a database (`sha256` then hashes the rows read)
+
+
+@dataclass(frozen=True)
+class DatabaseRead:
+    """Ratings read from an SQL database, as a report may show it: never a host, port, user, password or folder."""
+
+    kind: str  # "sqlite" or "postgresql"
+    name: str  # the database's name; for SQLite the file's name alone
+    query: str  # the query that was run, its ORDER BY included
+    rows: int  # rows the query returned
+    items_query: str | None = None  # the query titles came from (`items_query`)
 
 
 @dataclass(frozen=True)
@@ -80,7 +92,7 @@ class Ratings:
 
     @property
     def is_movielens(self) -> bool:
-        return self.provenance.name == ML100K
+        return self.provenance.name == ML100K and self.provenance.database is None
 
 
 def check_ratings(value: object) -> None:
@@ -109,3 +121,21 @@ class OwnData:
     sep: str | None = None  # default: by extension (, for .csv, tab for .tsv, whitespace for .txt/.data)
     encoding: str = "utf-8"
     time_col: str | None = None  # the rating's time (epoch seconds or ISO dates), for `split="time"`
+
+
+@dataclass(frozen=True)
+class DbData:
+    """Ratings in an SQL database and how to read them (`build --db URL --query SQL` or `--table NAME`).
+
+    The URL may carry a password: it is left out of the repr and never shown but redacted.
+    """
+
+    url: str = field(repr=False)
+    query: str | None = None  # a SELECT whose rows are ratings; or
+    table: str | None = None  # a table (or view) read whole; `schema.table` names one in a schema
+    items_query: str | None = None  # a SELECT of item id and title, the database twin of `items`
+    user_col: str = "user"
+    item_col: str = "item"
+    rating_col: str = "rating"
+    title_col: str = "title"
+    time_col: str | None = None

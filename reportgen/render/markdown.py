@@ -54,9 +54,7 @@ def render_markdown(report: Report) -> str:
     lines = [
         f"## reportgen: {md(d.name)}, valid RMSE {fixed(m.valid_rmse, 4)}",
         "",
-        f"- **Data set:** {md(d.name)} ({md(d.files[0].name)}), {thousands(d.n_ratings, ',')} ratings, "
-        f"{thousands(d.n_users, ',')} users, {thousands(d.n_items, ',')} items",
-        f"- **SHA-256:** `{_hex(d.sha256)}`",
+        *_dataset(report),
         f"- **Generated:** {md(report.generated_at)} by reportgen {md(report.versions.get('reportgen', ''))}, "
         f"preset {md(report.config.preset)}, {md(report.config.epochs)} epochs, {md(report.config.factors)} factors",
         *_split(report),
@@ -80,6 +78,23 @@ def render_markdown(report: Report) -> str:
         "(`reportgen.load_model`).",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _dataset(report: Report) -> list[str]:
+    """The data set's lines: its name and size, and its file (or database and query) and SHA-256."""
+    d = report.dataset
+    counts = (
+        f"{thousands(d.n_ratings, ',')} ratings, {thousands(d.n_users, ',')} users, {thousands(d.n_items, ',')} items"
+    )
+    if d.database is None:
+        return [f"- **Data set:** {md(d.name)} ({md(d.files[0].name)}), {counts}", f"- **SHA-256:** `{_hex(d.sha256)}`"]
+    db = d.database
+    return [
+        f"- **Data set:** {md(db.name)} ({md(db.kind)} database), {counts}",
+        f"- **Query:** {md(db.query)}",
+        *([f"- **Titles from the query:** {md(db.items_query)}"] if db.items_query else []),
+        f"- **SHA-256 of the {thousands(db.rows, ',')} rows as read:** `{_hex(d.sha256)}`",
+    ]
 
 
 def _split(report: Report) -> list[str]:

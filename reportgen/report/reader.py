@@ -26,6 +26,7 @@ from reportgen.analysis.ranking import Coverage, RankingMetrics
 from reportgen.analysis.stats import Histogram
 from reportgen.data.documents import REPORT_BYTES, loads_json, read_json
 from reportgen.data.files import UnreadableFile
+from reportgen.data.types import DatabaseRead
 from reportgen.errors import InputError
 from reportgen.report.types import (
     SCHEMA_VERSION,
@@ -156,6 +157,7 @@ def _dataset(d: dict[str, Any]) -> DatasetSummary:
         item_key=d["item_key"],
         duplicates_dropped=d["duplicates_dropped"],
         columns=tuple(_obj(d["columns"]).items()),
+        database=DatabaseRead(**_obj(d["database"])) if d.get("database") is not None else None,
     )
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from reportgen import __version__
 from reportgen.analysis.findings import Analysis
 from reportgen.data.sources import CITATION
+from reportgen.data.types import DatabaseRead
 from reportgen.errors import finite, shown
 from reportgen.train.config import PRESETS, TrainConfig, describe_preset
 from reportgen.train.results import Metrics, Runtime
@@ -39,8 +40,8 @@ class DatasetSummary:
     """The data set as the report shows it: names, sizes and checksums, never the machine's paths."""
 
     name: str
-    source: str  # one of data.SOURCE_*: path, fastai-cache, recbole, download, file
-    location: str  # the folder, zip or file read, by its name alone
+    source: str  # one of data.SOURCE_*: path, fastai-cache, recbole, download, file, database
+    location: str  # the folder, zip or file read, by its name alone (a database: its name)
     files: tuple[DataFile, ...]  # the ratings file first
     n_ratings: int
     n_users: int
@@ -49,10 +50,11 @@ class DatasetSummary:
     item_key: str = "title"
     duplicates_dropped: int = 0
     columns: tuple[tuple[str, str], ...] = ()  # (role, column) for own files
+    database: DatabaseRead | None = None  # ratings from a database: its kind, name, query and rows
 
     @property
     def sha256(self) -> str:
-        """The SHA-256 of the ratings file: what tells two runs' data apart."""
+        """The SHA-256 of the ratings file (or of a database's rows as read): what tells two runs' data apart."""
         return self.files[0].sha256
 
 

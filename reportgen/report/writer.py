@@ -43,7 +43,8 @@ def to_json(report: Report) -> dict[str, Any]:
             "n_titles": d.n_titles,
             "item_key": d.item_key,
             "duplicates_dropped": d.duplicates_dropped,
-        },
+        }
+        | ({"database": asdict(d.database)} if d.database is not None else {}),
         "config": {**report.config.as_dict(), "top_n": report.top_n},
         "run": report.config.run_dict(),
         "metrics": {

@@ -43,6 +43,12 @@ class RunRow:
     split: str = "random"  # which split scored the run (report.json's `split.kind`; absent: random)
 
 
+def _dataset(doc: ReportDoc) -> str | None:
+    """The data set's name, and for a database its kind: `shop (postgresql)`."""
+    name, kind = doc.text("dataset", "name"), doc.text("dataset", "database", "kind")
+    return f"{name} ({kind})" if name is not None and kind is not None else name
+
+
 def _read_json(output: Path, name: str) -> ReportDoc:
     """runs/<name>/report.json, reached without following any link and read bounded; raises when it cannot be used."""
     path = Path(outputs.RUNS) / name / outputs.JSON_NAME
@@ -65,7 +71,7 @@ def read_run(entry: Path) -> RunRow:
         row = RunRow(
             name,
             generated_at=doc.text("generated_at"),
-            dataset=doc.text("dataset", "name"),
+            dataset=_dataset(doc),
             sha256=doc.text("dataset", "sha256"),
             n_ratings=doc.number("dataset", "n_ratings"),
             valid_rmse=doc.valid_rmse,
