@@ -45,6 +45,7 @@ INNER = {
         "types",
         "times",
         "cells",
+        "blocks",
         "tables",
         "readers",
         "dataset",

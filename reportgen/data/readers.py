@@ -11,6 +11,7 @@ import functools
 import io
 import zipfile
 import zlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
 
 # Own files: the separator each extension implies.
 TEXT_SEPARATORS = {".csv": ",", ".tsv": "\t", ".txt": r"\s+", ".data": r"\s+"}
+PARQUET_BATCH = 1 << 20  # rows per batch of a Parquet read: the row groups are read one after another
 # u.item's 19 genre flags, in column order after the IMDb URL (GroupLens' u.genre).
 GENRES = tuple(
     "unknown|Action|Adventure|Animation|Children's|Comedy|Crime|Documentary|Drama|Fantasy|Film-Noir|"
@@ -82,7 +84,7 @@ def read_grouplens(path: Path, source: str = SOURCE_PATH) -> Ratings:
         expected="expected tab-separated columns user, item, rating, timestamp",
         time=3,
     )
-    frame, _ = _zip_errors(path, lambda: read_text(open_ratings, layout))
+    frame = _zip_errors(path, lambda: read_text(open_ratings, layout)).frame
 
     items = _zip_errors(path, lambda: read_strings(open_items, items_name, sep="|", encoding="latin-1", header=False))
     if items.shape[1] < 2:
@@ -124,7 +126,7 @@ def read_recbole(folder: Path) -> Ratings:
         typed_header=True,
         time="timestamp",
     )
-    frame, _ = read_text(lambda: open_regular(ratings_path), layout)
+    frame = read_text(lambda: open_regular(ratings_path), layout).frame
 
     items = read_strings(lambda: open_regular(items_path), str(items_path), sep="\t", encoding="utf-8", header=True)
     items.columns = [str(c).split(":", 1)[0] for c in items.columns]
@@ -163,12 +165,13 @@ def read_ratings_file(spec: OwnData) -> Ratings:
         time=spec.time_col,
     )
     if kind == ".parquet":
-        frame, has_title = read_arrow(_parquet_table(path, layout), layout)
+        read = read_arrow(_parquet_batches(path, layout), layout)
         row_word = "row"
     else:
-        frame, has_title = read_text(functools.partial(open_text_source, path), layout)
+        read = read_text(functools.partial(open_text_source, path), layout, hashed=compression(path) is None)
         row_word = "line"
-    release_arrow_memory()  # the Arrow table is gone now
+    release_arrow_memory()  # the Arrow batches are gone now
+    frame, has_title = read.frame, read.has_title
     roles = {"user": spec.user_col, "item": spec.item_col, "rating": spec.rating_col}
     if spec.time_col is not None:
         roles["time"] = spec.time_col
@@ -194,7 +197,7 @@ def read_ratings_file(spec: OwnData) -> Ratings:
         source=SOURCE_FILE,
         location=name,
         ratings_file=name,
-        sha256=sha256_file(path),
+        sha256=read.sha256 or sha256_file(path),
         items_file=items_file,
         columns=tuple(roles.items()),
     )
@@ -281,8 +284,11 @@ def _format(path: Path, sep: str | None) -> tuple[str, str | None]:
     return kind, sep
 
 
-def _parquet_table(path: Path, layout: Layout) -> Any:
-    """Only the columns a rating needs, read straight from the file (a compressed one through memory)."""
+def _parquet_batches(path: Path, layout: Layout) -> Callable[[], Iterator[Any]]:
+    """The columns a rating needs, a row group at a time, straight from the file (a compressed one through memory).
+
+    The columns are checked at once; what is returned starts the batches again from the first row at each call.
+    """
     import pyarrow.parquet as pq
 
     name = layout.name
@@ -302,11 +308,18 @@ def _parquet_table(path: Path, layout: Layout) -> Any:
         if parquet.metadata.num_rows == 0:
             raise InputError(f"{name}: the file has no rows")
         wanted = [layout.user, layout.item, layout.rating] + [c for c in (layout.title, layout.time) if c in names]
-        return parquet.read(columns=wanted)
     except InputError:
         raise
     except Exception as exc:  # pyarrow raises many types for a damaged file
         raise InputError(f"{name}: cannot read the Parquet file ({type(exc).__name__}: {exc})") from exc
+
+    def batches() -> Iterator[Any]:
+        try:
+            yield from parquet.iter_batches(batch_size=PARQUET_BATCH, columns=wanted)
+        except Exception as exc:  # a damaged row group
+            raise InputError(f"{name}: cannot read the Parquet file ({type(exc).__name__}: {exc})") from exc
+
+    return batches
 
 
 def _items_table(spec: OwnData) -> tuple[pd.DataFrame, str]:
