@@ -80,6 +80,8 @@ def summarise(ratings: Ratings) -> DatasetSummary:
     """What the report says about the data: file names, sizes and checksums, but no folder of this machine."""
     p = ratings.provenance
     files = [data_file("ratings", p.ratings_file, p.sha256)]
+    if p.parts:  # a folder or glob of Parquet parts: by its name, how many parts and their size
+        files = [DataFile("ratings", f"{p.name} ({p.parts} Parquet parts)", p.size, p.sha256)]
     if p.items_file and p.items_file != p.ratings_file:
         files.append(data_file("titles", p.items_file))
     return DatasetSummary(

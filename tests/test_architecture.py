@@ -48,6 +48,7 @@ INNER = {
         "blocks",
         "tables",
         "readers",
+        "parts",
         "dataset",
     ),
     "reportgen.train": (

@@ -16,6 +16,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from reportgen.data import sources
+from reportgen.data.parts import is_parts, read_parquet_parts
 from reportgen.data.readers import (
     read_grouplens,
     read_ratings_file,
@@ -62,8 +63,8 @@ def load(
     treats as one item; `duplicates` what to do with repeated (user, item) pairs:
     keep the `last` rating of each, or raise (`error`).
     """
-    if isinstance(source, OwnData):
-        raw = read_ratings_file(source)
+    if isinstance(source, OwnData):  # one file, or a folder or glob of Parquet parts
+        raw = read_parquet_parts(source) if is_parts(source.ratings) else read_ratings_file(source)
     elif source is not None:
         raw = read_grouplens(source, source=SOURCE_PATH)
     else:

@@ -7,6 +7,7 @@ and labels every rating with its item's title.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import io
 import zipfile
@@ -37,7 +38,7 @@ from reportgen.data.sources import (
     SOURCE_RECBOLE,
     data_path_problem,
 )
-from reportgen.data.tables import Layout, Opener, read_arrow, read_strings, read_text, release_arrow_memory
+from reportgen.data.tables import Layout, Opener, Read, read_arrow, read_strings, read_text, release_arrow_memory
 from reportgen.data.titles import ids_as_titles, item_titles
 from reportgen.data.types import OwnData, Provenance, Ratings
 from reportgen.errors import InputError, setting
@@ -151,10 +152,20 @@ def read_recbole(folder: Path) -> Ratings:
 def read_ratings_file(spec: OwnData) -> Ratings:
     """Read a user's own ratings export (CSV, TSV, whitespace text, Parquet, .gz or .zip)."""
     path = regular_file(spec.ratings)
-    name = str(path)
-    _check_distinct_columns(spec, name)
     kind, sep = _format(path, spec.sep)
-    layout = Layout(
+    layout = own_layout(spec, str(path), sep)
+    if kind == ".parquet":
+        read = read_arrow(_parquet_batches(path, layout), layout)
+    else:
+        read = read_text(functools.partial(open_text_source, path), layout, hashed=compression(path) is None)
+    where = Provenance(path.name, SOURCE_FILE, str(path), str(path), read.sha256 or sha256_file(path))
+    return own_ratings(spec, read, where, row_word="row" if kind == ".parquet" else "line")
+
+
+def own_layout(spec: OwnData, name: str, sep: str | None = None) -> Layout:
+    """How an own export's columns are read, its roles' columns checked to be distinct."""
+    _check_distinct_columns(spec, name)
+    return Layout(
         name,
         sep or ",",
         spec.encoding,
@@ -164,13 +175,12 @@ def read_ratings_file(spec: OwnData) -> Ratings:
         spec.title_col,
         time=spec.time_col,
     )
-    if kind == ".parquet":
-        read = read_arrow(_parquet_batches(path, layout), layout)
-        row_word = "row"
-    else:
-        read = read_text(functools.partial(open_text_source, path), layout, hashed=compression(path) is None)
-        row_word = "line"
+
+
+def own_ratings(spec: OwnData, read: Read, provenance: Provenance, *, row_word: str) -> Ratings:
+    """An own export's table labelled with titles (its own, the --items file's, or the ids), with its provenance."""
     release_arrow_memory()  # the Arrow batches are gone now
+    name = provenance.ratings_file
     frame, has_title = read.frame, read.has_title
     roles = {"user": spec.user_col, "item": spec.item_col, "rating": spec.rating_col}
     if spec.time_col is not None:
@@ -192,15 +202,7 @@ def read_ratings_file(spec: OwnData) -> Ratings:
         items_file = str(spec.items)
     else:
         frame = frame.assign(title=ids_as_titles(frame["item"], notes))  # the id is the label
-    provenance = Provenance(
-        name=path.name,
-        source=SOURCE_FILE,
-        location=name,
-        ratings_file=name,
-        sha256=read.sha256 or sha256_file(path),
-        items_file=items_file,
-        columns=tuple(roles.items()),
-    )
+    provenance = dataclasses.replace(provenance, items_file=items_file, columns=tuple(roles.items()))
     return Ratings(frame=frame, provenance=provenance, row_word=row_word, notes=tuple(notes))
 
 

@@ -33,6 +33,8 @@ class Provenance:
     sha256: str
     items_file: str | None = None  # where titles came from, if not the ratings file
     columns: tuple[tuple[str, str], ...] = ()  # (role, column) for own files, e.g. ("user", "uid")
+    parts: int = 0  # a folder or glob of Parquet parts: how many (`sha256` is over them all, see `parts`)
+    size: int | None = None  # the parts' bytes in all
 
 
 @dataclass(frozen=True)
