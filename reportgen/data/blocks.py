@@ -206,18 +206,31 @@ def integer_ids(parts: list[np.ndarray], *, as_text: bool) -> pd.Categorical:
         present = np.zeros(high - low + 1, dtype=bool)
         present[values] = True
         uniques = np.flatnonzero(present) + low
-        lookup = (np.cumsum(present, dtype=np.int64) - 1).astype(np.int32)
-        codes = lookup[values]
+        rank = _text_order(uniques) if as_text else np.arange(len(uniques), dtype=np.int32)
+        table = np.full(high - low + 1, -1, dtype=np.int32)
+        table[present] = rank
+        codes = table[values]  # one gather: the id's place among the sorted categories
     else:
         codes, uniques = pd.factorize(values, sort=True)
+        if as_text:
+            codes = _text_order(uniques)[codes]
     del values
-    if not as_text:
-        return pd.Categorical.from_codes(codes, categories=pd.Index(uniques, dtype="int64"))
-    text = pd.Index(uniques.astype(str), dtype="str")
-    order = np.argsort(np.asarray(text, dtype=object), kind="stable")  # the digits' order, as strings sort
-    rank = np.empty(len(order), dtype=np.int64)
-    rank[order] = np.arange(len(order))
-    return pd.Categorical.from_codes(rank[codes], categories=text[order])
+    if as_text:
+        text = pd.Index(uniques.astype(str), dtype="str")
+        categories = text[np.argsort(np.asarray(text, dtype=object), kind="stable")]
+    else:
+        categories = pd.Index(uniques, dtype="int64")
+    return pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(categories), validate=False)
+
+
+def _text_order(uniques: np.ndarray) -> np.ndarray:
+    """Each integer's place (int32) when their decimal digits are sorted as text ("10" before "9")."""
+    import numpy as np
+
+    order = np.argsort(np.asarray(uniques.astype(str), dtype=object), kind="stable")
+    rank = np.empty(len(order), dtype=np.int32)
+    rank[order] = np.arange(len(order), dtype=np.int32)
+    return rank
 
 
 def _joined(parts: list[np.ndarray], dtype: Any) -> np.ndarray:

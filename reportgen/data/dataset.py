@@ -198,7 +198,7 @@ def _counts(column: pd.Series) -> np.ndarray:
     import numpy as np
 
     codes, n = _codes(column)
-    counts = np.bincount(codes[codes >= 0], minlength=n)
+    counts = np.bincount(codes if not len(codes) or codes.min() >= 0 else codes[codes >= 0], minlength=n)
     return counts[counts > 0]
 
 

@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 
 # Own files: the separator each extension implies.
 TEXT_SEPARATORS = {".csv": ",", ".tsv": "\t", ".txt": r"\s+", ".data": r"\s+"}
-PARQUET_BATCH = 1 << 20  # rows per batch of a Parquet read: the row groups are read one after another
+PARQUET_ROWS = 1 << 22  # rows read at once from a Parquet file: its row groups, a few at a time
 # u.item's 19 genre flags, in column order after the IMDb URL (GroupLens' u.genre).
 GENRES = tuple(
     "unknown|Action|Adventure|Animation|Children's|Comedy|Crime|Documentary|Drama|Fantasy|Film-Noir|"
@@ -317,7 +317,14 @@ def _parquet_batches(path: Path, layout: Layout) -> Callable[[], Iterator[Any]]:
 
     def batches() -> Iterator[Any]:
         try:
-            yield from parquet.iter_batches(batch_size=PARQUET_BATCH, columns=wanted)
+            groups: list[int] = []  # a few row groups at a time, decoded on every core
+            rows, last = 0, parquet.num_row_groups - 1
+            for group in range(parquet.num_row_groups):
+                groups.append(group)
+                rows += parquet.metadata.row_group(group).num_rows
+                if rows >= PARQUET_ROWS or group == last:
+                    yield from parquet.read_row_groups(groups, columns=wanted).to_batches()
+                    groups, rows = [], 0
         except Exception as exc:  # a damaged row group
             raise InputError(f"{name}: cannot read the Parquet file ({type(exc).__name__}: {exc})") from exc
 
