@@ -110,9 +110,11 @@ class Columns:
         """The frame of every batch taken, and whether it has titles; None if no value could be taken."""
         import numpy as np
         import pandas as pd
+        import pyarrow as pa
 
         if self.rows == 0:
             return None
+        pool = pa.default_memory_pool()
         columns: dict[str, Any] = {}
         for role in ("user", "item"):
             parts, self.parts[role] = self.parts[role], []
@@ -123,6 +125,7 @@ class Columns:
             if values is None:
                 return None
             columns[role] = values
+            pool.release_unused()  # the batches' indices are gone: their pages back before the next column
         columns["rating"] = _joined(self.parts.pop("rating"), np.float64)
         has_title = "title" in self.roles and bool(self.parts["title"]) and self.title_nulls < self.rows
         if has_title:
@@ -132,7 +135,7 @@ class Columns:
         if "time" in self.roles:
             columns["timestamp"] = _joined(self.parts.pop("time"), np.int64)
         rows = pd.RangeIndex(self.first_row, self.first_row + self.rows)
-        return pd.DataFrame(columns, index=rows), has_title
+        return pd.DataFrame(columns, index=rows, copy=False), has_title  # the columns as they are: no second copy
 
 
 def dictionary(values: Any) -> Any:
