@@ -47,7 +47,7 @@ log = logging.getLogger(__name__)
 ITEM_KEYS = ("title", "id")
 DUPLICATE_POLICIES = ("last", "error")
 MIN_ITEMS = 3
-PAIRS_PER_PART = 1 << 16  # ratings per hash table when finding repeated pairs (`repeated_pairs`)
+KEY_BITS = 62  # a (user, item) key and its row, packed into one int64 to sort (`repeated_pairs`)
 
 
 def load(
@@ -168,28 +168,32 @@ def _pair_keys(frame: pd.DataFrame) -> pd.Series:
 def repeated_pairs(frame: pd.DataFrame) -> np.ndarray:
     """True for each rating whose (user, item) pair comes again in a later row: what `duplicates="last"` drops.
 
-    The pairs are cut by user into parts of about `PAIRS_PER_PART` ratings (a stable
-    counting sort by part), and each part's repeats found by one hash table small
-    enough to stay in the CPU's cache: at 100M ratings, one table of them all misses
-    the cache on nearly every rating and takes several times as long.
+    Each pair's key and its row are packed into one int64 (the key in the high bits)
+    and sorted in place: equal pairs end up side by side, in the order of their rows,
+    so all but the last of each run are repeats. A sort walks memory in order; one
+    hash table of 100M pairs misses the CPU's cache on nearly every rating and takes
+    several times as long (and twice the memory). Where key and row do not fit in
+    `KEY_BITS` bits together, pandas' hash table does it.
     """
     import numpy as np
     import pandas as pd
 
-    keys = _pair_keys(frame).to_numpy()
-    n_parts = min(len(keys) // PAIRS_PER_PART, 1 << 16)
-    if n_parts < 2:
+    keys = np.array(_pair_keys(frame).to_numpy(), dtype=np.int64, copy=True)
+    n = len(keys)
+    row_bits = max(1, (n - 1).bit_length())
+    if n == 0 or int(keys.max()).bit_length() + row_bits > KEY_BITS:
         return pd.Series(keys, copy=False).duplicated(keep="last").to_numpy()
-    users, n_users = _codes(frame["user"])
-    part = (users.astype(np.int64) * n_parts // max(n_users, 1)).astype(np.uint16)
-    order = np.argsort(part, kind="stable")  # a radix sort (16-bit keys): the rows' order kept within a part
-    bounds = np.concatenate([[0], np.cumsum(np.bincount(part, minlength=n_parts))])
-    del part
-    keys = keys[order]
-    repeated = np.empty(len(keys), dtype=bool)
-    for start, end in zip(bounds[:-1], bounds[1:]):
-        found = pd.Series(keys[start:end], copy=False).duplicated(keep="last").to_numpy()
-        repeated[order[start:end]] = found
+    keys <<= row_bits
+    keys |= np.arange(n, dtype=np.int64)
+    keys.sort()  # by pair, then by row
+    pairs = keys >> row_bits
+    last = np.empty(n, dtype=bool)  # the last row of each run of one pair
+    last[-1] = True
+    np.not_equal(pairs[1:], pairs[:-1], out=last[:-1])
+    del pairs
+    keys &= (1 << row_bits) - 1  # the rows, in that order
+    repeated = np.zeros(n, dtype=bool)
+    repeated[keys[~last]] = True
     return repeated
 
 

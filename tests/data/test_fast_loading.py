@@ -127,8 +127,9 @@ def test_a_bad_row_in_a_late_block_is_named_by_its_line(
     assert str(caught.value) == f"{path}: {message}"
 
 
-def test_repeated_pairs_part_by_part_are_pandas_own(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(dataset, "PAIRS_PER_PART", 50)  # 40 parts for 2,000 ratings
+@pytest.mark.parametrize("key_bits", [dataset.KEY_BITS, 8])  # 8: too few to pack, pandas' hash table
+def test_repeated_pairs_are_pandas_own(monkeypatch: pytest.MonkeyPatch, key_bits: int) -> None:
+    monkeypatch.setattr(dataset, "KEY_BITS", key_bits)
     rng = np.random.default_rng(5)
     users, items = rng.integers(0, 300, 2000), rng.integers(0, 20, 2000)
     frame = pd.DataFrame({"user": pd.Categorical(users), "item": pd.Categorical(items)})
