@@ -3,8 +3,9 @@
 The policy: what one item is (`item_key`), what to do with repeated (user, item)
 pairs (`duplicates`), whether there is enough to learn from, and the rating
 range the model squashes its predictions into. Finding ml-100k lives in
-`sources`, opening files safely in `files`, typed tables in `tables`, the three
-layouts in `readers` and the types in `types` (ARCHITECTURE.md, "load stage");
+`sources`, opening files safely in `files`, typed tables in `tables` (a batch at
+a time into codes: `blocks`), the three layouts in `readers`, a folder of Parquet
+parts in `parts` and the types in `types` (ARCHITECTURE.md, "load stage");
 the package `reportgen.data` is the one import point for what the other stages use.
 Whatever was read, the `Provenance` says where from and carries the SHA-256 of
 the ratings file's bytes, so `sha256sum` can confirm it.
