@@ -127,9 +127,17 @@ def test_a_bad_row_in_a_late_block_is_named_by_its_line(
     assert str(caught.value) == f"{path}: {message}"
 
 
-@pytest.mark.parametrize("key_bits", [dataset.KEY_BITS, 8])  # 8: too few to pack, pandas' hash table
-def test_repeated_pairs_are_pandas_own(monkeypatch: pytest.MonkeyPatch, key_bits: int) -> None:
+@pytest.mark.parametrize(
+    ("key_bits", "sort_slice"),
+    [
+        (dataset.KEY_BITS, dataset.SORT_SLICE),  # 2,000 ratings: one sort
+        (dataset.KEY_BITS, 100),  # slices sorted at once on every core, then merged
+        (8, dataset.SORT_SLICE),  # too few bits to pack: pandas' hash table
+    ],
+)
+def test_repeated_pairs_are_pandas_own(monkeypatch: pytest.MonkeyPatch, key_bits: int, sort_slice: int) -> None:
     monkeypatch.setattr(dataset, "KEY_BITS", key_bits)
+    monkeypatch.setattr(dataset, "SORT_SLICE", sort_slice)
     rng = np.random.default_rng(5)
     users, items = rng.integers(0, 300, 2000), rng.integers(0, 20, 2000)
     frame = pd.DataFrame({"user": pd.Categorical(users), "item": pd.Categorical(items)})
