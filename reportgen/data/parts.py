@@ -64,7 +64,10 @@ def read_parquet_parts(spec: OwnData) -> Ratings:
         raise InputError(f"{where}: missing column(s) {', '.join(missing)}; found {', '.join(found)}")
     columns = [c for c in wanted + ([layout.title] if layout.title in found else []) if c in schema]
     read = read_arrow(lambda: _batches(parts, columns, keys, types), layout)
-    label = base.name + ("/" if Path(spec.ratings).is_dir() else "/" + Path(spec.ratings).name)
+    given = Path(spec.ratings)  # named without the folders above: `ratings/`, `exports/2026-*/*.parquet`
+    label = (
+        f"{base.name}/" if given.is_dir() else "/".join(filter(None, (base.name, given.relative_to(base).as_posix())))
+    )
     provenance = Provenance(
         name=label,
         source=SOURCE_FILE,

@@ -100,6 +100,8 @@ def test_a_glob_of_parts_reads_as_the_folder(tmp_path: Path, planted: Planted) -
     assert ratings.frame["rating"].tolist() == pd.concat(pieces)["rating"].astype(float).tolist()
     assert (ratings.provenance.name, ratings.provenance.parts) == ("exports/*.parquet", 2)
     assert ratings.provenance.sha256 == data.load(OwnData(ratings=folder)).provenance.sha256
+    deeper = data.load(OwnData(ratings=tmp_path / "*" / "[ab].parquet"))  # named from its first fixed folder
+    assert (deeper.provenance.name, deeper.provenance.parts) == (f"{tmp_path.name}/*/[ab].parquet", 2)
 
 
 def test_hive_partitions_are_columns_the_time_split_can_use(tmp_path: Path, planted: Planted) -> None:
