@@ -188,11 +188,11 @@ def repeated_pairs(frame: pd.DataFrame) -> np.ndarray:
     keys <<= row_bits
     keys |= np.arange(n, dtype=np.int64)
     _sort_in_place(keys)  # by pair, then by row
-    pairs = keys >> row_bits
     last = np.empty(n, dtype=bool)  # the last row of each run of one pair
     last[-1] = True
-    np.not_equal(pairs[1:], pairs[:-1], out=last[:-1])
-    del pairs
+    for start in range(0, n - 1, SORT_SLICE):  # a slice at a time: no second int64 array of every pair
+        end = min(start + SORT_SLICE, n - 1)
+        np.not_equal(keys[start + 1 : end + 1] >> row_bits, keys[start:end] >> row_bits, out=last[start:end])
     keys &= (1 << row_bits) - 1  # the rows, in that order
     repeated = np.zeros(n, dtype=bool)
     repeated[keys[~last]] = True
