@@ -104,7 +104,7 @@ def finalise(ratings: Ratings, *, item_key: str = "title", duplicates: str = "la
     repeated = repeated_pairs(frame)
     n_repeated = int(repeated.sum())
     if n_repeated and duplicates == "error":
-        first = frame.index[_pair_keys(frame).duplicated(keep="first").to_numpy().argmax()]
+        first = frame.index[pd.Series(_pair_keys(frame)).duplicated(keep="first").to_numpy().argmax()]
         row = frame.loc[first]
         raise InputError(
             f"{name}: {n_repeated} duplicate (user, item) pair(s), first repeated at {ratings.row_word} {first} "
@@ -154,17 +154,16 @@ def _codes(column: pd.Series) -> tuple[np.ndarray, int]:
     return codes, len(uniques)
 
 
-def _pair_keys(frame: pd.DataFrame) -> pd.Series:
-    """One int64 per (user, item) pair: equal pairs, equal keys."""
+def _pair_keys(frame: pd.DataFrame) -> np.ndarray:
+    """One int64 per (user, item) pair: equal pairs, equal keys (a new array, the caller's to change)."""
     import numpy as np
-    import pandas as pd
 
     users, _ = _codes(frame["user"])
     items, n_items = _codes(frame["item"])
     keys = users.astype(np.int64)
     keys *= max(n_items, 1)  # in place: one int64 array for the whole table
     keys += items
-    return pd.Series(keys, copy=False)
+    return keys
 
 
 def repeated_pairs(frame: pd.DataFrame) -> np.ndarray:
@@ -180,7 +179,7 @@ def repeated_pairs(frame: pd.DataFrame) -> np.ndarray:
     import numpy as np
     import pandas as pd
 
-    keys = np.array(_pair_keys(frame).to_numpy(), dtype=np.int64, copy=True)
+    keys = _pair_keys(frame)
     n = len(keys)
     row_bits = max(1, (n - 1).bit_length())
     if n == 0 or int(keys.max()).bit_length() + row_bits > KEY_BITS:
