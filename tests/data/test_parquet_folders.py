@@ -104,6 +104,13 @@ def test_a_glob_of_parts_reads_as_the_folder(tmp_path: Path, planted: Planted) -
     assert (deeper.provenance.name, deeper.provenance.parts) == (f"{tmp_path.name}/*/[ab].parquet", 2)
 
 
+def test_a_quoted_glob_on_the_command_line_builds_the_report(tmp_path: Path, planted: Planted) -> None:
+    write_parts(tmp_path / "ratings", planted.frame)
+    doc = build(tmp_path / "out", "--ratings", tmp_path / "ratings" / "day=*" / "*.parquet", "--time-col", "day")
+    assert doc["dataset"]["files"][0]["name"] == "ratings/day=*/*.parquet (3 Parquet parts)"
+    assert doc["dataset"]["n_ratings"] == len(planted.frame) and doc["dataset"]["columns"]["time"] == "day"
+
+
 def test_hive_partitions_are_columns_the_time_split_can_use(tmp_path: Path, planted: Planted) -> None:
     write_parts(tmp_path / "ratings", planted.frame)
     ratings = data.load(OwnData(ratings=tmp_path / "ratings", time_col="day"))
