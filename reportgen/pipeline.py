@@ -81,6 +81,8 @@ def summarise(ratings: Ratings) -> DatasetSummary:
     p = ratings.provenance
     if p.database is not None:  # no file: the database by name, the SHA-256 of the rows read
         files = [DataFile("ratings", p.database.name, None, p.sha256)]
+    elif p.parts:  # a folder or glob of Parquet parts: by its name, how many parts and their size
+        files = [DataFile("ratings", f"{p.name} ({p.parts} Parquet parts)", p.size, p.sha256)]
     else:
         files = [data_file("ratings", p.ratings_file, p.sha256)]
     if p.items_file and p.items_file != p.ratings_file:

@@ -42,6 +42,20 @@ def option(*decls: str, **kwargs: Any) -> Any:
     return click.option(*decls, envvar=f"REPORTGEN_{flag[2:].replace('-', '_').upper()}", show_envvar=True, **kwargs)
 
 
+class RatingsPath(click.Path):
+    """--ratings: a file or a folder that exists, or a glob pattern of Parquet parts (a path not there, with `*?[`)."""
+
+    def __init__(self) -> None:
+        super().__init__(exists=True, path_type=Path)
+        self.name = "file"  # "File 'x.csv' does not exist.", as for any input file
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        text = str(value)
+        if not Path(text).exists() and any(c in text for c in "*?["):
+            return Path(text)  # the library lists what it matches, and says so when nothing does
+        return super().convert(value, param, ctx)
+
+
 class Finite(click.FloatRange):
     """A `FloatRange` that also refuses NaN and infinities, which every bound check lets through."""
 
@@ -99,8 +113,9 @@ source_options = _apply(
     ),
     option(
         "--ratings",
-        type=click.Path(exists=True, dir_okay=False, path_type=Path),
-        help="Your own ratings file instead of MovieLens: .csv, .tsv, .txt/.data, .parquet, or a .gz/.zip CSV.",
+        type=RatingsPath(),
+        help="Your own ratings instead of MovieLens: a .csv, .tsv, .txt/.data, .parquet or .gz/.zip CSV file, "
+        "or a folder or quoted glob of Parquet parts (hive partitions such as day=2026-01-01/ are columns).",
     ),
     option(
         "--items",

@@ -78,7 +78,7 @@ def read_database(spec: DbData) -> Ratings:
     layout = Layout(
         label, ",", "utf-8", spec.user_col, spec.item_col, spec.rating_col, spec.title_col, time=spec.time_col
     )
-    frame, _ = read_arrow(table, layout)
+    frame = read_arrow(lambda: iter(table.to_batches()), layout).frame  # the batches again for a careful read
     del table
     release_arrow_memory()
     columns = dict(roles)

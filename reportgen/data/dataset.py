@@ -3,8 +3,9 @@
 The policy: what one item is (`item_key`), what to do with repeated (user, item)
 pairs (`duplicates`), whether there is enough to learn from, and the rating
 range the model squashes its predictions into. Finding ml-100k lives in
-`sources`, opening files safely in `files`, typed tables in `tables`, the three
-layouts in `readers` and the types in `types` (ARCHITECTURE.md, "load stage");
+`sources`, opening files safely in `files`, typed tables in `tables` (a batch at
+a time into codes: `blocks`), the three layouts in `readers`, a folder of Parquet
+parts in `parts` and the types in `types` (ARCHITECTURE.md, "load stage");
 the package `reportgen.data` is the one import point for what the other stages use.
 Whatever was read, the `Provenance` says where from and carries the SHA-256 of
 the ratings file's bytes, so `sha256sum` can confirm it.
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from reportgen.data import sources
 from reportgen.data.database import read_database
+from reportgen.data.parts import is_parts, read_parquet_parts
 from reportgen.data.readers import (
     read_grouplens,
     read_ratings_file,
@@ -47,6 +49,8 @@ log = logging.getLogger(__name__)
 ITEM_KEYS = ("title", "id")
 DUPLICATE_POLICIES = ("last", "error")
 MIN_ITEMS = 3
+KEY_BITS = 62  # a (user, item) key and its row, packed into one int64 to sort (`repeated_pairs`)
+SORT_SLICE, MAX_SORT_THREADS = 1 << 20, 8  # that sort: a slice of at least 1M values per thread
 
 
 def load(
@@ -62,8 +66,8 @@ def load(
     treats as one item; `duplicates` what to do with repeated (user, item) pairs:
     keep the `last` rating of each, or raise (`error`).
     """
-    if isinstance(source, OwnData):
-        raw = read_ratings_file(source)
+    if isinstance(source, OwnData):  # one file, or a folder or glob of Parquet parts
+        raw = read_parquet_parts(source) if is_parts(source.ratings) else read_ratings_file(source)
     elif isinstance(source, DbData):
         raw = read_database(source)
     elif source is not None:
@@ -100,17 +104,15 @@ def finalise(ratings: Ratings, *, item_key: str = "title", duplicates: str = "la
     name = ratings.provenance.ratings_file
     frame = ratings.frame
     notes = list(ratings.notes)
-    keys = _pair_keys(frame)
-    repeated = keys.duplicated(keep="last").to_numpy()
+    repeated = repeated_pairs(frame)
     n_repeated = int(repeated.sum())
     if n_repeated and duplicates == "error":
-        first = frame.index[keys.duplicated(keep="first").to_numpy().argmax()]
+        first = frame.index[pd.Series(_pair_keys(frame)).duplicated(keep="first").to_numpy().argmax()]
         row = frame.loc[first]
         raise InputError(
             f"{name}: {n_repeated} duplicate (user, item) pair(s), first repeated at {ratings.row_word} {first} "
             f"(user {row['user']}, item {row['item']}); pass {setting('duplicates')} last to keep the last rating of each"
         )
-    del keys  # 8 bytes a rating: gone before the frame is copied
     if n_repeated:
         frame = frame[~repeated]
         notes.append(f"{n_repeated} duplicate (user, item) pair(s): kept the last rating of each")
@@ -155,17 +157,68 @@ def _codes(column: pd.Series) -> tuple[np.ndarray, int]:
     return codes, len(uniques)
 
 
-def _pair_keys(frame: pd.DataFrame) -> pd.Series:
-    """One int64 per (user, item) pair: equal pairs, equal keys."""
+def _pair_keys(frame: pd.DataFrame) -> np.ndarray:
+    """One int64 per (user, item) pair: equal pairs, equal keys (a new array, the caller's to change)."""
     import numpy as np
-    import pandas as pd
 
     users, _ = _codes(frame["user"])
     items, n_items = _codes(frame["item"])
     keys = users.astype(np.int64)
     keys *= max(n_items, 1)  # in place: one int64 array for the whole table
     keys += items
-    return pd.Series(keys, copy=False)
+    return keys
+
+
+def repeated_pairs(frame: pd.DataFrame) -> np.ndarray:
+    """True for each rating whose (user, item) pair comes again in a later row: what `duplicates="last"` drops.
+
+    Each pair's key and its row are packed into one int64 (the key in the high bits)
+    and sorted in place: equal pairs end up side by side, in the order of their rows,
+    so all but the last of each run are repeats. A sort walks memory in order; one
+    hash table of 100M pairs misses the CPU's cache on nearly every rating and takes
+    several times as long (and twice the memory). Where key and row do not fit in
+    `KEY_BITS` bits together, pandas' hash table does it.
+    """
+    import numpy as np
+    import pandas as pd
+
+    keys = _pair_keys(frame)
+    n = len(keys)
+    row_bits = max(1, (n - 1).bit_length())
+    if n == 0 or int(keys.max()).bit_length() + row_bits > KEY_BITS:
+        return pd.Series(keys, copy=False).duplicated(keep="last").to_numpy()
+    keys <<= row_bits
+    keys |= np.arange(n, dtype=np.int64)
+    _sort_in_place(keys)  # by pair, then by row
+    last = np.empty(n, dtype=bool)  # the last row of each run of one pair
+    last[-1] = True
+    for start in range(0, n - 1, SORT_SLICE):  # a slice at a time: no second int64 array of every pair
+        end = min(start + SORT_SLICE, n - 1)
+        np.not_equal(keys[start + 1 : end + 1] >> row_bits, keys[start:end] >> row_bits, out=last[start:end])
+    keys &= (1 << row_bits) - 1  # the rows, in that order
+    repeated = np.zeros(n, dtype=bool)
+    repeated[keys[~last]] = True
+    return repeated
+
+
+def _sort_in_place(values: np.ndarray) -> None:
+    """Sort distinct int64s in place on every core: a slice per core at once (numpy lets go of the GIL
+    while it sorts), then one merge of the sorted slices (timsort finds them as runs). Distinct values
+    have one order, so the result is the same whatever the number of cores."""
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    import numpy as np
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    slices = min(cores, MAX_SORT_THREADS, len(values) // SORT_SLICE)
+    if slices < 2:
+        values.sort()
+        return
+    cuts = np.linspace(0, len(values), slices + 1).astype(np.int64)
+    with ThreadPoolExecutor(slices) as pool:
+        list(pool.map(lambda i: values[cuts[i] : cuts[i + 1]].sort(), range(slices)))
+    values.sort(kind="stable")  # a merge of `slices` sorted runs
 
 
 def _counts(column: pd.Series) -> np.ndarray:
@@ -173,7 +226,7 @@ def _counts(column: pd.Series) -> np.ndarray:
     import numpy as np
 
     codes, n = _codes(column)
-    counts = np.bincount(codes[codes >= 0], minlength=n)
+    counts = np.bincount(codes if not len(codes) or codes.min() >= 0 else codes[codes >= 0], minlength=n)
     return counts[counts > 0]
 
 

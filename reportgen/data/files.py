@@ -347,17 +347,54 @@ def check_encoding(stream: IO[bytes], name: str, encoding: str) -> None:
         consumed += len(block)
 
 
+class Tally(io.RawIOBase):
+    """A binary stream passed through as it is read: its lines counted, an empty line noticed, its bytes hashed.
+
+    So one pass over a file serves the parser, the line count (a row's line is known)
+    and the SHA-256 (`hashed`: only where the stream is the file's own bytes).
+    """
+
+    def __init__(self, stream: IO[bytes], *, hashed: bool = False) -> None:
+        super().__init__()
+        self.stream, self.newlines, self.empty, self.last = stream, 0, False, b""
+        self.digest = hashlib.sha256() if hashed else None
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        block = self.stream.read(-1 if size is None else size)
+        if block:
+            self.newlines += block.count(b"\n")
+            if not self.empty:
+                joined = self.last[-2:] + block[:2]
+                self.empty = b"\n\n" in block or b"\n\r\n" in block or b"\n\n" in joined or b"\n\r\n" in joined
+            self.last = block[-2:]
+            if self.digest is not None:
+                self.digest.update(block)
+        return block
+
+    def readinto(self, buffer: Any) -> int:
+        block = self.read(len(buffer))
+        memoryview(buffer)[: len(block)] = block
+        return len(block)
+
+    @property
+    def lines(self) -> int:
+        """Physical lines so far: newlines, plus one for a last line without its newline."""
+        return self.newlines + (1 if self.last[-1:] not in (b"", b"\n") else 0)
+
+    def sha256(self) -> str:
+        assert self.digest is not None
+        return self.digest.hexdigest()
+
+
 def count_lines(stream: IO[bytes]) -> tuple[int, bool]:
     """Physical lines in a stream (newlines, plus one for a last line without its newline), and whether one is empty.
 
-    An empty line (`\\n\\n` or `\\n\\r\\n`, within a block or across two) is found in the same pass,
-    so that a file of blank lines goes to the careful read (a chunk at a time) without a whole-file fast read first.
+    An empty line (`\\n\\n` or `\\n\\r\\n`, within a block or across two) is found in the same pass.
     """
-    lines, last, empty = 0, b"", False
-    while block := stream.read(CHUNK):
-        lines += block.count(b"\n")
-        if not empty:
-            joined = last[-2:] + block[:2]
-            empty = b"\n\n" in block or b"\n\r\n" in block or b"\n\n" in joined or b"\n\r\n" in joined
-        last = block[-2:]
-    return lines + (1 if last[-1:] not in (b"", b"\n") else 0), empty
+    tally = Tally(stream)
+    while tally.read(CHUNK):
+        pass
+    return tally.lines, tally.empty

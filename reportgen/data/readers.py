@@ -7,10 +7,12 @@ and labels every rating with its item's title.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import io
 import zipfile
 import zlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +38,7 @@ from reportgen.data.sources import (
     SOURCE_RECBOLE,
     data_path_problem,
 )
-from reportgen.data.tables import Layout, Opener, read_arrow, read_strings, read_text, release_arrow_memory
+from reportgen.data.tables import Layout, Opener, Read, read_arrow, read_strings, read_text, release_arrow_memory
 from reportgen.data.titles import ids_as_titles, item_titles
 from reportgen.data.types import OwnData, Provenance, Ratings
 from reportgen.errors import InputError, setting
@@ -46,6 +48,7 @@ if TYPE_CHECKING:
 
 # Own files: the separator each extension implies.
 TEXT_SEPARATORS = {".csv": ",", ".tsv": "\t", ".txt": r"\s+", ".data": r"\s+"}
+PARQUET_ROWS = 1 << 22  # rows read at once from a Parquet file: its row groups, a few at a time
 # u.item's 19 genre flags, in column order after the IMDb URL (GroupLens' u.genre).
 GENRES = tuple(
     "unknown|Action|Adventure|Animation|Children's|Comedy|Crime|Documentary|Drama|Fantasy|Film-Noir|"
@@ -82,7 +85,7 @@ def read_grouplens(path: Path, source: str = SOURCE_PATH) -> Ratings:
         expected="expected tab-separated columns user, item, rating, timestamp",
         time=3,
     )
-    frame, _ = _zip_errors(path, lambda: read_text(open_ratings, layout))
+    frame = _zip_errors(path, lambda: read_text(open_ratings, layout)).frame
 
     items = _zip_errors(path, lambda: read_strings(open_items, items_name, sep="|", encoding="latin-1", header=False))
     if items.shape[1] < 2:
@@ -124,7 +127,7 @@ def read_recbole(folder: Path) -> Ratings:
         typed_header=True,
         time="timestamp",
     )
-    frame, _ = read_text(lambda: open_regular(ratings_path), layout)
+    frame = read_text(lambda: open_regular(ratings_path), layout).frame
 
     items = read_strings(lambda: open_regular(items_path), str(items_path), sep="\t", encoding="utf-8", header=True)
     items.columns = [str(c).split(":", 1)[0] for c in items.columns]
@@ -149,10 +152,20 @@ def read_recbole(folder: Path) -> Ratings:
 def read_ratings_file(spec: OwnData) -> Ratings:
     """Read a user's own ratings export (CSV, TSV, whitespace text, Parquet, .gz or .zip)."""
     path = regular_file(spec.ratings)
-    name = str(path)
-    check_distinct_columns(spec, name)
     kind, sep = _format(path, spec.sep)
-    layout = Layout(
+    layout = own_layout(spec, str(path), sep)
+    if kind == ".parquet":
+        read = read_arrow(_parquet_batches(path, layout), layout)
+    else:
+        read = read_text(functools.partial(open_text_source, path), layout, hashed=compression(path) is None)
+    where = Provenance(path.name, SOURCE_FILE, str(path), str(path), read.sha256 or sha256_file(path))
+    return own_ratings(spec, read, where, row_word="row" if kind == ".parquet" else "line")
+
+
+def own_layout(spec: OwnData, name: str, sep: str | None = None) -> Layout:
+    """How an own export's columns are read, its roles' columns checked to be distinct."""
+    check_distinct_columns(spec, name)
+    return Layout(
         name,
         sep or ",",
         spec.encoding,
@@ -162,13 +175,13 @@ def read_ratings_file(spec: OwnData) -> Ratings:
         spec.title_col,
         time=spec.time_col,
     )
-    if kind == ".parquet":
-        frame, has_title = read_arrow(_parquet_table(path, layout), layout)
-        row_word = "row"
-    else:
-        frame, has_title = read_text(functools.partial(open_text_source, path), layout)
-        row_word = "line"
-    release_arrow_memory()  # the Arrow table is gone now
+
+
+def own_ratings(spec: OwnData, read: Read, provenance: Provenance, *, row_word: str) -> Ratings:
+    """An own export's table labelled with titles (its own, the --items file's, or the ids), with its provenance."""
+    release_arrow_memory()  # the Arrow batches are gone now
+    name = provenance.ratings_file
+    frame, has_title = read.frame, read.has_title
     roles = {"user": spec.user_col, "item": spec.item_col, "rating": spec.rating_col}
     if spec.time_col is not None:
         roles["time"] = spec.time_col
@@ -189,15 +202,7 @@ def read_ratings_file(spec: OwnData) -> Ratings:
         items_file = str(spec.items)
     else:
         frame = frame.assign(title=ids_as_titles(frame["item"], notes))  # the id is the label
-    provenance = Provenance(
-        name=path.name,
-        source=SOURCE_FILE,
-        location=name,
-        ratings_file=name,
-        sha256=sha256_file(path),
-        items_file=items_file,
-        columns=tuple(roles.items()),
-    )
+    provenance = dataclasses.replace(provenance, items_file=items_file, columns=tuple(roles.items()))
     return Ratings(frame=frame, provenance=provenance, row_word=row_word, notes=tuple(notes))
 
 
@@ -281,8 +286,11 @@ def _format(path: Path, sep: str | None) -> tuple[str, str | None]:
     return kind, sep
 
 
-def _parquet_table(path: Path, layout: Layout) -> Any:
-    """Only the columns a rating needs, read straight from the file (a compressed one through memory)."""
+def _parquet_batches(path: Path, layout: Layout) -> Callable[[], Iterator[Any]]:
+    """The columns a rating needs, a row group at a time, straight from the file (a compressed one through memory).
+
+    The columns are checked at once; what is returned starts the batches again from the first row at each call.
+    """
     import pyarrow.parquet as pq
 
     name = layout.name
@@ -302,11 +310,25 @@ def _parquet_table(path: Path, layout: Layout) -> Any:
         if parquet.metadata.num_rows == 0:
             raise InputError(f"{name}: the file has no rows")
         wanted = [layout.user, layout.item, layout.rating] + [c for c in (layout.title, layout.time) if c in names]
-        return parquet.read(columns=wanted)
     except InputError:
         raise
     except Exception as exc:  # pyarrow raises many types for a damaged file
         raise InputError(f"{name}: cannot read the Parquet file ({type(exc).__name__}: {exc})") from exc
+
+    def batches() -> Iterator[Any]:
+        try:
+            groups: list[int] = []  # a few row groups at a time, decoded on every core
+            rows, last = 0, parquet.num_row_groups - 1
+            for group in range(parquet.num_row_groups):
+                groups.append(group)
+                rows += parquet.metadata.row_group(group).num_rows
+                if rows >= PARQUET_ROWS or group == last:
+                    yield from parquet.read_row_groups(groups, columns=wanted).to_batches()
+                    groups, rows = [], 0
+        except Exception as exc:  # a damaged row group
+            raise InputError(f"{name}: cannot read the Parquet file ({type(exc).__name__}: {exc})") from exc
+
+    return batches
 
 
 def _items_table(spec: OwnData) -> tuple[pd.DataFrame, str]:

@@ -1,7 +1,9 @@
 """Ratings tables into typed, checked columns: a fast typed read, and a careful one that names the first bad line.
 
 The fast read (pyarrow, multi-threaded, only the needed columns) serves every
-well-formed CSV/TSV and Parquet file; it gives up, never guesses, on anything
+well-formed CSV/TSV and Parquet file a block (or row group) at a time, straight
+into codes (`blocks.Columns`), in one pass over the bytes that also counts the
+lines and hashes them (`files.Tally`); it gives up, never guesses, on anything
 unusual (a bad value, a blank line, a quoted line break), and the careful read
 (pandas, in chunks of strings) then finds the first bad line or row and names it.
 Both return the same frame: ids and titles as `Categorical` with sorted
@@ -17,8 +19,9 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
 
+from reportgen.data.blocks import Columns
 from reportgen.data.cells import as_ids, blank, line_of
-from reportgen.data.files import MAX_HEADER_BYTES, check_encoding, check_text_head, count_lines, is_wide
+from reportgen.data.files import MAX_HEADER_BYTES, Tally, check_encoding, check_text_head, is_wide
 from reportgen.data.times import epoch_seconds
 from reportgen.errors import InputError
 
@@ -27,6 +30,7 @@ if TYPE_CHECKING:  # pandas and pyarrow are imported lazily: `reportgen datasets
 
 Opener = Callable[[], AbstractContextManager[IO[bytes]]]  # opens the (decompressed) bytes of a table
 ROWS_PER_CHUNK = 1_000_000  # the careful read's unit: its memory is bounded by one chunk of strings
+BLOCK = 1 << 22  # the fast read's unit: 4 MiB of text parsed at a time (blocks in parallel), then coded
 
 
 @dataclass(frozen=True)
@@ -48,39 +52,67 @@ class Layout:
     time: Any = None  # the time column: required where given (own files: --time-col), read by `times`
 
 
-def read_text(open_table: Opener, layout: Layout) -> tuple[pd.DataFrame, bool]:
-    """A delimited text table's typed columns, and whether it had the title column."""
+@dataclass(frozen=True)
+class Read:
+    """A ratings table as read: the frame, whether it had the title column, and the SHA-256 of its bytes
+    where the read itself saw every byte of the file (else None: the reader hashes the file)."""
+
+    frame: pd.DataFrame
+    has_title: bool
+    sha256: str | None = None
+
+
+def read_text(open_table: Opener, layout: Layout, *, hashed: bool = False) -> Read:
+    """A delimited text table's typed columns; `hashed`: the opener gives the file's own bytes, hash them."""
     with open_table() as stream:
         head = stream.read(MAX_HEADER_BYTES + 1)
         at_end = len(head) <= MAX_HEADER_BYTES and not stream.read(1)
     if not head.strip():
         raise InputError(f"{layout.name}: the file is empty")
     check_text_head(head, layout.name, layout.encoding, layout.sep, at_end=at_end)
-    fast = _fast_text(open_table, layout, head)
+    fast = _fast_text(open_table, layout, head, hashed=hashed)
     if fast is not None:
         return fast
     with open_table() as stream:
         check_encoding(stream, layout.name, layout.encoding)
-    return _assemble(_careful_chunks(open_table, layout), layout)
+    return read_carefully(open_table, layout)
 
 
-def read_arrow(table: Any, layout: Layout) -> tuple[pd.DataFrame, bool]:
-    """A Parquet file's columns (already read, only those needed), typed and checked by row."""
+def read_carefully(open_table: Opener, layout: Layout) -> Read:
+    """The careful read of a text table (pandas, a chunk of strings at a time): the first bad line named."""
+    frame, has_title = _assemble(_careful_chunks(open_table, layout), layout)
+    return Read(frame, has_title)
+
+
+def read_arrow(batches: Callable[[], Iterator[Any]], layout: Layout) -> Read:
+    """A Parquet table's record batches (only the columns needed, a row group at a time), typed and checked by row.
+
+    `batches()` starts the batches from the first row again: the careful read goes back to the start.
+    """
     import pandas as pd
 
-    fast = _typed_arrow(table, layout, first_row=1, row_word="row")
-    if fast is not None:
-        return fast
+    columns = Columns(
+        _roles(layout, {}),
+        integer_ids=layout.integer_ids,
+        first_row=1,
+        where=lambda row: f"{layout.name}: row {row}",
+        time_label=_time_label(layout),
+    )
+    if all(columns.add(batch) for batch in batches()):
+        built = columns.frame()
+        if built is not None:
+            return Read(*built)
+    del columns
 
     def chunks() -> Iterator[pd.DataFrame]:  # one batch of Python values at a time
         start = 1
-        for batch in table.to_batches(max_chunksize=ROWS_PER_CHUNK):
+        for batch in batches():
             chunk = batch.to_pandas()
             chunk.index = pd.RangeIndex(start, start + len(chunk))
             start += len(chunk)
             yield chunk
 
-    return _assemble(chunks(), layout, row_word="row")
+    return Read(*_assemble(chunks(), layout, row_word="row"))
 
 
 def read_strings(open_table: Opener, name: str, *, sep: str, encoding: str, header: bool) -> pd.DataFrame:
@@ -117,43 +149,54 @@ def release_arrow_memory() -> None:
 # --------------------------------------------------------------------------- the fast read
 
 
-def _fast_text(open_table: Opener, layout: Layout, head: bytes) -> tuple[pd.DataFrame, bool] | None:
-    """pyarrow's typed read, or None where the careful read must look (any doubt at all)."""
+def _fast_text(open_table: Opener, layout: Layout, head: bytes, *, hashed: bool) -> Read | None:
+    """pyarrow's typed read, a block at a time, or None where the careful read must look (any doubt at all).
+
+    One pass over the bytes: the parser reads them through a `Tally`, which counts the
+    lines (so a quoted line break or a stray \\r, which make rows and lines differ, is
+    noticed), notices an empty line (the careful read skips those) and hashes them.
+    """
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
     if len(layout.sep) != 1 or is_wide(layout.encoding):
         return None  # the careful read's cases: regex separators, UTF-16/32
-    roles = [layout.user, layout.item, layout.rating] + [c for c in (layout.title, layout.time) if c is not None]
+    wanted = [layout.user, layout.item, layout.rating] + [c for c in (layout.title, layout.time) if c is not None]
     if not layout.header:
-        names = {role: f"f{role}" for role in roles}  # pyarrow's own names for a headerless table
+        names = {role: f"f{role}" for role in wanted}  # pyarrow's own names for a headerless table
     elif layout.typed_header:  # recbole: find `user_id:token` for `user_id`
         first = head.split(b"\n", 1)[0].decode(layout.encoding, errors="replace").rstrip("\r")
         found = {name.split(":", 1)[0]: name for name in first.split(layout.sep)}
-        names = {role: found.get(str(role), str(role)) for role in roles}
+        names = {role: found.get(str(role), str(role)) for role in wanted}
     else:
-        names = {role: str(role) for role in roles}
-    ids = pa.int64() if layout.integer_ids else pa.dictionary(pa.int32(), pa.string())
+        names = {role: str(role) for role in wanted}
+    text = pa.dictionary(pa.int32(), pa.string())
+    ids = pa.int64() if layout.integer_ids else text
     types = {names[layout.user]: ids, names[layout.item]: ids, names[layout.rating]: pa.float64()}
     if layout.title is not None:
-        types[names[layout.title]] = pa.dictionary(pa.int32(), pa.string())
+        types[names[layout.title]] = text
     if layout.time is not None:  # GroupLens and recbole: whole epoch seconds; own files: any text `times` reads
-        types[names[layout.time]] = pa.int64() if layout.integer_ids else pa.dictionary(pa.int32(), pa.string())
+        types[names[layout.time]] = pa.int64() if layout.integer_ids else text
+    first_row = 2 if layout.header else 1
+    columns = Columns(
+        _roles(layout, names),
+        integer_ids=layout.integer_ids,
+        first_row=first_row,
+        where=lambda row: f"{layout.name}: line {row}",
+        time_label=_time_label(layout),
+        exact_rows=False,
+    )
     try:
         with open_table() as stream:
-            lines, has_empty_lines = count_lines(stream)
-        if has_empty_lines:
-            return None  # the careful read skips them a chunk at a time; pyarrow would hold the whole file first
-        with open_table() as stream:
-            table = pacsv.read_csv(
-                stream,
-                read_options=pacsv.ReadOptions(
-                    encoding=layout.encoding, block_size=1 << 24, autogenerate_column_names=not layout.header
+            tally = Tally(stream, hashed=hashed)
+            options = (
+                pacsv.ReadOptions(
+                    encoding=layout.encoding, block_size=BLOCK, autogenerate_column_names=not layout.header
                 ),
-                parse_options=pacsv.ParseOptions(
+                pacsv.ParseOptions(
                     delimiter=layout.sep, ignore_empty_lines=False, quote_char='"' if layout.header else False
                 ),
-                convert_options=pacsv.ConvertOptions(
+                pacsv.ConvertOptions(
                     include_columns=list(types),
                     include_missing_columns=True,
                     column_types=types,
@@ -162,105 +205,25 @@ def _fast_text(open_table: Opener, layout: Layout, head: bytes) -> tuple[pd.Data
                     quoted_strings_can_be_null=False,
                 ),
             )
+            with pacsv.open_csv(tally, *options) as reader:
+                for batch in reader:
+                    if tally.empty or not columns.add(batch):
+                        return None  # blank lines: the careful read skips them a chunk at a time
     except (pa.ArrowException, ValueError, LookupError):
         return None
-    if table.num_rows == 0 or table.num_rows != lines - (1 if layout.header else 0):
-        return None  # blank lines, line breaks inside quotes or a stray \r: the careful read counts lines
-    for role in (layout.user, layout.item):
-        if table.column(names[role]).null_count == table.num_rows:
-            return None  # a missing column; the careful read names what it found
-    table = table.rename_columns([{v: str(k) for k, v in names.items()}.get(c, c) for c in table.column_names])
-    return _typed_arrow(table, layout, first_row=2 if layout.header else 1)
-
-
-def _typed_arrow(
-    table: Any, layout: Layout, *, first_row: int, row_word: str = "line"
-) -> tuple[pd.DataFrame, bool] | None:
-    """user, item, rating (and title) from an Arrow table, or None if any value needs a closer look."""
-    import numpy as np
-    import pandas as pd
-    import pyarrow as pa
-
-    names = set(table.column_names)
-    required = {str(c) for c in (layout.user, layout.item, layout.rating, layout.time) if c is not None}
-    if not required <= names or table.num_rows == 0:
+    if tally.empty or columns.rows != tally.lines - first_row + 1:
+        return None  # line breaks inside quotes or a stray \r: the careful read counts lines
+    built = columns.frame()
+    if built is None:
         return None
-    if layout.time is not None and table.column(str(layout.time)).null_count == table.num_rows:
-        return None  # no such column in a text file (or no time at all): the careful read names what it found
-    columns: dict[str, Any] = {}
-    for role, column in (("user", layout.user), ("item", layout.item)):
-        values = (_integer_categorical if layout.integer_ids else _categorical)(table.column(str(column)))
-        if values is None or values.isna().any():
-            return None
-        columns[role] = values
-    rating = table.column(str(layout.rating))
-    if not (pa.types.is_integer(rating.type) or pa.types.is_floating(rating.type)) or rating.null_count:
-        return None
-    columns["rating"] = rating.to_numpy().astype(np.float64, copy=False)
-    if not np.isfinite(columns["rating"]).all():
-        return None
-    has_title = layout.title is not None and str(layout.title) in names
-    if has_title:
-        title = table.column(str(layout.title))
-        if pa.types.is_null(title.type) or title.null_count == table.num_rows:
-            has_title = False  # the file has no such column
-        else:
-            columns["title"] = _categorical(title, blank_is_missing=True)
-            if columns["title"] is None:
-                return None
-    rows = pd.RangeIndex(first_row, first_row + table.num_rows)
-    if layout.time is not None:
-        where = f"{layout.name}: {row_word} "  # a fast read's rows are its lines (or Parquet rows) one for one
-        times = table.column(str(layout.time)).to_pandas().set_axis(rows)
-        columns["timestamp"] = epoch_seconds(times, lambda row: f"{where}{row}", _time_label(layout))
-    frame = pd.DataFrame(columns)
-    frame.index = rows
-    return frame, has_title
+    return Read(*built, sha256=tally.sha256() if hashed else None)
 
 
-def _integer_categorical(values: Any) -> pd.Series | None:
-    """An Arrow column of integer ids (GroupLens, recbole) as a Categorical of int64 with sorted categories."""
-    import pandas as pd
-    import pyarrow as pa
-
-    if not pa.types.is_integer(values.type) or values.null_count:
-        return None
-    codes, uniques = pd.factorize(values.to_numpy(), sort=True)
-    return pd.Series(pd.Categorical.from_codes(codes, categories=pd.Index(uniques, dtype="int64")))
-
-
-def _categorical(values: Any, *, blank_is_missing: bool = False) -> pd.Series | None:
-    """An Arrow column of ids or titles as a Categorical of stripped strings with sorted categories.
-
-    Strings are stripped once per distinct value, not per rating. None where a
-    value cannot be an id (a float or other type, or blank where blanks are not
-    allowed): the careful read decides what to say.
-    """
-    import numpy as np
-    import pandas as pd
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    if pa.types.is_integer(values.type):
-        values = pc.cast(values, pa.string())
-    if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
-        values = pc.dictionary_encode(values)
-    elif not pa.types.is_dictionary(values.type) or not pa.types.is_string(values.type.value_type):
-        return None
-    encoded = pa.table({"v": values}).unify_dictionaries().column("v").to_pandas()
-    codes = encoded.cat.codes.to_numpy()
-    stripped = encoded.cat.categories.str.strip()
-    empty = np.asarray(stripped == "")
-    if empty.any() and not blank_is_missing:
-        return None
-    if stripped.has_duplicates or not stripped.is_monotonic_increasing or empty.any():
-        keep = ~empty
-        order, uniques = pd.factorize(stripped[keep], sort=True)
-        remap = np.full(len(stripped) + 1, -1, dtype=np.int32)  # the last slot: code -1 stays -1
-        remap[:-1][keep] = order
-        codes = remap[codes]
-        stripped = pd.Index(uniques, dtype="str")
-    return pd.Series(pd.Categorical.from_codes(codes, categories=stripped))
+def _roles(layout: Layout, names: dict[Any, str]) -> dict[str, str]:
+    """Each role's column as a batch names it (`names`: a text file's own names for the layout's columns)."""
+    roles = {"user": layout.user, "item": layout.item, "rating": layout.rating, "title": layout.title}
+    roles["time"] = layout.time
+    return {role: names.get(column, str(column)) for role, column in roles.items() if column is not None}
 
 
 # --------------------------------------------------------------------------- the careful read

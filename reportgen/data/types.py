@@ -34,6 +34,8 @@ class Provenance:
     items_file: str | None = None  # where titles came from, if not the ratings file
     columns: tuple[tuple[str, str], ...] = ()  # (role, column) for own files, e.g. ("user", "uid")
     database: DatabaseRead | None = None  # ratings read from a database (`sha256` then hashes the rows read)
+    parts: int = 0  # a folder or glob of Parquet parts: how many (`sha256` is over them all, see `parts`)
+    size: int | None = None  # the parts' bytes in all
 
 
 @dataclass(frozen=True)

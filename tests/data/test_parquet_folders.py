@@ -1,0 +1,200 @@
+"""A folder or glob of Parquet parts as `--ratings`: one table, in a stable order, hive partitions as columns.
+
+The same rows give the same report as one CSV; the order of the parts is that of
+their relative paths, whatever order the file system lists them in; and each bad
+folder is one `Error:` line with exit 2.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from reportgen.data import dataset as data
+from reportgen.data.types import OwnData
+from tests.helpers.commands import invoke
+from tests.helpers.planted import Planted
+
+pytestmark = pytest.mark.usefixtures("undrawn")
+FAST = ["--epochs", "2", "--factors", "8", "--lr", "0.01", "--seed", "7"]
+DAYS = ("2026-01-01", "2026-01-02", "2026-01-03")
+
+
+def write_parts(folder: Path, frame: pd.DataFrame, order: tuple[int, ...] = (0, 1, 2)) -> list[pd.DataFrame]:
+    """`frame` cut into three day partitions, written in `order`; the pieces, in the days' order."""
+    pieces = [frame.iloc[i :: len(DAYS)].drop(columns="day", errors="ignore") for i in range(len(DAYS))]
+    for i in order:
+        (folder / f"day={DAYS[i]}").mkdir(parents=True, exist_ok=True)
+        pieces[i].to_parquet(folder / f"day={DAYS[i]}" / "part-0.parquet", index=False)
+    (folder / "_SUCCESS").write_text("")  # a writer's marker, not a part
+    return [p.assign(day=d) for p, d in zip(pieces, DAYS)]
+
+
+def build(out: Path, *args: object) -> dict:
+    result = invoke("build", "--output", out, *FAST, *args)
+    assert result.exit_code == 0, result.output
+    return json.loads((out / "report.json").read_text(encoding="utf-8"))
+
+
+def test_a_partitioned_folder_gives_the_report_of_the_same_rows_in_one_csv(tmp_path: Path, planted: Planted) -> None:
+    pieces = write_parts(tmp_path / "ratings", planted.frame)
+    csv = tmp_path / "ratings.csv"
+    pd.concat(pieces).to_csv(csv, index=False)
+    folder = build(tmp_path / "a", "--ratings", tmp_path / "ratings")
+    one = build(tmp_path / "b", "--ratings", csv)
+    assert folder["dataset"]["n_ratings"] == one["dataset"]["n_ratings"] == len(planted.frame)
+    assert (folder["metrics"]["n_train"], folder["metrics"]["n_valid"]) == (
+        one["metrics"]["n_train"],
+        one["metrics"]["n_valid"],
+    )
+    assert folder["metrics"]["epochs"][-1]["valid_loss"] == one["metrics"]["epochs"][-1]["valid_loss"]
+    assert folder["metrics"]["valid_rmse"] == one["metrics"]["valid_rmse"]
+
+
+def test_the_report_names_the_folder_its_parts_their_size_and_checksum_never_a_path(
+    tmp_path: Path, planted: Planted
+) -> None:
+    write_parts(tmp_path / "ratings", planted.frame)
+    doc = build(tmp_path / "out", "--ratings", tmp_path / "ratings")
+    parts = sorted((tmp_path / "ratings").rglob("*.parquet"))
+    digest = hashlib.sha256()
+    for part in parts:  # docs/own-data.md: relative path, NUL, size, NUL, bytes; in the order of the paths
+        relative = part.relative_to(tmp_path / "ratings").as_posix()
+        digest.update(f"{relative}\0{part.stat().st_size}\0".encode() + part.read_bytes())
+    assert doc["dataset"]["files"] == [
+        {
+            "role": "ratings",
+            "name": "ratings/ (3 Parquet parts)",
+            "size": sum(p.stat().st_size for p in parts),
+            "sha256": digest.hexdigest(),
+        }
+    ]
+    assert doc["dataset"]["location"] == "ratings"
+    assert str(tmp_path) not in (tmp_path / "out" / "report.json").read_text(encoding="utf-8")
+
+
+def test_the_order_is_the_relative_paths_not_the_listing(tmp_path: Path, planted: Planted) -> None:
+    pieces = write_parts(tmp_path / "forwards", planted.frame, order=(0, 1, 2))
+    write_parts(tmp_path / "backwards", planted.frame, order=(2, 0, 1))
+    forwards = data.load(OwnData(ratings=tmp_path / "forwards"))
+    backwards = data.load(OwnData(ratings=tmp_path / "backwards"))
+    pd.testing.assert_frame_equal(forwards.frame, backwards.frame)
+    assert forwards.provenance.sha256 == backwards.provenance.sha256
+    assert forwards.frame["rating"].tolist() == pd.concat(pieces)["rating"].astype(float).tolist()
+    assert list(forwards.frame.index) == list(range(1, len(planted.frame) + 1))  # rows counted across the parts
+
+
+def test_a_glob_of_parts_reads_as_the_folder(tmp_path: Path, planted: Planted) -> None:
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    pieces = [planted.frame.iloc[i::2] for i in range(2)]
+    pieces[1].to_parquet(folder / "b.parquet", index=False)  # written first, named last
+    pieces[0].to_parquet(folder / "a.parquet", index=False)
+    (folder / "notes.txt").write_text("not a part")
+    ratings = data.load(OwnData(ratings=folder / "*.parquet"))
+    assert ratings.frame["rating"].tolist() == pd.concat(pieces)["rating"].astype(float).tolist()
+    assert (ratings.provenance.name, ratings.provenance.parts) == ("exports/*.parquet", 2)
+    assert ratings.provenance.sha256 == data.load(OwnData(ratings=folder)).provenance.sha256
+    deeper = data.load(OwnData(ratings=tmp_path / "*" / "[ab].parquet"))  # named from its first fixed folder
+    assert (deeper.provenance.name, deeper.provenance.parts) == (f"{tmp_path.name}/*/[ab].parquet", 2)
+
+
+def test_a_quoted_glob_on_the_command_line_builds_the_report(tmp_path: Path, planted: Planted) -> None:
+    write_parts(tmp_path / "ratings", planted.frame)
+    doc = build(tmp_path / "out", "--ratings", tmp_path / "ratings" / "day=*" / "*.parquet", "--time-col", "day")
+    assert doc["dataset"]["files"][0]["name"] == "ratings/day=*/*.parquet (3 Parquet parts)"
+    assert doc["dataset"]["n_ratings"] == len(planted.frame) and doc["dataset"]["columns"]["time"] == "day"
+
+
+def test_hive_partitions_are_columns_the_time_split_can_use(tmp_path: Path, planted: Planted) -> None:
+    write_parts(tmp_path / "ratings", planted.frame)
+    ratings = data.load(OwnData(ratings=tmp_path / "ratings", time_col="day"))
+    days = [int(pd.Timestamp(day, tz="UTC").timestamp()) for day in DAYS]
+    counts = ratings.frame["timestamp"].value_counts().sort_index()
+    assert counts.index.tolist() == days
+    assert counts.tolist() == [len(planted.frame.iloc[i::3]) for i in range(3)]
+    assert dict(ratings.provenance.columns)["time"] == "day"
+
+
+# --------------------------------------------------------------------------- bad folders: one line, exit 2
+
+
+def _no_parquet(tmp: Path, frame: pd.DataFrame):
+    folder = tmp / "exports"
+    folder.mkdir()
+    frame.to_csv(folder / "ratings.csv", index=False)
+    (folder / "_SUCCESS").write_text("")
+    return folder, f"Error: {folder}: no Parquet file (*.parquet) in it"
+
+
+def _other_type(tmp: Path, frame: pd.DataFrame):
+    folder = tmp / "exports"
+    folder.mkdir()
+    frame.iloc[::2].to_parquet(folder / "a.parquet", index=False)
+    frame.iloc[1::2].astype({"rating": float}).to_parquet(folder / "b.parquet", index=False)
+    return folder, f"Error: {folder}: the parts differ: column 'rating' is int64 in a.parquet but double in b.parquet"
+
+
+def _missing_column(tmp: Path, frame: pd.DataFrame):
+    folder = tmp / "exports"
+    (folder / "2026").mkdir(parents=True)
+    frame.iloc[::2].to_parquet(folder / "2026" / "a.parquet", index=False)
+    frame.iloc[1::2].drop(columns="title").to_parquet(folder / "2026" / "b.parquet", index=False)
+    return folder, f"Error: {folder}: the parts differ: 2026/a.parquet has column 'title', 2026/b.parquet has not"
+
+
+def _linked_part(tmp: Path, frame: pd.DataFrame):
+    folder = tmp / "exports"
+    folder.mkdir()
+    frame.to_parquet(tmp / "elsewhere.parquet", index=False)
+    frame.to_parquet(folder / "a.parquet", index=False)
+    (folder / "b.parquet").symlink_to(tmp / "elsewhere.parquet")
+    return folder, f"Error: {folder / 'b.parquet'}: is a symbolic link, not followed"
+
+
+def _fifo_part(tmp: Path, frame: pd.DataFrame):
+    folder = tmp / "exports"
+    folder.mkdir()
+    frame.to_parquet(folder / "a.parquet", index=False)
+    os.mkfifo(folder / "b.parquet")
+    return folder, f"Error: {folder / 'b.parquet'}: is a FIFO, not a regular file"
+
+
+def _glob_matches_nothing(tmp: Path, frame: pd.DataFrame):
+    pattern = tmp / "exports" / "*.parquet"
+    return pattern, f"Error: {pattern}: no file matches this pattern"
+
+
+def _column_not_in_any_part(tmp: Path, frame: pd.DataFrame):
+    folder = tmp / "exports"
+    (folder / "day=2026-01-01").mkdir(parents=True)
+    frame.drop(columns="rating").to_parquet(folder / "day=2026-01-01" / "a.parquet", index=False)
+    return folder, f"Error: {folder}: missing column(s) rating; found user, item, title, day"
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        _no_parquet,
+        _other_type,
+        _missing_column,
+        _linked_part,
+        _fifo_part,
+        _glob_matches_nothing,
+        _column_not_in_any_part,
+    ],
+    ids=lambda case: case.__name__.strip("_"),
+)
+def test_a_bad_folder_is_one_error_line_and_exit_2(tmp_path: Path, planted: Planted, case) -> None:
+    ratings, line = case(tmp_path, planted.frame)
+    result = invoke("build", "--output", tmp_path / "out", *FAST, "--ratings", ratings)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.splitlines()[-1] == line
+    assert [text for text in result.stderr.splitlines() if text.startswith("Error:")] == [line]
+    assert "Traceback" not in result.output and result.stdout == ""
+    assert not (tmp_path / "out" / "report.json").exists()
