@@ -47,11 +47,28 @@ SPARSE_MIN_RATINGS = 500_000
 STEPS_PER_EPOCH = 500  # `auto_settings` sizes batches for about this many steps an epoch
 LARGE_TRAIN = 16_000_000  # `auto_settings` trains 6 epochs instead of 8 past this many training ratings
 MIN_BS, MAX_BS = 1_024, 32_768  # ... within these bounds (powers of two)
-# torch CPU threads for the sparse loop. Its ops are short and memory-bound; with a
+# torch CPU threads for the torch sparse loop. Its ops are short and memory-bound; with a
 # second thread every op waits for the slower one, and on 2 cores shared with other
 # work a 16k-rating step (10M shape) took 5.4 ms on two threads once and 96 ms the
 # next run (180 ms in another), against a steady 6.5-8 ms on one (load average 2.5-3).
+# The compiled kernel has no such wait (a thread runs whole blocks): it takes every core.
 CPU_THREADS = 1
+
+
+def default_threads(device: str) -> int:
+    """The sparse engine's CPU threads when none were chosen: every core for the compiled kernel, else `CPU_THREADS`.
+
+    The kernel trains on the CPU outside a torchrun world, where numba is installed
+    (found without importing it: the import and compile wait for the fit itself).
+    """
+    import importlib.util
+    import os
+
+    if device != "cpu":
+        return 1
+    if distributed.environment() is not None or importlib.util.find_spec("numba") is None:
+        return CPU_THREADS
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def choose_engine(n_ratings: int) -> str:
@@ -204,6 +221,7 @@ def fit_sparse(
         on_epoch=on_epoch,
         on_progress=on_progress,
         world=world,
+        threads=threads,
     )
     distributed.leave()  # after a failure the error is reported first; exiting tears the group down
     final = result.epochs[-1]
@@ -231,6 +249,7 @@ def fit_sparse(
             world_size=world.size if world else 1,
             backend=world.backend if world else None,
             rank_bs=-(-min(settings.bs, len(train_rows)) // world.size) if world else None,
+            kernel=result.kernel,
         ),
         codes=x,
         notes=notes,
