@@ -54,6 +54,7 @@ INNER = {
         "results",
         "distributed",
         "splits",
+        "kernel",
         "sparse_loop",
         "sparse",
         "learner",
@@ -87,6 +88,7 @@ OWNERS = {
     "fastai": ("reportgen.train", "reportgen.data.sources"),  # sources: fastai's download of ml-100k
     "fastcore": ("reportgen.train",),
     "safetensors": ("reportgen.train.kept",),
+    "numba": ("reportgen.train.kernel",),  # the compiled sparse kernel; imported lazily by sparse_loop
 }
 
 

@@ -31,26 +31,31 @@ MASK32 = 0xFFFFFFFF
 
 @njit(nogil=True, cache=True)
 def block_sort(
-    users: np.ndarray, items: np.ndarray, ratings: np.ndarray, user_group: np.ndarray, item_group: np.ndarray
+    users: np.ndarray,
+    items: np.ndarray,
+    ratings: np.ndarray,
+    user_group: np.ndarray,
+    item_group: np.ndarray,
+    grid: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The ratings counting-sorted by block (user group * GRID + item group), and each block's start.
+    """The ratings counting-sorted by block (user group * grid + item group), and each block's start.
 
     One pass to count, one to place (stable: a block keeps its ratings' order): O(n),
     int32 codes and float32 ratings, 12 bytes per rating. `starts[b]:starts[b + 1]`
     are block b's ratings.
     """
     n = len(ratings)
-    starts = np.zeros(GRID * GRID + 1, dtype=np.int64)
+    starts = np.zeros(grid * grid + 1, dtype=np.int64)
     for j in range(n):
-        starts[user_group[users[j]] * GRID + item_group[items[j]] + 1] += 1
-    for b in range(GRID * GRID):
+        starts[user_group[users[j]] * grid + item_group[items[j]] + 1] += 1
+    for b in range(grid * grid):
         starts[b + 1] += starts[b]
     fill = starts[:-1].copy()
     su = np.empty(n, dtype=np.int32)
     si = np.empty(n, dtype=np.int32)
     sr = np.empty(n, dtype=np.float32)
     for j in range(n):
-        b = user_group[users[j]] * GRID + item_group[items[j]]
+        b = user_group[users[j]] * grid + item_group[items[j]]
         at = fill[b]
         su[at], si[at], sr[at] = users[j], items[j], ratings[j]
         fill[b] = at + 1
@@ -158,12 +163,13 @@ def stratum(
     eps: float,
     errors: np.ndarray,
 ) -> None:
-    """The `GRID` blocks (b, (b + shift) mod GRID) in parallel; `errors[b]`: block b's summed squared error.
+    """The grid's `len(seeds)` blocks (b, (b + shift) mod grid) in parallel; `errors[b]`: block b's squared error.
 
     The blocks share no user and no item, so no two threads write one row.
     """
-    for b in prange(GRID):
-        block = b * GRID + (b + shift) % GRID
+    grid = len(seeds)
+    for b in prange(grid):
+        block = b * grid + (b + shift) % grid
         errors[b] = _block(
             users,
             items,
@@ -218,7 +224,7 @@ def check() -> None:
     users, items = np.zeros(2, dtype=np.int32), np.zeros(2, dtype=np.int32)
     ratings = np.ones(2, dtype=np.float32)
     group = np.zeros(1, dtype=np.int64)
-    su, si, sr, starts = block_sort(users, items, ratings, group, group)
+    su, si, sr, starts = block_sort(users, items, ratings, group, group, GRID)
     uw, iw = np.zeros((1, 4), dtype=np.float32), np.zeros((1, 4), dtype=np.float32)
     uacc, iacc = np.zeros(1, dtype=np.float32), np.zeros(1, dtype=np.float32)
     errors = np.zeros(GRID, dtype=np.float64)

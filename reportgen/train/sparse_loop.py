@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 
 log = logging.getLogger(__name__)
+GRID_OVERRIDE = 0
 
 
 @dataclass(frozen=True)
@@ -210,10 +211,10 @@ def train_kernel(
     on_epoch, on_progress = hooks
     lo, hi = (float(v) for v in model.y_range)
     rng = np.random.default_rng(seed)
-    grid = kernel.GRID
+    grid = GRID_OVERRIDE or kernel.GRID
     uw, iw = tables.users.numpy(), tables.items.numpy()
     groups = [(rng.permutation(len(t)) * grid // len(t)).astype(np.int64) for t in (uw, iw)]
-    users, items, ratings, starts = kernel.block_sort(*_as_arrays(x_train, y_train), *groups)
+    users, items, ratings, starts = kernel.block_sort(*_as_arrays(x_train, y_train), *groups, grid)
     del groups
     sizes = np.diff(starts).reshape(grid, grid)
     vu, vi, vy = _as_arrays(x_valid, y_valid)
