@@ -30,7 +30,6 @@ if TYPE_CHECKING:
 
 
 log = logging.getLogger(__name__)
-GRID_OVERRIDE = 0
 
 
 @dataclass(frozen=True)
@@ -211,7 +210,7 @@ def train_kernel(
     on_epoch, on_progress = hooks
     lo, hi = (float(v) for v in model.y_range)
     rng = np.random.default_rng(seed)
-    grid = GRID_OVERRIDE or kernel.GRID
+    grid = kernel.GRID
     uw, iw = tables.users.numpy(), tables.items.numpy()
     groups = [(rng.permutation(len(t)) * grid // len(t)).astype(np.int64) for t in (uw, iw)]
     users, items, ratings, starts = kernel.block_sort(*_as_arrays(x_train, y_train), *groups, grid)
