@@ -29,6 +29,12 @@ GRID = 32
 # Every IEEE shortcut except assuming no NaN or infinity: a diverging fit must still show as non-finite.
 FASTMATH = {"reassoc", "contract", "arcp", "nsz", "afn"}
 MASK32 = 0xFFFFFFFF
+# numba's own thread pool rather than OpenMP (unless the user chose a layer): OpenMP's threads spin after each
+# of an epoch's strata, and on 2 cores shared with other work that spinning cost 2.2-2.4 CPU-s where the pool
+# took 0.8-1.1 (planted 1M, 2 threads, load 5.4-6.0; docs/training.md). The pool allows one parallel
+# launch at a time: one fit per process, as reportgen runs.
+if numba.config.THREADING_LAYER == "default":
+    numba.config.THREADING_LAYER = "workqueue"
 
 
 @njit(nogil=True, cache=True)
