@@ -6,7 +6,9 @@ both embedding tables for every batch of 64 ratings: fine for ML-100k, hours for
 libraries do: large batches, gradients only for the rows in the batch, L2
 regularisation per occurrence of a row (as cornac and surprise do), and Adagrad with
 one accumulator per row. A step is a fixed dozen torch ops on (batch x factors)
-tensors, with no Python work per rating, on the CPU or a CUDA device alike.
+tensors, with no Python work per rating, on the CPU or a CUDA device alike; on the
+CPU in one process a compiled kernel takes a step per rating on every core instead
+(`sparse_loop`, `kernel`).
 
 It also owns the data preparation at scale that the fastai path does with Python
 lists: the split (`splits.split_rows`: fastai's `RandomSplitter` as arrays, or a time cutoff) and `encode`
@@ -99,6 +101,12 @@ def auto_settings(n_train: int, n_users: int, n_items: int, factors: int) -> Eng
     shape the last two cost 30 s of a 121 s fit for 0.002 RMSE (0.5924 against
     0.5905; cornac MF: 0.5991), and without them the fit grows with the data as
     the rest of the run does (benchmarks/scale.py).
+
+    The compiled kernel (`kernel`: a step per rating, `bs` unused) keeps these
+    settings, re-measured for it: on planted 1M, lr 0.15 with reg 0.02 gives 0.5951
+    (the torch loop 0.5953), lr 0.1 0.6073, lr 0.2 0.5981; reg 0.03 0.6003 (0.6173
+    at lr 0.1, 0.5998 at 0.2). On planted 10M it reaches 0.5866 (the torch loop's
+    0.5866), flat from the 7th epoch, so 8 stay (docs/training.md).
     """
     del n_users, n_items, factors  # kept in the signature: a rule may need them at other shapes
     target = max(n_train, 1) / STEPS_PER_EPOCH

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from bs4 import BeautifulSoup
 
+from reportgen.errors import RunError
 from reportgen.train import fitting as train
 from reportgen.train import kernel, sparse_loop
 from reportgen.train import sparse as engine
@@ -156,3 +157,16 @@ def test_the_page_says_which_loop_trained(
             + ", 8 epochs, Adagrad lr 0.15, L2 0.02), "
             + f"on cpu with 1 thread, {8 * -(-4_800 // bs)} optimizer steps"
         )
+
+
+def test_a_diverging_fit_stops_with_the_torch_loops_error(planted: PlantedLowRank) -> None:
+    import torch
+    from fastai.collab import EmbeddingDotBias
+
+    x, y, n_users, n_items = codes_of(planted.frame)
+    module = EmbeddingDotBias(4, n_users, n_items, y_range=(1.0, 5.4))
+    settings = engine.EngineSettings(epochs=2, lr=float("inf"), reg=0.02, bs=1024)
+    with pytest.raises(RunError) as caught:
+        engine.train_sparse(module, x, y, x[:10], y[:10], settings, seed=1)
+    assert str(caught.value) == ("training diverged: epoch 1 ended with train loss nan; try a smaller learning rate")
+    assert not torch.isfinite(module.u_weight.weight).all()  # what it reached is written back, as the torch loop does
