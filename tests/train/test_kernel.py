@@ -170,3 +170,15 @@ def test_a_diverging_fit_stops_with_the_torch_loops_error(planted: PlantedLowRan
         engine.train_sparse(module, x, y, x[:10], y[:10], settings, seed=1)
     assert str(caught.value) == ("training diverged: epoch 1 ended with train loss nan; try a smaller learning rate")
     assert not torch.isfinite(module.u_weight.weight).all()  # what it reached is written back, as the torch loop does
+
+
+def test_fewer_users_and_items_than_the_grid_has_groups_still_train_every_rating() -> None:
+    """12 items and 25 users across 32 groups each: most blocks are empty, and every rating still steps once."""
+    from fastai.collab import EmbeddingDotBias
+
+    small = planted_low_rank(n_users=25, n_items=12, n_ratings=200)
+    x, y, n_users, n_items = codes_of(small.frame)
+    module = EmbeddingDotBias(4, n_users, n_items, y_range=(1.0, 5.4))
+    fit = engine.train_sparse(module, x[:160], y[:160], x[160:], y[160:], SETTINGS, seed=2, threads=2)
+    assert kernel.GRID > max(n_users, n_items) and fit.kernel == "numba" and fit.steps == 4 * 160
+    assert fit.epochs[-1].train_loss < fit.epochs[0].train_loss and np.isfinite(fit.epochs[-1].valid_loss)
