@@ -177,11 +177,7 @@ def train_sparse(
             train_loss = float(smooth) / (1 - beta**count)
             stats = EpochStats(epoch, train_loss, valid_loss, time.perf_counter() - started)
             history.append(stats)
-            if not math.isfinite(train_loss):
-                tables.write_back(model)
-                raise RunError(
-                    f"training diverged: epoch {epoch} ended with train loss {train_loss}; try a smaller learning rate"
-                )
+            _check_finite(stats, tables, model)
             if on_epoch is not None:
                 on_epoch(stats, settings.epochs)
     tables.write_back(model)
@@ -245,11 +241,7 @@ def train_kernel(
             train_loss = smooth / (1 - beta**count)
             stats = EpochStats(epoch, train_loss, float(valid_loss), time.perf_counter() - started)
             history.append(stats)
-            if not math.isfinite(train_loss):
-                tables.write_back(model)
-                raise RunError(
-                    f"training diverged: epoch {epoch} ended with train loss {train_loss}; try a smaller learning rate"
-                )
+            _check_finite(stats, tables, model)
             if on_epoch is not None:
                 on_epoch(stats, settings.epochs)
     finally:
@@ -257,6 +249,16 @@ def train_kernel(
     tables.write_back(model)
     seconds = time.perf_counter() - fit_started
     return SparseFit(epochs=tuple(history), steps=settings.epochs * len(ratings), fit_seconds=seconds, kernel="numba")
+
+
+def _check_finite(stats: EpochStats, tables: _Tables, model: Any) -> None:
+    """Both loops' divergence stop: a non-finite train loss writes back what was reached and raises `RunError`."""
+    if not math.isfinite(stats.train_loss):
+        tables.write_back(model)
+        raise RunError(
+            f"training diverged: epoch {stats.epoch} ended with train loss {stats.train_loss}; "
+            "try a smaller learning rate"
+        )
 
 
 def _as_arrays(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
