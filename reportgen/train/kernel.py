@@ -132,23 +132,26 @@ def _block(
         g = err * s * (np.float32(1.0) - s) * scale  # d(err**2 / 2)/dz over reg
         su = np.float32(0.0)
         si = np.float32(0.0)
-        for c in range(cols):
+        for c in range(k):  # the factors: gradient and its square in one pass
             a = pu[c] + g * qi[c]
             b = qi[c] + g * pu[c]
             gu[c] = a
             gi[c] = b
-        gu[k + 1] = 0.0  # the constant 1 the item bias multiplies
-        gi[k] = 0.0  # the constant 1 the user bias multiplies
-        for c in range(cols):
-            su += gu[c] * gu[c]
-            si += gi[c] * gi[c]
-        uacc[u] += su * inv_cols
-        iacc[i] += si * inv_cols
+            su += a * a
+            si += b * b
+        # The biases: the user's multiplies the item's constant 1 (column k), the item's the user's (k + 1);
+        # the constant columns never move.
+        bu = pu[k] + g
+        bi = qi[k + 1] + g
+        uacc[u] += (su + bu * bu) * inv_cols
+        iacc[i] += (si + bi * bi) * inv_cols
         wu = rate / (np.sqrt(uacc[u]) + eps32)
         wi = rate / (np.sqrt(iacc[i]) + eps32)
-        for c in range(cols):
+        for c in range(k):
             pu[c] += wu * gu[c]
             qi[c] += wi * gi[c]
+        pu[k] += wu * bu
+        qi[k + 1] += wi * bi
     return total
 
 
