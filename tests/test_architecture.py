@@ -58,6 +58,7 @@ INNER = {
         "results",
         "distributed",
         "splits",
+        "kernel",
         "sparse_loop",
         "sparse",
         "learner",
@@ -94,6 +95,7 @@ OWNERS = {
     "sqlalchemy": ("reportgen.data.database",),  # the one reader of SQL databases
     "psycopg": ("reportgen.data.database",),
     "sqlite3": ("reportgen.data.database",),
+    "numba": ("reportgen.train.kernel",),  # the compiled sparse kernel; imported lazily by sparse_loop
 }
 
 

@@ -18,6 +18,7 @@ report names the database by kind and name alone (for SQLite the file's name).
 
 from __future__ import annotations
 
+import functools
 import urllib.parse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -78,7 +79,8 @@ def read_database(spec: DbData) -> Ratings:
     layout = Layout(
         label, ",", "utf-8", spec.user_col, spec.item_col, spec.rating_col, spec.title_col, time=spec.time_col
     )
-    frame = read_arrow(lambda: iter(table.to_batches()), layout).frame  # the batches again for a careful read
+    # read_arrow starts the batches again for its careful read; they go with the partial once it is done
+    frame = read_arrow(functools.partial(iter, table.to_batches()), layout).frame
     del table
     release_arrow_memory()
     columns = dict(roles)

@@ -70,9 +70,9 @@ def fit(
     if config.threads is not None:
         threads = config.threads
     elif sparse:
-        from reportgen.train.sparse import CPU_THREADS
+        from reportgen.train.sparse import default_threads
 
-        threads = CPU_THREADS if device == "cpu" else 1
+        threads = default_threads(device)
     else:
         threads = choose_threads(config.bs, device)
     import torch

@@ -58,7 +58,7 @@ class Runtime:
     loader: str  # "lean" or "fastai"
     preset: str
     device: str  # "cpu" or "cuda" (the device the model trained on)
-    threads: int  # torch CPU threads during the fit
+    threads: int  # CPU threads during the fit (torch's, and the compiled kernel's)
     steps: int  # optimizer steps taken
     fit_seconds: float  # the training loop alone, without building the loaders and model
     engine: str = "lean"  # "lean" (fastai's Learner) or "sparse" (reportgen.train.sparse)
@@ -66,6 +66,7 @@ class Runtime:
     world_size: int = 1  # processes that trained the model together (torchrun), 1 alone
     backend: str | None = None  # their torch.distributed backend: gloo (CPU) or nccl (CUDA)
     rank_bs: int | None = None  # each rank's share of a batch of `settings["bs"]` ratings
+    kernel: str | None = None  # the sparse engine's loop: "numba" (compiled, a step per rating) or "torch"
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

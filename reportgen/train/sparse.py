@@ -6,7 +6,9 @@ both embedding tables for every batch of 64 ratings: fine for ML-100k, hours for
 libraries do: large batches, gradients only for the rows in the batch, L2
 regularisation per occurrence of a row (as cornac and surprise do), and Adagrad with
 one accumulator per row. A step is a fixed dozen torch ops on (batch x factors)
-tensors, with no Python work per rating, on the CPU or a CUDA device alike.
+tensors, with no Python work per rating, on the CPU or a CUDA device alike; on the
+CPU in one process a compiled kernel takes a step per rating on every core instead
+(`sparse_loop`, `kernel`).
 
 It also owns the data preparation at scale that the fastai path does with Python
 lists: the split (`splits.split_rows`: fastai's `RandomSplitter` as arrays, or a time cutoff) and `encode`
@@ -47,11 +49,28 @@ SPARSE_MIN_RATINGS = 500_000
 STEPS_PER_EPOCH = 500  # `auto_settings` sizes batches for about this many steps an epoch
 LARGE_TRAIN = 16_000_000  # `auto_settings` trains 6 epochs instead of 8 past this many training ratings
 MIN_BS, MAX_BS = 1_024, 32_768  # ... within these bounds (powers of two)
-# torch CPU threads for the sparse loop. Its ops are short and memory-bound; with a
+# torch CPU threads for the torch sparse loop. Its ops are short and memory-bound; with a
 # second thread every op waits for the slower one, and on 2 cores shared with other
 # work a 16k-rating step (10M shape) took 5.4 ms on two threads once and 96 ms the
 # next run (180 ms in another), against a steady 6.5-8 ms on one (load average 2.5-3).
+# The compiled kernel has no such wait (a thread runs whole blocks): it takes every core.
 CPU_THREADS = 1
+
+
+def default_threads(device: str) -> int:
+    """The sparse engine's CPU threads when none were chosen: every core for the compiled kernel, else `CPU_THREADS`.
+
+    The kernel trains on the CPU outside a torchrun world, where numba is installed
+    (found without importing it: the import and compile wait for the fit itself).
+    """
+    import importlib.util
+    import os
+
+    if device != "cpu":
+        return 1
+    if distributed.environment() is not None or importlib.util.find_spec("numba") is None:
+        return CPU_THREADS
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def choose_engine(n_ratings: int) -> str:
@@ -82,6 +101,12 @@ def auto_settings(n_train: int, n_users: int, n_items: int, factors: int) -> Eng
     shape the last two cost 30 s of a 121 s fit for 0.002 RMSE (0.5924 against
     0.5905; cornac MF: 0.5991), and without them the fit grows with the data as
     the rest of the run does (benchmarks/scale.py).
+
+    The compiled kernel (`kernel`: a step per rating, `bs` unused) keeps these
+    settings, re-measured for it: on planted 1M, lr 0.15 with reg 0.02 gives 0.5951
+    (the torch loop 0.5953), lr 0.1 0.6073, lr 0.2 0.5981; reg 0.03 0.6003 (0.6173
+    at lr 0.1, 0.5998 at 0.2). On planted 10M it reaches 0.5866 (the torch loop's
+    0.5866), flat from the 7th epoch, so 8 stay (docs/training.md).
     """
     del n_users, n_items, factors  # kept in the signature: a rule may need them at other shapes
     target = max(n_train, 1) / STEPS_PER_EPOCH
@@ -204,6 +229,7 @@ def fit_sparse(
         on_epoch=on_epoch,
         on_progress=on_progress,
         world=world,
+        threads=threads,
     )
     distributed.leave()  # after a failure the error is reported first; exiting tears the group down
     final = result.epochs[-1]
@@ -231,6 +257,7 @@ def fit_sparse(
             world_size=world.size if world else 1,
             backend=world.backend if world else None,
             rank_bs=-(-min(settings.bs, len(train_rows)) // world.size) if world else None,
+            kernel=result.kernel,
         ),
         codes=x,
         notes=notes,

@@ -1,17 +1,21 @@
-"""The fused sparse training loop: fastai's `EmbeddingDotBias` fitted in place, a batch of rows at a time.
+"""The sparse training loops: fastai's `EmbeddingDotBias` fitted in place, by the compiled kernel or by torch.
 
-Large batches, gradients only for the rows in the batch, L2 regularisation per
-occurrence of a row (as cornac and surprise do), and Adagrad with one accumulator
-per row: a step is a fixed dozen torch ops on (batch x factors) tensors, with no
-Python work per rating, on the CPU or a CUDA device alike. `sparse` chooses the
-settings and prepares the data; this module only trains.
+Both minimise the same objective with the same optimizer: L2 regularisation per
+occurrence of a row (as cornac and surprise do) and Adagrad with one accumulator per
+row. On the CPU, alone, the compiled kernel (`kernel`, numba) takes one step per
+rating on a stratified block grid, on every thread. On a CUDA device, in a torchrun
+world, or when numba cannot load (one warning), the torch loop takes large batches:
+a step is a fixed dozen torch ops on (batch x factors) tensors, with no Python work
+per rating. `sparse` chooses the settings and prepares the data; this module only trains.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from dataclasses import dataclass
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -25,13 +29,34 @@ if TYPE_CHECKING:
     from reportgen.train.distributed import World
 
 
+log = logging.getLogger(__name__)
+
+
 @dataclass(frozen=True)
 class SparseFit:
-    """What `train_sparse` did: one `EpochStats` per epoch, optimizer steps, seconds in the loop."""
+    """What `train_sparse` did: one `EpochStats` per epoch, optimizer steps, seconds in the loop, which loop ran.
+
+    `kernel`: "numba" (the compiled kernel: a step per rating) or "torch" (a step per batch).
+    """
 
     epochs: tuple[EpochStats, ...]
     steps: int
     fit_seconds: float
+    kernel: str = "torch"
+
+
+def load_kernel() -> ModuleType | None:
+    """The compiled kernel, imported and compiled (or loaded from numba's cache); None, with a warning, if it fails."""
+    try:
+        import reportgen.train.kernel as kernel
+
+        kernel.check()
+    except Exception as exc:  # numba missing, or an LLVM/numba failure: any of them means the torch loop
+        log.warning(
+            "the compiled sparse kernel is unavailable (%s: %s); training with the torch loop", type(exc).__name__, exc
+        )
+        return None
+    return kernel
 
 
 class _RowAdagrad:
@@ -74,6 +99,8 @@ def train_sparse(
     on_epoch: EpochHook | None = None,
     on_progress: ProgressHook | None = None,
     world: World | None = None,
+    threads: int | None = None,
+    loop: str = "auto",
 ) -> SparseFit:
     """Fit `model` (fastai's `EmbeddingDotBias`, with `y_range`) in place on (user, item) codes.
 
@@ -91,6 +118,10 @@ def train_sparse(
     row gradients, and all ranks apply the gathered whole: the same update, in the
     same order, as one process with that batch size, so every rank ends with the same
     weights. The validation MSE is summed over the ranks' shares, each rating once.
+
+    `loop` "auto" trains with the compiled kernel (`train_kernel`, on `threads`
+    threads, default all) on the CPU alone and falls back to the torch loop if it
+    cannot load; "torch" always takes the torch loop. `SparseFit.kernel` says which ran.
     """
     import torch
 
@@ -102,6 +133,10 @@ def train_sparse(
     k = model.u_weight.weight.shape[1]
     lo, hi = (float(v) for v in model.y_range)
     tables = _Tables.from_model(model, dev)
+    kernel = load_kernel() if loop == "auto" and dev.type == "cpu" and world is None else None
+    if kernel is not None:
+        hooks = (on_epoch, on_progress)
+        return train_kernel(kernel, model, tables, (x_train, y_train, x_valid, y_valid), settings, seed, threads, hooks)
     xu, xi, y = _as_tensors(x_train, y_train, dev)
     vu, vi, vy = _as_tensors(x_valid, y_valid, dev)
     n = len(y)
@@ -142,24 +177,102 @@ def train_sparse(
             train_loss = float(smooth) / (1 - beta**count)
             stats = EpochStats(epoch, train_loss, valid_loss, time.perf_counter() - started)
             history.append(stats)
-            if not math.isfinite(train_loss):
-                tables.write_back(model)
-                raise RunError(
-                    f"training diverged: epoch {epoch} ended with train loss {train_loss}; try a smaller learning rate"
-                )
+            _check_finite(stats, tables, model)
             if on_epoch is not None:
                 on_epoch(stats, settings.epochs)
     tables.write_back(model)
     return SparseFit(epochs=tuple(history), steps=step, fit_seconds=time.perf_counter() - fit_started)
 
 
+def train_kernel(
+    kernel: ModuleType,
+    model: Any,
+    tables: _Tables,
+    data: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    settings: EngineSettings,
+    seed: int,
+    threads: int | None,
+    hooks: tuple[EpochHook | None, ProgressHook | None],
+) -> SparseFit:
+    """`train_sparse` by the compiled kernel: the ratings block-sorted once, then `epochs` x `GRID` strata.
+
+    Users and items fall into `GRID` groups each by a permutation from `seed`; each
+    epoch takes the strata (shifts) in an order from `seed`, and each block shuffles
+    its ratings in place by a seed drawn for it, so a seed gives the same bits on
+    every thread count. The learning rate follows `_lr_at` stratum by stratum; the
+    train loss is the smoothed MSE over the blocks in their order.
+    """
+    x_train, y_train, x_valid, y_valid = data
+    on_epoch, on_progress = hooks
+    lo, hi = (float(v) for v in model.y_range)
+    rng = np.random.default_rng(seed)
+    grid = kernel.GRID
+    uw, iw = tables.users.numpy(), tables.items.numpy()
+    groups = [(rng.permutation(len(t)) * grid // len(t)).astype(np.int64) for t in (uw, iw)]
+    users, items, ratings, starts = kernel.block_sort(*_as_arrays(x_train, y_train), *groups, grid)
+    del groups
+    sizes = np.diff(starts).reshape(grid, grid)
+    vu, vi, vy = _as_arrays(x_valid, y_valid)
+    uacc, iacc = np.zeros(len(uw), dtype=np.float32), np.zeros(len(iw), dtype=np.float32)
+    errors = np.zeros(grid, dtype=np.float64)
+    total, progress_every = settings.epochs * grid, max(1, round(grid / 10))
+    history: list[EpochStats] = []
+    smooth, count, beta = 0.0, 0, 0.98
+    before = kernel.set_threads(threads if threads is not None else kernel.threads_available())
+    fit_started = time.perf_counter()
+    try:
+        for epoch in range(1, settings.epochs + 1):
+            started = time.perf_counter()
+            shifts = rng.permutation(grid)
+            seeds = rng.integers(1, 2**31, size=(grid, grid), dtype=np.int64)
+            for s, shift in enumerate(shifts.tolist()):
+                lr = _lr_at((epoch - 1) * grid + s, total, settings)
+                kernel.stratum(
+                    users, items, ratings, starts, shift, seeds[s], uw, iw, uacc, iacc,
+                    lo, hi, float(settings.reg), lr, float(settings.eps), errors,
+                )  # fmt: skip
+                for b in range(grid):
+                    n = int(sizes[b, (b + shift) % grid])
+                    if n:
+                        smooth, count = beta * smooth + (1 - beta) * float(errors[b]) / n, count + 1
+                if on_progress is not None and (s + 1) % progress_every == 0 and s + 1 < grid:
+                    on_progress((s + 1) / grid)
+            valid_loss = kernel.squared_error(vu, vi, vy, uw, iw, lo, hi) / len(vy) if len(vy) else float("nan")
+            train_loss = smooth / (1 - beta**count)
+            stats = EpochStats(epoch, train_loss, float(valid_loss), time.perf_counter() - started)
+            history.append(stats)
+            _check_finite(stats, tables, model)
+            if on_epoch is not None:
+                on_epoch(stats, settings.epochs)
+    finally:
+        kernel.set_threads(before)
+    tables.write_back(model)
+    seconds = time.perf_counter() - fit_started
+    return SparseFit(epochs=tuple(history), steps=settings.epochs * len(ratings), fit_seconds=seconds, kernel="numba")
+
+
+def _check_finite(stats: EpochStats, tables: _Tables, model: Any) -> None:
+    """Both loops' divergence stop: a non-finite train loss writes back what was reached and raises `RunError`."""
+    if not math.isfinite(stats.train_loss):
+        tables.write_back(model)
+        raise RunError(
+            f"training diverged: epoch {stats.epoch} ended with train loss {stats.train_loss}; "
+            "try a smaller learning rate"
+        )
+
+
+def _as_arrays(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """User codes, item codes (int32) and float32 ratings, each contiguous (the kernel's types)."""
+    x = np.asarray(x)
+    users, items = (np.ascontiguousarray(x[:, c], dtype=np.int32) for c in (0, 1))
+    return users, items, np.ascontiguousarray(y, dtype=np.float32).reshape(-1)
+
+
 def _as_tensors(x: np.ndarray, y: np.ndarray, dev: Any) -> tuple[Any, Any, Any]:
     """User codes, item codes (int32: half the memory of int64, fine as indices) and float32 ratings."""
     import torch
 
-    x = np.asarray(x)
-    users, items = (torch.from_numpy(np.ascontiguousarray(x[:, c], dtype=np.int32)).to(dev) for c in (0, 1))
-    return users, items, torch.from_numpy(np.ascontiguousarray(y, dtype=np.float32).reshape(-1)).to(dev)
+    return tuple(torch.from_numpy(a).to(dev) for a in _as_arrays(x, y))
 
 
 def _lr_at(step: int, total: int, s: EngineSettings) -> float:

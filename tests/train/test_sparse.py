@@ -82,7 +82,11 @@ def test_every_epoch_is_reported_with_the_exact_validation_mse(fitted, planted: 
     assert model.metrics.n_valid == int(0.2 * len(planted.frame))
 
 
-def test_train_sparse_trains_the_module_in_place_and_fastai_forward_agrees(planted: PlantedLowRank) -> None:
+@pytest.mark.parametrize("loop", ["torch", "auto"])  # auto: the compiled kernel, where numba loads
+def test_train_sparse_trains_the_module_in_place_and_fastai_forward_agrees(planted: PlantedLowRank, loop: str) -> None:
+    """Both loops train the module itself, and the valid loss is fastai's forward pass's MSE.
+
+    A torch step is a batch; a kernel step is one rating."""
     import torch
     from fastai.collab import EmbeddingDotBias
 
@@ -92,12 +96,17 @@ def test_train_sparse_trains_the_module_in_place_and_fastai_forward_agrees(plant
     module = EmbeddingDotBias(8, n_users, n_items, y_range=(1.0, 5.4))
     before = module.i_weight.weight.detach().clone()
     settings = engine.EngineSettings(epochs=3, lr=0.15, reg=0.02, bs=1024)
-    fit = engine.train_sparse(module, x[train_rows], y[train_rows], x[valid_rows], y[valid_rows], settings, seed=1)
+    fit = engine.train_sparse(
+        module, x[train_rows], y[train_rows], x[valid_rows], y[valid_rows], settings, seed=1, loop=loop
+    )
     assert not torch.equal(module.i_weight.weight, before)
     with torch.no_grad():
         pred = module(torch.from_numpy(x[valid_rows].astype(np.int64))).double().numpy()
     assert fit.epochs[-1].valid_loss == pytest.approx(np.mean((pred - y[valid_rows]) ** 2), rel=1e-5)
-    assert fit.steps == 3 * -(-len(train_rows) // 1024)
+    if loop == "torch":
+        assert fit.kernel == "torch" and fit.steps == 3 * -(-len(train_rows) // 1024)
+    else:
+        assert fit.kernel == "numba" and fit.steps == 3 * len(train_rows)
 
 
 def codes_of(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, int, int]:
