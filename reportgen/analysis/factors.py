@@ -140,17 +140,68 @@ def component_genres(
     return tuple(result)
 
 
+def nearest(titles: Sequence[str], unit_rows: np.ndarray, unit: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """For each of `unit_rows` (the first rows of `unit`, unit vectors), the rows of the `n` others that point
+    its way most, nearest first (ties by title), and their cosine similarities: the one rule of every neighbour list.
+
+    One matrix product of `unit_rows` with `unit` and one sort per row (`np.lexsort`, in C).
+    """
+    similarity = unit_rows @ unit.T
+    rank = np.empty(len(titles), dtype=np.int64)
+    rank[sorted(range(len(titles)), key=titles.__getitem__)] = np.arange(len(titles))
+    keyed = -similarity
+    keyed[np.arange(len(unit_rows)), np.arange(len(unit_rows))] = np.inf  # never its own neighbour
+    order = np.lexsort((np.broadcast_to(rank, keyed.shape), keyed), axis=-1)[:, : min(n, len(titles) - 1)]
+    return order, np.take_along_axis(similarity, order, axis=1)
+
+
+def unit_vectors(factors: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(factors, axis=1)
+    return factors / np.where(norms > 0, norms, 1.0)[:, None]
+
+
 def neighbours(titles: Sequence[str], factors: np.ndarray, n_items: int, n: int) -> dict[str, tuple[Neighbour, ...]]:
     """For the first `n_items` titles, the `n` others whose factor vectors point the same way.
 
     Only those `n_items` rows are compared with all others, so the cost is linear
     in the number of analysed items.
     """
-    norms = np.linalg.norm(factors, axis=1)
-    unit = factors / np.where(norms > 0, norms, 1.0)[:, None]
-    similarity = unit[:n_items] @ unit.T
-    found = {}
-    for i, title in enumerate(titles[:n_items]):
-        order = sorted((j for j in range(len(titles)) if j != i), key=lambda j: (-similarity[i, j], titles[j]))
-        found[title] = tuple(Neighbour(titles[j], float(similarity[i, j])) for j in order[:n])
-    return found
+    unit = unit_vectors(factors)
+    order, similarity = nearest(titles, unit[:n_items], unit, n)
+    return {
+        title: tuple(Neighbour(titles[j], float(s)) for j, s in zip(order[i], similarity[i]))
+        for i, title in enumerate(titles[:n_items])
+    }
+
+
+@dataclass(frozen=True)
+class FactorMap:
+    """Where each mapped item sits in the taste space, for the page's explorer: row `i` is the analysed
+    item `top_items[i]` (the first `len(scores)` of them, most rated first).
+
+    Scores are on the first principal components of all analysed items (the PCA above, more
+    components); neighbours are rows of this map, nearest first by cosine in the full factor space
+    (`nearest`, the neighbours section's rule). Values are rounded to `MAP_DECIMALS`.
+    """
+
+    scores: tuple[tuple[float, ...], ...]  # per item, its score on each component
+    neighbours: tuple[tuple[int, ...], ...]  # per item, the rows of its nearest neighbours
+    similarity: tuple[tuple[float, ...], ...]  # per item, their cosine similarities
+
+    @property
+    def n_components(self) -> int:
+        return len(self.scores[0]) if self.scores else 0
+
+
+MAP_DECIMALS = 4  # the map's scores and similarities: the page shows at most 2 decimals of either
+
+
+def factor_map(titles: Sequence[str], factors: np.ndarray, scores: np.ndarray, n_items: int, n: int) -> FactorMap:
+    """The first `n_items` titles' `scores` and their `n` nearest among themselves: `n_items` x `n_items` cosines."""
+    unit = unit_vectors(factors[:n_items])
+    order, similarity = nearest(titles[:n_items], unit, unit, n)
+    return FactorMap(
+        scores=tuple(tuple(round(float(v), MAP_DECIMALS) + 0.0 for v in row) for row in scores[:n_items]),
+        neighbours=tuple(tuple(int(j) for j in row) for row in order),
+        similarity=tuple(tuple(round(float(v), MAP_DECIMALS) + 0.0 for v in row) for row in similarity),
+    )

@@ -88,6 +88,15 @@ def to_json(report: Report) -> dict[str, Any]:
         doc["runtime"] = runtime
     doc["insight"] = _beyond_the_tutorial(a)
     doc["quality"] = quality_to_json(a.quality)
+    if a.factor_map is not None:  # absent in a report.json written before the explorer
+        f = a.factor_map
+        doc["factor_map"] = {
+            "items": len(f.scores),
+            "components": f.n_components,
+            "scores": [list(row) for row in f.scores],
+            "neighbours": [list(row) for row in f.neighbours],
+            "similarity": [list(row) for row in f.similarity],
+        }
     if report.comparison is not None:
         doc["comparison"] = _comparison(report.comparison)
     if report.split is not None:  # absent: the tutorial's random split (every earlier report.json)
