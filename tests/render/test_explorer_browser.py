@@ -175,7 +175,9 @@ def test_the_explorer_is_axe_clean_in_both_themes_and_screenshots_are_kept(
 
 
 @pytest.mark.ml100k
-def test_on_a_phone_wide_screen_nothing_of_the_explorer_scrolls_sideways(browser: Any, ml100k_fast: dict[str, Any]) -> None:
+def test_on_a_phone_wide_screen_nothing_of_the_explorer_scrolls_sideways(
+    browser: Any, ml100k_fast: dict[str, Any]
+) -> None:
     seen = tools.visit(browser, ml100k_fast["page"], width=360)
     find(seen, "Fargo")
     assert state(seen)["selected"] == "Fargo (1996)" and state(seen)["overlaps"] == 0
