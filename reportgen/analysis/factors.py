@@ -144,14 +144,21 @@ def nearest(titles: Sequence[str], unit_rows: np.ndarray, unit: np.ndarray, n: i
     """For each of `unit_rows` (the first rows of `unit`, unit vectors), the rows of the `n` others that point
     its way most, nearest first (ties by title), and their cosine similarities: the one rule of every neighbour list.
 
-    One matrix product of `unit_rows` with `unit` and one sort per row (`np.lexsort`, in C).
+    One matrix product of `unit_rows` with `unit`, one partition per row to find the `n` nearest
+    (with every row tied with the last of them), and a sort of those few alone.
     """
     similarity = unit_rows @ unit.T
     rank = np.empty(len(titles), dtype=np.int64)
     rank[sorted(range(len(titles)), key=titles.__getitem__)] = np.arange(len(titles))
     keyed = -similarity
     keyed[np.arange(len(unit_rows)), np.arange(len(unit_rows))] = np.inf  # never its own neighbour
-    order = np.lexsort((np.broadcast_to(rank, keyed.shape), keyed), axis=-1)[:, : min(n, len(titles) - 1)]
+    m = min(n, len(titles) - 1)
+    order = np.empty((len(unit_rows), m), dtype=np.int64)
+    if m > 0:
+        last = np.partition(keyed, m - 1, axis=1)[:, m - 1]  # the n-th nearest's key, per row
+        for i, row in enumerate(keyed):
+            found = np.flatnonzero(row <= last[i])
+            order[i] = found[np.lexsort((rank[found], row[found]))][:m]
     return order, np.take_along_axis(similarity, order, axis=1)
 
 

@@ -193,3 +193,25 @@ def test_in_a_notebook_the_report_is_the_page_inside_an_isolated_frame() -> None
     assert stdlib_html.unescape(re.search(r'srcdoc="([^"]*)"', shown).group(1)) == render.render_html(report)
     assert frame["sandbox"] == ["allow-scripts"] and "height: min(85vh, 56rem)" in frame["style"]
     assert frame["title"] == "reportgen report: ml-100k"
+
+
+def test_the_map_stops_at_a_thousand_items_and_orders_neighbours_by_the_sections_rule() -> None:
+    """More analysed items than the map holds: the 1,000 most rated are mapped, their neighbours among them."""
+    import numpy as np
+
+    from reportgen.analysis import factors
+
+    rng = np.random.default_rng(7)
+    vectors = rng.normal(size=(1200, 8))
+    vectors[5] = vectors[3] = vectors[1] * 2  # three items pointing the same way as item 1: a tie, broken by title
+    titles = [f"Item {i:04d}" for i in range(1200)]
+    titles[5], titles[3] = "A tie (first by title)", "B tie"
+    scores, _ = factors.pca(vectors, 8, 8)
+    mapped = factors.factor_map(titles, vectors, scores, 1000, 5)
+    assert len(mapped.scores) == len(mapped.neighbours) == 1000 and mapped.n_components == 8
+    assert max(j for row in mapped.neighbours for j in row) < 1000
+    assert mapped.neighbours[1][:2] == (5, 3) and mapped.similarity[1][0] == pytest.approx(1.0)
+    section = factors.neighbours(titles[:1000], vectors[:1000], 10, 5)
+    assert [[titles[j] for j in row] for row in mapped.neighbours[:10]] == [
+        [n.title for n in section[t]] for t in titles[:10]
+    ]
