@@ -188,20 +188,20 @@ class FactorMap:
 
     Scores are on the first principal components of all analysed items (the PCA above, more
     components); neighbours are rows of this map, nearest first by cosine in the full factor space
-    (`nearest`, the neighbours section's rule), with their similarities in full. Scores are rounded to
-    `MAP_DECIMALS` (the page shows two).
+    (`nearest`, the neighbours section's rule). Scores are rounded to `MAP_DECIMALS`, similarities to
+    the two decimals the page prints (the digits `fixed` gives the section's full values).
     """
 
     scores: tuple[tuple[float, ...], ...]  # per item, its score on each component
     neighbours: tuple[tuple[int, ...], ...]  # per item, the rows of its nearest neighbours
-    similarity: tuple[tuple[float, ...], ...]  # per item, their cosine similarities (as the section's)
+    similarity: tuple[tuple[float, ...], ...]  # per item, their cosine similarities, to 2 decimals
 
     @property
     def n_components(self) -> int:
         return len(self.scores[0]) if self.scores else 0
 
 
-MAP_DECIMALS = 4  # the map's scores: the page shows 2 decimals
+MAP_DECIMALS = 3  # the map's scores: the page shows 2 decimals (report.json stays small: at most 1,000 rows)
 
 
 def factor_map(titles: Sequence[str], factors: np.ndarray, scores: np.ndarray, n_items: int, n: int) -> FactorMap:
@@ -211,5 +211,5 @@ def factor_map(titles: Sequence[str], factors: np.ndarray, scores: np.ndarray, n
     return FactorMap(
         scores=tuple(tuple(round(float(v), MAP_DECIMALS) + 0.0 for v in row) for row in scores[:n_items]),
         neighbours=tuple(tuple(int(j) for j in row) for row in order),
-        similarity=tuple(tuple(float(v) for v in row) for row in similarity),
+        similarity=tuple(tuple(round(float(v), 2) + 0.0 for v in row) for row in similarity),
     )

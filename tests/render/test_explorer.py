@@ -10,7 +10,6 @@ import datetime as dt
 import html as stdlib_html
 import json
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -32,11 +31,12 @@ ISLAND = re.compile(r'<script type="application/json" id="explorer-data">(.*?)</
 
 
 @pytest.fixture(scope="module")
-def planted_report() -> Iterator[Any]:
-    """A report trained on planted ratings (50 items, 12 factors), its figures left undrawn."""
+def planted_report() -> Any:
+    """A report trained on planted ratings (50 items, 12 factors), its figures left undrawn (while it is made only:
+    hand-made reports keep their drawn figures, which they cache for every test file)."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(svg, "to_svg", lambda fig: fig.clear() or PLACEHOLDER_SVG)
-        yield pipeline.make_report(
+        return pipeline.make_report(
             as_ratings(planted_frame(n_users=120, n_items=50, density=0.5).frame),
             TrainConfig(epochs=2, factors=12, bs=128),
             source_date=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
