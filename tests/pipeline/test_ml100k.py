@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -150,7 +151,10 @@ def test_the_report_names_files_but_never_this_machines_folders_users_or_host(ml
             "site-packages",
         ):
             assert secret not in text, secret
-        assert socket.gethostname() not in text
+        # The hashes and the explorer's data island are base64-like letters, where a short host name ("vm") can
+        # appear by chance: the name is looked for in everything else.
+        readable = re.sub(r"'sha256-[^']*'|<script type=\"application/json\"[^>]*>[^<]*</script>", "", text)
+        assert socket.gethostname() not in readable
         assert f"/{getpass.getuser()}/" not in text
     files = ml100k_report["doc"]["dataset"]["files"]
     inter = recbole / sources.RECBOLE_RATINGS

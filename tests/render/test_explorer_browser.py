@@ -227,3 +227,22 @@ def test_an_own_files_hostile_and_accented_titles_are_found_and_shown_as_text(br
     assert axe_in_explorer(seen) == []
     assert_clean(seen)  # in particular no alert() dialog
     page.context.close()
+
+
+def test_in_a_notebook_the_framed_page_runs_its_explorer_inside_the_sandbox(browser: Any, tmp_path: Path) -> None:
+    """A notebook's output as Jupyter shows it: `_repr_html_()` inside a host page of its own."""
+    from tests.helpers.reports import hand_made_report
+
+    host = tmp_path / "notebook.html"
+    frame = hand_made_report()._repr_html_()
+    host.write_text(f'<!DOCTYPE html><html lang="en"><head><title>notebook</title></head><body>{frame}</body></html>')
+    seen = tools.visit(browser, host)
+    inside = seen.page.frame_locator("iframe")
+    assert inside.locator("#explorer").is_visible() and inside.locator("th button").count() > 0  # its script ran
+    inside.get_by_label("Find an item").fill("gamma")
+    inside.get_by_label("Find an item").press("Enter")
+    assert inside.locator("#explorer-panel h3").inner_text() == "Gamma & Sons (1992)"
+    assert seen.page.locator("iframe").bounding_box()["height"] >= 400  # most of the window, not a sliver
+    assert seen.page.title() == "notebook"  # nothing of the report reached the host page
+    assert_clean(seen)
+    seen.page.context.close()
