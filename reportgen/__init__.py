@@ -37,6 +37,7 @@ _EXPORTS = {
     "Report": "reportgen.report",
     "to_json": "reportgen.report",
     "render_html": "reportgen.render.html",
+    "notebook_frame": "reportgen.render.html",
     "from_json": "reportgen.report",
     "load_model": "reportgen.train.kept",
     "KeptModel": "reportgen.train.kept",

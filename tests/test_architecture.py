@@ -78,7 +78,7 @@ INNER = {
     ),
     "reportgen.report": ("types", "writer", "reader", "compare"),
     "reportgen.runs": ("files", "lock", "outputs", "history"),
-    "reportgen.render": ("formatting", "labels", "figures", "history", "html", "markdown"),
+    "reportgen.render": ("formatting", "labels", "figures", "history", "explorer", "html", "markdown"),
     "reportgen.render.figures": ("svg", "scatter", "report", "quality", "history"),
     "reportgen.cli": ("process", "options", "sources", "config"),
 }

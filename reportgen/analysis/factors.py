@@ -140,17 +140,76 @@ def component_genres(
     return tuple(result)
 
 
+def nearest(titles: Sequence[str], unit_rows: np.ndarray, unit: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """For each of `unit_rows` (the first rows of `unit`, unit vectors), the rows of the `n` others that point
+    its way most, nearest first (ties by title), and their cosine similarities: the one rule of every neighbour list.
+
+    One matrix product of `unit_rows` with `unit`, one partition per row to find the `n` nearest
+    (with every row tied with the last of them), and a sort of those few alone.
+    """
+    similarity = unit_rows @ unit.T
+    rank = np.empty(len(titles), dtype=np.int64)
+    rank[sorted(range(len(titles)), key=titles.__getitem__)] = np.arange(len(titles))
+    keyed = -similarity
+    keyed[np.arange(len(unit_rows)), np.arange(len(unit_rows))] = np.inf  # never its own neighbour
+    m = min(n, len(titles) - 1)
+    order = np.empty((len(unit_rows), m), dtype=np.int64)
+    if m > 0:
+        last = np.partition(keyed, m - 1, axis=1)[:, m - 1]  # the n-th nearest's key, per row
+        for i, row in enumerate(keyed):
+            found = np.flatnonzero(row <= last[i])
+            order[i] = found[np.lexsort((rank[found], row[found]))][:m]
+    return order, np.take_along_axis(similarity, order, axis=1)
+
+
+def unit_vectors(factors: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(factors, axis=1)
+    return factors / np.where(norms > 0, norms, 1.0)[:, None]
+
+
 def neighbours(titles: Sequence[str], factors: np.ndarray, n_items: int, n: int) -> dict[str, tuple[Neighbour, ...]]:
     """For the first `n_items` titles, the `n` others whose factor vectors point the same way.
 
     Only those `n_items` rows are compared with all others, so the cost is linear
     in the number of analysed items.
     """
-    norms = np.linalg.norm(factors, axis=1)
-    unit = factors / np.where(norms > 0, norms, 1.0)[:, None]
-    similarity = unit[:n_items] @ unit.T
-    found = {}
-    for i, title in enumerate(titles[:n_items]):
-        order = sorted((j for j in range(len(titles)) if j != i), key=lambda j: (-similarity[i, j], titles[j]))
-        found[title] = tuple(Neighbour(titles[j], float(similarity[i, j])) for j in order[:n])
-    return found
+    unit = unit_vectors(factors)
+    order, similarity = nearest(titles, unit[:n_items], unit, n)
+    return {
+        title: tuple(Neighbour(titles[j], float(s)) for j, s in zip(order[i], similarity[i]))
+        for i, title in enumerate(titles[:n_items])
+    }
+
+
+@dataclass(frozen=True)
+class FactorMap:
+    """Where each mapped item sits in the taste space, for the page's explorer: row `i` is the analysed
+    item `top_items[i]` (the first `len(scores)` of them, most rated first).
+
+    Scores are on the first principal components of all analysed items (the PCA above, more
+    components); neighbours are rows of this map, nearest first by cosine in the full factor space
+    (`nearest`, the neighbours section's rule). Scores are rounded to `MAP_DECIMALS`, similarities to
+    the two decimals the page prints (the digits `fixed` gives the section's full values).
+    """
+
+    scores: tuple[tuple[float, ...], ...]  # per item, its score on each component
+    neighbours: tuple[tuple[int, ...], ...]  # per item, the rows of its nearest neighbours
+    similarity: tuple[tuple[float, ...], ...]  # per item, their cosine similarities, to 2 decimals
+
+    @property
+    def n_components(self) -> int:
+        return len(self.scores[0]) if self.scores else 0
+
+
+MAP_DECIMALS = 3  # the map's scores: the page shows 2 decimals (report.json stays small: at most 1,000 rows)
+
+
+def factor_map(titles: Sequence[str], factors: np.ndarray, scores: np.ndarray, n_items: int, n: int) -> FactorMap:
+    """The first `n_items` titles' `scores` and their `n` nearest among themselves: `n_items` x `n_items` cosines."""
+    unit = unit_vectors(factors[:n_items])
+    order, similarity = nearest(titles[:n_items], unit, unit, n)
+    return FactorMap(
+        scores=tuple(tuple(round(float(v), MAP_DECIMALS) + 0.0 for v in row) for row in scores[:n_items]),
+        neighbours=tuple(tuple(int(j) for j in row) for row in order),
+        similarity=tuple(tuple(round(float(v), 2) + 0.0 for v in row) for row in similarity),
+    )

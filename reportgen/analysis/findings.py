@@ -19,7 +19,7 @@ from reportgen.analysis import defaults
 from reportgen.analysis import factors as factor_analysis
 from reportgen.analysis import quality as recommender
 from reportgen.analysis.baselines import Baselines
-from reportgen.analysis.factors import SIGN_RULE, Component, ComponentGenres, Neighbour
+from reportgen.analysis.factors import SIGN_RULE, Component, ComponentGenres, FactorMap, Neighbour
 from reportgen.analysis.stats import Histogram, histogram, rating_histogram
 from reportgen.errors import InputError
 
@@ -32,6 +32,9 @@ if TYPE_CHECKING:
 N_EXTREMES, N_COMPONENTS, N_COMPONENT_ITEMS, N_SCATTER = 15, 3, 10, 50
 N_DISAGREE, N_NEIGHBOURS, N_NEIGHBOUR_ITEMS, N_SCREE = 5, 5, 10, 10
 SCATTER_AXES = (0, 2)  # the tutorial's plot: components 0 and 2
+# The explorer's map: the most-rated items (all of them up to --top-n 1000), on the first ten
+# components, each with its N_NEIGHBOURS nearest among them: MAP_ITEMS x MAP_ITEMS cosines at most.
+MAP_ITEMS, N_MAP_COMPONENTS = 1000, 10
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,7 @@ class Analysis:
     ratings: Histogram
     quality: recommender.Quality  # rating and ranking metrics, who it fails, calibration
     sign_rule: str = SIGN_RULE
+    factor_map: FactorMap | None = None  # the explorer's data; None in a report.json written before it
 
     @property
     def top_n_clamped(self) -> bool:
@@ -167,6 +171,7 @@ def analyse(
     scores, ratios = factor_analysis.pca(item_factors, n_read, N_SCREE)
     components = factor_analysis.components(top_items, scores, ratios, n_component_items)
     x_axis, y_axis = (min(a, n_read - 1) for a in SCATTER_AXES)
+    map_scores, _ = factor_analysis.pca(item_factors, min(N_MAP_COMPONENTS, *item_factors.shape), N_SCREE)
     train_rows, valid_rows = model.split
     rating = frame["rating"].to_numpy(dtype=np.float64)
     guesses = yardsticks.guess(model.codes, rating, train_rows, valid_rows)
@@ -193,6 +198,7 @@ def analyse(
         quality=recommender.evaluate(
             recommender.inputs_from(model, rating, guesses), k=k, threshold=relevant_from, seed=model.config.seed
         ),
+        factor_map=factor_analysis.factor_map(top_items, item_factors, map_scores, MAP_ITEMS, N_NEIGHBOURS),
     )
 
 

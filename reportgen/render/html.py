@@ -31,6 +31,7 @@ from markupsafe import Markup
 from reportgen.data.titles import cut
 from reportgen.errors import InputError
 from reportgen.render import labels
+from reportgen.render.explorer import explorer
 from reportgen.render.formatting import fixed, percent, seconds, thousands, utc
 from reportgen.report import Report
 
@@ -40,7 +41,8 @@ if TYPE_CHECKING:
 SCRIPT_TEMPLATE = "report.js.j2"
 PAGE_TEMPLATE = "report.html.j2"
 # Nothing may be fetched; styles and images only inline or data:, and the one inline
-# script runs only because its hash is listed (no 'unsafe-inline' for scripts).
+# script runs only because its hash is listed (no 'unsafe-inline' for scripts). The explorer's
+# data island (type application/json, never run) is listed by its hash too, as checkers ask.
 CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
     "script-src {script_hash}; base-uri 'none'; form-action 'none'"
@@ -54,6 +56,7 @@ class Section:
     id: str
     title: str
     template: str
+    scripted: bool = False  # shown only by the page's script: hidden, with its contents entry, without it
 
 
 SECTIONS = (
@@ -69,6 +72,7 @@ SECTIONS = (
     Section("bias", "Item biases", "_bias.html.j2"),
     Section("pca", "Latent factors (PCA)", "_pca.html.j2"),
     Section("scatter", "Scatter plot", "_scatter.html.j2"),
+    Section("explorer", "Explore the factor space", "_explorer.html.j2", scripted=True),
     Section("neighbours", "Nearest neighbours", "_neighbours.html.j2"),
     Section("distributions", "Users and ratings", "_distributions.html.j2"),
     Section("citation", "Data citation", "_citation.html.j2"),
@@ -77,11 +81,12 @@ SECTIONS = (
 
 def sections(report: Report) -> tuple[Section, ...]:
     """The sections this report has: changes only with a previous run, the split only for a time split,
-    the citation only for MovieLens."""
+    the citation only for MovieLens, the explorer only where the analysis mapped the items."""
     shown = {
         "changes": report.comparison is not None,
         "split": report.split is not None,
         "citation": bool(report.citation),
+        "explorer": explorer(report.analysis) is not None,
     }
     return tuple(s for s in SECTIONS if shown.get(s.id, True))
 
@@ -156,9 +161,9 @@ def script_hash(script: str) -> str:
     return f"'sha256-{base64.b64encode(digest).decode('ascii')}'"
 
 
-def content_security_policy(script: str) -> str:
-    """The page's policy, allowing the inline `script` by the hash of its exact text."""
-    return CSP.format(script_hash=script_hash(script))
+def content_security_policy(script: str, *islands: str) -> str:
+    """The page's policy, allowing the inline `script` (and each data island) by the hash of its exact text."""
+    return CSP.format(script_hash=" ".join(script_hash(text) for text in (script, *islands)))
 
 
 def render_html(report: Report, templates: Path | None = None) -> str:
@@ -180,12 +185,15 @@ def render_html(report: Report, templates: Path | None = None) -> str:
         if "</script" in script.lower():
             raise InputError(f"{SCRIPT_TEMPLATE}: an inline script cannot contain '</script'")
         page = env.get_template(PAGE_TEMPLATE)
+        view = explorer(report.analysis)
         context = {
             "report": report,
+            "explorer": view,
+            "explorer_data": Markup(view.island) if view else "",
             "sections": sections(report),
             "figures": figures,
             "script": Markup(script),
-            "csp": Markup(content_security_policy(script)),
+            "csp": Markup(content_security_policy(script, *([view.island] if view else []))),
         }
         html = page.render(**context)
         for limit in COMPACT_ITEM_CHARS:
@@ -201,6 +209,20 @@ def render_html(report: Report, templates: Path | None = None) -> str:
             raise  # the packaged templates on a report this version wrote: a bug, not the user's input
         # A user's template runs code ({{ 1/0 }}, a template that includes itself): its failure is theirs.
         raise InputError(f"template error in {user_templates}: {type(exc).__name__}: {_first_line(exc)}") from exc
+
+
+NOTEBOOK_STYLE = "width: 100%; height: min(85vh, 56rem); border: 1px solid #d7d9de; border-radius: 0.4rem"
+
+
+def notebook_frame(report: Report, templates: Path | None = None) -> str:
+    """The page for a notebook's output (`Report._repr_html_`): inside an `<iframe srcdoc>`, so its CSP
+    and styles neither leak into the notebook nor suffer from it, and sandboxed (its script runs, it
+    reaches nothing of the notebook's). The whole page is one escaped attribute; the frame is most of
+    a screen high and scrolls."""
+    page = render_html(report, templates)
+    return Markup('<iframe srcdoc="{}" title="{}" sandbox="allow-scripts" style="{}" loading="lazy"></iframe>').format(
+        page, f"reportgen report: {report.dataset.name}", NOTEBOOK_STYLE
+    )
 
 
 def _first_line(exc: BaseException) -> str:

@@ -19,7 +19,7 @@ from reportgen import __version__
 from reportgen.analysis.baselines import Baselines
 from reportgen.analysis.defaults import check_settings
 from reportgen.analysis.diagnostics import Bucket, Buckets, Calibration, CalibrationBin
-from reportgen.analysis.factors import Component, ComponentGenres, GenreShare, Neighbour, Scored
+from reportgen.analysis.factors import Component, ComponentGenres, FactorMap, GenreShare, Neighbour, Scored
 from reportgen.analysis.findings import Analysis, BiasVsMean, Disagreement, ItemStat, ScatterPoint
 from reportgen.analysis.quality import Quality, RatingMetrics
 from reportgen.analysis.ranking import Coverage, RankingMetrics
@@ -237,7 +237,19 @@ def _analysis(doc: dict[str, Any], config: TrainConfig) -> Analysis:
         ratings=_histogram(insight["rating_histogram"]),
         quality=_quality(doc["quality"]),
         sign_rule=pca["sign_rule"],
+        factor_map=_factor_map(_obj(doc["factor_map"]), len(stats)) if "factor_map" in doc else None,
     )
+
+
+def _factor_map(m: dict[str, Any], n_analysed: int) -> FactorMap:
+    """The explorer's map, its rows and neighbours within the analysed items (a ValueError where not)."""
+    found = FactorMap(*(tuple(_seq(row) for row in _seq(m[key])) for key in ("scores", "neighbours", "similarity")))
+    n, widths = len(found.scores), set(map(len, found.scores))
+    if n > n_analysed or len(found.neighbours) != n or len(found.similarity) != n or len(widths) > 1:
+        raise ValueError(f"factor_map is not one row of scores and of neighbours for each of its {n} items")
+    if any(not isinstance(j, int) or not 0 <= j < n for row in found.neighbours for j in row):
+        raise ValueError(f"factor_map.neighbours names a row outside its {n} items")
+    return found
 
 
 def _buckets(rows: list[dict[str, Any]], what: str, overall: float | None) -> Buckets:

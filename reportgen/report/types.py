@@ -151,6 +151,15 @@ class Report:
         """Built under SOURCE_DATE_EPOCH: no durations, so the bytes repeat."""
         return self.timings is None
 
+    def _repr_html_(self) -> str:
+        """The page inline in a notebook (Jupyter calls this): `render.html.notebook_frame`, an `<iframe srcdoc>`.
+
+        report/ stands below render/, so it is reached through the package's face, the lazy API a notebook imports.
+        """
+        import reportgen
+
+        return str(reportgen.notebook_frame(self))
+
 
 def versions() -> dict[str, str]:
     """Versions of Python, reportgen and the libraries that shape the numbers."""

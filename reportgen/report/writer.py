@@ -89,6 +89,15 @@ def to_json(report: Report) -> dict[str, Any]:
         doc["runtime"] = runtime
     doc["insight"] = _beyond_the_tutorial(a)
     doc["quality"] = quality_to_json(a.quality)
+    if a.factor_map is not None:  # absent in a report.json written before the explorer
+        f = a.factor_map
+        doc["factor_map"] = {
+            "items": len(f.scores),
+            "components": f.n_components,
+            "scores": [list(row) for row in f.scores],
+            "neighbours": [list(row) for row in f.neighbours],
+            "similarity": [list(row) for row in f.similarity],
+        }
     if report.comparison is not None:
         doc["comparison"] = _comparison(report.comparison)
     if report.split is not None:  # absent: the tutorial's random split (every earlier report.json)
@@ -98,9 +107,33 @@ def to_json(report: Report) -> dict[str, Any]:
     return doc
 
 
+MAP_ROWS = ("scores", "neighbours", "similarity")
+
+
 def dumps(report: Report) -> str:
-    """report.json's exact text: indented, UTF-8, no NaN (an error rather than invalid JSON)."""
-    return json.dumps(to_json(report), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    """report.json's exact text: indented, UTF-8, no NaN (an error rather than invalid JSON).
+
+    The explorer's `factor_map` comes last, each of its rows on one line: its 3,000 rows of
+    numbers would otherwise take 20,000 lines and, at a thousand long titles, break the 1 MB promise.
+    """
+    doc = to_json(report)
+    found = doc.pop("factor_map", None)
+    text = json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False)
+    if found is None:
+        return text + "\n"
+
+    def rows(key: str) -> str:
+        return (
+            "[\n"
+            + ",\n".join(f"      {json.dumps(row, separators=(',', ':'), allow_nan=False)}" for row in found[key])
+            + "\n    ]"
+        )
+
+    block = ",\n".join(
+        [f'    "items": {found["items"]}', f'    "components": {found["components"]}']
+        + [f'    "{key}": {rows(key)}' for key in MAP_ROWS]
+    )
+    return f'{text.removesuffix("}").rstrip()},\n  "factor_map": {{\n{block}\n  }}\n}}\n'
 
 
 def _beyond_the_tutorial(a: Analysis) -> dict[str, Any]:

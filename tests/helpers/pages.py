@@ -21,6 +21,7 @@ PAGE_SECTIONS = [
     "bias",
     "pca",
     "scatter",
+    "explorer",
     "neighbours",
     "distributions",
     "citation",

@@ -9,7 +9,7 @@ from __future__ import annotations
 from reportgen.analysis import diagnostics, ranking
 from reportgen.analysis import quality as q
 from reportgen.analysis.baselines import Baselines
-from reportgen.analysis.factors import Component, Neighbour, Scored
+from reportgen.analysis.factors import Component, FactorMap, Neighbour, Scored
 from reportgen.analysis.findings import Analysis, BiasVsMean, Disagreement, ItemStat, ScatterPoint
 from reportgen.analysis.stats import Histogram
 from reportgen.render.figures import draw
@@ -94,6 +94,11 @@ def hand_made_report(
         user_biases=Histogram(edges=(-1.0, 0.0, 1.0), counts=(400, 543)),
         ratings=Histogram(edges=(0.5, 1.5, 2.5, 3.5, 4.5, 5.5), counts=(6110, 11370, 27145, 34174, 21201)),
         quality=quality,
+        factor_map=FactorMap(  # the explorer's map: four components (2 is the scatter's y), three neighbours each
+            scores=tuple((0.1 * i, 0.05 * i - 0.1, -0.2 * i, 0.02 * i) for i in range(len(titles))),
+            neighbours=tuple(tuple((i + j) % len(titles) for j in (1, 2, 3)) for i in range(len(titles))),
+            similarity=tuple((0.9, 0.8, 0.7) for _ in titles),
+        ),
     )
     return Report(
         generated_at="2026-11-27T10:00:00+00:00",

@@ -19,6 +19,7 @@ from bs4 import BeautifulSoup
 from reportgen import pipeline
 from reportgen.analysis.findings import ScatterPoint
 from reportgen.errors import InputError
+from reportgen.render import explorer
 from reportgen.render import html as render
 from reportgen.render.figures import scatter
 from reportgen.render.figures import svg as figure_svg
@@ -167,7 +168,8 @@ def test_hostile_titles_are_text_not_markup(page: BeautifulSoup) -> None:
     html = render.render_html(hand_made_report())
     assert HOSTILE not in html and INJECTION not in html  # only escaped forms appear
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
-    assert [s.get_text() for s in page.find_all("script")] == [own_script()]  # ours, nothing else
+    assert [s.get_text() for s in page.find_all("script") if not s.get("type")] == [own_script()]  # ours, nothing else
+    assert [s.get("type") for s in page.find_all("script")] == ["application/json", None]  # and the explorer's data
     assert not page.find_all("img")
     assert page.title.get_text() == "ml-100k: what the collaborative-filtering model learned"
     assert "49" not in [cell.get_text() for cell in page.find_all("td")]
@@ -194,18 +196,20 @@ def test_content_security_policy_allows_only_our_script_by_its_hash(page: Beauti
     assert csp["default-src"] == ["'none'"]
     assert csp["style-src"] == ["'unsafe-inline'"] and csp["img-src"] == ["data:"]
     assert csp["base-uri"] == ["'none'"] and csp["form-action"] == ["'none'"]
-    (script,) = page.find_all("script")
+    island, script = page.find_all("script")  # the explorer's data, never run; the page's script
     assert script.get("src") is None and script.get_text() == own_script()
-    digest = base64.b64encode(hashlib.sha256(script.get_text().encode()).digest()).decode()
-    assert csp["script-src"] == [f"'sha256-{digest}'"]  # hash of the exact text, no 'unsafe-inline'
+    assert island.get("src") is None and island["type"] == "application/json"
+    digests = [base64.b64encode(hashlib.sha256(s.get_text().encode()).digest()).decode() for s in (script, island)]
+    assert island.get_text() == explorer.explorer(hand_made_report().analysis).island
+    assert csp["script-src"] == [f"'sha256-{d}'" for d in digests]  # hashes of the exact text, no 'unsafe-inline'
 
 
 def test_the_hash_follows_the_script_a_user_template_supplies(tmp_path: Path) -> None:
     (tmp_path / render.SCRIPT_TEMPLATE).write_text("document.title = 'mine';\n")
     soup = BeautifulSoup(render.render_html(hand_made_report(), tmp_path), "html.parser")
-    assert soup.find("script").get_text() == "document.title = 'mine';"
+    assert soup.select_one("script:not([type])").get_text() == "document.title = 'mine';"
     digest = base64.b64encode(hashlib.sha256(b"document.title = 'mine';").digest()).decode()
-    assert csp_directives(soup)["script-src"] == [f"'sha256-{digest}'"]
+    assert csp_directives(soup)["script-src"][0] == f"'sha256-{digest}'"  # then the explorer's data island
     (tmp_path / render.SCRIPT_TEMPLATE).write_text("alert(1)</script><script>alert(2)")
     with pytest.raises(InputError, match="cannot contain '</script'"):
         render.render_html(hand_made_report(), tmp_path)

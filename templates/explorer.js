@@ -1,0 +1,274 @@
+// The factor-space explorer (section #explorer, hidden until this runs): the items of the JSON
+// island #explorer-data on two principal components, searchable, zoomable, each selectable with
+// its nearest neighbours. Titles are read as text from the page's list of analysed items (row i
+// of the island is the i-th title there) and only ever written back as text. Nothing is fetched.
+(function () {
+  "use strict";
+  var section = document.getElementById("explorer"), island = document.getElementById("explorer-data");
+  var names = document.querySelectorAll("#top-items details li .item");
+  if (!section || !island) return;
+  var data = JSON.parse(island.textContent);
+  if (names.length < data.n) return;
+  var ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  var SVG = "http://www.w3.org/2000/svg", MIDDLE = 2048, MINUS = "\u2212";
+  var LABELS = 60, LABEL_CHARS = 32;  // at most this many labels at once, each cut to this many characters
+
+  function unpair(text, at) { return ALPHABET.indexOf(text[at]) * 64 + ALPHABET.indexOf(text[at + 1]); }
+  function value(column, i) { return Array.isArray(column) ? column[i] : column.from + unpair(column.pairs, 2 * i); }
+  function fold(text) { return text.normalize("NFD").replace(/[\u0300-\u036f]/g, "").toLowerCase(); }
+  function fixed(value, digits) {
+    var text = Math.abs(value).toFixed(digits);
+    return (value < 0 && Number(text) !== 0 ? MINUS : "") + text;
+  }
+  function make(tag, attributes, parent, text) {
+    var node = document.createElementNS(tag === "svg" || parent instanceof SVGElement ? SVG : document.documentElement.namespaceURI, tag);
+    Object.keys(attributes || {}).forEach(function (name) { node.setAttribute(name, attributes[name]); });
+    if (text !== undefined) node.textContent = text;
+    if (parent) parent.appendChild(node);
+    return node;
+  }
+
+  var items = [];
+  for (var i = 0; i < data.n; i++) {
+    var title = names[i].getAttribute("title") || names[i].textContent, scores = [], near = [], sims = [];
+    for (var c = 0; c < data.k; c++) scores.push((unpair(data.scores, 2 * (c * data.n + i)) - MIDDLE) * data.scale[c]);
+    for (var j = 0; j < data.per; j++) {
+      near.push(unpair(data.neighbours, 2 * (i * data.per + j)));
+      sims.push((unpair(data.similarity, 2 * (i * data.per + j)) - 100) / 100);
+    }
+    items.push({ index: i, title: title, key: fold(title), bias: value(data.bias, i) / 1e3,
+                 mean: value(data.mean, i) / 100, count: value(data.count, i), scores: scores, near: near, sims: sims });
+  }
+
+  // Colour: the learned bias in five groups of (about) equal size; size: the number of ratings.
+  var sorted = items.map(function (it) { return it.bias; }).sort(function (a, b) { return a - b; });
+  var edges = [0.2, 0.4, 0.6, 0.8].map(function (q) { return sorted[Math.floor(q * sorted.length)]; });
+  var most = Math.max.apply(null, items.map(function (it) { return it.count; }));
+  function group(bias) { return edges.filter(function (e) { return bias >= e; }).length; }
+  function radius(it) { return 2 + 6 * Math.sqrt(it.count / most); }
+  var legend = document.getElementById("explorer-legend");
+  legend.textContent = "Colour: learned bias, lowest to highest, five groups of equal size: ";
+  [sorted[0]].concat(edges).forEach(function (low, g) {
+    var high = g < 4 ? edges[g] : sorted[sorted.length - 1];
+    make("span", { class: "swatch bias-" + g, "aria-hidden": "true" }, legend);
+    legend.appendChild(document.createTextNode(fixed(low, 2) + " to " + fixed(high, 2) + (g < 4 ? "; " : ". ")));
+  });
+  legend.appendChild(document.createTextNode("Size: number of ratings (the largest dot: " + most + ")."));
+
+  var plot = document.getElementById("explorer-plot"), svg = plot.querySelector("svg");
+  var xMenu = document.getElementById("explorer-x"), yMenu = document.getElementById("explorer-y");
+  var search = document.getElementById("explorer-search"), results = document.getElementById("explorer-results");
+  var panel = document.getElementById("explorer-panel");
+  var links = make("g", { class: "links" }, svg), dots = make("g", {}, svg);
+  var marks = make("g", { class: "marks" }, svg), labels = make("g", { class: "labels" }, svg);
+  var circles = items.map(function (it) {
+    return make("circle", { class: "dot bias-" + group(it.bias), r: radius(it).toFixed(1) }, dots);
+  });
+  var view = {}, width = 640, height = 400, selected = null, widths = {};
+
+  function extent(c) {
+    var values = items.map(function (it) { return it.scores[c]; });
+    var low = Math.min.apply(null, values), high = Math.max.apply(null, values), pad = (high - low) * 0.06 || 1;
+    return [low - pad, high + pad];
+  }
+  function reset() {
+    var x = extent(Number(xMenu.value)), y = extent(Number(yMenu.value));
+    view = { x0: x[0], x1: x[1], y0: y[0], y1: y[1] };
+  }
+  function at(it) {
+    return [(it.scores[Number(xMenu.value)] - view.x0) / (view.x1 - view.x0) * width,
+            (view.y1 - it.scores[Number(yMenu.value)]) / (view.y1 - view.y0) * height];
+  }
+  function zoom(factor, px, py) {  // around the point (px, py) of the plot, its centre by default
+    var fx = px === undefined ? 0.5 : px / width, fy = py === undefined ? 0.5 : py / height;
+    var x = view.x0 + fx * (view.x1 - view.x0), y = view.y1 - fy * (view.y1 - view.y0);
+    view = { x0: x - fx * (view.x1 - view.x0) / factor, x1: x + (1 - fx) * (view.x1 - view.x0) / factor,
+             y1: y + fy * (view.y1 - view.y0) / factor, y0: y - (1 - fy) * (view.y1 - view.y0) / factor };
+    draw();
+  }
+  function pan(dx, dy) {  // by this many pixels
+    var sx = (view.x1 - view.x0) / width * dx, sy = (view.y1 - view.y0) / height * dy;
+    view = { x0: view.x0 - sx, x1: view.x1 - sx, y0: view.y0 + sy, y1: view.y1 + sy };
+    draw();
+  }
+
+  function labelWidth(text) {  // measured once per text, at the labels' own font
+    if (!(text in widths)) {
+      var probe = make("text", { class: "label" }, labels, text);
+      widths[text] = probe.getComputedTextLength();
+      labels.removeChild(probe);
+    }
+    return widths[text];
+  }
+  function placeLabels(points) {
+    while (labels.firstChild) labels.removeChild(labels.firstChild);
+    var boxes = [], order = selected === null ? [] : [selected].concat(items[selected].near);
+    items.forEach(function (it) { if (order.indexOf(it.index) < 0) order.push(it.index); });
+    for (var n = 0; n < order.length && boxes.length < LABELS; n++) {
+      var it = items[order[n]], p = points[it.index], r = radius(it);
+      if (p[0] < 0 || p[0] > width || p[1] < 0 || p[1] > height) continue;
+      var text = it.title.length > LABEL_CHARS ? it.title.slice(0, LABEL_CHARS - 1) + "\u2026" : it.title;
+      var w = labelWidth(text), box = null;
+      [p[0] + r + 2, p[0] - r - 4 - w].forEach(function (x0) {  // right of the dot, else left of it
+        var tried = { x0: x0, x1: x0 + w + 2, y0: p[1] - 8, y1: p[1] + 6 };
+        if (box || tried.x0 < 2 || tried.x1 > width - 2 || tried.y0 < 2 || tried.y1 > height - 2) return;
+        if (!boxes.some(function (b) { return b.x0 < tried.x1 && tried.x0 < b.x1 && b.y0 < tried.y1 && tried.y0 < b.y1; })) box = tried;
+      });
+      if (!box) continue;
+      boxes.push(box);
+      make("text", { class: "label" + (it.index === selected ? " chosen" : ""), x: (box.x0 + 1).toFixed(1),
+                     y: (p[1] + 4).toFixed(1) }, labels, text);
+    }
+  }
+
+  var pending = false;
+  function draw() {
+    width = Math.max(200, Math.round(plot.clientWidth));
+    height = Math.round(Math.min(520, Math.max(240, width * 0.62)));
+    svg.setAttribute("viewBox", "0 0 " + width + " " + height);
+    svg.setAttribute("width", width);
+    svg.setAttribute("height", height);
+    var points = items.map(at);
+    circles.forEach(function (circle, n) {
+      circle.setAttribute("cx", points[n][0].toFixed(1));
+      circle.setAttribute("cy", points[n][1].toFixed(1));
+    });
+    while (links.firstChild) links.removeChild(links.firstChild);
+    while (marks.firstChild) marks.removeChild(marks.firstChild);
+    if (selected !== null) {
+      var from = points[selected];
+      items[selected].near.forEach(function (n) {
+        make("line", { x1: from[0].toFixed(1), y1: from[1].toFixed(1), x2: points[n][0].toFixed(1), y2: points[n][1].toFixed(1) }, links);
+        make("circle", { class: "near", cx: points[n][0].toFixed(1), cy: points[n][1].toFixed(1), r: (radius(items[n]) + 3).toFixed(1) }, marks);
+      });
+      make("circle", { class: "chosen", cx: from[0].toFixed(1), cy: from[1].toFixed(1), r: (radius(items[selected]) + 4).toFixed(1) }, marks);
+    }
+    placeLabels(points);
+    plot.setAttribute("data-view", [view.x0, view.x1, view.y0, view.y1].map(function (v) { return v.toFixed(4); }).join(" "));
+  }
+  function later() {
+    if (pending) return;
+    pending = true;
+    window.requestAnimationFrame(function () { pending = false; draw(); });
+  }
+
+  function itemButton(it, parent, text) {
+    var button = make("button", { type: "button" }, make("li", {}, parent), text);
+    button.addEventListener("click", function () { select(it.index); });
+    return button;
+  }
+  function showPanel(it) {
+    while (panel.firstChild) panel.removeChild(panel.firstChild);
+    make("h3", { id: "explorer-selected" }, panel, it.title);
+    var facts = make("dl", { class: "explorer-facts" }, panel);
+    [["Learned bias", fixed(it.bias, 3)], ["Mean rating", fixed(it.mean, 2)], ["Ratings", String(it.count)]].forEach(function (f) {
+      var row = make("div", {}, facts);
+      make("dt", {}, row, f[0]);
+      make("dd", { class: "num" }, row, f[1]);
+    });
+    var table = make("table", { class: "data compact explorer-scores" }, panel);
+    make("caption", {}, table, "Its score on each component");
+    var head = make("tr", {}, make("thead", {}, table)), body = make("tbody", {}, table);
+    make("th", { scope: "col" }, head, "Component");
+    make("th", { scope: "col", class: "num" }, head, "Score");
+    it.scores.forEach(function (s, c) {
+      var row = make("tr", {}, body);
+      make("td", {}, row, String(c));
+      make("td", { class: "num" }, row, fixed(s, 2));
+    });
+    make("h4", {}, panel, "Nearest neighbours (cosine similarity)");
+    var list = make("ol", { class: "explorer-neighbours" }, panel);
+    it.near.forEach(function (n, k) { itemButton(items[n], list, items[n].title + " (" + fixed(it.sims[k], 2) + ")"); });
+  }
+  function select(index) {
+    selected = index;
+    var it = items[index], p = at(it);
+    if (p[0] < 0 || p[0] > width || p[1] < 0 || p[1] > height) pan(width / 2 - p[0], height / 2 - p[1]);
+    showPanel(it);
+    var hash = "#item=" + encodeURIComponent(it.title);
+    if (window.location.hash !== hash) {
+      try { window.history.replaceState(null, "", hash); } catch (e) { window.location.hash = hash; }
+    }
+    draw();
+  }
+  function fromAddress() {
+    var hash = window.location.hash;
+    if (hash.indexOf("#item=") !== 0) return;
+    var wanted = decodeURIComponent(hash.slice(6)), key = fold(wanted);
+    var found = items.filter(function (it) { return it.title === wanted; })[0] ||
+                items.filter(function (it) { return it.key === key; })[0];
+    if (found && found.index !== selected) select(found.index);
+  }
+
+  function matches() {
+    var key = fold(search.value.trim());
+    if (!key) return [];
+    var found = items.filter(function (it) { return it.key.indexOf(key) >= 0; });
+    found.sort(function (a, b) { return (b.key.indexOf(key) === 0) - (a.key.indexOf(key) === 0) || a.index - b.index; });
+    return found.slice(0, 8);
+  }
+  search.addEventListener("input", function () {
+    while (results.firstChild) results.removeChild(results.firstChild);
+    matches().forEach(function (it) { itemButton(it, results, it.title); });
+  });
+  search.addEventListener("keydown", function (e) {
+    if (e.key !== "Enter") return;
+    e.preventDefault();
+    var first = matches()[0];
+    if (first) select(first.index);
+  });
+
+  [xMenu, yMenu].forEach(function (menu) { menu.addEventListener("change", function () { reset(); draw(); }); });
+  document.getElementById("explorer-zoom-in").addEventListener("click", function () { zoom(1.5); });
+  document.getElementById("explorer-zoom-out").addEventListener("click", function () { zoom(1 / 1.5); });
+  document.getElementById("explorer-reset").addEventListener("click", function () { reset(); draw(); });
+  plot.addEventListener("keydown", function (e) {
+    var step = { ArrowLeft: [40, 0], ArrowRight: [-40, 0], ArrowUp: [0, 40], ArrowDown: [0, -40] }[e.key];
+    if (step) pan(step[0], step[1]);
+    else if (e.key === "+" || e.key === "=") zoom(1.5);
+    else if (e.key === "-") zoom(1 / 1.5);
+    else if (e.key === "0") { reset(); draw(); }
+    else return;
+    e.preventDefault();
+  });
+  function local(e) {
+    var box = svg.getBoundingClientRect();
+    return [(e.clientX - box.left) * width / box.width, (e.clientY - box.top) * height / box.height];
+  }
+  var drag = null;
+  svg.addEventListener("pointerdown", function (e) {
+    drag = { start: local(e), last: local(e), moved: false };
+    svg.setPointerCapture(e.pointerId);
+  });
+  svg.addEventListener("pointermove", function (e) {
+    if (!drag) return;
+    var p = local(e);
+    if (Math.abs(p[0] - drag.start[0]) + Math.abs(p[1] - drag.start[1]) > 4) drag.moved = true;
+    if (drag.moved) pan(p[0] - drag.last[0], p[1] - drag.last[1]);
+    drag.last = p;
+  });
+  svg.addEventListener("pointerup", function (e) {
+    var p = local(e), was = drag;
+    drag = null;
+    if (!was || was.moved) return;
+    var best = null, distance = 12;
+    items.forEach(function (it) {
+      var q = at(it), d = Math.sqrt(Math.pow(q[0] - p[0], 2) + Math.pow(q[1] - p[1], 2));
+      if (d < Math.max(distance, radius(it))) { best = it; distance = d; }
+    });
+    if (best) select(best.index);
+  });
+  svg.addEventListener("wheel", function (e) {
+    e.preventDefault();
+    var p = local(e);
+    zoom(e.deltaY < 0 ? 1.25 : 0.8, p[0], p[1]);
+  }, { passive: false });
+  window.addEventListener("resize", later);
+  window.addEventListener("hashchange", fromAddress);
+
+  section.hidden = false;
+  Array.prototype.forEach.call(document.querySelectorAll(".toc .scripted"), function (li) { li.hidden = false; });
+  reset();
+  draw();
+  fromAddress();
+})();

@@ -1,0 +1,248 @@
+"""The factor-space explorer as a person uses it: headless Chromium on a file:// page, on
+ML-100k (`--preset fast`, built once for this module) and on an own CSV with hostile titles.
+
+`make test` installs the tools (tests/helpers/browser.py); without them these tests skip.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reportgen.render.formatting import fixed
+from tests.helpers import browser as tools
+from tests.helpers.browser import assert_clean
+from tests.helpers.commands import invoke
+from tests.helpers.planted import planted_tastes
+from tests.helpers.reports import HOSTILE, INJECTION, TEMPLATE_LIKE
+
+ACCENTED = "Amélie (2001)"
+OWN_TITLES = (HOSTILE, INJECTION, TEMPLATE_LIKE, ACCENTED)
+
+# What the explorer shows, read from the page as a reader sees it (text only, never markup).
+STATE = """() => {
+  const text = sel => [...document.querySelectorAll(sel)].map(e => e.textContent);
+  const boxes = [...document.querySelectorAll("#explorer-plot .label")].map(e => e.getBoundingClientRect());
+  const overlaps = boxes.filter((a, i) => boxes.slice(i + 1).some(b =>
+    Math.min(a.right, b.right) - Math.max(a.left, b.left) > 0.5 && Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top) > 0.5));
+  const plot = document.querySelector("#explorer-plot svg").getBoundingClientRect();
+  return {
+    selected: (document.querySelector("#explorer-panel h3") || {}).textContent || null,
+    facts: text("#explorer-panel dd"),
+    scores: text("#explorer-panel .explorer-scores tbody td:last-child"),
+    neighbours: text("#explorer-panel .explorer-neighbours button"),
+    results: text("#explorer-results button"),
+    labels: text("#explorer-plot .label"),
+    overlaps: overlaps.length,
+    outside: boxes.filter(b => b.left < plot.left || b.right > plot.right || b.top < plot.top || b.bottom > plot.bottom).length,
+    dots: [...document.querySelectorAll("#explorer-plot .dot")].map(c => [+c.getAttribute("cx"), +c.getAttribute("cy")]),
+    hash: decodeURIComponent(location.hash),
+  };
+}"""
+
+
+@pytest.fixture(scope="module")
+def ml100k_fast(recbole_ml100k: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    out = tmp_path_factory.mktemp("explorer-ml100k")
+    result = invoke("build", "--offline", "--preset", "fast", "--no-model", "-q", "--output", out)
+    assert result.exit_code == 0, result.output
+    return {"page": out / "report.html", "doc": json.loads((out / "report.json").read_text(encoding="utf-8"))}
+
+
+@pytest.fixture(scope="module")
+def own_page(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An own CSV (planted tastes, 40 items), four of its titles hostile or accented."""
+    planted = planted_tastes(n_users=200)
+    titles = dict(planted.titles)
+    for item, title in zip(sorted(titles)[4:], OWN_TITLES):  # among the most-rated: the twins come first
+        titles[item] = title
+    folder = tmp_path_factory.mktemp("explorer-own")
+    with open(folder / "ratings.csv", "w", newline="", encoding="utf-8") as f:
+        rows = csv.writer(f)
+        rows.writerow(["user", "item", "rating", "title"])
+        rows.writerows((r.user, r.item, r.rating, titles[r.item]) for r in planted.frame.itertuples())
+    out = folder / "out"
+    result = invoke("build", "--ratings", folder / "ratings.csv", "--factors", "12", "--epochs", "3", "--no-model", "-q",
+                    "--output", out)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    return out / "report.html"
+
+
+@pytest.fixture(scope="module")
+def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The session's screenshot folder, beside test_browser.py's (<pytest tmp>/screenshots)."""
+    folder = tmp_path_factory.getbasetemp() / "screenshots"
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
+def state(seen: tools.Visit) -> dict[str, Any]:
+    return seen.page.evaluate(STATE)
+
+
+def find(seen: tools.Visit, typed: str) -> dict[str, Any]:
+    """Type into the search box as a person does, then press Enter."""
+    box = seen.page.get_by_label("Find an item")
+    box.fill("")
+    box.press_sequentially(typed)
+    found = state(seen)
+    box.press("Enter")
+    return found
+
+
+def axe_in_explorer(seen: tools.Visit) -> list[dict[str, Any]]:
+    """axe-core's violations of any impact inside the explorer section (the page's others: test_browser.py)."""
+    seen.page.evaluate(tools.axe_source() + "\n;true")
+    return seen.page.evaluate(
+        """async () => (await axe.run(document.getElementById("explorer"), {resultTypes: ["violations"]}))
+             .violations.map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.map(n => n.target.join(" "))}))"""
+    )
+
+
+@pytest.mark.ml100k
+def test_a_reader_finds_star_wars_changes_components_zooms_and_opens_a_link_to_fargo(
+    browser: Any, ml100k_fast: dict[str, Any]
+) -> None:
+    doc = ml100k_fast["doc"]
+    seen = tools.visit(browser, ml100k_fast["page"])
+    page = seen.page
+    assert page.locator("#explorer").is_visible() and page.locator('nav a[href="#explorer"]').is_visible()
+    assert len(state(seen)["dots"]) == len(doc["top_items"]) == 1000
+
+    typed = find(seen, "star wars")  # case does not matter
+    assert typed["results"][0] == "Star Wars (1977)"
+    shown = state(seen)
+    assert shown["selected"] == "Star Wars (1977)" and shown["hash"] == "#item=Star Wars (1977)"
+    assert page.url.endswith("#item=Star%20Wars%20(1977)")
+    assert "Empire Strikes Back, The (1980)" in [n.rsplit(" (", 1)[0] for n in shown["neighbours"]]
+    row = doc["top_items"].index("Star Wars (1977)")
+    stat = doc["items"][row]
+    assert shown["facts"] == [fixed(stat["bias"], 3), fixed(stat["mean_rating"], 2), str(stat["count"])]
+    scores = doc["factor_map"]["scores"][row]
+    assert [float(s.replace("−", "-")) for s in shown["scores"]] == pytest.approx(scores, abs=0.006)
+    assert shown["labels"][0] == "Star Wars (1977)" and shown["overlaps"] == shown["outside"] == 0
+
+    page.select_option("#explorer-x", "1")
+    page.select_option("#explorer-y", "2")
+    switched = state(seen)
+    across = [s[1] for s in doc["factor_map"]["scores"]]
+    up = [s[2] for s in doc["factor_map"]["scores"]]
+    xs, ys = [d[0] for d in switched["dots"]], [d[1] for d in switched["dots"]]
+    assert xs.index(max(xs)) == across.index(max(across)) and ys.index(min(ys)) == up.index(max(up))
+    assert switched["overlaps"] == 0 and switched["selected"] == "Star Wars (1977)"
+
+    def spread(dots: list[list[float]]) -> float:
+        return max(d[0] for d in dots) - min(d[0] for d in dots)
+
+    page.get_by_role("button", name="Zoom in").click()
+    zoomed = state(seen)["dots"]
+    assert spread(zoomed) == pytest.approx(1.5 * spread(switched["dots"]), rel=0.01)
+    page.locator("#explorer-plot").press("ArrowLeft")  # the map moves by keyboard too: 40 px
+    assert state(seen)["dots"][0][0] == pytest.approx(zoomed[0][0] + 40, abs=0.2)
+    page.get_by_role("button", name="Reset").click()
+    assert state(seen)["dots"] == switched["dots"]
+
+    page.locator("#explorer-panel .explorer-neighbours button").first.focus()  # a neighbour, by keyboard
+    page.keyboard.press("Enter")
+    assert state(seen)["selected"] == shown["neighbours"][0].rsplit(" (", 1)[0]
+
+    page.goto(seen.url + "#item=Fargo%20(1996)")
+    page.reload()  # opened afresh from the link
+    assert state(seen)["selected"] == "Fargo (1996)"
+    assert_clean(seen)  # no console error, no CSP violation, no request, no dialog
+    page.context.close()
+
+
+@pytest.mark.ml100k
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_the_explorer_is_axe_clean_in_both_themes_and_screenshots_are_kept(
+    browser: Any, ml100k_fast: dict[str, Any], scheme: str, screenshots: Path, record_property: Any
+) -> None:
+    seen = tools.visit(browser, ml100k_fast["page"], color_scheme=scheme)
+    find(seen, "Star Wars")
+    assert axe_in_explorer(seen) == []
+    assert [v for v in tools.run_axe(seen) if v["impact"] in ("serious", "critical")] == []
+    shot = screenshots / f"explorer-{scheme}.png"
+    seen.page.locator("#explorer").screenshot(path=str(shot))
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    record_property(f"explorer_screenshot_{scheme}", str(shot))
+    assert_clean(seen)
+    seen.page.context.close()
+
+
+@pytest.mark.ml100k
+def test_on_a_phone_wide_screen_nothing_of_the_explorer_scrolls_sideways(
+    browser: Any, ml100k_fast: dict[str, Any]
+) -> None:
+    seen = tools.visit(browser, ml100k_fast["page"], width=360)
+    find(seen, "Fargo")
+    assert state(seen)["selected"] == "Fargo (1996)" and state(seen)["overlaps"] == 0
+    wide = seen.page.evaluate(
+        """() => [...document.querySelectorAll("#explorer *")]
+                 .filter(e => e.getClientRects().length && e.getBoundingClientRect().right > window.innerWidth + 0.5)
+                 .map(e => e.tagName + (e.id ? "#" + e.id : ""))"""
+    )
+    assert wide == []  # (some wide tables of other sections do scroll at this width: their own matter)
+    assert seen.page.locator("#explorer-plot svg").bounding_box()["width"] <= 360
+    assert_clean(seen)
+    seen.page.context.close()
+
+
+@pytest.mark.ml100k
+def test_without_javascript_and_on_paper_the_explorer_stays_out_of_the_way(
+    browser: Any, ml100k_fast: dict[str, Any]
+) -> None:
+    plain = tools.visit(browser, ml100k_fast["page"], javascript=False)
+    assert plain.page.locator("#explorer").is_hidden() and plain.page.locator('nav a[href="#explorer"]').is_hidden()
+    assert plain.page.locator("#scatter svg").is_visible()
+    plain.page.context.close()
+    seen = tools.visit(browser, ml100k_fast["page"])
+    seen.page.emulate_media(media="print")
+    assert seen.page.locator("#explorer").is_hidden() and seen.page.locator("#scatter svg").is_visible()
+    seen.page.context.close()
+
+
+def test_an_own_files_hostile_and_accented_titles_are_found_and_shown_as_text(browser: Any, own_page: Path) -> None:
+    seen = tools.visit(browser, own_page)
+    page = seen.page
+    assert page.locator("#explorer-x option").count() == 10  # ten of the twelve components
+    assert find(seen, "amelie")["results"] == [ACCENTED]  # accents do not matter
+    assert state(seen)["selected"] == ACCENTED
+    for title in (HOSTILE, INJECTION, TEMPLATE_LIKE):
+        assert find(seen, title[:6])["results"][0] == title  # markup typed is text searched
+        shown = state(seen)
+        assert shown["selected"] == title and shown["hash"] == f"#item={title}"
+        assert (title if len(title) <= 32 else title[:31] + "…") in shown["labels"]  # labels cut at 32 characters
+    neighbours = state(seen)["neighbours"]
+    assert len(neighbours) == 5
+    dom = page.evaluate(
+        """() => ({scripts: document.scripts.length, images: document.images.length,
+                   handlers: document.querySelectorAll("[onerror], [onload]").length})"""
+    )
+    assert dom == {"scripts": 2, "images": 0, "handlers": 0}  # our script and the data island, nothing injected
+    assert axe_in_explorer(seen) == []
+    assert_clean(seen)  # in particular no alert() dialog
+    page.context.close()
+
+
+def test_in_a_notebook_the_framed_page_runs_its_explorer_inside_the_sandbox(browser: Any, tmp_path: Path) -> None:
+    """A notebook's output as Jupyter shows it: `_repr_html_()` inside a host page of its own."""
+    from tests.helpers.reports import hand_made_report
+
+    host = tmp_path / "notebook.html"
+    frame = hand_made_report()._repr_html_()
+    host.write_text(f'<!DOCTYPE html><html lang="en"><head><title>notebook</title></head><body>{frame}</body></html>')
+    seen = tools.visit(browser, host)
+    inside = seen.page.frame_locator("iframe")
+    assert inside.locator("#explorer").is_visible() and inside.locator("th button").count() > 0  # its script ran
+    inside.get_by_label("Find an item").fill("gamma")
+    inside.get_by_label("Find an item").press("Enter")
+    assert inside.locator("#explorer-panel h3").inner_text() == "Gamma & Sons (1992)"
+    assert seen.page.locator("iframe").bounding_box()["height"] >= 400  # most of the window, not a sliver
+    assert seen.page.title() == "notebook"  # nothing of the report reached the host page
+    assert_clean(seen)
+    seen.page.context.close()
