@@ -206,10 +206,11 @@ def child(cmd: list[str]) -> None:
 # --------------------------------------------------------------------------- the tools
 
 
-def run_reportgen(path: Path, nproc: int = 1) -> dict:
+def run_reportgen(path: Path, nproc: int = 1, engine: str = "auto") -> dict:
     """`reportgen build` on `path`, alone or in `nproc` processes (`--nproc`; peak RSS: the largest one)."""
     with tempfile.TemporaryDirectory(prefix="scale-") as tmp:
         command = [sys.executable, "-m", "reportgen", "build", "--ratings", str(path), "-o", tmp, "-q"]
+        command += ["--engine", engine] if engine != "auto" else []
         result = measured(command + (["--nproc", str(nproc)] if nproc > 1 else []))
         doc = json.loads((Path(tmp) / "report.json").read_text())
     runtime = doc.get("runtime", {})
@@ -354,6 +355,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-peers", action="store_true", help="reportgen only")
     parser.add_argument("--no-reportgen", action="store_true", help="peers only")
     parser.add_argument("--format", default="csv", choices=("csv", "parquet"), help="the file to read where both exist")
+    parser.add_argument(
+        "--engines", default="auto", help="comma-separated --engine values for reportgen, e.g. auto,lean,sparse"
+    )
     parser.add_argument("--nproc", default="1", help="comma-separated process counts for reportgen (--nproc), e.g. 1,2")
     args = parser.parse_args(argv)
     sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
@@ -370,7 +374,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     peers = [] if args.no_peers or not PEERS_PY.exists() else [p for p in args.peers.split(",") if p]
     print(
-        f"{'size':>5} {'tool':<10} {'valid RMSE':>10} {'fit s':>8} {'process s':>9} {'updates/s':>9} "
+        f"{'size':>5} {'tool':<16} {'valid RMSE':>10} {'fit s':>8} {'process s':>9} {'updates/s':>9} "
         f"{'peak RSS MB':>11} {'noise floor':>11} {'load':>5}  notes",
         flush=True,
     )
@@ -382,9 +386,11 @@ def main(argv: list[str] | None = None) -> None:
         floor = json.loads((DATA / f"planted-{size}.json").read_text())["noise_floor_rmse"]
         results = []
         if not args.no_reportgen:
-            for nproc in (int(n) for n in args.nproc.split(",") if n.strip()):
-                results.append(("reportgen" if nproc == 1 else f"rg x{nproc}", run_reportgen(path, nproc)))
-                print_row(size, *results[-1], floor)
+            for engine in (e for e in args.engines.split(",") if e.strip()):
+                for nproc in (int(n) for n in args.nproc.split(",") if n.strip()):
+                    name = ("reportgen" if nproc == 1 else f"rg x{nproc}") + ("" if engine == "auto" else f" {engine}")
+                    results.append((name, run_reportgen(path, nproc, engine)))
+                    print_row(size, *results[-1], floor)
         if peers:
             with tempfile.TemporaryDirectory(prefix="scale-peers-") as tmp:
                 split_for_peers(path, Path(tmp))
@@ -404,7 +410,7 @@ def print_row(size: str, tool: str, r: dict, floor: float) -> None:
     if r.get("unknown"):
         notes += f", {r['unknown']} valid ratings of unseen users/items predicted as the mean"
     print(
-        f"{size:>5} {tool:<10} {fmt(r.get('rmse'), '.4f'):>10} {fmt(r.get('fit_s'), '.1f'):>8} "
+        f"{size:>5} {tool:<16} {fmt(r.get('rmse'), '.4f'):>10} {fmt(r.get('fit_s'), '.1f'):>8} "
         f"{r['process_s']:>9.1f} {fmt(r.get('updates_per_s', 0) / 1e6, '.2f') + 'M':>9} "
         f"{r['peak_rss_mb']:>11.0f} {floor:>11.4f} {r['load']:>5.2f}  {notes}",
         flush=True,

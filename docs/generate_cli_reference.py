@@ -47,7 +47,7 @@ the default. The [user guide](user-guide.md) explains them by task.
 - `--engine auto|lean|sparse`: what trains the model. `lean` is fastai's `Learner` (the
   tutorial's recipe, with only the callbacks the report needs); `sparse` is reportgen's sparse
   engine for large data (big batches, row-wise Adagrad, its own learning rate, penalty and batch
-  size); `auto` (the default) picks `sparse` from 500,000 ratings on and `lean` below. A run
+  size); `auto` (the default) picks `sparse` from 200,000 ratings on and `lean` below. A run
   with `--nproc` above 1 or under `torchrun` always uses `sparse`
   ([large data](large-data.md)).
 - `--loader lean|fastai`: how fastai's `Learner` is fed (the `lean` engine only). `lean` (the

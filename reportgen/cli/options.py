@@ -242,7 +242,7 @@ training_options = _apply(
         default="auto",
         help="lean: fastai's Learner (the tutorial's recipe); sparse: the large-data engine (big batches, "
         "row-wise Adagrad, its own learning rate, penalty and batch size; --epochs applies when you change it); "
-        "auto: sparse from 500,000 ratings on.",
+        "auto: sparse from 200,000 ratings on.",
     ),
     option(
         "--threads",
