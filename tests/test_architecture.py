@@ -48,6 +48,7 @@ INNER = {
         "tables",
         "readers",
         "sqlrows",
+        "pgcopy",
         "database",
         "dataset",
     ),
