@@ -10,9 +10,14 @@ temporary folder, a free port), loads benchmarks/.data/planted-<size>.csv into a
 `COPY … FROM STDIN` (psql), and then reads the same rows twice, each in a fresh process:
 
 - parquet: `readers.read_ratings_file` on planted-<size>.parquet (pyarrow's multi-threaded read);
-- postgresql: `database.read_database` on the table (SQLAlchemy + psycopg 3, a server-side cursor,
-  ORDER BY user, item, rating, chunks of `ROWS_PER_FETCH` rows hashed and typed as they come);
-- psycopg: the driver alone on the same ordered query, rows fetched and dropped (the floor of the above);
+- postgresql: `database.read_database` on the table (SQLAlchemy + psycopg 3; the integer and double
+  columns come by `COPY (… ORDER BY user, item, rating) TO STDOUT`, parsed by pyarrow a block at a
+  time and hashed as sent: reportgen/data/pgcopy.py);
+- baseline (with --baseline DIR): the same `read_database` from another checkout (an earlier commit);
+- copy: libpq alone on the same COPY, its row messages gathered into blocks and dropped (the floor of
+  the above: the server's sort and the COPY itself);
+- psycopg: the driver's server-side cursor on the same ordered query, rows fetched and dropped (the
+  floor of the cursor's path, which other column types take);
 - adbc (with --adbc DIR): ADBC's PostgreSQL driver on the same query, straight into one Arrow table;
 - adbc+typed (with --adbc DIR): ADBC's Arrow batches streamed through reportgen's hash and typed
   read, what an ADBC path for `--db postgresql://` would cost.
@@ -45,10 +50,25 @@ if kind == "parquet":
     from reportgen.data.readers import read_ratings_file
     from reportgen.data.types import OwnData
     rows = read_ratings_file(OwnData(ratings=Path(where))).n_ratings
-elif kind == "postgresql":
+elif kind in ("postgresql", "baseline"):  # baseline: the same, from another checkout
     from reportgen.data.database import read_database
     from reportgen.data.types import DbData
     rows = read_database(DbData(url=where, table="ratings")).n_ratings
+elif kind == "copy":  # libpq alone: the same COPY, row messages gathered into blocks and dropped
+    import psycopg
+    rows = 0
+    with psycopg.connect(where) as conn:
+        pgconn = conn.pgconn
+        pgconn.send_query(f"COPY ({ORDERED}) TO STDOUT".encode())
+        assert pgconn.get_result().status == psycopg.pq.ExecStatus.COPY_OUT
+        block = bytearray()
+        while (got := pgconn.get_copy_data(0))[0] > 0:
+            block += got[1]
+            rows += 1
+            if len(block) >= 4 << 20:
+                block = bytearray()
+        while pgconn.get_result() is not None:
+            pass
 elif kind == "psycopg":  # the driver alone: the same query, rows fetched and dropped
     import psycopg
     rows = 0
@@ -67,7 +87,7 @@ else:  # adbc+typed: ADBC's Arrow batches through reportgen's hash and typed rea
     from reportgen.data.tables import Layout, read_arrow
     with adbc.connect(where) as conn, conn.cursor() as cursor:
         cursor.execute(ORDERED)
-        batches = ([b.column(i) for i in range(b.num_columns)] for b in cursor.fetch_record_batch())
+        batches = (([b.column(i) for i in range(b.num_columns)], None) for b in cursor.fetch_record_batch())
         table, digest, rows = collect(batches, ["user", "item", "rating"])
     frame, _ = read_arrow(table, Layout("ratings", ",", "utf-8", "user", "item", "rating"))
 seconds = time.perf_counter() - started
@@ -76,8 +96,8 @@ print(json.dumps({"seconds": seconds, "rows": rows,
 """
 
 
-def read_once(*args: str, extra_path: Path | None = None) -> dict[str, float]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(str(p) for p in (ROOT, extra_path) if p is not None)}
+def read_once(*args: str, extra_path: Path | None = None, root: Path = ROOT) -> dict[str, float]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(str(p) for p in (root, extra_path) if p is not None)}
     done = subprocess.run([sys.executable, "-c", READ, *args], capture_output=True, text=True, env=env, check=True)
     result = json.loads(done.stdout.strip().splitlines()[-1])
     result["load"] = os.getloadavg()[0]
@@ -92,6 +112,9 @@ def main() -> None:
         "--adbc",
         type=Path,
         help="also time ADBC's PostgreSQL driver, installed apart: pip install --target DIR adbc-driver-postgresql",
+    )
+    parser.add_argument(
+        "--baseline", type=Path, help="also time read_database from this checkout (git archive COMMIT | tar -x -C DIR)"
     )
     args = parser.parse_args()
     with running_server() as server:
@@ -113,11 +136,13 @@ def main() -> None:
             subprocess.run([*runuser, *psql, "-c", "VACUUM ANALYZE ratings"], check=True)
             print(f"{size}: loaded with COPY in {time.perf_counter() - started:.1f} s (load {os.getloadavg()[0]:.2f})")
             reads = [("parquet", str(parquet), None)] if parquet.is_file() else []
-            reads += [("postgresql", server.url(), None), ("psycopg", server.url(), None)]
+            reads += [("baseline", server.url(), None)] if args.baseline is not None else []
+            reads += [("postgresql", server.url(), None), ("copy", server.url(), None), ("psycopg", server.url(), None)]
             if args.adbc is not None:
                 reads += [("adbc", server.url(), args.adbc), ("adbc+typed", server.url(), args.adbc)]
             for kind, where, extra in reads:
-                shown = read_once(kind, where, extra_path=extra)
+                root = args.baseline if kind == "baseline" else ROOT
+                shown = read_once(kind, where, extra_path=extra, root=root)
                 print(
                     f"{size}: {kind:<11} {shown['seconds']:7.2f} s  peak {shown['peak_mib']:7.0f} MiB  "
                     f"{int(shown['rows']):,} rows  (load {shown['load']:.2f})"

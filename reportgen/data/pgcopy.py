@@ -8,8 +8,8 @@ decimal and, with `extra_float_digits` above 0 (PostgreSQL 12 and later), reals 
 shortest form that reads back exactly. So a block of it is hashed as it came, and parsed by
 pyarrow (C++, typed by the columns' PostgreSQL types) instead of becoming Python tuples.
 
-Blocks of about `BLOCK_BYTES` are read from libpq (one row per message), parsed and dropped:
-the COPY text is never held whole. Where a block's text is not exactly the hashed text (a
+Blocks of about `BLOCK_BYTES` are read from libpq (one row per message), parsed (on a thread
+of their own, while the next block arrives) and dropped: the COPY text is never held whole. Where a block's text is not exactly the hashed text (a
 text value with a backslash escape, a real written with an exponent, NaN or infinity), its
 text values are unescaped and its hash computed from the parsed values instead
 (`sqlrows.rows_digest_update`), so the SHA-256 and the columns are those of the cursor's
@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 BLOCK_BYTES = 4 << 20  # COPY text parsed (and hashed) at a time
+ROWS_PER_CHECK = 1024  # rows taken from libpq between looks at the block's size
 MIN_SERVER = 120000  # PostgreSQL 12: extra_float_digits > 0 writes reals in their shortest exact form
 # The PostgreSQL types (by OID) whose COPY text is the hashed text, and the Arrow type the cursor's path gives them.
 COPY_TYPES = {20: "int64", 21: "int64", 23: "int64", 701: "float64", 25: "string", 1042: "string", 1043: "string"}
@@ -76,19 +78,28 @@ def copy_chunks(connection: Any, query: str, types: list[Any]) -> Iterator[tuple
         _drain(pgconn)
         raise _failed(result)
     done = False
+    read = pgconn.get_copy_data
     try:
-        read = pgconn.get_copy_data
-        block = bytearray()
-        while True:
-            size, row = read(0)  # blocks until a row (one message), -1 at the end
-            if size <= 0:
-                break
-            block += row
-            if len(block) >= BLOCK_BYTES:
-                yield _parsed(block, types)
+        # A block is parsed on a thread of its own (pyarrow and hashlib let go of the GIL) while
+        # this one takes the next block's rows from libpq: at most three blocks are held at once.
+        with ThreadPoolExecutor(1, thread_name_prefix="reportgen-copy") as parser:
+            parsing: Future[tuple[list[Any], Any]] | None = None
+            more = True
+            while more:
                 block = bytearray()
-        if block:
-            yield _parsed(block, types)
+                while more and len(block) < BLOCK_BYTES:
+                    for _ in range(ROWS_PER_CHECK):
+                        size, row = read(0)  # waits for a row (one message); -1 at the end
+                        if size <= 0:
+                            more = False
+                            break
+                        block += row
+                submitted = parser.submit(_parsed, block, types) if block else None
+                if parsing is not None:
+                    yield parsing.result()
+                parsing = submitted
+            if parsing is not None:
+                yield parsing.result()
         result = pgconn.get_result()
         done = True
         _drain(pgconn)

@@ -107,6 +107,7 @@ def test_the_copy_text_read_in_many_small_blocks_is_the_same_read(
     pg_server.load("blocks", COLUMNS_SQL, rows)
     whole = read(pg_server.url(), table="blocks")
     monkeypatch.setattr(pgcopy, "BLOCK_BYTES", 64)  # a couple of rows a block
+    monkeypatch.setattr(pgcopy, "ROWS_PER_CHECK", 1)
     assert_same_read(read(pg_server.url(), table="blocks"), whole)
     assert_same_read(whole, read(sqlite_twin(tmp_path / "r.db", rows), table="ratings"))
 
