@@ -7,7 +7,7 @@ A script, not a test: timings depend on the machine (the load average is printed
 
 It starts a throw-away PostgreSQL 15 (tests/helpers/postgres.py: Debian's initdb and pg_ctl, a
 temporary folder, a free port), loads benchmarks/.data/planted-<size>.csv into a table with
-`COPY … FROM STDIN` (psql), and then reads the same rows twice, each in a fresh process:
+`COPY … FROM STDIN` (psql), and then reads the same rows in several ways, each in a fresh process:
 
 - parquet: `readers.read_ratings_file` on planted-<size>.parquet (pyarrow's multi-threaded read);
 - postgresql: `database.read_database` on the table (SQLAlchemy + psycopg 3; the integer and double
@@ -16,13 +16,15 @@ temporary folder, a free port), loads benchmarks/.data/planted-<size>.csv into a
 - baseline (with --baseline DIR): the same `read_database` from another checkout (an earlier commit);
 - copy: libpq alone on the same COPY, its row messages gathered into blocks and dropped (the floor of
   the above: the server's sort and the COPY itself);
+- copy-unordered: the same without the ORDER BY (what the server's sort costs is the difference);
 - psycopg: the driver's server-side cursor on the same ordered query, rows fetched and dropped (the
   floor of the cursor's path, which other column types take);
 - adbc (with --adbc DIR): ADBC's PostgreSQL driver on the same query, straight into one Arrow table;
 - adbc+typed (with --adbc DIR): ADBC's Arrow batches streamed through reportgen's hash and typed
   read, what an ADBC path for `--db postgresql://` would cost.
 
-For each: wall seconds, peak RSS (MiB) and the 1-minute load average when it ended.
+With --rounds N each read runs N times, the reads taking turns (the load drifts). For each: wall
+seconds, peak RSS (MiB) and the 1-minute load average when it ended.
 """
 
 from __future__ import annotations
@@ -54,12 +56,13 @@ elif kind in ("postgresql", "baseline"):  # baseline: the same, from another che
     from reportgen.data.database import read_database
     from reportgen.data.types import DbData
     rows = read_database(DbData(url=where, table="ratings")).n_ratings
-elif kind == "copy":  # libpq alone: the same COPY, row messages gathered into blocks and dropped
+elif kind in ("copy", "copy-unordered"):  # libpq alone: the COPY's row messages gathered into blocks and dropped
     import psycopg
     rows = 0
+    query = ORDERED if kind == "copy" else ORDERED.partition(" ORDER BY ")[0]
     with psycopg.connect(where) as conn:
         pgconn = conn.pgconn
-        pgconn.send_query(f"COPY ({ORDERED}) TO STDOUT".encode())
+        pgconn.send_query(f"COPY ({query}) TO STDOUT".encode())
         assert pgconn.get_result().status == psycopg.pq.ExecStatus.COPY_OUT
         block = bytearray()
         while (got := pgconn.get_copy_data(0))[0] > 0:
@@ -116,6 +119,7 @@ def main() -> None:
     parser.add_argument(
         "--baseline", type=Path, help="also time read_database from this checkout (git archive COMMIT | tar -x -C DIR)"
     )
+    parser.add_argument("--rounds", type=int, default=1, help="run each read this many times, taking turns")
     args = parser.parse_args()
     with running_server() as server:
         psql = [str(PG_BIN / "psql"), "-h", str(server.socket_dir), "-p", str(server.port), "-U", "postgres"]
@@ -137,14 +141,15 @@ def main() -> None:
             print(f"{size}: loaded with COPY in {time.perf_counter() - started:.1f} s (load {os.getloadavg()[0]:.2f})")
             reads = [("parquet", str(parquet), None)] if parquet.is_file() else []
             reads += [("baseline", server.url(), None)] if args.baseline is not None else []
-            reads += [("postgresql", server.url(), None), ("copy", server.url(), None), ("psycopg", server.url(), None)]
+            reads += [("postgresql", server.url(), None), ("copy", server.url(), None)]
+            reads += [("copy-unordered", server.url(), None), ("psycopg", server.url(), None)]
             if args.adbc is not None:
                 reads += [("adbc", server.url(), args.adbc), ("adbc+typed", server.url(), args.adbc)]
-            for kind, where, extra in reads:
+            for kind, where, extra in reads * args.rounds:
                 root = args.baseline if kind == "baseline" else ROOT
                 shown = read_once(kind, where, extra_path=extra, root=root)
                 print(
-                    f"{size}: {kind:<11} {shown['seconds']:7.2f} s  peak {shown['peak_mib']:7.0f} MiB  "
+                    f"{size}: {kind:<14} {shown['seconds']:7.2f} s  peak {shown['peak_mib']:7.0f} MiB  "
                     f"{int(shown['rows']):,} rows  (load {shown['load']:.2f})"
                 )
 
