@@ -48,7 +48,6 @@ INNER = {
         "tables",
         "readers",
         "sqlrows",
-        "pgcopy",
         "database",
         "dataset",
     ),

@@ -2,11 +2,9 @@
 
 `read_database` runs one query (the user's `query`, or one built from `table`), with an
 ORDER BY over every mapped column appended, so the rows, their SHA-256 and the split
-never depend on the order a database happens to choose. On PostgreSQL, when every column is
-an integer, a `double precision` or text, the rows come as `COPY (query) TO STDOUT` text,
-parsed by pyarrow and hashed as it streams (`pgcopy`); otherwise, and on SQLite, through the
-driver's own cursor (server-side on PostgreSQL). Either way a chunk at a time (`sqlrows`:
-hashed, turned into Arrow and dropped, so the result set is never held twice); the columns then
+never depend on the order a database happens to choose. The rows come through the
+driver's own cursor (server-side on PostgreSQL) a chunk at a time (`sqlrows`: hashed,
+turned into Arrow and dropped, so the result set is never held twice); the columns then
 go through `tables.read_arrow`, the same typed, checked read as a Parquet file's (errors
 name "row N", counted from 1 in that order), and the own files' title rules
 (`readers.label_items`).
@@ -26,7 +24,6 @@ from typing import TYPE_CHECKING, Any
 
 from reportgen.data.cells import as_ids, blank
 from reportgen.data.files import regular_file
-from reportgen.data.pgcopy import copy_chunks, copy_types
 from reportgen.data.readers import check_distinct_columns, label_items
 from reportgen.data.sqlrows import collect, cursor_chunks
 from reportgen.data.tables import Layout, read_arrow, release_arrow_memory
@@ -61,7 +58,7 @@ def read_database(spec: DbData) -> Ratings:
         connection.execution_options(no_parameters=True)
         with connection:
             source = _source(connection, spec, label, url)
-            found, kinds = _columns(connection, source, url, label)
+            found = _columns(connection, source, url, label)
             roles = [("user", spec.user_col), ("item", spec.item_col), ("rating", spec.rating_col)]
             if spec.time_col is not None:
                 roles.append(("time", spec.time_col))
@@ -72,7 +69,7 @@ def read_database(spec: DbData) -> Ratings:
             selected = [column for role, column in roles if role != "time"] + ([spec.title_col] if has_title else [])
             selected += [spec.time_col] if spec.time_col is not None else []
             query = ordered_query(connection.dialect, source, selected, spec.time_col)
-            table, digest, rows = _read_rows(connection, query, selected, [kinds[c] for c in selected], url, label)
+            table, digest, rows = _read_rows(connection, query, selected, url, label)
             titles = None
             if not has_title and spec.items_query is not None:
                 titles = _items(connection, spec, url, label)
@@ -266,40 +263,32 @@ def _source(connection: sa.Connection, spec: DbData, label: str, url: sa.URL) ->
     return f"(\n{query}\n) AS ratings"  # on lines of their own: a trailing -- comment ends before the bracket
 
 
-def _columns(connection: sa.Connection, source: str, url: sa.URL, label: str) -> tuple[list[str], dict[str, Any]]:
-    """The columns the source has, and each one's type code as the driver tells it, from a query that returns no rows."""
+def _columns(connection: sa.Connection, source: str, url: sa.URL, label: str) -> list[str]:
+    """The columns the source has, from a query that returns no rows."""
     with _errors(url, label, "the query"):
         result = connection.exec_driver_sql(f"SELECT * FROM {source} LIMIT 0")
         names = [str(k) for k in result.keys()]
-        kinds = {str(d[0]): d[1] for d in result.cursor.description or ()}
         result.close()
-    return names, kinds
+    return names
 
 
 def _read_rows(
-    connection: sa.Connection, query: str, columns: list[str], type_codes: list[Any], url: sa.URL, label: str
+    connection: sa.Connection, query: str, columns: list[str], url: sa.URL, label: str
 ) -> tuple[Any, str, int]:
-    """The result as one Arrow table, the rows' SHA-256 and their count: by COPY where it applies, else by cursor.
+    """The result as one Arrow table, the rows' SHA-256 and their count, through the driver's own cursor.
 
-    COPY (`pgcopy`) where every column's PostgreSQL type writes the hashed text; otherwise the
-    driver's own cursor, on PostgreSQL a server-side (named) one, so the server sends
-    `ROWS_PER_FETCH` rows per round trip and the client never holds more than one chunk of
-    Python values. Both give the same columns and SHA-256.
+    PostgreSQL's is a server-side (named) cursor, so the server sends `ROWS_PER_FETCH` rows per
+    round trip and the client never holds more than one chunk of Python values.
     """
     raw = connection.connection.driver_connection
     assert raw is not None
-    postgres = url.get_backend_name() == "postgresql"
     with _errors(url, label, "the query"):
-        types = copy_types(raw, type_codes) if postgres else None
-        if types is not None:
-            table, digest, rows = collect(copy_chunks(raw, query, types), columns)
-        else:
-            cursor = raw.cursor("reportgen_ratings") if postgres else raw.cursor()
-            try:
-                cursor.execute(query)
-                table, digest, rows = collect(cursor_chunks(cursor, columns, label), columns)
-            finally:
-                cursor.close()
+        cursor = raw.cursor("reportgen_ratings") if url.get_backend_name() == "postgresql" else raw.cursor()
+        try:
+            cursor.execute(query)
+            table, digest, rows = collect(cursor_chunks(cursor, columns, label), columns)
+        finally:
+            cursor.close()
     if rows == 0:
         raise InputError(f"{label}: the query returned no rows")
     return table, digest, rows
@@ -312,7 +301,7 @@ def _items(connection: sa.Connection, spec: DbData, url: sa.URL, label: str) -> 
     assert spec.items_query is not None
     query = spec.items_query.strip().rstrip(";").strip()
     source = f"(\n{query}\n) AS items"
-    found, _ = _columns(connection, source, url, "the items query")
+    found = _columns(connection, source, url, "the items query")
     missing = [c for c in (spec.item_col, spec.title_col) if c not in found]
     if missing:
         raise InputError(f"the items query: missing column(s) {', '.join(missing)}; found {', '.join(found)}")

@@ -49,35 +49,28 @@ def rows_digest_update(digest: Any, arrays: list[Any]) -> None:
     digest.update(memoryview(lines.buffers()[2])[start:end])
 
 
-def collect(chunks: Iterable[tuple[list[Any], Any]], columns: list[str]) -> tuple[Any, str, int]:
-    """The chunks as one Arrow table (text dictionary-encoded), the rows' SHA-256, and how many rows there were.
-
-    Each chunk is (one array per column, the rows' hashed text): that text, where the reader
-    already has it (COPY's, `pgcopy`), is hashed as it is; None has it made from the arrays.
-    """
+def collect(chunks: Iterable[list[Any]], columns: list[str]) -> tuple[Any, str, int]:
+    """The chunks as one Arrow table (text dictionary-encoded), the rows' SHA-256, and how many rows there were."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     digest = hashlib.sha256()
     parts: list[list[Any]] = [[] for _ in columns]
     rows = 0
-    for arrays, text in chunks:
+    for arrays in chunks:
         if not len(arrays[0]):
             continue
         rows += len(arrays[0])
-        if text is None:
-            rows_digest_update(digest, arrays)
-        else:
-            digest.update(text)
+        rows_digest_update(digest, arrays)
         for part, array in zip(parts, arrays):
             part.append(pc.dictionary_encode(array) if pa.types.is_string(array.type) else array)
-        del arrays, text
+        del arrays
     table = pa.table({column: _joined(part) for column, part in zip(columns, parts)}) if rows else None
     return table, digest.hexdigest(), rows
 
 
-def cursor_chunks(cursor: Any, columns: list[str], label: str) -> Iterator[tuple[list[Any], None]]:
-    """An executed DB-API cursor's rows, `ROWS_PER_FETCH` at a time, one Arrow array per column (text to be made).
+def cursor_chunks(cursor: Any, columns: list[str], label: str) -> Iterator[list[Any]]:
+    """An executed DB-API cursor's rows, `ROWS_PER_FETCH` at a time, one Arrow array per column.
 
     The driver's own tuples, never SQLAlchemy's `Row`s: at 10M rows those cost as much as the fetch.
     """
@@ -86,7 +79,7 @@ def cursor_chunks(cursor: Any, columns: list[str], label: str) -> Iterator[tuple
         rows = cursor.fetchmany(ROWS_PER_FETCH)
         if not rows:
             return
-        yield _arrays(rows, columns, label, before), None
+        yield _arrays(rows, columns, label, before)
         before += len(rows)
 
 

@@ -1,10 +1,10 @@
-"""PostgreSQL ratings read through `COPY … TO STDOUT` (reportgen/data/pgcopy.py): the same table and SHA-256 as ever.
+"""PostgreSQL ratings whatever their text holds: the same table and SHA-256 as SQLite's, and one line on failure.
 
-The same rows in SQLite (read through the driver's cursor, which defines the columns and the
-hash) and in PostgreSQL (integer, double precision and text columns: read by COPY) give one
-frame and one SHA-256, whatever the titles hold, however the COPY text falls into blocks, and
-whatever the server's float settings; types that COPY writes otherwise take the cursor's path;
-a query that fails midway is one line.
+The same rows in SQLite and in PostgreSQL (integer, double precision and text columns) give one
+frame and one SHA-256, whatever the titles hold (tabs, newlines, backslashes, a literal backslash-N),
+however the rows fall into the cursor's chunks, and whatever the server's float settings;
+`numeric` ratings and `timestamp` times read as the same numbers; a query that fails midway
+through the read is one line.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from reportgen.data import dataset as data
-from reportgen.data import pgcopy
+from reportgen.data import sqlrows
 from reportgen.data.types import DbData, Ratings
 from tests.helpers.commands import assert_nothing_left, invoke
 from tests.helpers.postgres import PgServer, pg_server  # noqa: F401  (pg_server: the fixture)
@@ -81,7 +81,7 @@ def assert_same_read(got: Ratings, want: Ratings) -> None:
     assert got.provenance.sha256 == want.provenance.sha256
 
 
-def test_hostile_titles_read_and_hash_alike_from_postgresql_by_copy_and_from_sqlite(
+def test_hostile_titles_read_and_hash_alike_from_postgresql_and_from_sqlite(
     tmp_path: Path,
     pg_server: PgServer,  # noqa: F811
 ) -> None:
@@ -96,19 +96,18 @@ def test_hostile_titles_read_and_hash_alike_from_postgresql_by_copy_and_from_sql
     assert 0.1 + 0.2 + 1 in set(postgres.frame["rating"])  # 1.3000000000000003: every digit kept
 
 
-def test_the_copy_text_read_in_many_small_blocks_is_the_same_read(
+def test_rows_read_in_many_small_chunks_are_the_same_read(
     tmp_path: Path,
     pg_server: PgServer,  # noqa: F811
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Blocks end anywhere among the rows: some clean (hashed as sent), some with escapes or NULLs (hashed as parsed)."""
+    """Chunks end anywhere among the rows: some all plain, some with escapes, NULLs or reals written with exponents."""
     rows = rows_with_titles(["plain"] * 7 + ["tab\there", "\\N"])
     rows += [(1, 99, 4.0, None), (2, 98, 12345678901.5, "big real"), (3, 97, 1e-05, "small real")]
-    pg_server.load("blocks", COLUMNS_SQL, rows)
-    whole = read(pg_server.url(), table="blocks")
-    monkeypatch.setattr(pgcopy, "BLOCK_BYTES", 64)  # a couple of rows a block
-    monkeypatch.setattr(pgcopy, "ROWS_PER_CHECK", 1)
-    assert_same_read(read(pg_server.url(), table="blocks"), whole)
+    pg_server.load("chunks", COLUMNS_SQL, rows)
+    whole = read(pg_server.url(), table="chunks")
+    monkeypatch.setattr(sqlrows, "ROWS_PER_FETCH", 2)
+    assert_same_read(read(pg_server.url(), table="chunks"), whole)
     assert_same_read(whole, read(sqlite_twin(tmp_path / "r.db", rows), table="ratings"))
 
 
@@ -122,7 +121,7 @@ def test_a_server_writing_reals_in_15_digits_still_gives_every_digit_and_the_sam
     assert read(fifteen, table="digits").provenance.sha256 == hand_sha256(sorted(rows))
 
 
-def test_numeric_ratings_and_timestamps_take_the_cursor_path_and_read_the_same_numbers(
+def test_numeric_ratings_and_timestamps_read_as_the_same_numbers(
     pg_server: PgServer,  # noqa: F811
 ) -> None:
     rows = [(u, i, float(1 + (u + i) % 5), f"2024-01-{1 + (u * i) % 28:02d}") for u in range(20) for i in range(6)]
@@ -134,7 +133,7 @@ def test_numeric_ratings_and_timestamps_take_the_cursor_path_and_read_the_same_n
     assert typed.frame["timestamp"].tolist() == plain.frame["timestamp"].tolist()
 
 
-def test_a_query_failing_midway_through_the_copy_is_one_line_and_the_report_is_untouched(
+def test_a_query_failing_midway_through_the_read_is_one_line_and_the_report_is_untouched(
     tmp_path: Path,
     pg_server: PgServer,  # noqa: F811
 ) -> None:
