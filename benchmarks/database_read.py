@@ -10,21 +10,20 @@ temporary folder, a free port), loads benchmarks/.data/planted-<size>.csv into a
 `COPY … FROM STDIN` (psql), and then reads the same rows in several ways, each in a fresh process:
 
 - parquet: `readers.read_ratings_file` on planted-<size>.parquet (pyarrow's multi-threaded read);
-- postgresql: `database.read_database` on the table (SQLAlchemy + psycopg 3; the integer and double
-  columns come by `COPY (… ORDER BY user, item, rating) TO STDOUT`, parsed by pyarrow a block at a
-  time and hashed as sent: reportgen/data/pgcopy.py);
+- postgresql: `database.read_database` on the table (SQLAlchemy + psycopg 3, a server-side cursor,
+  ORDER BY user, item, rating, chunks of `ROWS_PER_FETCH` rows hashed and typed as they come);
 - baseline (with --baseline DIR): the same `read_database` from another checkout (an earlier commit);
-- copy: libpq alone on the same COPY, its row messages gathered into blocks and dropped (the floor of
-  the above: the server's sort and the COPY itself);
+- psycopg: the driver alone on the same ordered query, rows fetched and dropped (the floor of the above);
+- copy: libpq alone on `COPY (the same query) TO STDOUT`, its row messages (one per row) gathered
+  into 4 MiB blocks and dropped: the floor of a COPY path (the server's sort and the COPY itself);
 - copy-unordered: the same without the ORDER BY (what the server's sort costs is the difference);
-- psycopg: the driver's server-side cursor on the same ordered query, rows fetched and dropped (the
-  floor of the cursor's path, which other column types take);
 - adbc (with --adbc DIR): ADBC's PostgreSQL driver on the same query, straight into one Arrow table;
 - adbc+typed (with --adbc DIR): ADBC's Arrow batches streamed through reportgen's hash and typed
   read, what an ADBC path for `--db postgresql://` would cost.
 
 With --rounds N each read runs N times, the reads taking turns (the load drifts). For each: wall
-seconds, peak RSS (MiB) and the 1-minute load average when it ended.
+seconds, the client process's CPU seconds (user + system, the server's not counted: less swayed by
+the load than wall time), peak RSS (MiB) and the 1-minute load average when it ended.
 """
 
 from __future__ import annotations
@@ -90,11 +89,12 @@ else:  # adbc+typed: ADBC's Arrow batches through reportgen's hash and typed rea
     from reportgen.data.tables import Layout, read_arrow
     with adbc.connect(where) as conn, conn.cursor() as cursor:
         cursor.execute(ORDERED)
-        batches = (([b.column(i) for i in range(b.num_columns)], None) for b in cursor.fetch_record_batch())
+        batches = ([b.column(i) for i in range(b.num_columns)] for b in cursor.fetch_record_batch())
         table, digest, rows = collect(batches, ["user", "item", "rating"])
     frame, _ = read_arrow(table, Layout("ratings", ",", "utf-8", "user", "item", "rating"))
 seconds = time.perf_counter() - started
-print(json.dumps({"seconds": seconds, "rows": rows,
+usage = resource.getrusage(resource.RUSAGE_SELF)
+print(json.dumps({"seconds": seconds, "rows": rows, "cpu": usage.ru_utime + usage.ru_stime,
                   "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
@@ -141,15 +141,15 @@ def main() -> None:
             print(f"{size}: loaded with COPY in {time.perf_counter() - started:.1f} s (load {os.getloadavg()[0]:.2f})")
             reads = [("parquet", str(parquet), None)] if parquet.is_file() else []
             reads += [("baseline", server.url(), None)] if args.baseline is not None else []
-            reads += [("postgresql", server.url(), None), ("copy", server.url(), None)]
-            reads += [("copy-unordered", server.url(), None), ("psycopg", server.url(), None)]
+            reads += [("postgresql", server.url(), None), ("psycopg", server.url(), None)]
+            reads += [("copy", server.url(), None), ("copy-unordered", server.url(), None)]
             if args.adbc is not None:
                 reads += [("adbc", server.url(), args.adbc), ("adbc+typed", server.url(), args.adbc)]
             for kind, where, extra in reads * args.rounds:
                 root = args.baseline if kind == "baseline" else ROOT
                 shown = read_once(kind, where, extra_path=extra, root=root)
                 print(
-                    f"{size}: {kind:<14} {shown['seconds']:7.2f} s  peak {shown['peak_mib']:7.0f} MiB  "
+                    f"{size}: {kind:<14} {shown['seconds']:7.2f} s  cpu {shown['cpu']:6.2f} s  peak {shown['peak_mib']:7.0f} MiB  "
                     f"{int(shown['rows']):,} rows  (load {shown['load']:.2f})"
                 )
 
