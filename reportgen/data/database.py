@@ -39,9 +39,6 @@ SOURCE_DATABASE = "database"  # Provenance.source of ratings read from a databas
 KINDS = ("sqlite", "postgresql")
 CONNECT_TIMEOUT = 10  # seconds to wait for a PostgreSQL server before giving up
 INSTALL_POSTGRES = "pip install 'reportgen[postgres]'"
-# PostgreSQL types (by OID) that psycopg loads from the binary format as the same Python values as from text
-# (smallint, integer, bigint, double precision, text, varchar, char); any other column keeps the text format.
-BINARY_SAME = frozenset({21, 23, 20, 701, 25, 1043, 1042})
 
 
 def read_database(spec: DbData) -> Ratings:
@@ -61,7 +58,7 @@ def read_database(spec: DbData) -> Ratings:
         connection.execution_options(no_parameters=True)
         with connection:
             source = _source(connection, spec, label, url)
-            found, kinds = _columns(connection, source, url, label)
+            found = _columns(connection, source, url, label)
             roles = [("user", spec.user_col), ("item", spec.item_col), ("rating", spec.rating_col)]
             if spec.time_col is not None:
                 roles.append(("time", spec.time_col))
@@ -72,7 +69,7 @@ def read_database(spec: DbData) -> Ratings:
             selected = [column for role, column in roles if role != "time"] + ([spec.title_col] if has_title else [])
             selected += [spec.time_col] if spec.time_col is not None else []
             query = ordered_query(connection.dialect, source, selected, spec.time_col)
-            table, digest, rows = _read_rows(connection, query, selected, [kinds[c] for c in selected], url, label)
+            table, digest, rows = _read_rows(connection, query, selected, url, label)
             titles = None
             if not has_title and spec.items_query is not None:
                 titles = _items(connection, spec, url, label)
@@ -266,34 +263,27 @@ def _source(connection: sa.Connection, spec: DbData, label: str, url: sa.URL) ->
     return f"(\n{query}\n) AS ratings"  # on lines of their own: a trailing -- comment ends before the bracket
 
 
-def _columns(connection: sa.Connection, source: str, url: sa.URL, label: str) -> tuple[list[str], dict[str, Any]]:
-    """The columns the source has, and each one's type code as the driver tells it, from a query that returns no rows."""
+def _columns(connection: sa.Connection, source: str, url: sa.URL, label: str) -> list[str]:
+    """The columns the source has, from a query that returns no rows."""
     with _errors(url, label, "the query"):
         result = connection.exec_driver_sql(f"SELECT * FROM {source} LIMIT 0")
         names = [str(k) for k in result.keys()]
-        kinds = {str(d[0]): d[1] for d in result.cursor.description or ()}
         result.close()
-    return names, kinds
+    return names
 
 
 def _read_rows(
-    connection: sa.Connection, query: str, columns: list[str], type_codes: list[Any], url: sa.URL, label: str
+    connection: sa.Connection, query: str, columns: list[str], url: sa.URL, label: str
 ) -> tuple[Any, str, int]:
     """The result as one Arrow table, the rows' SHA-256 and their count, through the driver's own cursor.
 
     PostgreSQL's is a server-side (named) cursor, so the server sends `ROWS_PER_FETCH` rows per
-    round trip and the client never holds more than one chunk of Python values. Where every
-    column is of a `BINARY_SAME` type it asks for the binary format: the same values, without
-    the server writing reals and integers as text and the driver parsing them back (about 40 %
-    less of the client's CPU for the fetch).
+    round trip and the client never holds more than one chunk of Python values.
     """
     raw = connection.connection.driver_connection
     assert raw is not None
     with _errors(url, label, "the query"):
-        if url.get_backend_name() == "postgresql":
-            cursor = raw.cursor("reportgen_ratings", binary=all(code in BINARY_SAME for code in type_codes))
-        else:
-            cursor = raw.cursor()
+        cursor = raw.cursor("reportgen_ratings") if url.get_backend_name() == "postgresql" else raw.cursor()
         try:
             cursor.execute(query)
             table, digest, rows = collect(cursor_chunks(cursor, columns, label), columns)
@@ -311,7 +301,7 @@ def _items(connection: sa.Connection, spec: DbData, url: sa.URL, label: str) -> 
     assert spec.items_query is not None
     query = spec.items_query.strip().rstrip(";").strip()
     source = f"(\n{query}\n) AS items"
-    found, _ = _columns(connection, source, url, "the items query")
+    found = _columns(connection, source, url, "the items query")
     missing = [c for c in (spec.item_col, spec.title_col) if c not in found]
     if missing:
         raise InputError(f"the items query: missing column(s) {', '.join(missing)}; found {', '.join(found)}")

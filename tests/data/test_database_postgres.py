@@ -2,8 +2,7 @@
 
 The same rows in SQLite and in PostgreSQL (integer, double precision and text columns) give one
 frame and one SHA-256, whatever the titles hold (tabs, newlines, backslashes, a literal backslash-N),
-in the binary format or in text, however the rows fall into the cursor's chunks, and whatever
-the server's float settings;
+however the rows fall into the cursor's chunks, and whatever the server's float settings;
 `numeric` ratings and `timestamp` times read as the same numbers; a query that fails midway
 through the read is one line.
 """
@@ -17,8 +16,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from reportgen.data import database, sqlrows
 from reportgen.data import dataset as data
+from reportgen.data import sqlrows
 from reportgen.data.types import DbData, Ratings
 from tests.helpers.commands import assert_nothing_left, invoke
 from tests.helpers.postgres import PgServer, pg_server  # noqa: F401  (pg_server: the fixture)
@@ -95,18 +94,6 @@ def test_hostile_titles_read_and_hash_alike_from_postgresql_and_from_sqlite(
     titles = set(postgres.frame["title"])
     assert {"back\\slash", "\\N", "a\\tb", "ends with a backslash\\", '"quoted", with a comma'} <= titles
     assert 0.1 + 0.2 + 1 in set(postgres.frame["rating"])  # 1.3000000000000003: every digit kept
-
-
-def test_the_binary_format_reads_what_the_text_format_reads(
-    pg_server: PgServer,  # noqa: F811
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """Integer, double precision and text columns are fetched in binary: the same frame and SHA-256 as in text."""
-    rows = rows_with_titles(HOSTILE) + [(7, 99, 1e-05, None), (8, 98, 12345678901.5, "")]
-    pg_server.load("formats", COLUMNS_SQL, rows)
-    binary = read(pg_server.url(), table="formats")
-    monkeypatch.setattr(database, "BINARY_SAME", frozenset())
-    assert_same_read(binary, read(pg_server.url(), table="formats"))
 
 
 def test_rows_read_in_many_small_chunks_are_the_same_read(
