@@ -7,17 +7,23 @@ A script, not a test: timings depend on the machine (the load average is printed
 
 It starts a throw-away PostgreSQL 15 (tests/helpers/postgres.py: Debian's initdb and pg_ctl, a
 temporary folder, a free port), loads benchmarks/.data/planted-<size>.csv into a table with
-`COPY … FROM STDIN` (psql), and then reads the same rows twice, each in a fresh process:
+`COPY … FROM STDIN` (psql), and then reads the same rows in several ways, each in a fresh process:
 
 - parquet: `readers.read_ratings_file` on planted-<size>.parquet (pyarrow's multi-threaded read);
 - postgresql: `database.read_database` on the table (SQLAlchemy + psycopg 3, a server-side cursor,
   ORDER BY user, item, rating, chunks of `ROWS_PER_FETCH` rows hashed and typed as they come);
+- baseline (with --baseline DIR): the same `read_database` from another checkout (an earlier commit);
 - psycopg: the driver alone on the same ordered query, rows fetched and dropped (the floor of the above);
+- copy: libpq alone on `COPY (the same query) TO STDOUT`, its row messages (one per row) gathered
+  into 4 MiB blocks and dropped: the floor of a COPY path (the server's sort and the COPY itself);
+- copy-unordered: the same without the ORDER BY (what the server's sort costs is the difference);
 - adbc (with --adbc DIR): ADBC's PostgreSQL driver on the same query, straight into one Arrow table;
 - adbc+typed (with --adbc DIR): ADBC's Arrow batches streamed through reportgen's hash and typed
   read, what an ADBC path for `--db postgresql://` would cost.
 
-For each: wall seconds, peak RSS (MiB) and the 1-minute load average when it ended.
+With --rounds N each read runs N times, the reads taking turns (the load drifts). For each: wall
+seconds, the client process's CPU seconds (user + system, the server's not counted: less swayed by
+the load than wall time), peak RSS (MiB) and the 1-minute load average when it ended.
 """
 
 from __future__ import annotations
@@ -45,10 +51,26 @@ if kind == "parquet":
     from reportgen.data.readers import read_ratings_file
     from reportgen.data.types import OwnData
     rows = read_ratings_file(OwnData(ratings=Path(where))).n_ratings
-elif kind == "postgresql":
+elif kind in ("postgresql", "baseline"):  # baseline: the same, from another checkout
     from reportgen.data.database import read_database
     from reportgen.data.types import DbData
     rows = read_database(DbData(url=where, table="ratings")).n_ratings
+elif kind in ("copy", "copy-unordered"):  # libpq alone: the COPY's row messages gathered into blocks and dropped
+    import psycopg
+    rows = 0
+    query = ORDERED if kind == "copy" else ORDERED.partition(" ORDER BY ")[0]
+    with psycopg.connect(where) as conn:
+        pgconn = conn.pgconn
+        pgconn.send_query(f"COPY ({query}) TO STDOUT".encode())
+        assert pgconn.get_result().status == psycopg.pq.ExecStatus.COPY_OUT
+        block = bytearray()
+        while (got := pgconn.get_copy_data(0))[0] > 0:
+            block += got[1]
+            rows += 1
+            if len(block) >= 4 << 20:
+                block = bytearray()
+        while pgconn.get_result() is not None:
+            pass
 elif kind == "psycopg":  # the driver alone: the same query, rows fetched and dropped
     import psycopg
     rows = 0
@@ -71,13 +93,14 @@ else:  # adbc+typed: ADBC's Arrow batches through reportgen's hash and typed rea
         table, digest, rows = collect(batches, ["user", "item", "rating"])
     frame, _ = read_arrow(table, Layout("ratings", ",", "utf-8", "user", "item", "rating"))
 seconds = time.perf_counter() - started
-print(json.dumps({"seconds": seconds, "rows": rows,
+usage = resource.getrusage(resource.RUSAGE_SELF)
+print(json.dumps({"seconds": seconds, "rows": rows, "cpu": usage.ru_utime + usage.ru_stime,
                   "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
 
-def read_once(*args: str, extra_path: Path | None = None) -> dict[str, float]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(str(p) for p in (ROOT, extra_path) if p is not None)}
+def read_once(*args: str, extra_path: Path | None = None, root: Path = ROOT) -> dict[str, float]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(str(p) for p in (root, extra_path) if p is not None)}
     done = subprocess.run([sys.executable, "-c", READ, *args], capture_output=True, text=True, env=env, check=True)
     result = json.loads(done.stdout.strip().splitlines()[-1])
     result["load"] = os.getloadavg()[0]
@@ -93,6 +116,10 @@ def main() -> None:
         type=Path,
         help="also time ADBC's PostgreSQL driver, installed apart: pip install --target DIR adbc-driver-postgresql",
     )
+    parser.add_argument(
+        "--baseline", type=Path, help="also time read_database from this checkout (git archive COMMIT | tar -x -C DIR)"
+    )
+    parser.add_argument("--rounds", type=int, default=1, help="run each read this many times, taking turns")
     args = parser.parse_args()
     with running_server() as server:
         psql = [str(PG_BIN / "psql"), "-h", str(server.socket_dir), "-p", str(server.port), "-U", "postgres"]
@@ -113,13 +140,16 @@ def main() -> None:
             subprocess.run([*runuser, *psql, "-c", "VACUUM ANALYZE ratings"], check=True)
             print(f"{size}: loaded with COPY in {time.perf_counter() - started:.1f} s (load {os.getloadavg()[0]:.2f})")
             reads = [("parquet", str(parquet), None)] if parquet.is_file() else []
+            reads += [("baseline", server.url(), None)] if args.baseline is not None else []
             reads += [("postgresql", server.url(), None), ("psycopg", server.url(), None)]
+            reads += [("copy", server.url(), None), ("copy-unordered", server.url(), None)]
             if args.adbc is not None:
                 reads += [("adbc", server.url(), args.adbc), ("adbc+typed", server.url(), args.adbc)]
-            for kind, where, extra in reads:
-                shown = read_once(kind, where, extra_path=extra)
+            for kind, where, extra in reads * args.rounds:
+                root = args.baseline if kind == "baseline" else ROOT
+                shown = read_once(kind, where, extra_path=extra, root=root)
                 print(
-                    f"{size}: {kind:<11} {shown['seconds']:7.2f} s  peak {shown['peak_mib']:7.0f} MiB  "
+                    f"{size}: {kind:<14} {shown['seconds']:7.2f} s  cpu {shown['cpu']:6.2f} s  peak {shown['peak_mib']:7.0f} MiB  "
                     f"{int(shown['rows']):,} rows  (load {shown['load']:.2f})"
                 )
 
