@@ -256,7 +256,7 @@ def end_to_end_mode(args: argparse.Namespace) -> None:
     from reportgen.train.config import PRESETS
 
     reportgen = str(Path(sys.executable).with_name("reportgen"))
-    fast = [f"--{k}={v}" for k, v in PRESETS["fast"].items()]
+    fast = [f"--{k}={v}" for k, v in PRESETS["fast"].changes.items()]
     commands = {
         "tutorial script": [sys.executable, str(HERE / "tutorial.py")],
         "reportgen build": [reportgen, "build", "--offline", "--quiet"],

@@ -61,6 +61,7 @@ INNER = {
         "kernel",
         "sparse_loop",
         "sparse",
+        "steps",
         "learner",
         "fitting",
         "kept",

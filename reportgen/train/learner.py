@@ -28,9 +28,10 @@ from fastai.data.block import TransformBlock
 from fastai.data.core import DataLoaders
 from fastai.data.transforms import CategoryMap, RandomSplitter
 from fastai.learner import Learner
-from fastai.optimizer import OptimWrapper, set_item_pg
 from fastai.tabular.core import Categorify
 from fastcore.foundation import L
+
+from reportgen.train.steps import adamw, dot_bias_step
 
 Split = tuple[np.ndarray, np.ndarray]
 """(train, valid) row numbers, int64."""
@@ -245,54 +246,6 @@ def lean_learner(frame: pd.DataFrame, config: Any, device: str, record: Record, 
     return learn, classes, (train_idx, valid_idx), every
 
 
-class FusedAdamW(OptimWrapper):
-    """torch's fused AdamW behind fastai's optimizer interface, with fastai's hyper-parameter names.
-
-    fastai's own `Adam` (decoupled weight decay: AdamW) updates each parameter with
-    half a dozen Python-dispatched ops; torch's fused kernel does the same update
-    (`p *= 1 - lr*wd`, the two moving averages, the debiased step) in one call for
-    every parameter. `OptimWrapper` maps fastai's `mom`/`sqr_mom`/`wd` onto torch's
-    `betas`/`weight_decay`, so fit_one_cycle's learning-rate and momentum schedules
-    drive it unchanged; `set_hyper` skips `OptimWrapper`'s rebuild of every group's
-    hyper-parameter dict on each of the schedule's two calls per step, and `hypers`
-    (which the schedule reads after every step to record its values) is rebuilt only
-    after a change.
-    """
-
-    @property
-    def hypers(self) -> list[dict[str, Any]]:
-        cached = self.__dict__.get("_hypers")
-        if cached is None:
-            cached = self.__dict__["_hypers"] = OptimWrapper.hypers.fget(self)
-        return cached
-
-    def _set_hyper(self, k: str, v: Any) -> None:
-        self.__dict__.pop("_hypers", None)
-        super()._set_hyper(k, v)
-
-    def set_hyper(self, k: str, v: Any) -> None:
-        self.__dict__.pop("_hypers", None)
-        if isinstance(v, slice | list | tuple | L):
-            super().set_hyper(k, v)
-            return
-        groups = self.opt.param_groups
-        # The schedules give a numpy value per group (or one for all); torch's kernels take Python floats.
-        values = np.broadcast_to(np.asarray(v, dtype=np.float64), (len(groups),)).tolist()
-        name = self.bwd_map[k]
-        for group, value in zip(groups, values):
-            set_item_pg(group, name, value)
-
-
-def adamw(params: Any, lr: float, mom: float = 0.9, sqr_mom: float = 0.99, eps: float = 1e-5, wd: float = 0.01) -> Any:
-    """fastai's `Adam` defaults (betas 0.9/0.99, eps 1e-5, true weight decay) on torch's fused AdamW.
-
-    Valid MSE on ML-100k at seed 42, the tutorial's settings: 0.80983039 (fastai's
-    Adam: 0.80983040); the update order differs only in float32 rounding.
-    """
-    fused = {"fused": True} if hasattr(torch, "_fused_adamw_") else {}
-    return FusedAdamW(params, opt=torch.optim.AdamW, lr=lr, betas=(mom, sqr_mom), eps=eps, weight_decay=wd, **fused)
-
-
 class LeanLearner(Learner):
     """fastai's Learner, its loop and callbacks unchanged, with cheaper event dispatch.
 
@@ -300,8 +253,11 @@ class LeanLearner(Learner):
     without a handler still pays for attribute look-ups that fall through to the
     learner and the model. Here an event goes only to the callbacks that define
     it (in fastai's order); `after_fit` still reaches all, as fastai resets
-    `Callback.run` there. Batches already live on the model's device, and the
-    one-cycle schedule is evaluated by `fast_schedule` (the same values).
+    `Callback.run` there. Batches already live on the model's device, the
+    one-cycle schedule is evaluated by `fast_schedule` (the same values), the
+    optimizer is torch's fused AdamW (`steps.adamw`), and a training batch of the
+    tutorial's model and loss takes its gradients from `steps.dot_bias_step`
+    instead of autograd.
     """
 
     def __call__(self, event_name: Any) -> None:
@@ -334,6 +290,22 @@ class LeanLearner(Learner):
 
     def _set_device(self, b: Any) -> Any:
         return b  # TensorLoader moved its tensors to the device once
+
+    def _do_one_batch(self) -> None:
+        model = self.model
+        if not (self.training and self.loss_func is mse and isinstance(model, EmbeddingDotBias) and model.y_range):
+            super()._do_one_batch()
+            return
+        # The tutorial's model and loss: the forward pass and gradients by hand (`steps.dot_bias_step`), no graph.
+        self.pred, self.loss_grad = dot_bias_step(model, self.xb[0], self.yb[0])
+        self("after_pred")
+        self.loss = self.loss_grad.clone()
+        self("after_loss")
+        self._do_grad_opt()  # fastai's backward and step events; `_backward` finds the gradients set
+
+    def _backward(self) -> None:
+        if self.loss_grad.requires_grad:  # a loss from a graph (fastai's own path); else the gradients are set
+            self.loss_grad.backward()
 
     def fit(self, n_epoch: int, lr: Any = None, wd: Any = None, cbs: Any = None, **kwargs: Any) -> None:
         for cb in L(cbs):

@@ -17,6 +17,7 @@ import torch
 from reportgen.errors import InputError
 from reportgen.train import fitting as train
 from reportgen.train import learner as lean
+from reportgen.train import steps
 from reportgen.train.config import LOADERS, PRESETS, describe_preset
 from tests.helpers.planted import Planted, as_ratings
 
@@ -222,7 +223,7 @@ def test_the_lean_optimizer_steps_as_fastais_adam_under_the_one_cycle_schedule()
     start = [torch.tensor(rng.normal(size=(40, 6)), dtype=torch.float32) for _ in range(2)]
     grads = [[torch.tensor(rng.normal(size=(40, 6)), dtype=torch.float32) for _ in start] for _ in range(30)]
     weights = {}
-    for name, make in (("fastai", Adam), ("lean", lean.adamw)):
+    for name, make in (("fastai", Adam), ("lean", steps.adamw)):
         params = [torch.nn.Parameter(p.clone()) for p in start]
         opt = make(params, lr=5e-3)
         opt.set_hyper("wd", 0.1)
@@ -238,3 +239,25 @@ def test_the_lean_optimizer_steps_as_fastais_adam_under_the_one_cycle_schedule()
         weights[name] = [p.detach() for p in params]
     for ours, theirs in zip(weights["lean"], weights["fastai"]):
         assert not torch.equal(ours, start[0]) and torch.allclose(ours, theirs, rtol=0, atol=1e-6)
+
+
+def test_the_lean_training_step_takes_autograds_gradients_by_hand() -> None:
+    """The tutorial model's forward pass and MSE gradient by hand: fastai's forward and autograd's gradients."""
+    from fastai.collab import EmbeddingDotBias
+
+    torch.manual_seed(0)
+    model = EmbeddingDotBias(8, 30, 20, y_range=(0, 5.5))
+    for p in model.parameters():
+        p.data.normal_(0, 0.5)  # away from fastai's tiny init, so every term of the gradient counts
+    x = torch.stack([torch.randint(0, 30, (64,)), torch.randint(0, 20, (64,))], dim=1)  # repeated rows included
+    y = torch.randint(1, 6, (64, 1)).float()
+    pred, loss = steps.dot_bias_step(model, x, y)
+    by_hand = {name: p.grad.clone() for name, p in model.named_parameters()}
+    model.zero_grad()
+    expected = lean.mse(model(x), y)
+    expected.backward()
+    assert torch.allclose(pred, model(x).detach(), rtol=0, atol=1e-6)
+    assert float(loss) == pytest.approx(float(expected.detach()), abs=1e-6)
+    for name, p in model.named_parameters():
+        assert p.grad.abs().sum() > 0, name
+        assert torch.allclose(by_hand[name], p.grad, rtol=0, atol=1e-7), name
