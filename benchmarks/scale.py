@@ -409,6 +409,7 @@ def print_row(size: str, tool: str, r: dict, floor: float) -> None:
         notes += f", {r['world']} processes (gloo)"
     if r.get("unknown"):
         notes += f", {r['unknown']} valid ratings of unseen users/items predicted as the mean"
+    notes = notes.removeprefix(", ")
     print(
         f"{size:>5} {tool:<16} {fmt(r.get('rmse'), '.4f'):>10} {fmt(r.get('fit_s'), '.1f'):>8} "
         f"{r['process_s']:>9.1f} {fmt(r.get('updates_per_s', 0) / 1e6, '.2f') + 'M':>9} "
