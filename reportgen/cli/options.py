@@ -323,29 +323,15 @@ def build_options(opts: dict[str, Any], *, progress: bool, source_date: dt.datet
     from reportgen import data, pipeline
 
     source: Path | data.OwnData | data.DbData | None = opts["data"]
+    # The column mapping is the same for a file and a database.
+    columns = {name: opts[name] for name in ("user_col", "item_col", "rating_col", "title_col", "time_col")}
     if opts["db"] is not None:
         source = data.DbData(
-            url=opts["db"],
-            query=opts["query"],
-            table=opts["table"],
-            items_query=opts["items_query"],
-            user_col=opts["user_col"],
-            item_col=opts["item_col"],
-            rating_col=opts["rating_col"],
-            title_col=opts["title_col"],
-            time_col=opts["time_col"],
+            url=opts["db"], query=opts["query"], table=opts["table"], items_query=opts["items_query"], **columns
         )
     elif opts["ratings"] is not None:
         source = data.OwnData(
-            ratings=opts["ratings"],
-            items=opts["items"],
-            user_col=opts["user_col"],
-            item_col=opts["item_col"],
-            rating_col=opts["rating_col"],
-            title_col=opts["title_col"],
-            sep=opts["sep"],
-            encoding=opts["encoding"],
-            time_col=opts["time_col"],
+            ratings=opts["ratings"], items=opts["items"], sep=opts["sep"], encoding=opts["encoding"], **columns
         )
     return pipeline.BuildOptions(
         source=source,

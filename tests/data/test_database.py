@@ -22,14 +22,12 @@ import pytest
 
 from reportgen.data import dataset as data
 from reportgen.data.types import DbData, OwnData
-from tests.helpers.commands import assert_nothing_left, invoke
+from tests.helpers.commands import PREVIOUS_HTML, PREVIOUS_JSON, assert_nothing_left, invoke, previous_report
 from tests.helpers.postgres import PgServer, free_port, pg_server  # noqa: F401  (pg_server: the fixture)
 
 # What is read and refused is the subject here: the figures are placeholders (see `undrawn`).
 pytestmark = pytest.mark.usefixtures("undrawn")
 FAST = ["--epochs", "1", "--factors", "8", "--lr", "0.01", "--seed", "7"]
-PREVIOUS_HTML = b"<p>yesterday's report</p>\n"
-PREVIOUS_JSON = b'{"valid_rmse": 0.92}\n'
 COLUMNS_SQL = '"user" integer, item integer, rating double precision, title text'
 
 
@@ -63,11 +61,7 @@ def rows_sha256(rows: list[tuple]) -> str:
 
 @pytest.fixture
 def out(tmp_path: Path) -> Path:
-    folder = tmp_path / "out"
-    folder.mkdir()
-    (folder / "report.html").write_bytes(PREVIOUS_HTML)
-    (folder / "report.json").write_bytes(PREVIOUS_JSON)
-    return folder
+    return previous_report(tmp_path / "out")
 
 
 @pytest.fixture(scope="module")
@@ -417,8 +411,7 @@ def test_bad_postgresql_input_is_one_error_line_exit_2_and_never_shows_the_passw
     for name, args, line, env in _pg_cases(pg):
         out = tmp_path / name.replace(" ", "-")
         out.mkdir()
-        (out / "report.html").write_bytes(PREVIOUS_HTML)
-        (out / "report.json").write_bytes(PREVIOUS_JSON)
+        previous_report(out)
         result = invoke("build", "--output", out, *FAST, *args, env=env)
         _assert_one_line(result, out, line)
         assert _leaks(pg, result.stdout, result.stderr, _everything_in(out)) == [], name

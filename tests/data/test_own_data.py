@@ -24,7 +24,7 @@ from reportgen.data import dataset as data
 from reportgen.data.types import OwnData
 from reportgen.errors import InputError
 from reportgen.train import fitting as train
-from tests.helpers.commands import assert_nothing_left, invoke
+from tests.helpers.commands import PREVIOUS_HTML, PREVIOUS_JSON, assert_nothing_left, invoke, previous_report
 from tests.helpers.planted import AWFUL, GREAT, Planted
 
 # What is read and refused is the subject here: the figures are placeholders (see `undrawn`).
@@ -32,8 +32,6 @@ pytestmark = pytest.mark.usefixtures("undrawn")
 FAST = ["--epochs", "2", "--factors", "8", "--lr", "0.01"]
 # The half-star shop export's own column names.
 SHOP_COLUMNS = ["--user-col", "customer", "--item-col", "product", "--rating-col", "stars", "--title-col", "name"]
-PREVIOUS_HTML = b"<p>yesterday's report \xe2\x9c\x93</p>\n"
-PREVIOUS_JSON = b'{"valid_rmse": 0.92}\n'
 
 
 def csv_file(tmp: Path, text: str, name: str = "ratings.csv") -> Path:
@@ -49,11 +47,7 @@ def ratings_text(rows: int = 90, n_items: int = 6) -> str:
 
 @pytest.fixture
 def out(tmp_path: Path) -> Path:
-    folder = tmp_path / "out"
-    folder.mkdir()
-    (folder / "report.html").write_bytes(PREVIOUS_HTML)
-    (folder / "report.json").write_bytes(PREVIOUS_JSON)
-    return folder
+    return previous_report(tmp_path / "out")
 
 
 # --------------------------------------------------------------------------- the bad-input table

@@ -17,6 +17,19 @@ def invoke(*args: object, env: dict[str, str] | None = None) -> Any:
     return CliRunner().invoke(cli, [str(a) for a in args], env=env)
 
 
+# Yesterday's published report in an output folder, which a failed run must leave as it is.
+PREVIOUS_HTML = b"<p>yesterday's report \xe2\x9c\x93</p>\n"
+PREVIOUS_JSON = b'{"valid_rmse": 0.92}\n'
+
+
+def previous_report(folder: Path) -> Path:
+    """`folder` (made if need be) holding yesterday's report.html and report.json."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "report.html").write_bytes(PREVIOUS_HTML)
+    (folder / "report.json").write_bytes(PREVIOUS_JSON)
+    return folder
+
+
 def assert_nothing_left(out: Path) -> None:
     """Besides the reports, at most the (released, empty) lock: no runs, no temporary files."""
     assert sorted(p.name for p in out.iterdir()) in (
