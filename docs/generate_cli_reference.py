@@ -56,8 +56,11 @@ the default. The [user guide](user-guide.md) explains them by task.
   `CollabDataLoaders` verbatim, kept for comparison (it samples each epoch with replacement, so
   its validation error is higher: [training](training.md#why-the-two-loaders-reach-different-validation-errors)).
   "lean" as an engine and "lean" as a loader are the same path: fastai's `Learner`, fed lean.
-- `--threads N`: torch's CPU threads while the fit runs. Unset: one thread for batches of up to
-  2,048 ratings or any GPU fit, every core above that ([training](training.md#threads)).
+- `--threads N`: CPU threads while the fit runs. For fastai's `Learner` torch's threads; unset,
+  one thread for batches of up to 2,048 ratings or any GPU fit, every core above that
+  ([training](training.md#threads)). For the sparse engine the compiled kernel's threads;
+  unset, every core, and the factors are the same on any count
+  ([the kernel](training.md#the-sparse-engines-compiled-kernel)).
 - `--device auto|cpu|cuda`: where the model trains. `auto` (the default) uses a CUDA GPU when
   torch sees one, else the CPU; `cpu` and `cuda` force one, and `cuda` without a GPU is a
   one-line input error ([training](training.md#device)).

@@ -248,7 +248,8 @@ training_options = _apply(
         "--threads",
         type=bounded(BOUNDS["threads"]),
         default=None,
-        help="torch CPU threads.  [default: chosen by batch size]",
+        help="CPU threads: torch's for fastai's Learner, the compiled kernel's for the sparse engine (the same "
+        "factors on any count).  [default: the Learner's by batch size; the kernel: every core]",
     ),
     option(
         "--device",
