@@ -168,10 +168,11 @@ def analyse(
     by_bias = sorted(stats, key=lambda s: (s.bias, s.title))
 
     n_read = min(N_COMPONENTS, len(top_items), item_factors.shape[1])
-    scores, ratios = factor_analysis.pca(item_factors, n_read, N_SCREE)
+    # One PCA serves the sections (the first n_read components) and the explorer's map (up to ten).
+    map_scores, ratios = factor_analysis.pca(item_factors, min(N_MAP_COMPONENTS, *item_factors.shape), N_SCREE)
+    scores = map_scores[:, :n_read]
     components = factor_analysis.components(top_items, scores, ratios, n_component_items)
     x_axis, y_axis = (min(a, n_read - 1) for a in SCATTER_AXES)
-    map_scores, _ = factor_analysis.pca(item_factors, min(N_MAP_COMPONENTS, *item_factors.shape), N_SCREE)
     train_rows, valid_rows = model.split
     rating = frame["rating"].to_numpy(dtype=np.float64)
     guesses = yardsticks.guess(model.codes, rating, train_rows, valid_rows)
