@@ -1,17 +1,26 @@
-"""Single cells of a ratings table: blank or not, ids checked, the physical line a value stands on.
+"""Single cells of a ratings table: blank or not, ids checked, the physical line a value stands on;
+and the one check that a table has the columns it needs.
 
-Below `tables` (the reads) and `readers` (the layouts), which both check cells this way.
+Below `tables` (the reads), `readers` (the layouts), `parts` and `database`, which all check this way.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from reportgen.errors import InputError
 
 if TYPE_CHECKING:  # pandas is imported lazily: `reportgen datasets` must answer fast
     import pandas as pd
+
+
+def require_columns(name: str, required: Iterable[object], found: Iterable[object]) -> None:
+    """`InputError` "NAME: missing column(s) …; found …" unless each of `required` is among `found`."""
+    found = [str(c) for c in found]
+    missing = [str(c) for c in required if str(c) not in found]
+    if missing:
+        raise InputError(f"{name}: missing column(s) {', '.join(missing)}; found {', '.join(found)}")
 
 
 def line_of(table: pd.DataFrame, row: object, column: object) -> object:

@@ -23,7 +23,7 @@ import urllib.parse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from reportgen.data.cells import as_ids, blank
+from reportgen.data.cells import as_ids, blank, require_columns
 from reportgen.data.files import regular_file
 from reportgen.data.readers import check_distinct_columns, label_items
 from reportgen.data.sqlrows import collect, cursor_chunks
@@ -63,9 +63,7 @@ def read_database(spec: DbData) -> Ratings:
             roles = [("user", spec.user_col), ("item", spec.item_col), ("rating", spec.rating_col)]
             if spec.time_col is not None:
                 roles.append(("time", spec.time_col))
-            missing = [column for _, column in roles if column not in found]
-            if missing:
-                raise InputError(f"{label}: missing column(s) {', '.join(missing)}; found {', '.join(found)}")
+            require_columns(label, [column for _, column in roles], found)
             has_title = spec.title_col in found and spec.title_col not in dict(roles).values()
             selected = [column for role, column in roles if role != "time"] + ([spec.title_col] if has_title else [])
             selected += [spec.time_col] if spec.time_col is not None else []
@@ -304,9 +302,7 @@ def _items(connection: sa.Connection, spec: DbData, url: sa.URL, label: str) -> 
     query = spec.items_query.strip().rstrip(";").strip()
     source = f"(\n{query}\n) AS items"
     found = _columns(connection, source, url, "the items query")
-    missing = [c for c in (spec.item_col, spec.title_col) if c not in found]
-    if missing:
-        raise InputError(f"the items query: missing column(s) {', '.join(missing)}; found {', '.join(found)}")
+    require_columns("the items query", [spec.item_col, spec.title_col], found)
     quote = connection.dialect.identifier_preparer.quote_identifier
     item, title = quote(spec.item_col), quote(spec.title_col)
     select = f"SELECT {item}, {title} FROM {source} ORDER BY {item}, {title}"  # an item titled twice: always the same

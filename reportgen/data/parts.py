@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
+from reportgen.data.cells import require_columns
 from reportgen.data.files import CHUNK, UnreadableFile, open_fd, open_regular, refusal
 from reportgen.data.readers import own_layout, own_ratings
 from reportgen.data.sources import SOURCE_FILE
@@ -59,9 +60,7 @@ def read_parquet_parts(spec: OwnData) -> Ratings:
     schema = _common_schema(where, parts, keys)
     found = list(schema) + keys
     wanted = [c for c in (layout.user, layout.item, layout.rating, layout.time) if c is not None]
-    missing = [c for c in wanted if c not in found]
-    if missing:
-        raise InputError(f"{where}: missing column(s) {', '.join(missing)}; found {', '.join(found)}")
+    require_columns(where, wanted, found)
     columns = [c for c in wanted + ([layout.title] if layout.title in found else []) if c in schema]
     read = read_arrow(lambda: _batches(parts, columns, keys, types), layout)
     given = Path(spec.ratings)  # named without the folders above: `ratings/`, `exports/2026-*/*.parquet`

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from reportgen.data.cells import as_ids, blank
+from reportgen.data.cells import as_ids, blank, require_columns
 from reportgen.data.files import (
     COMPRESSED,
     compression,
@@ -131,7 +131,7 @@ def read_recbole(folder: Path) -> Ratings:
 
     items = read_strings(lambda: open_regular(items_path), str(items_path), sep="\t", encoding="utf-8", header=True)
     items.columns = [str(c).split(":", 1)[0] for c in items.columns]
-    _require_columns(items, ["item_id", "movie_title", "release_year"], str(items_path))
+    require_columns(str(items_path), ["item_id", "movie_title", "release_year"], items.columns)
     ids = as_ids(items["item_id"], _where(str(items_path), "line"), "item_id", integer=True)
     titles = dict(zip(ids, (grouplens_title(t, y) for t, y in zip(items["movie_title"], items["release_year"]))))
     notes: list[str] = []
@@ -192,7 +192,7 @@ def own_ratings(spec: OwnData, read: Read, provenance: Provenance, *, row_word: 
         frame = label_items(frame, None, name, name, missing="id", notes=notes)
     elif spec.items is not None:
         items, items_row_word = _items_table(spec)
-        _require_columns(items, [spec.item_col, spec.title_col], str(spec.items))
+        require_columns(str(spec.items), [spec.item_col, spec.title_col], items.columns)
         roles["title"] = f"{spec.title_col} (from {spec.items.name})"
         items = items[~blank(items[spec.title_col])]
         where = _where(str(spec.items), items_row_word)
@@ -302,11 +302,9 @@ def _parquet_batches(path: Path, layout: Layout) -> Callable[[], Iterator[Any]]:
             source = path
         parquet = pq.ParquetFile(source)
         names = parquet.schema_arrow.names
-        missing = [
-            c for c in (layout.user, layout.item, layout.rating, layout.time) if c is not None and c not in names
-        ]
-        if missing:
-            raise InputError(f"{name}: missing column(s) {', '.join(missing)}; found {', '.join(names)}")
+        require_columns(
+            name, [c for c in (layout.user, layout.item, layout.rating, layout.time) if c is not None], names
+        )
         if parquet.metadata.num_rows == 0:
             raise InputError(f"{name}: the file has no rows")
         wanted = [layout.user, layout.item, layout.rating] + [c for c in (layout.title, layout.time) if c in names]
@@ -396,12 +394,6 @@ def check_distinct_columns(spec: OwnData, name: str) -> None:
                     f"{name}: {setting(first)} and {setting(second)} both name column {column!r}; "
                     "the user, the item and the rating each need a column of their own"
                 )
-
-
-def _require_columns(frame: pd.DataFrame, required: list[str], name: str) -> None:
-    missing = [c for c in required if c not in frame.columns]
-    if missing:
-        raise InputError(f"{name}: missing column(s) {', '.join(missing)}; found {', '.join(map(str, frame.columns))}")
 
 
 def _where(name: str, row_word: str) -> Any:

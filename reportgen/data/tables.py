@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
 
 from reportgen.data.blocks import Columns
-from reportgen.data.cells import as_ids, blank, line_of
+from reportgen.data.cells import as_ids, blank, line_of, require_columns
 from reportgen.data.files import MAX_HEADER_BYTES, Tally, check_encoding, check_text_head, is_wide
 from reportgen.data.times import epoch_seconds
 from reportgen.errors import InputError
@@ -286,13 +286,9 @@ def _assemble(chunks: Iterator[pd.DataFrame], layout: Layout, row_word: str = "l
     for chunk in chunks:
         if not parts and not seen:
             required = [c for c in (layout.user, layout.item, layout.rating, layout.time) if c is not None]
-            missing = [str(c) for c in required if c not in chunk.columns]
-            if missing and not layout.header:
+            if not layout.header and any(c not in chunk.columns for c in required):
                 raise InputError(f"{layout.name}: {layout.expected}; found {chunk.shape[1]} column(s)")
-            if missing:
-                raise InputError(
-                    f"{layout.name}: missing column(s) {', '.join(missing)}; found {', '.join(map(str, chunk.columns))}"
-                )
+            require_columns(layout.name, required, chunk.columns)
             has_title = layout.title is not None and layout.title in chunk.columns
         seen += len(chunk)
         chunk = chunk[~chunk.apply(blank).all(axis=1)]  # blank lines carry no rating
