@@ -69,10 +69,16 @@ def steps(value: float, digits: int) -> int:
     return round(float(f"{value:.{digits}f}") * 10**digits)
 
 
-def explorer(analysis: Analysis) -> Explorer | None:
-    """The explorer of a report whose analysis has a map of two items or more on two components or more."""
+def has_map(analysis: Analysis) -> bool:
+    """Whether the analysis mapped two items or more on two components or more: what the explorer needs."""
     found = analysis.factor_map
-    if found is None or len(found.scores) < 2 or found.n_components < 2:
+    return found is not None and len(found.scores) >= 2 and found.n_components >= 2
+
+
+def explorer(analysis: Analysis) -> Explorer | None:
+    """The explorer of a report whose analysis has a map (`has_map`); None for one without."""
+    found = analysis.factor_map
+    if found is None or not has_map(analysis):
         return None
     n, k = len(found.scores), found.n_components
     tops = [max(abs(row[c]) for row in found.scores) or 1.0 for c in range(k)]

@@ -31,7 +31,7 @@ from markupsafe import Markup
 from reportgen.data.titles import cut
 from reportgen.errors import InputError
 from reportgen.render import labels
-from reportgen.render.explorer import explorer
+from reportgen.render.explorer import explorer, has_map
 from reportgen.render.formatting import fixed, percent, seconds, thousands, utc
 from reportgen.report import Report
 
@@ -86,7 +86,7 @@ def sections(report: Report) -> tuple[Section, ...]:
         "changes": report.comparison is not None,
         "split": report.split is not None,
         "citation": bool(report.citation),
-        "explorer": explorer(report.analysis) is not None,
+        "explorer": has_map(report.analysis),
     }
     return tuple(s for s in SECTIONS if shown.get(s.id, True))
 
