@@ -36,21 +36,27 @@ def stop_on_signals() -> Iterator[None]:
 
     Only the first: a second signal (Ctrl-C reaches every process of the terminal's group,
     and torch's launcher forwards it to the ranks again) is ignored until the process exits,
-    so the run unwinds and says why it stopped once.
+    so the run unwinds and says why it stopped once. An error that escapes after the stop
+    is the stop's doing (a module it interrupted mid-import fails when next used, with an
+    AttributeError of a "partially initialized module"): it unwinds as that `Stopped`.
     """
-    stopping = False
+    stopping: Stopped | None = None
 
     def stop(signum: int, frame: object) -> None:
         nonlocal stopping
-        if not stopping:
-            stopping = True
-            raise Stopped(signum)
+        if stopping is None:
+            stopping = Stopped(signum)
+            raise stopping
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
+    except Exception as exc:
+        if stopping is not None:
+            raise stopping from exc
+        raise
     finally:
-        if not stopping:
+        if stopping is None:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
 

@@ -415,6 +415,26 @@ def test_a_second_signal_while_stopping_is_ignored_so_the_run_says_why_once() ->
             signal.signal(sig, handler)
 
 
+def test_an_error_after_the_stop_signal_unwinds_as_the_stop() -> None:
+    """A module the signal interrupted mid-import fails when next used: the run still says it was stopped."""
+    before = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with pytest.raises(Stopped) as stopped, stop_on_signals():
+            try:
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(1)
+            except Stopped:  # swallowed where it landed, as an import half done leaves it
+                pass
+            raise AttributeError("partially initialized module 'pandas' has no attribute '_pandas_datetime_CAPI'")
+        assert (stopped.value.code, stopped.value.message) == (143, "terminated (SIGTERM)")
+        assert isinstance(stopped.value.__cause__, AttributeError)
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
+    with pytest.raises(ValueError), stop_on_signals():  # without a signal an error is itself
+        raise ValueError("not a stop")
+
+
 def rank_pids(launcher: int) -> dict[int, int]:
     """The ranks torch's launcher started: RANK -> pid (read from each child's environment)."""
     found = {}
