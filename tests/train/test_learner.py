@@ -241,6 +241,41 @@ def test_the_lean_optimizer_steps_as_fastais_adam_under_the_one_cycle_schedule()
         assert not torch.equal(ours, start[0]) and torch.allclose(ours, theirs, rtol=0, atol=1e-6)
 
 
+def test_the_lean_optimizers_kernel_takes_torchs_fused_adamw_steps_bit_for_bit() -> None:
+    """The AdamW kept outside torch.optim (which imports torch._dynamo) steps exactly as torch's fused AdamW."""
+    rng = np.random.default_rng(5)
+    start = [torch.tensor(rng.normal(size=shape), dtype=torch.float32) for shape in ((30, 4), (30, 1), (7,))]
+    grads = [[torch.tensor(rng.normal(size=p.shape), dtype=torch.float32) for p in start] for _ in range(25)]
+    weights = {}
+    for name, make in (
+        ("torch", lambda ps, **kw: torch.optim.AdamW(ps, fused=True, **kw)),
+        ("ours", steps.FusedAdamWKernel),
+    ):
+        params = [torch.nn.Parameter(p.clone()) for p in start]
+        opt = make(
+            [{"params": params[:2]}, {"params": params[2:]}], lr=1e-2, betas=(0.9, 0.99), eps=1e-5, weight_decay=0.1
+        )
+        for n, grad in enumerate(grads):
+            for group in opt.param_groups:
+                group["lr"], group["betas"] = 1e-2 * (n + 1) / 25, (0.95 - 0.004 * n, 0.99)
+            for k, (p, g) in enumerate(zip(params, grad)):
+                p.grad = None if (k == 2 and n < 3) else g.clone()  # a parameter without a gradient is left alone
+            opt.step()
+            opt.zero_grad()
+        weights[name] = [p.detach().clone() for p in params]
+        if name == "ours":
+            saved = opt.state_dict()
+            again = steps.FusedAdamWKernel(
+                [{"params": params[:2]}, {"params": params[2:]}], lr=0.0, betas=(0.0, 0.0), eps=0.0, weight_decay=0.0
+            )
+            again.load_state_dict(saved)
+            assert again.param_groups[0]["lr"] == opt.param_groups[0]["lr"]
+            assert all(torch.equal(again.state[p]["exp_avg"], opt.state[p]["exp_avg"]) for p in params)
+    assert float(weights["ours"][2][0]) != float(start[2][0])
+    for ours, theirs in zip(weights["ours"], weights["torch"]):
+        assert torch.equal(ours, theirs)
+
+
 def test_the_lean_training_step_takes_autograds_gradients_by_hand() -> None:
     """The tutorial model's forward pass and MSE gradient by hand: fastai's forward and autograd's gradients."""
     from fastai.collab import EmbeddingDotBias
