@@ -92,6 +92,21 @@ def load_average() -> float:
 # --------------------------------------------------------------------------- generation
 
 
+def union(keys, new):
+    """`np.unique(np.concatenate([keys, new]))` for a sorted, unique `keys`: only `new` is sorted.
+
+    The same array (so the same planted data), without re-sorting 100M kept keys on every
+    top-up round: the new keys not already kept are inserted in one O(n) pass.
+    """
+    import numpy as np
+
+    fresh = np.unique(new)
+    at = np.searchsorted(keys, fresh)
+    kept = at < len(keys)
+    kept[kept] = keys[at[kept]] == fresh[kept]
+    return np.insert(keys, at[~kept], fresh[~kept])
+
+
 def planted(shape: Shape, seed: int = 0) -> tuple:
     """(user, item, rating, noiseless score) arrays for `shape`; vectorised, O(n) memory."""
     import numpy as np
@@ -106,7 +121,7 @@ def planted(shape: Shape, seed: int = 0) -> tuple:
         want = int((shape.n_ratings - len(keys)) * 1.15) + 1000
         users = rng.choice(shape.n_users, size=want, p=p_user).astype(np.int64)
         items = rng.choice(shape.n_items, size=want, p=p_item).astype(np.int64)
-        keys = np.unique(np.concatenate([keys, users * shape.n_items + items]))
+        keys = union(keys, users * shape.n_items + items)
     keys = rng.permutation(keys)[: shape.n_ratings]
     users, items = (keys // shape.n_items).astype(np.int32), (keys % shape.n_items).astype(np.int32)
     del keys
