@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from reportgen import machine
 from reportgen.data import sources
 from reportgen.data.database import read_database
 from reportgen.data.parts import is_parts, read_parquet_parts
@@ -205,13 +206,11 @@ def _sort_in_place(values: np.ndarray) -> None:
     """Sort distinct int64s in place on every core: a slice per core at once (numpy lets go of the GIL
     while it sorts), then one merge of the sorted slices (timsort finds them as runs). Distinct values
     have one order, so the result is the same whatever the number of cores."""
-    import os
     from concurrent.futures import ThreadPoolExecutor
 
     import numpy as np
 
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    slices = min(cores, MAX_SORT_THREADS, len(values) // SORT_SLICE)
+    slices = min(machine.cores(), MAX_SORT_THREADS, len(values) // SORT_SLICE)
     if slices < 2:
         values.sort()
         return

@@ -21,12 +21,12 @@ free of fastai and torch.
 from __future__ import annotations
 
 import math
-import os
 import time
 import warnings
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from reportgen import machine
 from reportgen.data.types import check_ratings
 from reportgen.errors import InputError, RunError, setting
 from reportgen.train.config import TrainConfig, check_config, check_y_range
@@ -161,7 +161,7 @@ def choose_threads(bs: int, device: str) -> int:
     """
     if device != "cpu" or bs <= ONE_THREAD_MAX_BS:
         return 1
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
+    return machine.cores()
 
 
 def check_enough_ratings(n_ratings: int, config: TrainConfig, name: str) -> None:

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from reportgen import machine
 from reportgen.errors import RunError
 from reportgen.train import distributed
 from reportgen.train.config import EngineSettings, TrainConfig
@@ -64,13 +65,12 @@ def default_threads(device: str) -> int:
     (found without importing it: the import and compile wait for the fit itself).
     """
     import importlib.util
-    import os
 
     if device != "cpu":
         return 1
     if distributed.environment() is not None or importlib.util.find_spec("numba") is None:
         return CPU_THREADS
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return machine.cores()
 
 
 def choose_engine(n_ratings: int) -> str:
