@@ -23,7 +23,8 @@ import time
 
 import numpy as np
 
-from reportgen.analysis import quality
+from reportgen.analysis import baselines, quality
+from reportgen.analysis.inputs import SplitRatings
 
 SIZES = {
     "ml100k": (943, 1_682, 80_000, 20_000),
@@ -42,14 +43,15 @@ def synthetic(n_users: int, n_items: int, n_train: int, n_valid: int, factors: i
     ratings = rng.integers(1, 6, n).astype(np.float64)
     uf, ub = rng.normal(0, 0.1, (n_users + 1, factors)), rng.normal(0, 0.1, n_users + 1)
     itf, ib = rng.normal(0, 0.1, (n_items + 1, factors)), rng.normal(0, 0.1, n_items + 1)
-    tu, ti, tr = users[:n_train], items[:n_train], ratings[:n_train]
-    vu, vi, vr = users[n_train:], items[n_train:], ratings[n_train:]
-    predicted = quality.predict(vu, vi, uf, ub, itf, ib, (0.0, 5.5))
-    mean, bias = quality.bias_predictions(tu, ti, tr, vu, vi)
+    split = SplitRatings.gather(np.column_stack([users, items]), ratings, (np.arange(n_train), np.arange(n_train, n)))
+    predicted = quality.predict(split.valid_users, split.valid_items, uf, ub, itf, ib, (0.0, 5.5))
+    guesses = baselines.guess(split)
     labels = ("#na#", *(f"Item {j}" for j in range(1, n_items + 1)))
     return quality.QualityInputs(
-        tu, ti, tr, vu, vi, vr, predicted, bias, mean, uf, ub, itf, ib, (0.0, 5.5), (1.0, 5.0), labels
-    )
+        split.train_users, split.train_items, split.train_ratings, split.valid_users, split.valid_items,
+        split.valid_ratings, predicted, guesses.bias_only, guesses.global_mean, uf, ub, itf, ib, (0.0, 5.5),
+        (1.0, 5.0), labels,
+    )  # fmt: skip
 
 
 def timed(inputs: quality.QualityInputs) -> tuple[float, quality.Quality]:
@@ -92,22 +94,24 @@ def main() -> None:
             f"users {result.users_evaluated}/{result.users_eligible}"
         )
     if args.ml100k:
-        from reportgen.data import dataset as data
-        from reportgen.train import fitting as train
+        from reportgen import data, train
+        from reportgen.report import quality_to_json
 
         ratings = data.load(None, download=None)
         started = time.perf_counter()
         model = train.fit(ratings, train.TrainConfig.from_preset(args.preset))
         fitted = time.perf_counter() - started
         started = time.perf_counter()
-        inputs = quality.inputs_from(ratings.frame.reset_index(drop=True), model)
+        split = SplitRatings.gather(model.codes, ratings.frame["rating"].to_numpy(dtype=np.float64), model.split)
+        predictions = quality.model_predictions(model, split)
+        inputs = quality.inputs_from(model, split, baselines.guess(split), predictions)
         built = time.perf_counter() - started
         seconds, result = timed(inputs)
         print(f"ML-100k   fit {fitted:.1f} s   inputs_from {built:.2f} s   evaluate {seconds:.2f} s")
         print(
             f"          model valid RMSE (fastai) {model.metrics.valid_rmse:.4f}, from the arrays {result.rating['model'].rmse:.4f}"
         )
-        print(json.dumps(quality.to_json(result), indent=1, ensure_ascii=False))
+        print(json.dumps(quality_to_json(result), indent=1, ensure_ascii=False))
         if args.figures:
             write_figures(result, args.figures)
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")

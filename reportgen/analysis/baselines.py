@@ -3,7 +3,8 @@
 A global mean, and Koren's damped user + item biases fitted by alternating least
 squares, both fitted on the training ratings only and scored on the validation
 ratings the model is scored on. They work on the model's codes (0: unseen in
-training, which gets bias 0) with `np.bincount`: linear in the ratings.
+training, which gets bias 0) in a few passes over the training ratings
+(`sums.bias_sweeps`): linear in the ratings.
 """
 
 from __future__ import annotations
@@ -11,6 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+from reportgen.analysis import sums
+from reportgen.analysis.inputs import SplitRatings
 
 # Item biases shrink towards 0 with λ_item pseudo-ratings, user biases with
 # λ_user; a few alternating sweeps converge to 4 decimals.
@@ -39,28 +43,27 @@ class Guesses:
     bias_only: np.ndarray
 
 
-def guess(codes: np.ndarray, ratings: np.ndarray, train_rows: np.ndarray, valid_rows: np.ndarray) -> Guesses:
-    """Fit both predictors on the training rows; guess every validation rating.
+def guess(split: SplitRatings) -> Guesses:
+    """Fit both predictors on the training ratings; guess every validation rating.
 
-    `codes[:, 0]` and `codes[:, 1]` are each rating's user and item rows (0 for
-    unseen); the bias guess is clipped to the training ratings' range.
+    Codes are the model's rows (0 for unseen, which gets bias 0); the bias guess is
+    clipped to the training ratings' range.
     """
-    users, items = codes[:, 0], codes[:, 1]
-    tu, ti = users[train_rows], items[train_rows]
-    tr = np.asarray(ratings, dtype=np.float64)[train_rows]
+    tu, ti, tr = split.train_users, split.train_items, split.train_ratings
     mu = float(tr.mean())
-    n_users, n_items = int(users.max()) + 1, int(items.max()) + 1
-    user_count = np.bincount(tu, minlength=n_users)
-    item_count = np.bincount(ti, minlength=n_items)
-    user_bias, item_bias = np.zeros(n_users), np.zeros(n_items)
-    for _ in range(SWEEPS):  # code 0 has no training rating; its bias is set to 0 below
-        with np.errstate(invalid="ignore", divide="ignore"):  # undamped (λ = 0), code 0 divides 0 by 0
-            item_bias = np.bincount(ti, tr - mu - user_bias[tu], minlength=n_items) / (LAMBDA_ITEM + item_count)
-            user_bias = np.bincount(tu, tr - mu - item_bias[ti], minlength=n_users) / (LAMBDA_USER + user_count)
-        user_bias[0] = item_bias[0] = 0.0
-    vu, vi = users[valid_rows], items[valid_rows]
+    n_users = max(int(tu.max(initial=0)), int(split.valid_users.max(initial=0))) + 1
+    n_items = max(int(ti.max(initial=0)), int(split.valid_items.max(initial=0))) + 1
+    user_bias, item_bias = sums.bias_sweeps(
+        tu,
+        ti,
+        tr - mu,
+        LAMBDA_USER + np.bincount(tu, minlength=n_users),
+        LAMBDA_ITEM + np.bincount(ti, minlength=n_items),
+        SWEEPS,
+    )
+    vu, vi = split.valid_users, split.valid_items
     bias_only = np.clip(mu + user_bias[vu] + item_bias[vi], tr.min(), tr.max())
-    return Guesses(global_mean=np.full(len(valid_rows), mu), bias_only=bias_only)
+    return Guesses(global_mean=np.full(len(vu), mu), bias_only=bias_only)
 
 
 def summarise(guesses: Guesses, truth: np.ndarray, model_rmse: float) -> Baselines:

@@ -14,13 +14,16 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from reportgen import machine
 from reportgen.analysis import baselines as yardsticks
-from reportgen.analysis import defaults
+from reportgen.analysis import defaults, sums
 from reportgen.analysis import factors as factor_analysis
 from reportgen.analysis import quality as recommender
 from reportgen.analysis.baselines import Baselines
 from reportgen.analysis.factors import SIGN_RULE, Component, ComponentGenres, FactorMap, Neighbour
+from reportgen.analysis.inputs import SplitRatings
 from reportgen.analysis.stats import Histogram, histogram, rating_histogram
+from reportgen.analysis.workers import workers
 from reportgen.errors import InputError
 
 if TYPE_CHECKING:
@@ -148,12 +151,21 @@ def analyse(
     defaults.check_settings(top_n, k, relevant_from)
     index = model.known_items()
     frame = ratings.frame.reset_index(drop=True)
-    grouped = frame.groupby("title", sort=False)["rating"]
-    counts = grouped.count()
-    means = grouped.mean()
+    counts, means = sums.counts_and_means(frame["title"], frame["rating"])
     known = counts[counts.index.isin(index.keys())]
     if len(known) < 2:
         raise InputError(f"the model knows only {len(known)} item(s); at least 2 are needed for the analysis")
+    rating = frame["rating"].to_numpy(dtype=np.float64)
+    with workers(model.config.threads or machine.cores()) as pool:
+        # The frame's sums by rater on one thread; the split's passes (gathers, predictions) share the rest.
+        by_rater = pool.submit(lambda: (raters_means(frame), rating_histogram(rating)))
+        split = SplitRatings.gather(model.codes, rating, model.split, pool)
+        guessing = pool.submit(lambda: yardsticks.guess(split))
+        predictions = recommender.model_predictions(model, split, pool)
+        guesses = guessing.result()
+        inputs = recommender.inputs_from(model, split, guesses, predictions)
+        quality = recommender.evaluate(inputs, k=k, threshold=relevant_from, seed=model.config.seed, pool=pool)
+        (raters, overall), ratings_histogram = by_rater.result()
 
     # The tutorial's `top_movies`: most ratings first; equal counts fall back to
     # title order so the ranking never depends on a sort's stability.
@@ -173,9 +185,6 @@ def analyse(
     scores = map_scores[:, :n_read]
     components = factor_analysis.components(top_items, scores, ratios, n_component_items)
     x_axis, y_axis = (min(a, n_read - 1) for a in SCATTER_AXES)
-    train_rows, valid_rows = model.split
-    rating = frame["rating"].to_numpy(dtype=np.float64)
-    guesses = yardsticks.guess(model.codes, rating, train_rows, valid_rows)
     return Analysis(
         top_n_requested=top_n,
         top_items=top_items,
@@ -190,30 +199,30 @@ def analyse(
             ScatterPoint(title=t, x=float(scores[i, x_axis]), y=float(scores[i, y_axis]))
             for i, t in enumerate(top_items[:n_scatter])
         ),
-        baselines=yardsticks.summarise(guesses, rating[valid_rows], model.metrics.valid_rmse),
-        bias_vs_mean=bias_vs_mean(frame, stats),
+        baselines=yardsticks.summarise(guesses, split.valid_ratings, model.metrics.valid_rmse),
+        bias_vs_mean=bias_vs_mean(stats, raters, overall),
         component_genres=factor_analysis.component_genres(top_items, components, ratings.genres),
         neighbours=factor_analysis.neighbours(top_items, item_factors, N_NEIGHBOUR_ITEMS, N_NEIGHBOURS),
         user_biases=histogram(model.known_user_biases()),
-        ratings=rating_histogram(rating),
-        quality=recommender.evaluate(
-            recommender.inputs_from(model, rating, guesses), k=k, threshold=relevant_from, seed=model.config.seed
-        ),
+        ratings=ratings_histogram,
+        quality=quality,
         factor_map=factor_analysis.factor_map(top_items, item_factors, map_scores, MAP_ITEMS, N_NEIGHBOURS),
     )
 
 
-def bias_vs_mean(frame: pd.DataFrame, stats: tuple[ItemStat, ...]) -> BiasVsMean:
-    """How far the learned bias follows the plain mean rating, and where it parts from it."""
+def raters_means(frame: pd.DataFrame) -> tuple[pd.Series, float]:
+    """Each title's raters' own average (a rater's mean over all their ratings, averaged over the title's raters), and the overall mean."""
+    return sums.raters_means(frame["user"], frame["title"], frame["rating"]), float(frame["rating"].mean())
+
+
+def bias_vs_mean(stats: tuple[ItemStat, ...], raters: pd.Series, overall: float) -> BiasVsMean:
+    """How far the learned bias follows the plain mean rating, and where it parts from it.
+
+    `raters`: each title's raters' own average (`raters_means`); `overall`: every rating's mean.
+    """
     bias = np.array([s.bias for s in stats])
     mean = np.array([s.mean_rating for s in stats])
     correlation = float(np.corrcoef(bias, mean)[0, 1]) if len(stats) > 2 and bias.std() > 0 and mean.std() > 0 else 0.0
-    # Each rater's own average, on every rating of theirs; an item's raters_mean is the average of those over
-    # its raters. A per-row transform, not a map of the user column: that column is a Categorical, and mapping
-    # it one-to-one (every user's mean distinct) keeps it categorical, which then cannot be averaged.
-    user_mean = frame.groupby("user", observed=True)["rating"].transform("mean")
-    raters = frame.assign(user_mean=user_mean).groupby("title", observed=True)["user_mean"].mean()
-    overall = float(frame["rating"].mean())
     median_count = float(np.median([s.count for s in stats]))
     gap = _z(mean) - _z(bias)  # > 0: the mean says "good" more loudly than the bias does
 

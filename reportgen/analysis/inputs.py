@@ -10,6 +10,36 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from reportgen.analysis.workers import Workers, serial
+
+
+@dataclass(frozen=True)
+class SplitRatings:
+    """Each split's user and item codes and ratings, gathered once for everything that reads them."""
+
+    train_users: np.ndarray  # int, (n_train,)
+    train_items: np.ndarray
+    train_ratings: np.ndarray  # float64
+    valid_users: np.ndarray  # int, (n_valid,)
+    valid_items: np.ndarray
+    valid_ratings: np.ndarray
+    rating_scale: tuple[float, float]  # the lowest and highest of every rating
+
+    @classmethod
+    def gather(
+        cls, codes: np.ndarray, ratings: np.ndarray, split: tuple[np.ndarray, np.ndarray], pool: Workers | None = None
+    ) -> SplitRatings:
+        """`codes[:, 0]` and `codes[:, 1]`: every rating's user and item code; `split`: (train, valid) row numbers.
+
+        The six gathers (random reads over every rating: most of the time at scale) run on `pool`'s threads.
+        """
+        users, items = codes[:, 0], codes[:, 1]
+        ratings = np.asarray(ratings, dtype=np.float64)
+        gathered = (pool or serial()).all(
+            [lambda a=a, rows=rows: np.take(a, rows) for rows in split for a in (users, items, ratings)]
+        )
+        return cls(*gathered, (float(ratings.min()), float(ratings.max())))
+
 
 @dataclass(frozen=True)
 class QualityInputs:

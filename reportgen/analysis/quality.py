@@ -25,8 +25,9 @@ import numpy as np
 
 from reportgen.analysis import defaults
 from reportgen.analysis.diagnostics import Buckets, Calibration, buckets, calibration, train_counts
-from reportgen.analysis.inputs import QualityInputs
+from reportgen.analysis.inputs import QualityInputs, SplitRatings
 from reportgen.analysis.ranking import RANKERS, Coverage, RankingMetrics, rank
+from reportgen.analysis.workers import Workers, serial
 
 if TYPE_CHECKING:
     from reportgen.analysis.baselines import Guesses
@@ -110,35 +111,54 @@ def predict(
     item_factors: np.ndarray,
     item_biases: np.ndarray,
     y_range: tuple[float, float],
-    chunk: int = 1 << 18,
+    pool: Workers | None = None,
+    chunk: int = 1 << 15,
 ) -> np.ndarray:
-    """The dot-product model's rating: low + (high − low) · sigmoid(u·i + b_u + b_i), as fastai computes it."""
+    """The dot-product model's rating: low + (high − low) · sigmoid(u·i + b_u + b_i), as fastai computes it.
+
+    In chunks small enough for a core's cache, on `pool`'s threads: each rating's
+    number is the same whatever the chunk or the thread.
+    """
     low, high = y_range
     out = np.empty(len(users), dtype=np.float64)
-    for start in range(0, len(users), chunk):
+
+    def one(start: int) -> None:
         u, i = users[start : start + chunk], items[start : start + chunk]
-        raw = np.einsum("ij,ij->i", user_factors[u], item_factors[i]) + user_biases[u] + item_biases[i]
+        dot = np.einsum("ij,ij->i", np.take(user_factors, u, axis=0), np.take(item_factors, i, axis=0))
+        raw = dot + np.take(user_biases, u) + np.take(item_biases, i)
         out[start : start + chunk] = low + (high - low) / (1.0 + np.exp(-raw))
+
+    (pool or serial()).all([lambda s=s: one(s) for s in range(0, len(users), chunk)])
     return out
 
 
-def inputs_from(model: TrainedModel, ratings: np.ndarray, guesses: Guesses) -> QualityInputs:
-    """`QualityInputs` for a fitted model: its codes, split and arrays, the ratings (frame order) and the baselines' guesses."""
-    train_rows, valid_rows = model.split
-    users, items = model.codes[:, 0], model.codes[:, 1]
-    ratings = np.asarray(ratings, dtype=np.float64)
+def model_predictions(model: TrainedModel, split: SplitRatings, pool: Workers | None = None) -> np.ndarray:
+    """The fitted model's rating for each validation rating, in the split's order (on `pool`'s threads)."""
+    return predict(
+        split.valid_users,
+        split.valid_items,
+        model.user_factors,
+        model.user_biases,
+        model.item_factors,
+        model.item_biases,
+        model.config.y_range,
+        pool,
+    )
+
+
+def inputs_from(model: TrainedModel, split: SplitRatings, guesses: Guesses, predictions: np.ndarray) -> QualityInputs:
+    """`QualityInputs` for a fitted model: its split's codes and ratings, its arrays, its `model_predictions`
+    and the baselines' guesses."""
     y_range = model.config.y_range
-    vu, vi = users[valid_rows], items[valid_rows]
+    vu, vi = split.valid_users, split.valid_items
     return QualityInputs(
-        train_users=users[train_rows],
-        train_items=items[train_rows],
-        train_ratings=ratings[train_rows],
+        train_users=split.train_users,
+        train_items=split.train_items,
+        train_ratings=split.train_ratings,
         valid_users=vu,
         valid_items=vi,
-        valid_ratings=ratings[valid_rows],
-        model_predictions=predict(
-            vu, vi, model.user_factors, model.user_biases, model.item_factors, model.item_biases, y_range
-        ),
+        valid_ratings=split.valid_ratings,
+        model_predictions=predictions,
         bias_predictions=guesses.bias_only,
         mean_predictions=guesses.global_mean,
         user_factors=model.user_factors,
@@ -146,7 +166,7 @@ def inputs_from(model: TrainedModel, ratings: np.ndarray, guesses: Guesses) -> Q
         item_factors=model.item_factors,
         item_biases=model.item_biases,
         y_range=(float(y_range[0]), float(y_range[1])),
-        rating_scale=(float(ratings.min()), float(ratings.max())),
+        rating_scale=split.rating_scale,
         item_labels=model.item_classes,
     )
 
@@ -167,23 +187,35 @@ def evaluate(
     threshold: float | None = None,
     max_users: int = 2000,
     seed: int = 42,
+    pool: Workers | None = None,
 ) -> Quality:
-    """All quality measures of `inputs`; the same inputs, k, threshold and seed give the same numbers."""
+    """All quality measures of `inputs`; the same inputs, k, threshold and seed give the same numbers.
+
+    The ranking (top-k lists for sampled users) runs on `pool` beside the rating measures.
+    """
     if k < 1:
         raise ValueError(f"k must be at least 1, not {k}")
     threshold = default_threshold(inputs.rating_scale) if threshold is None else float(threshold)
     truth = np.asarray(inputs.valid_ratings, dtype=np.float64)
     predicted = np.asarray(inputs.model_predictions, dtype=np.float64)
+    n_users, n_items = len(inputs.user_biases), len(inputs.item_biases)
+    item_count = train_counts(inputs.train_items, n_items)
+    ranking = (pool or serial()).submit(
+        lambda: rank(inputs, k=k, threshold=threshold, max_users=max_users, seed=seed, item_count=item_count)
+    )
     rating = {
         "model": rating_metrics(truth, predicted),
         "bias": rating_metrics(truth, np.asarray(inputs.bias_predictions, dtype=np.float64)),
         "global_mean": rating_metrics(truth, np.asarray(inputs.mean_predictions, dtype=np.float64)),
     }
-    n_users, n_items = len(inputs.user_biases), len(inputs.item_biases)
     user_count = train_counts(inputs.train_users, n_users)
-    item_count = train_counts(inputs.train_items, n_items)
     squared = (truth - predicted) ** 2
-    ranked = rank(inputs, k=k, threshold=threshold, max_users=max_users, seed=seed, item_count=item_count)
+    by_user, by_item = (
+        buckets(user_count[inputs.valid_users], squared, "users"),
+        buckets(item_count[inputs.valid_items], squared, "items"),
+    )
+    fit = calibration(predicted, truth)
+    ranked = ranking.result()
     return Quality(
         k=k,
         threshold=threshold,
@@ -195,9 +227,9 @@ def evaluate(
         rating=rating,
         ranking=ranked.metrics,
         coverage=ranked.coverage,
-        by_user_activity=buckets(user_count[inputs.valid_users], squared, "users"),
-        by_item_popularity=buckets(item_count[inputs.valid_items], squared, "items"),
-        calibration=calibration(predicted, truth),
+        by_user_activity=by_user,
+        by_item_popularity=by_item,
+        calibration=fit,
     )
 
 

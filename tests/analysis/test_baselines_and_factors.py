@@ -10,6 +10,7 @@ from reportgen.analysis import baselines, factors
 from reportgen.analysis import findings as analysis
 from reportgen.analysis.factors import Component, Scored
 from reportgen.analysis.findings import ItemStat
+from reportgen.analysis.inputs import SplitRatings
 
 
 def baselines_of(
@@ -20,7 +21,7 @@ def baselines_of(
         [pd.Index(frame[c].iloc[train_rows].unique()).get_indexer(frame[c]) + 1 for c in ("user", "title")]
     )
     ratings = frame["rating"].to_numpy(dtype=float)
-    guesses = baselines.guess(codes, ratings, train_rows, valid_rows)
+    guesses = baselines.guess(SplitRatings.gather(codes, ratings, (train_rows, valid_rows)))
     return baselines.summarise(guesses, ratings[valid_rows], model_rmse)
 
 
@@ -68,7 +69,7 @@ def test_bias_against_mean_names_the_disagreements_with_a_reason() -> None:
     means = frame.groupby("title")["rating"].mean()
     biases = {"Loved by fans": -0.5, "Hated by grumps": 0.5, "Plain good": 0.5, "Plain bad": -0.5, "Middling": 0.0}
     stats = [stat(t, biases[t], float(means[t]), 8) for t in biases]
-    v = analysis.bias_vs_mean(frame, tuple(stats))
+    v = analysis.bias_vs_mean(tuple(stats), *analysis.raters_means(frame))
 
     assert v.correlation == pytest.approx(np.corrcoef([s.bias for s in stats], [s.mean_rating for s in stats])[0, 1])
     assert v.high_mean_low_bias[0].title == "Loved by fans"

@@ -12,6 +12,7 @@ import pytest
 
 from reportgen.analysis import baselines, diagnostics, ranking
 from reportgen.analysis import quality as q
+from reportgen.analysis.inputs import SplitRatings
 from reportgen.report import quality_to_json
 from tests.helpers.pages import quality_page
 
@@ -282,7 +283,7 @@ def test_the_bias_baseline_learns_harsh_users_and_good_items() -> None:
     ratings = 3 + np.where(users == 1, -1, 1) + np.where(items == 1, 1, -1)
     codes = np.column_stack([np.concatenate([users, [1, 2, 0]]), np.concatenate([items, [2, 1, 1]])])
     everything = np.concatenate([ratings.astype(float), [0.0, 0.0, 0.0]])
-    guesses = baselines.guess(codes, everything, np.arange(200), np.arange(200, 203))
+    guesses = baselines.guess(SplitRatings.gather(codes, everything, (np.arange(200), np.arange(200, 203))))
     assert guesses.global_mean.tolist() == [3.0] * 3
     bias = guesses.bias_only
     assert bias[0] < 2.5 and bias[1] > 3.5 and 3.0 < bias[2] < 4.0  # an unknown user: item bias only
@@ -313,8 +314,8 @@ def test_inputs_from_a_model_take_its_codes_and_predict_like_fastai() -> None:
         user_factors=rng.normal(size=(4, 3)),
         codes=codes,
     )
-    guesses = baselines.guess(codes, ratings, *model.split)
-    made = q.inputs_from(model, ratings, guesses)
+    split = SplitRatings.gather(codes, ratings, model.split)
+    made = q.inputs_from(model, split, baselines.guess(split), q.model_predictions(model, split))
     assert made.train_users.tolist() == [1, 1, 2, 2] and made.train_items.tolist() == [1, 2, 1, 3]
     assert made.valid_users.tolist() == [3, 0] and made.valid_items.tolist() == [2, 0]
     raw = model.user_factors[3] @ model.item_factors[2] + model.user_biases[3] + model.item_biases[2]

@@ -17,7 +17,7 @@ import pytest
 from bs4 import BeautifulSoup
 
 from reportgen.analysis import analyse
-from reportgen.analysis.findings import ItemStat, bias_vs_mean
+from reportgen.analysis.findings import ItemStat, bias_vs_mean, raters_means
 from reportgen.data import OwnData, load
 from reportgen.data.titles import MAX_TITLE_BYTES, cap_titles, json_bytes
 from reportgen.runs import history
@@ -66,7 +66,7 @@ def test_every_user_with_a_distinct_mean_gives_each_item_its_raters_mean() -> No
         }
     )
     stats = (ItemStat("A", 0.5, 3.5, 2), ItemStat("B", 0.1, 4.0, 1), ItemStat("C", -0.6, 2.0, 2))
-    found = bias_vs_mean(frame, stats)
+    found = bias_vs_mean(stats, *raters_means(frame))
     # users' means: 4.5, 2.5, 1.0; A is rated by users 1 and 2, B by 1, C by 2 and 3.
     raters = {d.title: d.raters_mean for d in found.high_mean_low_bias + found.low_mean_high_bias}
     assert raters == {t: m for t, m in {"A": 3.5, "B": 4.5, "C": 1.75}.items() if t in raters}
