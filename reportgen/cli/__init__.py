@@ -327,4 +327,43 @@ def _what_was_kept(output: Path, before: Path | None, *, quiet_if_unchanged: boo
 
 
 def main() -> None:
-    cli(prog_name="reportgen")
+    """The `reportgen` script (and `python -m reportgen`): the command line, then a quick exit."""
+    try:
+        cli(prog_name="reportgen")
+    except SystemExit as exc:
+        quick_exit(exc.code)
+        raise
+    quick_exit(EXIT_OK)
+
+
+def quick_exit(code: object) -> None:
+    """End the process with `code` without Python's teardown, once the command has nothing left to do.
+
+    With torch loaded, the ordinary exit spends about a second after the last byte is
+    written (freeing every module's objects, torch's libraries' destructors): 1.1 s of
+    a 10 s ML-100k build. By now every file is written, synced and renamed into place;
+    the exit handlers still run (logging's flush among them) and stdout and stderr are
+    flushed, then `os._exit`. It returns, for the ordinary exit, in a torchrun world
+    (whose process group torch tears down), while a non-daemon thread still runs, or
+    for a code that is not a number (`sys.exit("message")`), and where the Python has no
+    way to run the exit handlers first.
+    """
+    import atexit
+    import threading
+
+    if code is None:
+        code = EXIT_OK
+    if not isinstance(code, int) or os.environ.get("WORLD_SIZE") is not None:
+        return
+    if any(t is not threading.main_thread() and t.is_alive() and not t.daemon for t in threading.enumerate()):
+        return
+    run_exit_handlers = getattr(atexit, "_run_exitfuncs", None)  # CPython's; elsewhere, the ordinary exit
+    if run_exit_handlers is None:
+        return
+    run_exit_handlers()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed or broken pipe: nothing more can reach it
+            pass
+    os._exit(code)
