@@ -62,6 +62,7 @@ INNER = {
         "kernel",
         "sparse_loop",
         "sparse",
+        "step_kernel",
         "steps",
         "learner",
         "fitting",
@@ -100,7 +101,7 @@ OWNERS = {
     "sqlalchemy": ("reportgen.data.database",),  # the one reader of SQL databases
     "psycopg": ("reportgen.data.database",),
     "sqlite3": ("reportgen.data.database",),
-    "numba": ("reportgen.train.kernel", "reportgen.analysis.loops"),  # compiled loops, each imported lazily
+    "numba": ("reportgen.train.kernel", "reportgen.train.step_kernel", "reportgen.analysis.loops"),  # each lazily
 }
 
 

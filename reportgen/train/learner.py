@@ -31,7 +31,7 @@ from fastai.learner import Learner
 from fastai.tabular.core import Categorify
 from fastcore.foundation import L
 
-from reportgen.train.steps import adamw, dot_bias_step
+from reportgen.train.steps import CompiledStep, adamw, dot_bias_step, load_step_kernel
 
 Split = tuple[np.ndarray, np.ndarray]
 """(train, valid) row numbers, int64."""
@@ -296,8 +296,17 @@ class LeanLearner(Learner):
         if not (self.training and self.loss_func is mse and isinstance(model, EmbeddingDotBias) and model.y_range):
             super()._do_one_batch()
             return
-        # The tutorial's model and loss: the forward pass and gradients by hand (`steps.dot_bias_step`), no graph.
-        self.pred, self.loss_grad = dot_bias_step(model, self.xb[0], self.yb[0])
+        # The tutorial's model and loss: the forward pass and gradients by hand, no graph: compiled
+        # (`steps.CompiledStep`) on the CPU where numba loads, else torch's ops (`steps.dot_bias_step`).
+        step = self.__dict__.get("_compiled_step")
+        if step is None or not step.serves(model):
+            kernel = self.__dict__["_step_kernel"] if "_step_kernel" in self.__dict__ else load_step_kernel()
+            self.__dict__["_step_kernel"] = kernel
+            step = self.__dict__["_compiled_step"] = CompiledStep.for_model(kernel, model)
+        if step is not None:
+            self.pred, self.loss_grad = step(self.xb[0], self.yb[0])
+        else:
+            self.pred, self.loss_grad = dot_bias_step(model, self.xb[0], self.yb[0])
         self("after_pred")
         self.loss = self.loss_grad.clone()
         self("after_loss")

@@ -13,12 +13,15 @@ Coupled to fastai's internals (`OptimWrapper`'s maps, `EmbeddingDotBias`' layout
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import numpy as np
 import torch
 from fastai.optimizer import OptimWrapper, set_item_pg
 from fastcore.foundation import L
+
+log = logging.getLogger(__name__)
 
 
 class FusedAdamW(OptimWrapper):
@@ -53,7 +56,8 @@ class FusedAdamW(OptimWrapper):
             return
         groups = self.opt.param_groups
         # The schedules give a numpy value per group (or one for all); torch's kernels take Python floats.
-        values = np.broadcast_to(np.asarray(v, dtype=np.float64), (len(groups),)).tolist()
+        given = np.asarray(v, dtype=np.float64)
+        values = given.tolist() if given.shape == (len(groups),) else np.broadcast_to(given, (len(groups),)).tolist()
         name = self.bwd_map[k]
         for group, value in zip(groups, values):
             set_item_pg(group, name, value)
@@ -189,3 +193,60 @@ def dot_bias_step(model: Any, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.T
         ):
             table.weight.grad = torch.zeros_like(table.weight).index_add_(0, rows, grad)
     return pred, loss
+
+
+class CompiledStep:
+    """`dot_bias_step` by the compiled kernel (`step_kernel`), on numpy views of one model's parameters.
+
+    The four gradient tables are allocated once and refilled (zeroed first) on every
+    step; each step hands them to the parameters' `.grad`, as `dot_bias_step` does
+    with fresh ones. CPU float32 parameters only (`for_model` says None otherwise).
+    """
+
+    def __init__(self, kernel: Any, model: Any) -> None:
+        self.kernel = kernel
+        self.tables = [t.weight for t in (model.u_weight, model.i_weight, model.u_bias, model.i_bias)]
+        self.views = [t.detach().numpy() for t in self.tables]
+        self.grads = [torch.zeros_like(t) for t in self.tables]
+        self.grad_views = [g.numpy() for g in self.grads]
+        self.lo, self.hi = (float(v) for v in model.y_range)
+        self.key = self._key(model)
+
+    @staticmethod
+    def _key(model: Any) -> tuple[int, ...]:
+        return tuple(t.weight.data_ptr() for t in (model.u_weight, model.i_weight, model.u_bias, model.i_bias))
+
+    @classmethod
+    def for_model(cls, kernel: Any, model: Any) -> CompiledStep | None:
+        tables = [t.weight for t in (model.u_weight, model.i_weight, model.u_bias, model.i_bias)]
+        if kernel is None or any(t.device.type != "cpu" or t.dtype != torch.float32 for t in tables):
+            return None
+        return cls(kernel, model)
+
+    def serves(self, model: Any) -> bool:
+        """Whether `model`'s parameters are still the ones viewed (not replaced or moved)."""
+        return self._key(model) == self.key
+
+    def __call__(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        xs = x.numpy()
+        pred = np.empty(len(xs), dtype=np.float32)
+        loss = self.kernel.dot_bias_grads(
+            xs[:, 0], xs[:, 1], y.numpy().reshape(-1), *self.views, self.lo, self.hi, *self.grad_views, pred
+        )
+        for table, grad in zip(self.tables, self.grads):
+            table.grad = grad
+        return torch.from_numpy(pred), torch.tensor(loss, dtype=torch.float32)
+
+
+def load_step_kernel() -> Any:
+    """The compiled step (`step_kernel`), compiled or loaded from numba's cache; None, with a warning, if it fails."""
+    try:
+        import reportgen.train.step_kernel as kernel
+
+        kernel.check()
+    except Exception as exc:  # numba missing, or an LLVM/numba failure: torch's ops take the step
+        log.warning(
+            "the compiled training step is unavailable (%s: %s); stepping with torch's ops", type(exc).__name__, exc
+        )
+        return None
+    return kernel

@@ -132,5 +132,5 @@ def test_workers_hand_back_results_in_order_and_the_first_error_after_all_have_r
         with workers(threads) as pool:
             assert pool.all([lambda i=i: i * i for i in range(20)]) == [i * i for i in range(20)]
             with pytest.raises(ValueError, match="bad pass"):
-                pool.all([boom, lambda: ran.append(threads)])
+                pool.all([boom, lambda t=threads: ran.append(t)])
     assert ran == [1, 2]

@@ -296,3 +296,52 @@ def test_the_lean_training_step_takes_autograds_gradients_by_hand() -> None:
     for name, p in model.named_parameters():
         assert p.grad.abs().sum() > 0, name
         assert torch.allclose(by_hand[name], p.grad, rtol=0, atol=1e-7), name
+
+
+def test_the_compiled_training_step_computes_the_torch_steps_numbers() -> None:
+    """The lean step compiled (numba): the predictions, loss and every gradient of `dot_bias_step`, to float32 rounding."""
+    from fastai.collab import EmbeddingDotBias
+
+    kernel = steps.load_step_kernel()
+    assert kernel is not None  # numba is a dependency: the compiled step is what the default fit runs
+    torch.manual_seed(1)
+    model = EmbeddingDotBias(8, 30, 20, y_range=(0, 5.5))
+    for p in model.parameters():
+        p.data.normal_(0, 0.5)
+    x = torch.stack([torch.randint(0, 30, (64,)), torch.randint(0, 20, (64,))], dim=1)  # repeated rows included
+    y = torch.randint(1, 6, (64, 1)).float()
+    pred, loss = steps.dot_bias_step(model, x, y)
+    expected = {name: p.grad.clone() for name, p in model.named_parameters()}
+    model.zero_grad()
+    step = steps.CompiledStep.for_model(kernel, model)
+    for _ in range(2):  # the gradient tables are reused: the second call starts from zero again
+        got_pred, got_loss = step(x, y)
+    assert step.serves(model)
+    assert torch.allclose(got_pred, pred, rtol=0, atol=1e-5)
+    assert float(got_loss) == pytest.approx(float(loss), rel=1e-5)
+    for name, p in model.named_parameters():
+        assert torch.allclose(p.grad, expected[name], rtol=1e-4, atol=1e-6), name
+        assert int((p.grad != 0).sum()) > 0
+
+
+def test_without_numba_the_lean_fit_steps_with_torch_after_one_warning(
+    planted: Planted, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Where numba cannot load, the tutorial's fit still runs (torch's ops take the step) and learns the same."""
+    import sys
+
+    config = train.TrainConfig(epochs=2, lr=1e-2, factors=8, bs=64)
+    compiled = train.fit(as_ratings(planted.frame), config)
+    monkeypatch.setitem(sys.modules, "numba", None)
+    monkeypatch.delitem(sys.modules, "reportgen.train.step_kernel", raising=False)
+    with caplog.at_level("WARNING", logger=steps.__name__):
+        plain = train.fit(as_ratings(planted.frame), config)
+    warned = [r.getMessage() for r in caplog.records if r.name == steps.__name__]
+    assert warned == [
+        "the compiled training step is unavailable (ModuleNotFoundError: import of numba halted; None in sys.modules); "
+        "stepping with torch's ops"
+    ]
+    assert plain.metrics.valid_mse == pytest.approx(compiled.metrics.valid_mse, rel=1e-4)  # float32 rounding apart
+    from fastai.collab import EmbeddingDotBias
+
+    assert steps.CompiledStep.for_model(None, EmbeddingDotBias(4, 5, 5, y_range=(0, 5.5))) is None
