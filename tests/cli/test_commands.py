@@ -271,3 +271,41 @@ def test_a_read_only_output_folder_is_named_as_such(tmp_path: Path, monkeypatch:
     result = CliRunner().invoke(cli, ["build", "--output", str(out), "--epochs", "1"])
     assert result.exit_code == 1
     assert result.stderr == f"Error: {out}: cannot write in the output folder (Permission denied)\n"
+
+
+@pytest.mark.slow
+def test_the_script_ends_with_its_exit_code_and_every_line_written(tmp_path: Path, planted: Planted) -> None:
+    """`reportgen` skips Python's teardown at the end (cli.quick_exit): the report, stdout and the error line all arrive."""
+    data = tmp_path / "ratings.csv"
+    planted.frame[["user", "item", "rating", "title"]].to_csv(data, index=False)
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "reportgen", "build", "--ratings", str(data), "--epochs", "1", "-o", str(out)]
+    done = subprocess.run(command, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == f"{out / 'report.html'}\n"
+    assert json.loads((out / "report.json").read_text(encoding="utf-8"))["dataset"]["n_ratings"] == len(planted.frame)
+    assert all(title in (out / "report.html").read_text(encoding="utf-8") for title in GREAT)
+    assert "wrote" in done.stderr  # the log's last lines are flushed before the process ends
+    bad = subprocess.run([*command[:-2], "--top-n", "0", "-o", str(out)], capture_output=True, text=True)
+    assert bad.returncode == 2
+    assert bad.stderr.strip().splitlines()[-1].startswith("Error: ")
+
+
+def test_the_quick_exit_leaves_the_ordinary_exit_where_it_must(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A message for sys.exit, a torchrun world, a thread still at work: quick_exit returns and Python exits as usual."""
+    import threading
+
+    from reportgen.cli import quick_exit
+
+    quick_exit("a message sys.exit prints")  # returned: it did not end this process
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    quick_exit(0)
+    monkeypatch.delenv("WORLD_SIZE")
+    release = threading.Event()
+    worker = threading.Thread(target=release.wait)
+    worker.start()
+    try:
+        quick_exit(0)
+    finally:
+        release.set()
+        worker.join()
