@@ -1,6 +1,20 @@
-"""`python -m reportgen` runs the same command line as the `reportgen` script."""
+"""`python -m reportgen` runs the same command line as the `reportgen` script.
 
-from reportgen.cli import main
+It is also how torch's launcher starts each rank of a `--nproc` run. A rank other than
+0 that the launcher stops (it forwards SIGINT or SIGTERM to every rank) before the
+command's own signal handling is in place, while it is still importing, ends quietly
+with 128 + the signal: rank 0 says why the run stopped, once, and nothing of this rank's
+is written yet.
+"""
+
+import os
+import signal
+
+if os.environ.get("WORLD_SIZE") and os.environ.get("RANK", "0") != "0":
+    for _sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(_sig, lambda signum, frame: os._exit(128 + signum))
+
+from reportgen.cli import main  # noqa: E402  (after the handlers: the import is the window they cover)
 
 if __name__ == "__main__":
     main()

@@ -488,3 +488,26 @@ def test_nproc_stopped_by_a_signal_exits_128_plus_it_with_one_error_line(
     assert running.err() == f"Error: {word} ({signal.Signals(sig).name}); the previous report is unchanged\n"
     assert running.stdout.read_text() == ""
     assert sorted(p.name for p in out.iterdir()) == [".reportgen.lock"]  # no run, no staging left
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("after", [0.05, 0.4])
+def test_a_rank_stopped_while_it_starts_is_silent(tmp_path: Path, after: float) -> None:
+    """A rank other than 0 stopped by the launcher while still importing exits 130 and leaves the saying to rank 0."""
+    import subprocess
+    import sys
+
+    data = tmp_path / "tiny.csv"
+    data.write_text("user,item,rating\n" + "".join(f"{u},{i},{1 + (u * i) % 5}\n" for u in range(8) for i in range(6)))
+    env = {**os.environ, "WORLD_SIZE": "2", "RANK": "1", "LOCAL_RANK": "1"}
+    rank = subprocess.Popen(
+        [sys.executable, "-m", "reportgen", "build", "--ratings", str(data), "-o", str(tmp_path / "out")],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(after)
+    rank.send_signal(signal.SIGINT)
+    out, err = rank.communicate(timeout=120)
+    assert (rank.returncode, out, err) == (130, "", "")
