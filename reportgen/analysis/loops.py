@@ -48,17 +48,6 @@ def bias_sweeps(
     return user_bias, item_bias
 
 
-@njit(nogil=True, cache=True, error_model="numpy", inline="always")
-def _kahan_add(sums: np.ndarray, compensation: np.ndarray, lab: int, value: float) -> None:
-    """pandas' compensated add of `value` into group `lab` (a NaN compensation is reset to 0, as pandas does)."""
-    y = value - compensation[lab]
-    t = sums[lab] + y
-    compensation[lab] = t - sums[lab] - y
-    if compensation[lab] != compensation[lab]:
-        compensation[lab] = 0.0
-    sums[lab] = t
-
-
 @njit(nogil=True, cache=True, error_model="numpy")
 def group_sums(labels: np.ndarray, values: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per group (label ≥ 0): its rows, how many of their values are not NaN, and their Kahan sum, in data order."""
@@ -75,7 +64,12 @@ def group_sums(labels: np.ndarray, values: np.ndarray, n_groups: int) -> tuple[n
         if value != value:
             continue
         counts[lab] += 1
-        _kahan_add(sums, compensation, lab, value)
+        y = value - compensation[lab]
+        t = sums[lab] + y
+        compensation[lab] = t - sums[lab] - y
+        if compensation[lab] != compensation[lab]:
+            compensation[lab] = 0.0
+        sums[lab] = t
     return rows, counts, sums
 
 
@@ -99,5 +93,10 @@ def group_sums_of(
         if value != value:
             continue
         counts[lab] += 1
-        _kahan_add(sums, compensation, lab, value)
+        y = value - compensation[lab]
+        t = sums[lab] + y
+        compensation[lab] = t - sums[lab] - y
+        if compensation[lab] != compensation[lab]:
+            compensation[lab] = 0.0
+        sums[lab] = t
     return rows, counts, sums
