@@ -23,12 +23,9 @@ from jinja2 import (
     PrefixLoader,
     StrictUndefined,
     TemplateError,
-    pass_context,
 )
-from jinja2.runtime import Context
 from markupsafe import Markup
 
-from reportgen.data.titles import cut
 from reportgen.errors import InputError
 from reportgen.render import labels
 from reportgen.render.explorer import explorer, has_map
@@ -93,25 +90,11 @@ def sections(report: Report) -> tuple[Section, ...]:
 
 # --------------------------------------------------------------------------- filters
 
-ITEM_CHARS = 80  # a longer title is cut, with the whole of it on hover
-# The page's budget (README: report.html at most 450 KB at any data). A page over PAGE_BYTES is
-# rendered again with every title cut shorter, to each of COMPACT_ITEM_CHARS in turn, and no hover
-# text: what the page repeats most is titles (all the analysed items are listed), so long ones (or
-# ones that escaping lengthens, like `&`) are what can outgrow it. A page in budget is rendered once.
-PAGE_BYTES = 440_000
-COMPACT_ITEM_CHARS = (40, 20, 10)
 
-
-@pass_context
-def item(context: Context, title: object) -> Markup:
-    """A title as the page shows it: isolated from its neighbours' text direction, cut to
-    `ITEM_CHARS` (the page's `item_chars` when it is compact) with the whole title on hover
-    (none when compact); always escaped."""
-    text = str(title)
-    limit = context.get("item_chars", ITEM_CHARS)
-    short = cut(text, limit)
-    hover = Markup(' title="{}"').format(text) if short != text and context.get("hover", True) else ""
-    return Markup('<bdi class="item"{}>{}</bdi>').format(hover, short)
+def item(title: object) -> Markup:
+    """A title as the page shows it: whole (as report.json holds it, at most 300 bytes), isolated from its
+    neighbours' text direction, escaped. Never cut: a reader searches, copies and links titles."""
+    return Markup('<bdi class="item">{}</bdi>').format(str(title))
 
 
 # --------------------------------------------------------------------------- environment
@@ -195,12 +178,7 @@ def render_html(report: Report, templates: Path | None = None) -> str:
             "script": Markup(script),
             "csp": Markup(content_security_policy(script, *([view.island] if view else []))),
         }
-        html = page.render(**context)
-        for limit in COMPACT_ITEM_CHARS:
-            if len(html.encode("utf-8")) <= PAGE_BYTES:
-                break
-            html = page.render(**context, item_chars=limit, hover=False)
-        return html
+        return page.render(**context)
     except TemplateError as exc:
         where = f" in {user_templates}" if user_templates else ""
         raise InputError(f"template error{where}: {exc}") from exc

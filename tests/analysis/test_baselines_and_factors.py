@@ -11,6 +11,7 @@ from reportgen.analysis import findings as analysis
 from reportgen.analysis.factors import Component, Scored
 from reportgen.analysis.findings import ItemStat
 from reportgen.analysis.inputs import SplitRatings
+from tests.helpers.pages import PAGE_BYTES
 
 
 def baselines_of(
@@ -211,7 +212,7 @@ def test_the_page_shows_each_new_section_with_its_figure(tastes_report: dict) ->
     assert "r = " in page.find(id="bias-vs-mean").find_next("p").get_text()
     rows = page.find(id="neighbours").tbody.find_all("tr")
     assert len(rows) == 10
-    assert len(tastes_report["html"].encode()) <= 450_000
+    assert len(tastes_report["html"].encode()) <= PAGE_BYTES
 
 
 def test_every_id_on_the_page_is_unique(tastes_report: dict) -> None:

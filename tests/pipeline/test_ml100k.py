@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 from bs4 import BeautifulSoup
 
-from tests.helpers.pages import assert_self_contained
+from tests.helpers.pages import ML100K_PAGE_BYTES, assert_self_contained
 from tests.helpers.reports import TUTORIAL_CONFIG
 
 pytestmark = pytest.mark.ml100k
@@ -102,7 +102,7 @@ def test_the_page_shows_it_all_offline(ml100k_report: dict) -> None:
     labels = {t.get_text() for t in page.find(id="scatter").find_all("text")}
     assert {p["title"] for p in ml100k_report["doc"]["scatter"]} <= labels
     assert f"{ml100k_report['doc']['metrics']['valid_rmse']:.4f}" in page.select_one(".at-a-glance").get_text()
-    assert len(html.encode()) <= 450_000
+    assert len(html.encode()) <= ML100K_PAGE_BYTES  # every title whole
 
 
 def test_the_model_beats_both_baselines_and_finds_star_wars_sequels(ml100k_report: dict) -> None:

@@ -3,6 +3,9 @@ from a hand-made `Quality` (tests/analysis/test_quality.py computes the numbers)
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 from tests.helpers.pages import quality_page
 from tests.helpers.reports import hand_made_quality
 
@@ -83,12 +86,57 @@ def test_compact_svg_rounds_coordinates_and_keeps_what_is_referenced() -> None:
     from reportgen.render.figures.svg import compact_svg
 
     svg = (
-        '<svg>\n <g id="a-figure_1">\n  <path id="a-m1" d="M 1.234567 -2.345678 \nL 3 4 \n"/>\n'
+        '<svg>\n <g id="a-figure_1">\n  <path id="a-m1" d="M 1.234567 -2.345678 \nL 3 4.50 \n"/>\n'
         '  <use xlink:href="#a-m1" x="10.123456"/>\n'
         '  <g id="a-text_1"><text transform="rotate(-0 1.5 2.5)">n=1.25</text></g>\n </g>\n</svg>'
     )
     assert compact_svg(svg) == (
-        '<svg><g><path id="a-m1" d="M 1.23 -2.35 L 3 4 "/><use xlink:href="#a-m1" x="10.12"/>'
+        '<svg><g><path id="a-m1" d="M1.23 -2.35L3 4.5"/><use xlink:href="#a-m1" x="10.12"/>'
         "<g><text>n=1.25</text></g></g></svg>"
     )
     assert '<g id="a-text_1">' in compact_svg(svg, keep_group_ids=True)
+
+
+def test_a_scoped_figure_says_each_style_once_and_refers_by_short_ids() -> None:
+    """Each distinct style (with its clip path) becomes one class whose rule is scoped to the figure's root
+    id, as are matplotlib's own rules: several figures share one page, and a rule must not leak."""
+    from reportgen.render.figures.svg import compact_svg
+
+    svg = (
+        '<svg xmlns="http://www.w3.org/2000/svg"><defs><style type="text/css">*{stroke-linecap: butt}</style></defs>'
+        '<defs><clipPath id="f-p0123456789"><rect x="0" y="0" width="9" height="9"/></clipPath></defs>'
+        '<path d="M 0 0 L 1 1" clip-path="url(#f-p0123456789)" style="fill: none; stroke: red"/>'
+        '<path d="M 0 1 L 1 2" clip-path="url(#f-p0123456789)" style="fill: none; stroke: red"/>'
+        '<text style="font-size: 10px">A "quoted" title 1.234567</text></svg>'
+    )
+    assert compact_svg(svg, scope="f-svg") == (
+        '<svg id="f-svg" xmlns="http://www.w3.org/2000/svg"><defs><style type="text/css">#f-svg *{stroke-linecap: butt}'
+        "#f-svg .a{clip-path: url(#f-svg0); fill: none; stroke: red;}#f-svg .b{font-size: 10px;}</style></defs>"
+        '<defs><clipPath id="f-svg0"><rect x="0" y="0" width="9" height="9"/></clipPath></defs>'
+        '<path d="M0 0L1 1" class="a"/><path d="M0 1L1 2" class="a"/>'
+        '<text class="b">A "quoted" title 1.234567</text></svg>'
+    )
+
+
+def test_a_cloud_of_dots_is_one_path_of_round_dots_where_matplotlib_put_them() -> None:
+    import matplotlib
+
+    from reportgen.render.figures import svg
+
+    def drawn(draw: Any) -> str:
+        with matplotlib.rc_context(svg.SVG_STYLE):
+            fig, ax = svg.small_figure()
+            draw(ax)
+            return svg.to_svg(fig)
+
+    xs, ys = [0.0, 1.0, 2.5], [1.0, -1.0, 0.5]
+    raw = drawn(lambda ax: ax.plot(xs, ys, linestyle="none", marker="o", markersize=3, markeredgewidth=0, gid="cloud"))
+    marks = raw[raw.index('<g id="cloud">') :].split("</g>")[0]  # the three markers matplotlib placed
+    at = [(round(float(x), 1), round(float(y), 1)) for x, y in re.findall(r'<use [^>]*x="([^"]+)" y="([^"]+)"', marks)]
+    assert len(at) == 3
+    compact = svg.compact_svg(drawn(lambda ax: svg.cloud(ax, xs, ys, diameter=3)), scope="c-svg")
+    (path,) = re.findall(r'<path d="((?:M[\d.]+ [\d.]+h0)+)" class="(\w+)"/>', compact)
+    assert [(float(x), float(y)) for x, y in re.findall(r"M([\d.]+) ([\d.]+)h0", path[0])] == at
+    rule = re.search(rf"#c-svg \.{path[1]}{{([^}}]*)}}", compact).group(1)
+    assert "fill: none; stroke: var(--plot-point, #333333); stroke-width: 3; stroke-linecap: round;" in rule
+    assert compact.count("<use") == raw.count("<use") - 3  # the ticks stay; no dot is a <use> of its own

@@ -8,7 +8,7 @@ from typing import Any
 from reportgen.analysis.findings import Analysis
 from reportgen.analysis.stats import Histogram
 from reportgen.render.figures.scatter import scatter_svg
-from reportgen.render.figures.svg import GRID, INK, POINT, SERIES_A, SERIES_B, small_svg
+from reportgen.render.figures.svg import GRID, INK, SERIES_A, SERIES_B, cloud, small_svg
 from reportgen.train import EpochStats
 
 
@@ -44,11 +44,14 @@ def learning_curve_svg(epochs: Sequence[EpochStats]) -> str:
     return small_svg(draw, "learning-curve")
 
 
+DOT = 6**0.5  # points across a dot of the bias-vs-mean cloud (an area of 6 square points)
+
+
 def bias_vs_mean_svg(points: Sequence[tuple[str, float, float]]) -> str:
     """One dot per analysed item: learned bias across, mean rating up."""
 
     def draw(ax: Any) -> None:
-        ax.scatter([p[1] for p in points], [p[2] for p in points], s=6, color=POINT, linewidths=0, zorder=3)
+        cloud(ax, [p[1] for p in points], [p[2] for p in points], diameter=DOT)
         ax.set_xlabel("Learned bias", color=INK)
         ax.set_ylabel("Mean rating", color=INK)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -12,7 +11,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from reportgen.analysis.findings import ScatterPoint
-from reportgen.data.titles import cut, cut_to_bytes
+from reportgen.data.titles import cut
 from reportgen.render.figures import svg
 from reportgen.render.figures.svg import (
     DPI,
@@ -28,10 +27,7 @@ from reportgen.render.figures.svg import (
 )
 
 LABEL_SIZE = 8.0  # points
-LABEL_CHARS = 60  # longer titles are cut on the plot, whole on hover and in the table below it
-# The hover text holds the whole title up to this many bytes as the SVG writes it (`&` is `&amp;`):
-# a hundred of them are on the page, which must stay within its budget whatever the titles.
-HOVER_BYTES = 300
+LABEL_CHARS = 60  # a longer title's label on the plot is its start, the whole title on hover and in the table below it
 MARKER_RADIUS = 2.5  # points, the obstacle a label keeps clear of
 POINT_ID = "scatter-point-{}"
 LABEL_ID = "scatter-label-{}"
@@ -156,11 +152,6 @@ def label_text(title: str) -> str:
     return cut(title, LABEL_CHARS)
 
 
-def hover_text(title: str) -> str:
-    """A point's hover text: the title, cut where its escaped text would pass `HOVER_BYTES`."""
-    return cut_to_bytes(title, HOVER_BYTES, size=lambda text: len(html.escape(text, quote=False).encode("utf-8")))
-
-
 def scatter_svg(points: Sequence[ScatterPoint], x_label: str, y_label: str) -> str:
     """The tutorial's labelled scatter: every point with its title beside it, hover for the title."""
     with matplotlib.rc_context(SVG_STYLE), warnings.catch_warnings():  # fonts are read when artists are made
@@ -169,8 +160,8 @@ def scatter_svg(points: Sequence[ScatterPoint], x_label: str, y_label: str) -> s
         warnings.filterwarnings("ignore", r"Glyph \d+ .* missing from font", UserWarning)
         fig = _scatter_figure(points, x_label, y_label)
         drawn = svg.to_svg(fig)
-    titles = {POINT_ID.format(i): hover_text(p.title) for i, p in enumerate(points)}
-    titles.update({LABEL_ID.format(i): hover_text(p.title) for i, p in enumerate(points)})
+    titles = {POINT_ID.format(i): p.title for i, p in enumerate(points)}
+    titles.update({LABEL_ID.format(i): p.title for i, p in enumerate(points)})
     return compact_svg(add_titles(drawn, titles), keep_group_ids=True, scope="scatter-svg")
 
 
