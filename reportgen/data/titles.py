@@ -7,9 +7,10 @@ vocabulary at once (pandas), `clean_title` to one string.
 
 A title is kept whole while report.json writes it in at most `MAX_TITLE_BYTES` bytes
 (300 ASCII characters, about 150 accented or 100 CJK ones); a longer one is cut there at
-load (`cap_titles`, ending in "…"), so that report.json, the page and report.md stay
-within their size budgets whatever the data holds. `cut` is the one way a title is
-shortened to a number of characters, wherever a page or a figure shows less of it.
+load (`cap_titles`, ending in "…"), so that report.json stays within its size budget
+whatever the data holds; from there on the page and report.md show every title whole.
+`cut` is the one way a title is shortened to a number of characters, where a figure's
+label shows less of it (the whole title on hover).
 `item_titles` applies both to the readers' item labels (noting what changed), and
 `ids_as_titles` to ids that are their own labels where a file has no titles.
 """
