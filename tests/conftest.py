@@ -132,3 +132,50 @@ def ml100k_report(recbole_ml100k: Path, tmp_path_factory: pytest.TempPathFactory
         "doc": json.loads((out / "report.json").read_text(encoding="utf-8")),
         "html": (out / "report.html").read_text(encoding="utf-8"),
     }
+
+
+NIGHTS = (("fast", "--seed", "7"), ("time",))  # the second and third night: `--preset fast --seed 7`, `--split time`
+
+
+@pytest.fixture(scope="session")
+def ml100k_nights(ml100k_report: dict, tmp_path_factory: pytest.TempPathFactory) -> list[dict]:
+    """Three nightly runs on ML-100k into one output folder: the session's default build (copied), then
+    `--preset fast --seed 7`, then `--split time`. Each night's page, report.json, report.md and what the
+    command printed (the first night's stdout; the others' stdout and log), oldest first; shared by the
+    pytest-xdist workers like `ml100k_report`."""
+    import shutil
+
+    from click.testing import CliRunner
+
+    from reportgen.cli import cli
+
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    out, done = shared / "ml100k-nights", shared / "ml100k-nights.json"
+    with open(shared / "ml100k-nights.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            shutil.copytree(ml100k_report["out"], out, symlinks=True)
+            printed = [ml100k_report["stdout"]]
+            for night in NIGHTS:
+                options = ["--preset", night[0], *night[1:]] if night[0] == "fast" else ["--split", night[0]]
+                result = CliRunner().invoke(cli, ["build", "--offline", "--output", str(out), *options])
+                assert result.exit_code == 0, result.output
+                printed.append(result.output)
+            runs = sorted(p.name for p in (out / "runs").iterdir() if not p.name.startswith("."))
+            done.write_text(json.dumps({"runs": runs, "printed": printed}), encoding="utf-8")
+    saved = json.loads(done.read_text(encoding="utf-8"))
+    nights = []
+    for run, output in zip(saved["runs"], saved["printed"]):
+        folder = out / "runs" / run
+        nights.append(
+            {
+                "folder": folder,
+                "page": folder / "report.html",
+                "html": (folder / "report.html").read_text(encoding="utf-8"),
+                "doc": json.loads((folder / "report.json").read_text(encoding="utf-8")),
+                "md": (folder / "report.md").read_text(encoding="utf-8"),
+                "output": output,
+            }
+        )
+    return nights
