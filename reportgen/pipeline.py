@@ -28,8 +28,10 @@ from reportgen.data.files import UnreadableFile, sha256_file
 from reportgen.data.types import check_ratings
 from reportgen.errors import InputError, ReportgenError, RunError
 from reportgen.render.figures import draw as draw_figures
+from reportgen.render.formatting import seconds
 from reportgen.render.history import history_view
 from reportgen.render.html import check_templates, render_history, render_html
+from reportgen.render.labels import TIMES
 from reportgen.render.markdown import render_markdown
 from reportgen.report import DataFile, DatasetSummary, Report, ReportDoc, Timings, dumps, read_text, versions
 from reportgen.report.compare import compare
@@ -142,9 +144,13 @@ def make_report(
     if on_model is not None:
         on_model(model)
     trained = time.perf_counter()
+    # Each duration under its one name (render/labels.py), written as the page writes it.
+    fit = "" if model.runtime is None else f", {TIMES['fit']} {seconds(model.runtime.fit_seconds)}"
     log.info(
-        "trained in %.1f s: valid MSE %.4f, RMSE %.4f",
-        trained - started,
+        "trained: %s %s%s; valid MSE %.4f, RMSE %.4f",
+        TIMES["train"],
+        seconds(trained - started),
+        fit,
         model.metrics.valid_mse,
         model.metrics.valid_rmse,
     )
@@ -155,8 +161,8 @@ def make_report(
     analysed = time.perf_counter()
     b = result.baselines
     log.info(
-        "analysed in %.1f s: RMSE %.4f (model) vs %.4f (biases only) vs %.4f (global mean)",
-        analysed - trained,
+        "analysed in %s: RMSE %.4f (model) vs %.4f (biases only) vs %.4f (global mean)",
+        seconds(analysed - trained),
         b.model_rmse,
         b.bias_only_rmse,
         b.global_mean_rmse,
@@ -166,7 +172,8 @@ def make_report(
 
     figures = draw_figures(result, model.metrics.epochs)
     drawn = time.perf_counter()
-    log.info("drew the figures in %.1f s", drawn - analysed)
+    total = load_seconds + drawn - started
+    log.info("drew the figures in %s; %s %s", seconds(drawn - analysed), TIMES["total"], seconds(total))
     moment = source_date or dt.datetime.now(dt.UTC)
     return Report(
         generated_at=moment.replace(microsecond=0).isoformat(),
@@ -182,7 +189,7 @@ def make_report(
             train=trained - started,
             analyse=analysed - trained,
             render=drawn - analysed,
-            total=load_seconds + drawn - started,
+            total=total,
         ),
         figures=figures,
         versions=versions(),
@@ -316,10 +323,10 @@ def build(
         )
         loaded = time.perf_counter()
         log.info(
-            "loaded %s from %s in %.1f s: %d ratings, %d users, %d items",
+            "loaded %s from %s in %s: %d ratings, %d users, %d items",
             ratings.provenance.name,
             ratings.provenance.source,
-            loaded - started,
+            seconds(loaded - started),
             ratings.n_ratings,
             ratings.n_users,
             ratings.n_items,

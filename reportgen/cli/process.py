@@ -17,6 +17,8 @@ from typing import Any
 
 import click
 
+from reportgen.render.formatting import seconds
+
 log = logging.getLogger("reportgen")
 
 
@@ -90,12 +92,12 @@ class TrainingProgress:
             click.echo("\r\033[K", nl=False, err=True)  # clear the redrawn line; fastai's bar shows the epoch
         else:
             log.info(
-                "epoch %d/%d train_loss %.4f valid_loss %.4f %.1f s",
+                "epoch %d/%d train_loss %.4f valid_loss %.4f %s",
                 stats.epoch,
                 total,
                 stats.train_loss,
                 stats.valid_loss,
-                stats.seconds,
+                seconds(stats.seconds),  # as the page's epoch table writes it
             )
         self.number, self.total, self.started = stats.epoch + 1, total, time.monotonic()
 

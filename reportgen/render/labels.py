@@ -1,7 +1,7 @@
-"""The one table of names the page and report.md show for the predictors and the rankers.
+"""The one table of names the page, report.md, the history page and the log show: predictors, rankers, durations.
 
-The templates read it as the global `labels` (`labels.predictors["bias"]`), the Markdown
-from here, so the two never drift apart.
+The templates read it as the global `labels` (`labels.PREDICTORS.bias`), the Markdown and
+the log (`pipeline`) from here, so they never drift apart.
 """
 
 from __future__ import annotations
@@ -16,3 +16,19 @@ PREDICTORS = MappingProxyType(
     }
 )
 RANKERS = MappingProxyType({"model": "This model", "popularity": "Most-rated items", "random": "Random items"})
+
+# The durations a run reports, each under one name wherever it is shown: the log, the page's
+# "Time per stage" and epoch table, the history's column and trend. In report.json they are
+# `timings.load`, `timings.train`, `runtime.fit_seconds`, `timings.analyse`, `timings.render`,
+# `timings.total` and `metrics.epochs[].seconds` (docs/report-json.md says what each counts).
+TIMES = MappingProxyType(
+    {
+        "load": "Load data",
+        "train": "Train stage (the fit with imports and set-up)",
+        "fit": "Fit (the optimisation loop alone)",
+        "analyse": "Analyse",
+        "render": "Draw figures",
+        "total": "Total (load, train stage, analyse, draw)",
+        "epoch": "Time (its share of the fit)",
+    }
+)

@@ -38,6 +38,7 @@ class RunRow:
     global_mean_rmse: float | None = None
     fit_seconds: float | None = None
     preset: str | None = None
+    seed: int | None = None  # report.json's `config.seed`: the one setting that changes a run by chance alone
     change_pct: float | None = None
     verdict: str | None = None
     split: str = "random"  # which split scored the run (report.json's `split.kind`; absent: random)
@@ -47,6 +48,14 @@ def _dataset(doc: ReportDoc) -> str | None:
     """The data set's name, and for a database its kind: `shop (postgresql)`."""
     name, kind = doc.text("dataset", "name"), doc.text("dataset", "database", "kind")
     return f"{name} ({kind})" if name is not None and kind is not None else name
+
+
+def _whole(doc: ReportDoc, *keys: str) -> int | None:
+    """The whole number at `keys`; None where it is missing; `ValueError` where it is anything else."""
+    value = doc.number(*keys)
+    if value is not None and not value.is_integer():
+        raise ValueError(f"not a reportgen report.json: {'.'.join(keys)} is not a whole number")
+    return None if value is None else int(value)
 
 
 def _read_json(output: Path, name: str) -> ReportDoc:
@@ -79,6 +88,7 @@ def read_run(entry: Path) -> RunRow:
             global_mean_rmse=doc.number("insight", "baselines", "global_mean_rmse"),
             fit_seconds=doc.number("runtime", "fit_seconds"),
             preset=doc.text("run", "preset") or doc.text("runtime", "preset"),
+            seed=_whole(doc, "config", "seed"),
             change_pct=change_pct,
             verdict=None
             if change_pct is None

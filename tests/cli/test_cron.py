@@ -306,7 +306,7 @@ def test_log_lines_on_a_non_terminal_are_timestamped_and_quiet_silences_them(tmp
         "start: reportgen",
         "loaded ",
         " epoch 1/1 ",
-        "trained in ",
+        "trained: ",
         "analysed in ",
         "drew the figures in ",
         "wrote ",

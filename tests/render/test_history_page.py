@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +18,16 @@ from click.testing import CliRunner
 
 from reportgen import pipeline
 from reportgen.cli import cli
+from reportgen.render.history import Stretch
+from reportgen.render.history import stretches as stretches_of
 from reportgen.report import BiasMove, Comparison
 from reportgen.runs import outputs
+from reportgen.runs.history import RunRow
 from reportgen.train.results import Runtime
 from tests.helpers import browser as tools
 from tests.helpers.browser import A4_PRINTABLE_PX, assert_clean
 from tests.helpers.pages import assert_self_contained
+from tests.helpers.planted import Planted, write_grouplens
 from tests.helpers.reports import INJECTION, hand_made_report
 
 RUNS = {  # name -> (valid RMSE, ratings, fit seconds)
@@ -109,7 +114,8 @@ def test_every_kept_run_is_a_row_oldest_first_with_its_numbers(page: BeautifulSo
     assert [r[6:8] for r in table] == [["0.9375", "1.1250"]] * 3  # the two baselines
     assert [r[4] for r in table] == ["100\u202f000", "100\u202f000", "120\u202f000"]
     assert [r[8] for r in table] == ["12.5 s", "11.0 s", "14.2 s"]
-    assert [r[10] for r in table] == ["first run", "better (−2.11 %)", "within noise (0.01 %)"]
+    assert [r[9:11] for r in table] == [["tutorial", "42"]] * 3  # preset and seed
+    assert [r[11] for r in table] == ["first run", "better (−2.11 %)", "within noise (0.01 %)"]
     assert table[2][2] == INJECTION  # a hostile data set name is text
     assert table[0][3] == "ab" * 6 and page.select("table.history code")[0]["title"] == "ab" * 32
     assert_self_contained(str(page))
@@ -128,15 +134,81 @@ def test_links_resolve_to_each_runs_own_existing_page(page: BeautifulSoup, out: 
     assert all((out / link).is_file() for link in links)
 
 
-def points(page: BeautifulSoup, series: str) -> int:
-    """The markers of one series: matplotlib draws each as a <use> in the series' group."""
-    group = page.find("g", id=series)
-    return len(group.find_all("use"))
+def stretches(page: BeautifulSoup, series: str) -> list[int]:
+    """The markers of each stretch of one series, in order: matplotlib draws a line and its
+    markers (each a <use>) in one group, `<series>-<stretch>`, so a line joins only a group's own."""
+    groups = page.find_all("g", id=re.compile(rf"^{series}-\d+$"))
+    assert [g["id"] for g in groups] == [f"{series}-{n}" for n in range(1, len(groups) + 1)]
+    return [len(g.find_all("use")) for g in groups]
 
 
-def test_each_chart_has_one_point_per_kept_run(page: BeautifulSoup) -> None:
-    for series in ("trend-rmse-model", "trend-rmse-bias", "trend-rmse-mean", "trend-ratings-ratings", "trend-fit-fit"):
-        assert points(page, series) == len(RUNS), series
+SERIES = ("trend-rmse-model", "trend-rmse-bias", "trend-rmse-mean", "trend-ratings-ratings", "trend-fit-fit")
+
+
+def test_each_chart_has_one_point_per_kept_run_and_breaks_its_line_where_the_data_set_changes(
+    page: BeautifulSoup,
+) -> None:
+    for series in SERIES:  # the third run read another data set: a gap before it, but ratings are one line
+        assert stretches(page, series) == ([3] if series == "trend-ratings-ratings" else [2, 1]), series
+    breaks = page.select_one("#trends p.breaks").get_text(" ", strip=True)
+    assert breaks.endswith("Here it breaks before run 3 (data set changed).")
+
+
+def row(number: int, **changes: object) -> RunRow:
+    base = {"dataset": "ml-100k", "sha256": "ab" * 32, "split": "random", "preset": "tutorial", "seed": 42}
+    return RunRow(f"run{number}", number=number, **{**base, **changes})
+
+
+def test_a_line_breaks_where_data_set_split_or_preset_changes_and_never_for_the_seed() -> None:
+    runs = [
+        row(1),
+        row(2, seed=7),  # another draw of the same measurement
+        row(3, split="time"),
+        row(4, split="time", preset="fast"),
+        row(5, split="time", preset="fast", sha256="cd" * 32),  # the export grew
+        row(6, split="time", preset="fast", sha256="cd" * 32, dataset="shop"),
+        row(7, dataset="shop", sha256="cd" * 32, preset="fast", seed=1),
+    ]
+    assert stretches_of(runs) == (
+        Stretch((1, 2)),
+        Stretch((3,), ("split",)),
+        Stretch((4,), ("preset",)),
+        Stretch((5,), ("data set",)),
+        Stretch((6,), ("data set",)),
+        Stretch((7,), ("split",)),
+    )
+    assert stretches_of([]) == ()
+
+
+@pytest.fixture(scope="module")
+def three_runs(tmp_path_factory: pytest.TempPathFactory, planted: Planted) -> BeautifulSoup:
+    """The issue's nightly folder on planted data: the default, `--preset fast --seed 7`, `--split time`,
+    and a fourth like the third but for its seed; the history page they leave."""
+    data = write_grouplens(tmp_path_factory.mktemp("data") / "ml-planted", planted.frame, planted.titles)
+    out = tmp_path_factory.mktemp("three") / "nightly"
+    for extra in ([], ["--preset", "fast", "--seed", "7"], ["--split", "time"], ["--split", "time", "--seed", "7"]):
+        result = CliRunner().invoke(cli, ["build", "--data", data, "-o", out, "--offline", "--no-model", "-q", *extra])
+        assert result.exit_code == 0, result.output
+    return BeautifulSoup((out / "index.html").read_text(encoding="utf-8"), "html.parser")
+
+
+def test_three_runs_show_their_seeds_and_a_line_only_within_one_split_and_preset(three_runs: BeautifulSoup) -> None:
+    head = [th.get_text(strip=True) for th in three_runs.select("table.history thead th")]
+    table = [dict(zip(head, r, strict=True)) for r in rows(three_runs)]
+    assert [(r["Preset"], r["Seed"], r["Split"]) for r in table] == [
+        ("tutorial", "42", "random"),
+        ("fast", "7", "random"),
+        ("tutorial", "42", "time"),
+        ("tutorial", "7", "time"),
+    ]
+    assert table[2]["Against the previous run"].startswith("not comparable (random split before, time split now)")
+    # Each run apart from the one before it but the last, which differs only by its seed: three lines.
+    for series in ("trend-rmse-model", "trend-rmse-bias", "trend-rmse-mean", "trend-fit-fit"):
+        assert stretches(three_runs, series) == [1, 1, 2], series
+    assert stretches(three_runs, "trend-ratings-ratings") == [4]  # the same data all along
+    breaks = three_runs.select_one("#trends p.breaks").get_text(" ", strip=True)
+    assert breaks.endswith("Here it breaks before run 2 (preset changed); before run 3 (split, preset changed).")
+    assert "in 3 unbroken stretches" in three_runs.select_one("#trends .figure-body")["aria-label"]
 
 
 def test_an_output_folder_without_runs_says_so(tmp_path: Path) -> None:
@@ -169,9 +241,27 @@ def test_the_page_opens_offline_cleanly_and_axe_finds_nothing_serious(browser: A
     seen = tools.visit(browser, out / "index.html", color_scheme=scheme)
     assert_clean(seen)
     assert seen.page.title() == "nightly: reportgen runs"
-    assert seen.page.locator("table.history th button").count() == 11  # the sort script ran under the CSP
+    assert seen.page.locator("table.history th button").count() == 12  # the sort script ran under the CSP
     severe = [v for v in tools.run_axe(seen) if v["impact"] in ("serious", "critical")]
     assert severe == []
+    seen.page.context.close()
+
+
+# Each text of the trends as Chromium draws it: its font size times the scale the SVG is drawn at,
+# the ratio of its box on the screen (getBoundingClientRect) to its box in the SVG's own units.
+TEXT_PX = """() => [...document.querySelectorAll('#trends svg text')].map(t => {
+  const screen = t.getBoundingClientRect(), own = t.getBBox();
+  const turned = /rotate\\(-?90/.test(t.getAttribute('transform') || '');  // the y axis' label
+  return [t.textContent, parseFloat(getComputedStyle(t).fontSize) * (turned ? screen.width : screen.height) / own.height];
+})"""
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_every_text_of_the_trends_is_at_least_11_px_at_100_percent(browser: Any, out: Path, width: int) -> None:
+    seen = tools.visit(browser, out / "index.html", width=width)
+    sizes = seen.page.evaluate(TEXT_PX)
+    assert {text for text, _ in sizes} >= {"Run (#, oldest first)", "Valid RMSE", "Ratings", "Seconds", "model"}
+    assert [(text, round(px, 1)) for text, px in sizes if px < 11] == []
     seen.page.context.close()
 
 

@@ -115,7 +115,7 @@ def test_run_summary_shows_provenance_hyper_parameters_epochs_timings_and_versio
         "MSE 0.8465" in page.select_one(".headline").get_text()
         and "RMSE 0.9201" in page.select_one(".headline").get_text()
     )
-    assert dict(table_rows(page, "Time per stage"))["Total"] == "40.8 s"
+    assert dict(table_rows(page, "Time per stage"))["Total (load, train stage, analyse, draw)"] == "40.8 s"
     assert dict(table_rows(page, "Library versions")) == {"python": "3.11.7", "reportgen": "0.1.0", "fastai": "2.8.12"}
 
 
