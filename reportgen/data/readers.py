@@ -165,6 +165,10 @@ def read_ratings_file(spec: OwnData) -> Ratings:
 def own_layout(spec: OwnData, name: str, sep: str | None = None) -> Layout:
     """How an own export's columns are read, its roles' columns checked to be distinct."""
     check_distinct_columns(spec, name)
+    if spec.items_id_col is not None and spec.items is None:
+        raise InputError(
+            f"{setting('items_id_col')} needs {setting('items')} FILE: it names that file's item id column"
+        )
     return Layout(
         name,
         sep or ",",
@@ -194,8 +198,8 @@ def own_ratings(spec: OwnData, read: Read, provenance: Provenance, *, row_word: 
         items, items_row_word = _items_table(spec)
         roles["title"] = f"{spec.title_col} (from {spec.items.name})"
         items = items[~blank(items[spec.title_col])]
-        where = _where(str(spec.items), items_row_word)
-        ids = as_ids(items[spec.item_col], where, f"column '{spec.item_col}'", integer=False)
+        where, id_col = _where(str(spec.items), items_row_word), spec.items_id_col or spec.item_col
+        ids = as_ids(items[id_col], where, f"column '{id_col}'", integer=False)
         titles = dict(zip(ids, items[spec.title_col].astype(str).str.strip()))
         frame = label_items(frame, titles, name, str(spec.items), missing="id", notes=notes)
         items_file = str(spec.items)
@@ -333,7 +337,7 @@ def _items_table(spec: OwnData) -> tuple[pd.DataFrame, str]:
     assert spec.items is not None
     path = regular_file(spec.items)
     kind, sep = _format(path, spec.sep)
-    columns = {spec.item_col: "item_col", spec.title_col: "title_col"}
+    columns = {spec.items_id_col or spec.item_col: "items_id_col", spec.title_col: "title_col"}
     if kind == ".parquet":  # an items table is small: pandas reads it whole
         try:
             table = pd.read_parquet(path)

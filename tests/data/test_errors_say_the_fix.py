@@ -3,7 +3,7 @@ naming the file and what to do (issue 29, point 8).
 
 A header joined by another separator names the `--sep` it needs; a first line that is
 data says the file needs a header row; a missing column names the option that names it
-(`--rating-col`), for CSV, gzip, Parquet, the database and `--items`
+(`--rating-col`, `--items-id-col`), for CSV, gzip, Parquet, the database and `--items`
 alike. Each is exit 2, no traceback, and the previous report left as it was.
 """
 
@@ -232,7 +232,14 @@ OWN = ["--user-col", "customer", "--item-col", "product", "--rating-col", "stars
 def _items_id_named_otherwise(tmp: Path):
     items = write(tmp, "products.csv", "sku,name\np1,Trail shoe\np2,Rain jacket\n")
     return ["--ratings", _shop_ratings(tmp), *OWN, "--items", items, "--title-col", "name"], (
-        f"Error: {items}: missing column(s) product; found sku, name; name the item column with --item-col"
+        f"Error: {items}: missing column(s) product; found sku, name; name the id column with --items-id-col"
+    )
+
+
+def _items_id_col_that_is_not_there(tmp: Path):
+    items = write(tmp, "products.csv", "sku,name\np1,Trail shoe\n")
+    return ["--ratings", _shop_ratings(tmp), *OWN, "--items", items, "--items-id-col", "id", "--title-col", "name"], (
+        f"Error: {items}: missing column(s) id; found sku, name; name the id column with --items-id-col"
     )
 
 
@@ -247,7 +254,7 @@ def _items_parquet_id_named_otherwise(tmp: Path):
     items = tmp / "products.parquet"
     pd.DataFrame({"sku": ["p1"], "title": ["Trail shoe"]}).to_parquet(items)
     return ["--ratings", _shop_ratings(tmp), *OWN, "--items", items], (
-        f"Error: {items}: missing column(s) product; found sku, title; name the item column with --item-col"
+        f"Error: {items}: missing column(s) product; found sku, title; name the id column with --items-id-col"
     )
 
 
@@ -264,6 +271,12 @@ def _items_without_a_header(tmp: Path):
     return ["--ratings", _shop_ratings(tmp), *OWN, "--items", items], (
         f"Error: {items}: missing column(s) product, title; found p1, Trail shoe 2024; the first line looks like data: "
         "the file needs a header row naming its columns (product, title)"
+    )
+
+
+def _items_id_col_without_items(tmp: Path):
+    return ["--ratings", _shop_ratings(tmp), *OWN, "--items-id-col", "sku"], (
+        "Error: --items-id-col needs --items FILE: it names that file's item id column"
     )
 
 
@@ -301,6 +314,12 @@ def _db_items_query_columns(tmp: Path):
     )
 
 
+def _db_with_items_id_col(tmp: Path):
+    return ["--db", _sqlite(tmp), "--table", "ratings", "--items-id-col", "sku"], (
+        "Error: --items-id-col only apply to a ratings file; with --db, titles come from --items-query"
+    )
+
+
 CASES: list[tuple[str, Callable[[Path], tuple[list, str]]]] = [
     ("semicolons", _semicolons),
     ("semicolons and decimal commas", _semicolons_and_decimal_commas),
@@ -320,12 +339,15 @@ CASES: list[tuple[str, Callable[[Path], tuple[list, str]]]] = [
     ("Parquet with numbered columns", _parquet_with_numbered_columns),
     ("gzipped Parquet without the --time-col", _parquet_gzipped_without_time_col),
     ("--items id named otherwise", _items_id_named_otherwise),
+    ("--items-id-col not in the file", _items_id_col_that_is_not_there),
     ("--items title named otherwise, gzipped", _items_title_named_otherwise),
     ("--items Parquet id named otherwise", _items_parquet_id_named_otherwise),
     ("--items with semicolons", _items_with_semicolons),
     ("--items without a header", _items_without_a_header),
+    ("--items-id-col without --items", _items_id_col_without_items),
     ("--db columns named otherwise", _db_columns_named_otherwise),
     ("--items-query columns", _db_items_query_columns),
+    ("--items-id-col with --db", _db_with_items_id_col),
 ]
 
 
@@ -350,6 +372,24 @@ def test_the_separator_the_error_names_reads_the_file(tmp_path: Path, sep: str, 
     doc = built(tmp_path / "out", *SHOP, "--ratings", path, "--sep", given)
     assert doc["dataset"]["n_ratings"] == len(rows)
     assert doc["dataset"]["n_users"] == len({r[0] for r in rows})
+
+
+@pytest.mark.parametrize("how", ["flag", "environment", "config file"])
+def test_items_id_col_joins_an_items_file_whose_id_column_has_another_name(tmp_path: Path, how: str) -> None:
+    ratings = _shop_ratings(tmp_path)
+    items = write(tmp_path, "products.csv", "sku,name\n" + "".join(f"p{i},Product {i}\n" for i in range(6)))
+    args: list[object] = ["--ratings", ratings, *OWN, "--items", items, "--title-col", "name", "--top-n", "10"]
+    env = None
+    if how == "flag":
+        args += ["--items-id-col", "sku"]
+    elif how == "environment":
+        env = {"REPORTGEN_ITEMS_ID_COL": "sku"}
+    else:
+        config = write(tmp_path, "nightly.toml", 'items-id-col = "sku"\n')
+        args += ["--config", config]
+    doc = built(tmp_path / "out", *args, env=env)
+    # p0…p5 are titled from the file, p6 (not in it) by its id
+    assert sorted(doc["top_items"]) == [*(f"Product {i}" for i in range(6)), "p6"]
 
 
 # --------------------------------------------------------------------------- what reads as data
