@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from reportgen.errors import InputError, setting
+from reportgen.errors import InputError, finite, setting
 
 if TYPE_CHECKING:  # pandas is imported lazily: `reportgen datasets` must answer fast
     import pandas as pd
@@ -77,12 +77,7 @@ def looks_like_data(header: Sequence[str], below: Sequence[str] = ()) -> bool:
 
 
 def _value_like(cell: str, below: str) -> bool:
-    try:
-        float(cell)
-        return True
-    except ValueError:
-        pass
-    if _DATE_LIKE.fullmatch(cell):
+    if finite(cell) or _DATE_LIKE.fullmatch(cell):
         return True
     return any(c.isdigit() for c in cell) and bool(below) and _shape(cell) == _shape(below)
 
