@@ -120,7 +120,11 @@ source_options = _apply(
     option(
         "--items",
         type=click.Path(exists=True, dir_okay=False, path_type=Path),
-        help="With --ratings: a file of item titles, joined on the item column.",
+        help="With --ratings: a file of item titles (--title-col), joined on its item id column (--items-id-col).",
+    ),
+    option(
+        "--items-id-col",
+        help="With --items: the items file's item id column.  [default: the same name as --item-col]",
     ),
     option(
         "--db",
@@ -332,7 +336,12 @@ def build_options(opts: dict[str, Any], *, progress: bool, source_date: dt.datet
         )
     elif opts["ratings"] is not None:
         source = data.OwnData(
-            ratings=opts["ratings"], items=opts["items"], sep=opts["sep"], encoding=opts["encoding"], **columns
+            ratings=opts["ratings"],
+            items=opts["items"],
+            items_id_col=opts["items_id_col"],
+            sep=opts["sep"],
+            encoding=opts["encoding"],
+            **columns,
         )
     return pipeline.BuildOptions(
         source=source,

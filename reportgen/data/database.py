@@ -49,6 +49,9 @@ def read_database(spec: DbData) -> Ratings:
     name = _database_name(url, kind)
     label = f"{kind} database {name}"
     check_distinct_columns(spec, label)
+    layout = Layout(
+        label, ",", "utf-8", spec.user_col, spec.item_col, spec.rating_col, spec.title_col, time=spec.time_col
+    )
     if (spec.query is None) == (spec.table is None):
         raise InputError(f"{setting('db')} needs one of {setting('query')} SQL or {setting('table')} NAME")
     engine = _engine(url, kind)
@@ -63,7 +66,7 @@ def read_database(spec: DbData) -> Ratings:
             roles = [("user", spec.user_col), ("item", spec.item_col), ("rating", spec.rating_col)]
             if spec.time_col is not None:
                 roles.append(("time", spec.time_col))
-            require_columns(label, [column for _, column in roles], found)
+            require_columns(label, [column for _, column in roles], found, settings=layout.settings())
             has_title = spec.title_col in found and spec.title_col not in dict(roles).values()
             selected = [column for role, column in roles if role != "time"] + ([spec.title_col] if has_title else [])
             selected += [spec.time_col] if spec.time_col is not None else []
@@ -74,9 +77,6 @@ def read_database(spec: DbData) -> Ratings:
                 titles = _items(connection, spec, url, label)
     finally:
         engine.dispose()
-    layout = Layout(
-        label, ",", "utf-8", spec.user_col, spec.item_col, spec.rating_col, spec.title_col, time=spec.time_col
-    )
     # read_arrow starts the batches again for its careful read; they go with the partial once it is done
     frame = read_arrow(functools.partial(iter, table.to_batches()), layout).frame
     del table
@@ -302,7 +302,8 @@ def _items(connection: sa.Connection, spec: DbData, url: sa.URL, label: str) -> 
     query = spec.items_query.strip().rstrip(";").strip()
     source = f"(\n{query}\n) AS items"
     found = _columns(connection, source, url, "the items query")
-    require_columns("the items query", [spec.item_col, spec.title_col], found)
+    item_and_title = {spec.item_col: "item_col", spec.title_col: "title_col"}
+    require_columns("the items query", item_and_title, found, settings=item_and_title)
     quote = connection.dialect.identifier_preparer.quote_identifier
     item, title = quote(spec.item_col), quote(spec.title_col)
     select = f"SELECT {item}, {title} FROM {source} ORDER BY {item}, {title}"  # an item titled twice: always the same

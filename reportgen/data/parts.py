@@ -60,7 +60,7 @@ def read_parquet_parts(spec: OwnData) -> Ratings:
     schema = _common_schema(where, parts, keys)
     found = list(schema) + keys
     wanted = [c for c in (layout.user, layout.item, layout.rating, layout.time) if c is not None]
-    require_columns(where, wanted, found)
+    require_columns(where, wanted, found, settings=layout.settings())
     columns = [c for c in wanted + ([layout.title] if layout.title in found else []) if c in schema]
     read = read_arrow(lambda: _batches(parts, columns, keys, types), layout)
     given = Path(spec.ratings)  # named without the folders above: `ratings/`, `exports/2026-*/*.parquet`

@@ -165,6 +165,10 @@ def read_ratings_file(spec: OwnData) -> Ratings:
 def own_layout(spec: OwnData, name: str, sep: str | None = None) -> Layout:
     """How an own export's columns are read, its roles' columns checked to be distinct."""
     check_distinct_columns(spec, name)
+    if spec.items_id_col is not None and spec.items is None:
+        raise InputError(
+            f"{setting('items_id_col')} needs {setting('items')} FILE: it names that file's item id column"
+        )
     return Layout(
         name,
         sep or ",",
@@ -192,11 +196,10 @@ def own_ratings(spec: OwnData, read: Read, provenance: Provenance, *, row_word: 
         frame = label_items(frame, None, name, name, missing="id", notes=notes)
     elif spec.items is not None:
         items, items_row_word = _items_table(spec)
-        require_columns(str(spec.items), [spec.item_col, spec.title_col], items.columns)
         roles["title"] = f"{spec.title_col} (from {spec.items.name})"
         items = items[~blank(items[spec.title_col])]
-        where = _where(str(spec.items), items_row_word)
-        ids = as_ids(items[spec.item_col], where, f"column '{spec.item_col}'", integer=False)
+        where, id_col = _where(str(spec.items), items_row_word), spec.items_id_col or spec.item_col
+        ids = as_ids(items[id_col], where, f"column '{id_col}'", integer=False)
         titles = dict(zip(ids, items[spec.title_col].astype(str).str.strip()))
         frame = label_items(frame, titles, name, str(spec.items), missing="id", notes=notes)
         items_file = str(spec.items)
@@ -283,7 +286,7 @@ def _format(path: Path, sep: str | None) -> tuple[str, str | None]:
                 f".txt/.data, .parquet, or .gz/.zip of a CSV, or pass {setting('sep')}"
             )
         sep = TEXT_SEPARATORS.get(kind, ",")
-    return kind, sep
+    return kind, "\t" if sep == r"\t" else sep  # `--sep '\t'` as the shell passes it: a tab
 
 
 def _parquet_batches(path: Path, layout: Layout) -> Callable[[], Iterator[Any]]:
@@ -302,9 +305,7 @@ def _parquet_batches(path: Path, layout: Layout) -> Callable[[], Iterator[Any]]:
             source = path
         parquet = pq.ParquetFile(source)
         names = parquet.schema_arrow.names
-        require_columns(
-            name, [c for c in (layout.user, layout.item, layout.rating, layout.time) if c is not None], names
-        )
+        require_columns(name, layout.settings(), names, settings=layout.settings())
         if parquet.metadata.num_rows == 0:
             raise InputError(f"{name}: the file has no rows")
         wanted = [layout.user, layout.item, layout.rating] + [c for c in (layout.title, layout.time) if c in names]
@@ -330,12 +331,13 @@ def _parquet_batches(path: Path, layout: Layout) -> Callable[[], Iterator[Any]]:
 
 
 def _items_table(spec: OwnData) -> tuple[pd.DataFrame, str]:
-    """The --items file as a table, with its row word for messages."""
+    """The --items file as a table with its id and title columns, and its row word for messages."""
     import pandas as pd
 
     assert spec.items is not None
     path = regular_file(spec.items)
     kind, sep = _format(path, spec.sep)
+    columns = {spec.items_id_col or spec.item_col: "items_id_col", spec.title_col: "title_col"}
     if kind == ".parquet":  # an items table is small: pandas reads it whole
         try:
             table = pd.read_parquet(path)
@@ -343,10 +345,14 @@ def _items_table(spec: OwnData) -> tuple[pd.DataFrame, str]:
             raise InputError(f"{path}: cannot read the Parquet file ({type(exc).__name__}: {exc})") from exc
         if table.empty:
             raise InputError(f"{path}: the file has no rows")
+        require_columns(str(path), columns, table.columns, settings=columns)
         table.index = pd.RangeIndex(1, len(table) + 1)
         return table, "row"
     opener = functools.partial(open_text_source, path)
-    return read_strings(opener, str(path), sep=sep or ",", encoding=spec.encoding, header=True), "line"
+    table = read_strings(
+        opener, str(path), sep=sep or ",", encoding=spec.encoding, header=True, required=columns, settings=columns
+    )
+    return table, "line"
 
 
 def _zip_members(path: Path) -> tuple[tuple[str, Opener], tuple[str, Opener]]:

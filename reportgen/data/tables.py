@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
 
 from reportgen.data.blocks import Columns
-from reportgen.data.cells import as_ids, blank, line_of, require_columns
+from reportgen.data.cells import as_ids, blank, first_row, line_of, require_columns, without_blank_rows
 from reportgen.data.files import MAX_HEADER_BYTES, Tally, check_encoding, check_text_head, is_wide
 from reportgen.data.times import epoch_seconds
 from reportgen.errors import InputError
@@ -50,6 +50,11 @@ class Layout:
     expected: str = ""  # a headerless table's columns, for the message when there are too few
     named: bool = True  # the columns are the user's choice, so messages name them
     time: Any = None  # the time column: required where given (own files: --time-col), read by `times`
+
+    def settings(self) -> dict[Any, str]:
+        """The setting that names each required column, where the columns are the user's choice (else none)."""
+        roles = {"user_col": self.user, "item_col": self.item, "rating_col": self.rating, "time_col": self.time}
+        return {column: name for name, column in roles.items() if column is not None and self.named}
 
 
 @dataclass(frozen=True)
@@ -115,8 +120,18 @@ def read_arrow(batches: Callable[[], Iterator[Any]], layout: Layout) -> Read:
     return Read(*_assemble(chunks(), layout, row_word="row"))
 
 
-def read_strings(open_table: Opener, name: str, *, sep: str, encoding: str, header: bool) -> pd.DataFrame:
-    """A small table (an items file) as strings, blank lines dropped, indexed by line."""
+def read_strings(
+    open_table: Opener,
+    name: str,
+    *,
+    sep: str,
+    encoding: str,
+    header: bool,
+    required: Iterable[object] = (),
+    settings: Mapping[object, str] | None = None,
+) -> pd.DataFrame:
+    """A small table (an items file) as strings, blank lines dropped, indexed by line; a header
+    has the `required` columns (`settings`: the setting naming each, see `cells.require_columns`)."""
     import pandas as pd
 
     with open_table() as stream:
@@ -128,7 +143,11 @@ def read_strings(open_table: Opener, name: str, *, sep: str, encoding: str, head
     with open_table() as stream:
         check_encoding(stream, name, encoding)
     layout = Layout(name, sep, encoding, None, None, None, header=header)
-    chunks = [c[~c.apply(blank).all(axis=1)] for c in _careful_chunks(open_table, layout)]
+    chunks = []
+    for chunk in _careful_chunks(open_table, layout):
+        if not chunks and header:
+            require_columns(name, required, chunk.columns, settings=settings, sep=sep, below=first_row(chunk))
+        chunks.append(without_blank_rows(chunk))
     table = pd.concat(chunks) if chunks else pd.DataFrame()
     if table.empty:
         raise InputError(f"{name}: no ratings below the header" if header else f"{name}: the file is empty")
@@ -233,27 +252,19 @@ def _careful_chunks(open_table: Opener, layout: Layout) -> Iterator[pd.DataFrame
     """Chunks of the table as strings, each row indexed by the physical line it starts on.
 
     Quoted fields may hold line breaks, so a row's line is the header's lines plus
-    every earlier row's lines, counted from the values themselves.
+    every earlier row's lines, counted from the values themselves. Where the first
+    chunk does not parse, the header's columns come first, alone (an empty chunk), so
+    a header joined by another separator is told as such (`require_columns`), not by
+    the line where the rows stop parsing (a `;` file's decimal comma).
     """
     import numpy as np
     import pandas as pd
 
     multiline = layout.header and len(layout.sep) == 1
+    line = None
     with open_table() as stream:
         try:
-            reader = pd.read_csv(
-                stream,
-                sep=layout.sep,
-                header=0 if layout.header else None,
-                dtype=str,
-                keep_default_na=False,
-                skip_blank_lines=False,
-                quoting=csv.QUOTE_MINIMAL if layout.header else csv.QUOTE_NONE,
-                encoding=layout.encoding,
-                chunksize=ROWS_PER_CHUNK,
-                engine="python" if len(layout.sep) > 1 and layout.sep != r"\s+" else "c",
-            )
-            line = None
+            reader = pd.read_csv(stream, **_csv_options(layout), chunksize=ROWS_PER_CHUNK)
             for chunk in reader:
                 if line is None:  # the header's own lines, line breaks in quoted names included
                     line = 2 + sum(str(c).count("\n") for c in chunk.columns) if layout.header else 1
@@ -271,7 +282,39 @@ def _careful_chunks(open_table: Opener, layout: Layout) -> Iterator[pd.DataFrame
         except pd.errors.EmptyDataError as exc:
             raise InputError(f"{layout.name}: the file is empty") from exc
         except (pd.errors.ParserError, ValueError, re.error) as exc:
+            if line is None and layout.header:
+                header = _header_alone(open_table, layout)
+                if header is not None:
+                    yield header  # the caller's column check speaks first
             raise InputError(f"{layout.name}: cannot parse ({' '.join(str(exc).split())})") from exc
+
+
+def _csv_options(layout: Layout) -> dict[str, Any]:
+    """pandas' `read_csv` arguments for the careful read of this table: every value a string."""
+    return {
+        "sep": layout.sep,
+        "header": 0 if layout.header else None,
+        "dtype": str,
+        "keep_default_na": False,
+        "skip_blank_lines": False,
+        "quoting": csv.QUOTE_MINIMAL if layout.header else csv.QUOTE_NONE,
+        "encoding": layout.encoding,
+        "engine": "python" if len(layout.sep) > 1 and layout.sep != r"\s+" else "c",
+    }
+
+
+def _header_alone(open_table: Opener, layout: Layout) -> pd.DataFrame | None:
+    """The table's header as an empty chunk of its columns; None where the header does not parse either."""
+    import pandas as pd
+
+    try:
+        with open_table() as stream:
+            header = pd.read_csv(stream, **_csv_options(layout), nrows=0)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError, re.error):
+        return None
+    if layout.typed_header:
+        header.columns = [str(c).split(":", 1)[0] for c in header.columns]
+    return header
 
 
 def _assemble(chunks: Iterator[pd.DataFrame], layout: Layout, row_word: str = "line") -> tuple[pd.DataFrame, bool]:
@@ -288,10 +331,18 @@ def _assemble(chunks: Iterator[pd.DataFrame], layout: Layout, row_word: str = "l
             required = [c for c in (layout.user, layout.item, layout.rating, layout.time) if c is not None]
             if not layout.header and any(c not in chunk.columns for c in required):
                 raise InputError(f"{layout.name}: {layout.expected}; found {chunk.shape[1]} column(s)")
-            require_columns(layout.name, required, chunk.columns)
+            text = row_word == "line"  # a text table: its header may be joined by another separator, or be data
+            require_columns(
+                layout.name,
+                required,
+                chunk.columns,
+                settings=layout.settings(),
+                sep=layout.sep if text else None,
+                below=first_row(chunk),
+            )
             has_title = layout.title is not None and layout.title in chunk.columns
         seen += len(chunk)
-        chunk = chunk[~chunk.apply(blank).all(axis=1)]  # blank lines carry no rating
+        chunk = without_blank_rows(chunk)  # blank lines carry no rating
         if len(chunk):
             parts.append(_check_chunk(chunk, layout, row_word, has_title))
     if not parts:

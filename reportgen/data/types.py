@@ -123,6 +123,7 @@ class OwnData:
     sep: str | None = None  # default: by extension (, for .csv, tab for .tsv, whitespace for .txt/.data)
     encoding: str = "utf-8"
     time_col: str | None = None  # the rating's time (epoch seconds or ISO dates), for `split="time"`
+    items_id_col: str | None = None  # the item id column of `items` (default: `item_col`'s name)
 
 
 @dataclass(frozen=True)

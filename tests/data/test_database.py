@@ -249,7 +249,8 @@ def _empty_result(tmp: Path):
 
 def _missing_column(tmp: Path):
     return ["--db", f"sqlite:///{_sqlite(tmp)}", "--table", "ratings", "--rating-col", "stars"], (
-        "Error: sqlite database r.db: missing column(s) stars; found user, item, rating, title"
+        "Error: sqlite database r.db: missing column(s) stars; found user, item, rating, title; "
+        "name the rating column with --rating-col"
     )
 
 

@@ -74,7 +74,9 @@ def _header_only(tmp: Path):
 
 def _column_missing(tmp: Path):
     path = csv_file(tmp, "user,item,score\n1,2,3\n")
-    return ["--ratings", path], f"Error: {path}: missing column(s) rating; found user, item, score"
+    return ["--ratings", path], (
+        f"Error: {path}: missing column(s) rating; found user, item, score; name the rating column with --rating-col"
+    )
 
 
 def _renamed_column_missing(tmp: Path):
@@ -84,7 +86,7 @@ def _renamed_column_missing(tmp: Path):
         path,
         "--user-col",
         "customer",
-    ], f"Error: {path}: missing column(s) customer; found user, item, rating"
+    ], f"Error: {path}: missing column(s) customer; found user, item, rating; name the user column with --user-col"
 
 
 def _not_a_number(tmp: Path):

@@ -174,7 +174,9 @@ def _column_not_in_any_part(tmp: Path, frame: pd.DataFrame):
     folder = tmp / "exports"
     (folder / "day=2026-01-01").mkdir(parents=True)
     frame.drop(columns="rating").to_parquet(folder / "day=2026-01-01" / "a.parquet", index=False)
-    return folder, f"Error: {folder}: missing column(s) rating; found user, item, title, day"
+    return folder, (
+        f"Error: {folder}: missing column(s) rating; found user, item, title, day; name the rating column with --rating-col"
+    )
 
 
 @pytest.mark.parametrize(

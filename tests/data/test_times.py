@@ -100,7 +100,9 @@ def test_a_time_column_the_file_lacks_is_named(tmp_path: Path) -> None:
     path = ratings_csv(tmp_path, ["2024-01-01"])
     result = invoke("build", "--ratings", path, "--time-col", "ts", "--output", tmp_path / "o", *FAST)
     assert result.exit_code == 2, result.output
-    assert result.stderr.splitlines()[-1] == f"Error: {path}: missing column(s) ts; found user, item, rating, when"
+    assert result.stderr.splitlines()[-1] == (
+        f"Error: {path}: missing column(s) ts; found user, item, rating, when; name the time column with --time-col"
+    )
 
 
 def test_time_col_belongs_to_own_data(tmp_path: Path) -> None:
