@@ -161,6 +161,8 @@ def make_report(
         b.bias_only_rmse,
         b.global_mean_rmse,
     )
+    for shortfall in result.shortfalls:
+        log.warning("warning: %s", shortfall.sentence)
     for note in result.notes:
         log.warning("warning: %s", note)
 

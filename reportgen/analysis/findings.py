@@ -105,6 +105,11 @@ class Analysis:
     def top_n_clamped(self) -> bool:
         return len(self.top_items) < self.top_n_requested
 
+    @property
+    def shortfalls(self) -> tuple[recommender.Shortfall, ...]:
+        """Each simple yardstick the model does not beat (`quality.shortfalls`), for the page, report.md and the log."""
+        return recommender.shortfalls(self.baselines, self.quality)
+
     def genres_for(self, index: int) -> ComponentGenres | None:
         return next((g for g in self.component_genres if g.index == index), None)
 

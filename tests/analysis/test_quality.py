@@ -4,6 +4,7 @@ How the page shows the answer is tests/render/test_quality_section.py."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -15,6 +16,7 @@ from reportgen.analysis import quality as q
 from reportgen.analysis.inputs import SplitRatings
 from reportgen.report import quality_to_json
 from tests.helpers.pages import quality_page
+from tests.helpers.reports import hand_made_quality
 
 LOG2_3 = math.log2(3)
 
@@ -214,6 +216,26 @@ def test_when_only_popularity_matters_popularity_wins_and_the_sentence_says_so()
     assert result.ranking_sentence.startswith("Popularity beats the model at ranking")
     # The model's lists are not about blockbusters; the items users went on to rate are.
     assert result.coverage.mean_percentile_rated > result.coverage.mean_percentile_recommended
+
+
+def test_shortfalls_name_each_simple_yardstick_the_model_does_not_beat_with_both_numbers() -> None:
+    quality = hand_made_quality()  # the most-rated items rank better: NDCG@10 0.141 against the model's 0.071
+    losing = baselines.Baselines(global_mean_rmse=1.1191, bias_only_rmse=1.0358, model_rmse=1.1887, global_mean=3.5)
+    assert [s.sentence for s in q.shortfalls(losing, quality)] == [
+        "The model is worse than the global mean: valid RMSE 1.1887 against 1.1191.",
+        "The model is worse than user and item biases alone: valid RMSE 1.1887 against 1.0358.",
+        "The model ranks worse than the most-rated items: NDCG@10 0.071 against 0.141.",
+    ]
+    tied = baselines.Baselines(global_mean_rmse=1.2, bias_only_rmse=0.95, model_rmse=0.95, global_mean=3.5)
+    assert [s.sentence for s in q.shortfalls(tied, quality) if s.kind == "rating"] == [
+        "The model is no better than user and item biases alone: valid RMSE 0.9500 against 0.9500."
+    ]
+    ranks_well = {**quality.ranking, "model": ranking.RankingMetrics(0.2, 0.2, 0.3, 0.1, 0.8)}
+    winning = baselines.Baselines(global_mean_rmse=1.12, bias_only_rmse=0.94, model_rmse=0.90, global_mean=3.5)
+    assert q.shortfalls(winning, dataclasses.replace(quality, ranking=ranks_well)) == ()
+    # Nobody to rank (every NDCG 0): nothing is said about ranking.
+    nobody = {name: ranking.RankingMetrics(0.0, 0.0, 0.0, 0.0, 0.0) for name in ranking.RANKERS}
+    assert q.shortfalls(winning, dataclasses.replace(quality, users_evaluated=0, ranking=nobody)) == ()
 
 
 # --------------------------------------------------------------------------- (c) buckets and calibration
