@@ -55,7 +55,7 @@ class BuildOptions:
     train: train.TrainConfig = train.TrainConfig()
     item_key: str = "title"
     duplicates: str = "last"
-    top_n: int = defaults.TOP_N
+    top_n: int | None = None  # None: defaults.TOP_N, with no warning when the data has fewer items
     k: int = defaults.K
     relevant_from: float | None = None
     templates: Path | None = None
@@ -117,7 +117,7 @@ def make_report(
     ratings: Ratings,
     config: train.TrainConfig | None = None,
     *,
-    top_n: int = defaults.TOP_N,
+    top_n: int | None = None,
     k: int = defaults.K,
     relevant_from: float | None = None,
     source_date: dt.datetime | None = None,
@@ -129,8 +129,8 @@ def make_report(
 ) -> Report:
     """Train on `ratings`, analyse what the model learned and draw the figures: the report, in memory.
 
-    `top_n`, `k` and `relevant_from` are `analysis.analyse`'s; `source_date` replaces the
-    clock and leaves durations out (reproducible bytes);
+    `top_n` (None: `defaults.TOP_N`, quietly clamped), `k` and `relevant_from` are `analysis.analyse`'s;
+    `source_date` replaces the clock and leaves durations out (reproducible bytes);
     `load_seconds` is how long the caller took to load `ratings`, for the timings;
     `on_model(model)` receives the trained model (to keep it: `model.model_files`).
     """
@@ -174,7 +174,7 @@ def make_report(
         generated_at=moment.replace(microsecond=0).isoformat(),
         dataset=summarise(ratings),
         config=model.config,
-        top_n=top_n,
+        top_n=result.top_n_requested,
         metrics=model.metrics,
         analysis=result,
         timings=None
