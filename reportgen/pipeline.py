@@ -2,7 +2,8 @@
 
 `make_report(ratings, config)` is pure computing (train → analyse → draw), with no
 file touched and no lock; `build(options)` is what `reportgen build` runs:
-lock → load → make_report → compare → write → publish → prune. Nothing in the
+load → lock → make_report → compare → write → publish → prune (an output folder
+that has its lock file already is locked before the load, creating nothing). Nothing in the
 output folder changes until every stage has succeeded: the new report is written
 into a staging folder under `runs/`, renamed to its timestamped name, and only
 then published by swapping the one link `latest` (`outputs.publish`).
@@ -304,10 +305,12 @@ def build(
         )
         train.fit(ratings, options.train)
         return None
-    with outputs.RunLock(options.output, wait=options.wait):
+    # Nothing is created in the output folder before the input is read and checked: a folder that
+    # has a lock file is locked at once (a second run stops before reading anything), a new one
+    # is made, with its lock, only once the data has loaded (two first runs both read, one waits).
+    with outputs.RunLock(options.output, wait=options.wait, lazy=True) as lock:
         started = time.perf_counter()
         log.info("start: reportgen %s, output %s", __version__, options.output)
-        outputs.remove_leftovers(options.output)
         # What can be checked without training is checked before it.
         if options.templates is not None:
             check_templates(options.templates)
@@ -328,6 +331,8 @@ def build(
         )
         for note in ratings.notes:
             log.warning("warning: %s", note)
+        lock.take()
+        outputs.remove_leftovers(options.output)
 
         kept: list[train.TrainedModel] = []
         report = make_report(
