@@ -12,7 +12,7 @@ from reportgen.analysis import ranking
 from reportgen.analysis.baselines import Baselines
 from reportgen.render.html import render_html
 from reportgen.render.markdown import render_markdown
-from reportgen.report import Report
+from reportgen.report import Report, dumps, read_text
 from tests.helpers.pages import quality_page
 from tests.helpers.reports import hand_made_quality, hand_made_report
 
@@ -138,6 +138,9 @@ def test_a_model_that_loses_says_so_at_the_top_in_the_quality_section_and_in_rep
     assert [r[-1] for r in rows[1:]] == ["–", "−7.4 %", "+6.2 %"]  # signed: worse and better side by side
 
     assert f"Warning: {worse}" in markdown_paragraphs(render_markdown(report))
+    # Read back from its report.json (as `reportgen render` does, or an older run's file), it says the same.
+    again = BeautifulSoup(render_html(read_text(dumps(report))), "html.parser")
+    assert [p.get_text(" ", strip=True) for p in again.header.select(".shortfall p")] == banner
 
 
 def test_a_model_that_wins_says_nothing_of_the_kind() -> None:
