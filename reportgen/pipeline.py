@@ -2,7 +2,8 @@
 
 `make_report(ratings, config)` is pure computing (train → analyse → draw), with no
 file touched and no lock; `build(options)` is what `reportgen build` runs:
-lock → load → make_report → compare → write → publish → prune. Nothing in the
+load → lock → make_report → compare → write → publish → prune (an output folder
+that has its lock file already is locked before the load, creating nothing). Nothing in the
 output folder changes until every stage has succeeded: the new report is written
 into a staging folder under `runs/`, renamed to its timestamped name, and only
 then published by swapping the one link `latest` (`outputs.publish`).
@@ -57,7 +58,7 @@ class BuildOptions:
     train: train.TrainConfig = train.TrainConfig()
     item_key: str = "title"
     duplicates: str = "last"
-    top_n: int = defaults.TOP_N
+    top_n: int | None = None  # None: defaults.TOP_N, with no warning when the data has fewer items
     k: int = defaults.K
     relevant_from: float | None = None
     templates: Path | None = None
@@ -119,7 +120,7 @@ def make_report(
     ratings: Ratings,
     config: train.TrainConfig | None = None,
     *,
-    top_n: int = defaults.TOP_N,
+    top_n: int | None = None,
     k: int = defaults.K,
     relevant_from: float | None = None,
     source_date: dt.datetime | None = None,
@@ -131,8 +132,8 @@ def make_report(
 ) -> Report:
     """Train on `ratings`, analyse what the model learned and draw the figures: the report, in memory.
 
-    `top_n`, `k` and `relevant_from` are `analysis.analyse`'s; `source_date` replaces the
-    clock and leaves durations out (reproducible bytes);
+    `top_n` (None: `defaults.TOP_N`, quietly clamped), `k` and `relevant_from` are `analysis.analyse`'s;
+    `source_date` replaces the clock and leaves durations out (reproducible bytes);
     `load_seconds` is how long the caller took to load `ratings`, for the timings;
     `on_model(model)` receives the trained model (to keep it: `model.model_files`).
     """
@@ -167,6 +168,8 @@ def make_report(
         b.bias_only_rmse,
         b.global_mean_rmse,
     )
+    for shortfall in result.shortfalls:
+        log.warning("warning: %s", shortfall.sentence)
     for note in result.notes:
         log.warning("warning: %s", note)
 
@@ -179,7 +182,7 @@ def make_report(
         generated_at=moment.replace(microsecond=0).isoformat(),
         dataset=summarise(ratings),
         config=model.config,
-        top_n=top_n,
+        top_n=result.top_n_requested,
         metrics=model.metrics,
         analysis=result,
         timings=None
@@ -309,10 +312,12 @@ def build(
         )
         train.fit(ratings, options.train)
         return None
-    with outputs.RunLock(options.output, wait=options.wait):
+    # Nothing is created in the output folder before the input is read and checked: a folder that
+    # has a lock file is locked at once (a second run stops before reading anything), a new one
+    # is made, with its lock, only once the data has loaded (two first runs both read, one waits).
+    with outputs.RunLock(options.output, wait=options.wait, lazy=True) as lock:
         started = time.perf_counter()
         log.info("start: reportgen %s, output %s", __version__, options.output)
-        outputs.remove_leftovers(options.output)
         # What can be checked without training is checked before it.
         if options.templates is not None:
             check_templates(options.templates)
@@ -333,6 +338,8 @@ def build(
         )
         for note in ratings.notes:
             log.warning("warning: %s", note)
+        lock.take()
+        outputs.remove_leftovers(options.output)
 
         kept: list[train.TrainedModel] = []
         report = make_report(

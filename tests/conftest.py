@@ -119,16 +119,18 @@ def ml100k_report(recbole_ml100k: Path, tmp_path_factory: pytest.TempPathFactory
 
     base = tmp_path_factory.getbasetemp()
     shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base  # pytest-N/, one per session
-    out, stdout = shared / "ml100k", shared / "ml100k.stdout"
+    out, stdout, log = shared / "ml100k", shared / "ml100k.stdout", shared / "ml100k.log"
     with open(shared / "ml100k.lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
         if not stdout.exists():
             result = CliRunner().invoke(cli, ["build", "--offline", "--output", str(out)])
             assert result.exit_code == 0, result.output
+            log.write_text(result.stderr, encoding="utf-8")
             stdout.write_text(result.stdout, encoding="utf-8")
     return {
         "out": out,
         "stdout": stdout.read_text(encoding="utf-8"),
+        "log": log.read_text(encoding="utf-8"),
         "doc": json.loads((out / "report.json").read_text(encoding="utf-8")),
         "html": (out / "report.html").read_text(encoding="utf-8"),
     }

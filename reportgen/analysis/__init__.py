@@ -9,7 +9,7 @@ before it, tests/test_architecture.py holds the order):
 - `baselines`: the two predictors the model is measured against
 - `factors`: PCA with its sign rule, genres at each end of a component, neighbours
 - `diagnostics`: who the model fails (buckets) and calibration
-- `ranking`: top-k lists by the model, by popularity and at random; their metrics; coverage
+- `ranking`: top-k lists by the model and by popularity, and random lists' exact expectation; their metrics; coverage
 - `quality`: is it a good recommender: rating metrics, ranking, buckets, calibration, in one `Quality`
 - `findings`: `analyse` and its one result, `Analysis`
 

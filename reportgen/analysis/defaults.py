@@ -12,8 +12,12 @@ RELEVANT_FROM_BOUND = Bound(whole=False)  # any finite rating
 
 
 def check_settings(top_n: object, k: object, relevant_from: object = None) -> None:
-    """`InputError` naming the setting unless each is one the analysis can use: checked before training."""
-    TOP_N_BOUND.check("top_n", top_n)
+    """`InputError` naming the setting unless each is one the analysis can use: checked before training.
+
+    A `top_n` or `relevant_from` of None is the default (`TOP_N`; 4 on a 1–5 scale).
+    """
+    if top_n is not None:
+        TOP_N_BOUND.check("top_n", top_n)
     K_BOUND.check("k", k)
     if relevant_from is not None:
         RELEVANT_FROM_BOUND.check("relevant_from", relevant_from)

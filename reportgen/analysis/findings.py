@@ -81,7 +81,7 @@ class BiasVsMean:
 class Analysis:
     """Everything the report says about the model's items, users and error."""
 
-    top_n_requested: int
+    top_n_requested: int  # the top_n analysed for: the user's, else defaults.TOP_N
     top_items: tuple[str, ...]  # by rating count, most rated first
     unknown_to_model: int  # titles in the data the learner never saw in training
     item_stats: tuple[ItemStat, ...]  # one per top item, in top_items order
@@ -100,10 +100,16 @@ class Analysis:
     quality: recommender.Quality  # rating and ranking metrics, who it fails, calibration
     sign_rule: str = SIGN_RULE
     factor_map: FactorMap | None = None  # the explorer's data; None in a report.json written before it
+    top_n_given: bool = True  # False: top_n was left at its default, so analysing fewer items warns of nothing
 
     @property
     def top_n_clamped(self) -> bool:
         return len(self.top_items) < self.top_n_requested
+
+    @property
+    def shortfalls(self) -> tuple[recommender.Shortfall, ...]:
+        """Each simple yardstick the model does not beat (`quality.shortfalls`), for the page, report.md and the log."""
+        return recommender.shortfalls(self.baselines, self.quality)
 
     def genres_for(self, index: int) -> ComponentGenres | None:
         return next((g for g in self.component_genres if g.index == index), None)
@@ -112,7 +118,7 @@ class Analysis:
     def notes(self) -> tuple[str, ...]:
         """Warnings about the analysis, for the log and the report."""
         notes = []
-        if self.top_n_clamped:
+        if self.top_n_clamped and self.top_n_given:
             notes.append(
                 f"--top-n {self.top_n_requested} is more than the {len(self.top_items)} items the model "
                 f"knows, so all {len(self.top_items)} were analysed"
@@ -134,14 +140,15 @@ def analyse(
     ratings: Ratings,
     model: TrainedModel,
     *,
-    top_n: int = defaults.TOP_N,
+    top_n: int | None = None,
     n_extremes: int = N_EXTREMES,
     n_component_items: int = N_COMPONENT_ITEMS,
     n_scatter: int = N_SCATTER,
     k: int = defaults.K,
     relevant_from: float | None = None,
 ) -> Analysis:
-    """What `model` learned, read on its `top_n` most-rated known items.
+    """What `model` learned, read on its `top_n` most-rated known items (None: `defaults.TOP_N`, and no
+    warning when the model knows fewer: only a `top_n` the caller chose can ask for too many).
 
     `n_extremes` items at each end of the bias ranking, `n_component_items` at each
     end of a component, the `n_scatter` most-rated items in the scatter plot. The
@@ -149,6 +156,8 @@ def analyse(
     at least `relevant_from` (None: 4 on a 1–5 scale, `quality.default_threshold`).
     """
     defaults.check_settings(top_n, k, relevant_from)
+    top_n_given = top_n is not None
+    top_n = defaults.TOP_N if top_n is None else top_n
     index = model.known_items()
     frame = ratings.frame.reset_index(drop=True)
     counts, means = sums.counts_and_means(frame["title"], frame["rating"])
@@ -207,6 +216,7 @@ def analyse(
         ratings=ratings_histogram,
         quality=quality,
         factor_map=factor_analysis.factor_map(top_items, item_factors, map_scores, MAP_ITEMS, N_NEIGHBOURS),
+        top_n_given=top_n_given,
     )
 
 

@@ -30,7 +30,7 @@ from reportgen.analysis.ranking import RANKERS, Coverage, RankingMetrics, rank
 from reportgen.analysis.workers import Workers, serial
 
 if TYPE_CHECKING:
-    from reportgen.analysis.baselines import Guesses
+    from reportgen.analysis.baselines import Baselines, Guesses
     from reportgen.train import TrainedModel
 
 PREDICTORS = ("model", "bias", "global_mean")
@@ -98,6 +98,51 @@ class Quality:
                 f"the {self.users_eligible} users with a relevant validation item."
             )
         return f"Ranking metrics are averaged over all {self.users_evaluated} users with a relevant validation item."
+
+
+@dataclass(frozen=True)
+class Shortfall:
+    """One simple yardstick the model does not beat, with both numbers: what the top of the report says.
+
+    `kind` is "rating" (valid RMSE: lower is better) or "ranking" (NDCG@k: higher is better).
+    """
+
+    kind: str
+    yardstick: str  # as a sentence names it: "the global mean"
+    measure: str  # "valid RMSE", "NDCG@10"
+    model: float
+    other: float
+    digits: int
+
+    @property
+    def sentence(self) -> str:
+        """`The model is worse than the global mean: valid RMSE 1.1887 against 1.1191.`"""
+        how = "no better than" if f"{self.model:.{self.digits}f}" == f"{self.other:.{self.digits}f}" else "worse than"
+        verb = "ranks" if self.kind == "ranking" else "is"
+        return (
+            f"The model {verb} {how} {self.yardstick}: {self.measure} {self.model:.{self.digits}f} "
+            f"against {self.other:.{self.digits}f}."
+        )
+
+
+def shortfalls(baselines: Baselines, quality: Quality) -> tuple[Shortfall, ...]:
+    """Where the model loses to a simple predictor: a valid RMSE not below the global mean's or the
+    biases-only predictor's, an NDCG@k below the most-rated items'. Empty when it wins everywhere.
+
+    Read from numbers report.json keeps, so a report read back says the same.
+    """
+    found = [
+        Shortfall("rating", yardstick, "valid RMSE", baselines.model_rmse, other, 4)
+        for yardstick, other in (
+            ("the global mean", baselines.global_mean_rmse),
+            ("user and item biases alone", baselines.bias_only_rmse),
+        )
+        if baselines.model_rmse >= other  # NaN never counts
+    ]
+    model, popular = quality.ranking["model"].ndcg, quality.ranking["popularity"].ndcg
+    if quality.users_evaluated and model < popular:
+        found.append(Shortfall("ranking", "the most-rated items", f"NDCG@{quality.k}", model, popular, 3))
+    return tuple(found)
 
 
 # --------------------------------------------------------------------------- building the inputs

@@ -4,7 +4,9 @@ Candidates are the known items a user did not rate in training; relevant items a
 the user's validation ratings at or above a threshold. A bounded, seeded sample of
 users is scored a batch at a time (at most `BATCH_CELLS` user–item scores in
 memory), so the cost stays bounded whatever the catalogue's size. Conventions are
-those of Microsoft Recommenders (see `quality`).
+those of Microsoft Recommenders (see `quality`). Random lists are not drawn: their
+row is each metric's exact expectation over every list of k of the user's candidates
+in every order (`random_sums`), so it has no spread from seed to seed.
 """
 
 from __future__ import annotations
@@ -132,7 +134,6 @@ def rank(
         valid_row = np.where(valid_row >= 0, renumber[np.maximum(valid_row, 0)], -1)
 
     popular_order = np.lexsort((np.arange(1, n_items), -item_count[1:])) + 1
-    random_rng = np.random.default_rng([seed, 1])
 
     sums = {name: np.zeros(5) for name in RANKERS}
     recommended = np.zeros(n_items, dtype=np.int64)
@@ -149,7 +150,6 @@ def rank(
             # The user's own bias shifts every item alike, so ranking skips it (and the sigmoid).
             "model": top_k(_exclude(model_scores, block, start, n_items), k),
             "popularity": popular_top_k(popular_order, rows, block, n_items, k),
-            "random": top_k(_exclude(random_rng.random((len(users), n_items)), block, start, n_items), k),
         }
         for name, (top, valid) in lists.items():
             hits = _contains(relevant, rows[:, None] * n_items + top) & valid
@@ -157,6 +157,8 @@ def rank(
             if name == "model":
                 recommended += np.bincount(top[valid], minlength=n_items)
 
+    seen_known = np.bincount(seen_rows[seen % n_items > 0], minlength=len(chosen))
+    sums["random"] = random_sums(catalogue - seen_known, n_relevant, discount)
     evaluated = len(chosen)
     metrics = {
         name: RankingMetrics(*(float(v) for v in (sums[name] / evaluated if evaluated else np.zeros(5))))
@@ -240,6 +242,42 @@ def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         top = np.pad(top, ((0, 0), (0, k - k_eff)))
         valid = np.pad(valid, ((0, 0), (0, k - k_eff)))
     return top, valid
+
+
+def random_sums(n_candidates: np.ndarray, n_relevant: np.ndarray, discount: np.ndarray) -> np.ndarray:
+    """`ranking_sums`' five sums, each user's term its exact expectation over a uniformly random list.
+
+    A user with C candidates, R of them relevant (1 ≤ R ≤ C), gets L = min(k, C) of them in a
+    uniformly random order (the rest of a short list is padding, as `top_k` leaves it). Each rank
+    holds a relevant item with probability R/C, and two ranks both with R(R−1) / (C(C−1)), so
+    E[hits] = L·R/C; E[DCG] = (R/C)·Σ_{i≤L} d_i; P(no hit) = C(C−R, L) / C(C, L);
+    E[rel_i · hits in the first i] = (R/C)(1 + (i−1)(R−1)/(C−1)), which summed over i / i gives
+    E[AP] = R / (C·min(k, R)) · (H_L + (R−1)/(C−1) · (L − H_L)), H_L the L-th harmonic number.
+    Precision divides by k and recall by R, as for the drawn lists. O(users · k), no list drawn.
+    """
+    c = np.asarray(n_candidates, dtype=np.float64)
+    r = np.asarray(n_relevant, dtype=np.float64)
+    k = len(discount)
+    length = np.minimum(np.asarray(n_candidates, dtype=np.int64), k)
+    share = r / c
+    found = length * share
+    gains = np.concatenate(([0.0], np.cumsum(discount)))
+    ideal = gains[np.minimum(np.asarray(n_relevant, dtype=np.int64), k)]
+    harmonic = np.concatenate(([0.0], np.cumsum(1.0 / np.arange(1, k + 1))))[length]
+    pair = np.where(c > 1, (r - 1) / np.maximum(c - 1, 1), 0.0)
+    average_precision = share * (harmonic + pair * (length - harmonic)) / np.minimum(r, k)
+    miss = np.ones(len(c))  # P(no hit): Π_{j<L} (C − R − j) / (C − j)
+    for j in range(int(length.max(initial=0))):
+        miss = np.where(j < length, miss * np.maximum(c - r - j, 0.0) / np.maximum(c - j, 1.0), miss)
+    return np.array(
+        [
+            (found / k).sum(),
+            (found / r).sum(),
+            (share * gains[length] / ideal).sum(),
+            average_precision.sum(),
+            (1.0 - miss).sum(),
+        ]
+    )
 
 
 def ranking_sums(hits: np.ndarray, n_relevant: np.ndarray, discount: np.ndarray) -> np.ndarray:

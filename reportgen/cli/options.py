@@ -349,7 +349,7 @@ def build_options(opts: dict[str, Any], *, progress: bool, source_date: dt.datet
         item_key=opts["item_key"],
         duplicates=opts["duplicates"],
         train=_train_config(opts),
-        top_n=opts["top_n"],
+        top_n=_given(opts, "top_n"),
         k=opts["k"],
         relevant_from=opts["relevant_from"],
         templates=opts["templates"],
@@ -360,6 +360,15 @@ def build_options(opts: dict[str, Any], *, progress: bool, source_date: dt.datet
         wait=opts["wait"],
         source_date=source_date,
         keep_model=not opts["no_model"],
+    )
+
+
+def _given(opts: dict[str, Any], name: str) -> Any:
+    """The option's value if the user set it (command line, environment or config file), else None: the library's default."""
+    return (
+        None
+        if click.get_current_context().get_parameter_source(name) == click.core.ParameterSource.DEFAULT
+        else opts[name]
     )
 
 

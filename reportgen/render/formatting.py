@@ -49,6 +49,13 @@ def percent(ratio: float | None, digits: int = 1) -> str:
     return NONE if ratio is None else f"{fixed(100 * ratio, digits)} %"
 
 
+def signed_percent(ratio: float | None, digits: int = 1) -> str:
+    """A change or a difference as a ratio, its sign always shown: +6.2 %, −7.4 %, ±0.0 %; `–` for none."""
+    if ratio is None or math.isnan(ratio):
+        return NONE
+    return signed(100 * ratio, digits, " %")
+
+
 def utc(epoch_seconds: int) -> str:
     """A moment as a person reads it, in UTC: 1998-04-22 23:10 UTC (seconds shown only when not :00)."""
     moment = dt.datetime.fromtimestamp(epoch_seconds, dt.UTC)

@@ -29,7 +29,7 @@ from markupsafe import Markup
 from reportgen.errors import InputError
 from reportgen.render import labels
 from reportgen.render.explorer import explorer, has_map
-from reportgen.render.formatting import fixed, percent, seconds, thousands, utc
+from reportgen.render.formatting import fixed, percent, seconds, signed, signed_percent, thousands, utc
 from reportgen.report import Report
 
 if TYPE_CHECKING:
@@ -121,7 +121,16 @@ def environment(user_templates: Path | None = None) -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters.update(fixed=fixed, thousands=thousands, seconds=seconds, percent=percent, item=item, utc=utc)
+    env.filters.update(
+        fixed=fixed,
+        thousands=thousands,
+        seconds=seconds,
+        percent=percent,
+        signed=signed,
+        signed_percent=signed_percent,
+        item=item,
+        utc=utc,
+    )
     env.globals["labels"] = labels
     return env
 

@@ -54,6 +54,7 @@ def render_markdown(report: Report) -> str:
     lines = [
         f"## reportgen: {md(d.name)}, valid RMSE {fixed(m.valid_rmse, 4)}",
         "",
+        *(line for s in report.analysis.shortfalls for line in (f"**Warning:** {md(s.sentence)}", "")),
         *_dataset(report),
         f"- **Generated:** {md(report.generated_at)} by reportgen {md(report.versions.get('reportgen', ''))}, "
         f"preset {md(report.config.preset)}, {md(report.config.epochs)} epochs, {md(report.config.factors)} factors",

@@ -33,21 +33,56 @@ class RunLock:
     It is opened with `O_NOFOLLOW` and without `O_TRUNC`, and used only if it is a plain
     file with no other name: a link or hard link planted there (a cron job running as a more
     privileged user would truncate whatever it points to) is refused before anything is written.
+    A `lazy` lock creates nothing on entering: it holds a lock file that is there already and
+    leaves a new folder alone until `take()`.
     """
 
-    def __init__(self, folder: Path, wait: float = 0.0) -> None:
+    def __init__(self, folder: Path, wait: float = 0.0, *, lazy: bool = False) -> None:
         self.path = folder / LOCK
         self.wait = wait
+        self.lazy = lazy
         self.waited = 0.0  # seconds spent waiting for another run; not part of this run's timings
         self._fd: int | None = None
 
     def __enter__(self) -> RunLock:
-        folder = self.path.parent
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise RunError(f"{folder}: cannot create the output folder ({exc.strerror or exc})") from exc
-        fd = self._open()
+        """Take the lock; a `lazy` one only if its file exists already (`take_existing`), else at `take()`."""
+        if self.lazy:
+            self.take_existing()
+        else:
+            self.take()
+        return self
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def take(self) -> RunLock:
+        """Hold the lock, creating the folder and the lock file if need be (nothing if held already)."""
+        if self._fd is None:
+            folder = self.path.parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise RunError(f"{folder}: cannot create the output folder ({exc.strerror or exc})") from exc
+            self._hold(self._open(create=True))
+        return self
+
+    def take_existing(self) -> bool:
+        """Hold the lock if its file is there already, creating nothing; False where the folder or the file is not.
+
+        So a run into an output folder that has had a run stops at once (or waits) while another
+        holds it, before it reads any input, and a run into a new folder creates nothing until
+        it calls `take` (`pipeline.build`: once its input is read and checked).
+        """
+        if self._fd is None:
+            fd = self._open(create=False)
+            if fd is None:
+                return False
+            self._hold(fd)
+        return True
+
+    def _hold(self, fd: int) -> None:
+        """`flock` `fd`, waiting up to `wait` seconds for another holder, then write our pid into it."""
         started = time.monotonic()
         deadline, holder = started + self.wait, None
         while True:
@@ -74,16 +109,19 @@ class RunLock:
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self._fd = fd
-        return self
 
-    def _open(self) -> int:
-        """The lock file's descriptor: created if missing, never truncated on open, never through a link."""
+    def _open(self, create: bool) -> int | None:
+        """The lock file's descriptor: never truncated on open, never through a link; created if missing and
+        `create`, else None where it (or the folder) is missing."""
         folder = self.path.parent
+        flags = os.O_RDWR | os.O_NONBLOCK | (os.O_CREAT if create else 0)
         try:
-            fd = files.open_in(folder, LOCK, os.O_RDWR | os.O_CREAT | os.O_NONBLOCK, 0o644)
+            fd = files.open_in(folder, LOCK, flags, 0o644)
         except files.FollowError as exc:
             raise RunError(f"{self.path}: is {exc.strerror}; remove it (reportgen makes its own lock)") from exc
         except OSError as exc:
+            if not create and exc.errno in (errno.ENOENT, errno.ENOTDIR):
+                return None
             raise RunError(f"{folder}: cannot write in the output folder ({exc.strerror or exc})") from exc
         info = os.fstat(fd)
         problem = None

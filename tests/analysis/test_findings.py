@@ -83,6 +83,17 @@ def test_top_items_rank_by_count_then_title_and_skip_items_the_model_never_saw(s
     assert f.top_n_requested == 10
 
 
+def test_only_a_top_n_the_caller_chose_warns_that_the_model_knows_fewer_items(small) -> None:
+    frame, model = small
+    chosen = analyse(frame, model, top_n=10, n_extremes=2)
+    assert chosen.top_n_clamped and chosen.notes[0] == (
+        "--top-n 10 is more than the 4 items the model knows, so all 4 were analysed"
+    )
+    default = analyse(frame, model, n_extremes=2)  # top_n left at its default: 1000, on four items
+    assert (default.top_n_requested, default.top_items) == (1000, chosen.top_items)
+    assert default.top_n_clamped and not any("--top-n" in note for note in default.notes)
+
+
 def test_biases_come_from_the_model_and_means_and_counts_from_the_data(small) -> None:
     frame, model = small
     f = analyse(frame, model, top_n=10, n_extremes=2)

@@ -4,6 +4,8 @@ How the page shows the answer is tests/render/test_quality_section.py."""
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import json
 import math
 
@@ -15,6 +17,7 @@ from reportgen.analysis import quality as q
 from reportgen.analysis.inputs import SplitRatings
 from reportgen.report import quality_to_json
 from tests.helpers.pages import quality_page
+from tests.helpers.reports import hand_made_quality
 
 LOG2_3 = math.log2(3)
 
@@ -109,6 +112,36 @@ def test_ranking_metrics_at_3_match_a_hand_computation() -> None:
     assert result.coverage.catalogue_size == 6
     assert result.coverage.items_recommended == 6
     assert result.coverage.most_recommended[0] == ("Item 4", 3)
+
+
+def brute_force_random(n_candidates: int, n_relevant: int, k: int) -> np.ndarray:
+    """The five metrics averaged over every ordered list of min(k, C) of C candidates (the first R relevant)."""
+    discount = 1.0 / np.log2(np.arange(2, k + 2))
+    length = min(k, n_candidates)
+    lists = np.array(list(itertools.permutations(range(n_candidates), length)))
+    hits = np.zeros((len(lists), k), dtype=bool)
+    hits[:, :length] = lists < n_relevant
+    return ranking.ranking_sums(hits, np.full(len(lists), n_relevant), discount) / len(lists)
+
+
+@pytest.mark.parametrize(
+    ("n_candidates", "n_relevant", "k"),
+    [(6, 2, 3), (5, 1, 5), (4, 4, 2), (7, 3, 4), (8, 5, 6), (2, 1, 3), (3, 2, 5), (1, 1, 3), (9, 1, 1)],
+)
+def test_the_random_row_is_the_exact_average_over_every_random_list(n_candidates: int, n_relevant: int, k: int) -> None:
+    discount = 1.0 / np.log2(np.arange(2, k + 2))
+    expected = ranking.random_sums(np.array([n_candidates]), np.array([n_relevant]), discount)
+    np.testing.assert_allclose(expected, brute_force_random(n_candidates, n_relevant, k), rtol=1e-12, atol=1e-15)
+
+
+def test_the_random_row_of_an_evaluation_counts_each_users_candidates_and_needs_no_seed() -> None:
+    # tiny(): six items; user 1 rated one in training (5 candidates, 2 relevant), user 2 two (4, 1), user 3 three (3, 2).
+    result = q.evaluate(tiny(), k=3)
+    by_hand = np.mean([brute_force_random(c, r, 3) for c, r in ((5, 2), (4, 1), (3, 2))], axis=0)
+    chance = result.ranking["random"]
+    assert [chance.precision, chance.recall, chance.ndcg, chance.map, chance.hit_rate] == pytest.approx(by_hand)
+    world = taste_world()
+    assert q.evaluate(world, seed=1).ranking["random"] == q.evaluate(world, seed=2).ranking["random"]
 
 
 def test_ties_in_the_score_go_to_the_lower_item_code() -> None:
@@ -214,6 +247,26 @@ def test_when_only_popularity_matters_popularity_wins_and_the_sentence_says_so()
     assert result.ranking_sentence.startswith("Popularity beats the model at ranking")
     # The model's lists are not about blockbusters; the items users went on to rate are.
     assert result.coverage.mean_percentile_rated > result.coverage.mean_percentile_recommended
+
+
+def test_shortfalls_name_each_simple_yardstick_the_model_does_not_beat_with_both_numbers() -> None:
+    quality = hand_made_quality()  # the most-rated items rank better: NDCG@10 0.141 against the model's 0.071
+    losing = baselines.Baselines(global_mean_rmse=1.1191, bias_only_rmse=1.0358, model_rmse=1.1887, global_mean=3.5)
+    assert [s.sentence for s in q.shortfalls(losing, quality)] == [
+        "The model is worse than the global mean: valid RMSE 1.1887 against 1.1191.",
+        "The model is worse than user and item biases alone: valid RMSE 1.1887 against 1.0358.",
+        "The model ranks worse than the most-rated items: NDCG@10 0.071 against 0.141.",
+    ]
+    tied = baselines.Baselines(global_mean_rmse=1.2, bias_only_rmse=0.95, model_rmse=0.95, global_mean=3.5)
+    assert [s.sentence for s in q.shortfalls(tied, quality) if s.kind == "rating"] == [
+        "The model is no better than user and item biases alone: valid RMSE 0.9500 against 0.9500."
+    ]
+    ranks_well = {**quality.ranking, "model": ranking.RankingMetrics(0.2, 0.2, 0.3, 0.1, 0.8)}
+    winning = baselines.Baselines(global_mean_rmse=1.12, bias_only_rmse=0.94, model_rmse=0.90, global_mean=3.5)
+    assert q.shortfalls(winning, dataclasses.replace(quality, ranking=ranks_well)) == ()
+    # Nobody to rank (every NDCG 0): nothing is said about ranking.
+    nobody = {name: ranking.RankingMetrics(0.0, 0.0, 0.0, 0.0, 0.0) for name in ranking.RANKERS}
+    assert q.shortfalls(winning, dataclasses.replace(quality, users_evaluated=0, ranking=nobody)) == ()
 
 
 # --------------------------------------------------------------------------- (c) buckets and calibration

@@ -142,6 +142,34 @@ def test_a_second_run_is_refused_with_75_while_one_holds_the_folder(tmp_path: Pa
     assert not (out / "report.html").exists()
 
 
+@pytest.mark.parametrize(
+    ("rows", "problem"),
+    [
+        ("customer,sku,stars\n1,a,4\n", "missing column(s)"),
+        ("user,item,rating\n1,a,4\n2,a,good\n", "line 3: rating"),
+    ],
+    ids=["a missing column", "a bad value"],
+)
+def test_a_run_refused_for_bad_input_creates_no_output_folder(tmp_path: Path, rows: str, problem: str) -> None:
+    bad = tmp_path / "ratings.csv"
+    bad.write_text(rows, encoding="utf-8")
+    out = tmp_path / "new" / "out"
+    result = build(out, "--ratings", bad)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.splitlines()[-1].startswith(f"Error: {bad}: ") and problem in result.stderr
+    assert not (tmp_path / "new").exists()  # no folder, no lock file: nothing made before the input was good
+
+
+def test_a_folder_that_had_a_run_is_locked_before_its_input_is_read(tmp_path: Path) -> None:
+    bad = tmp_path / "ratings.csv"
+    bad.write_text("customer,sku,stars\n1,a,4\n", encoding="utf-8")
+    out = tmp_path / "out"
+    with outputs.RunLock(out):  # another run holds it: the second stops at once, reading nothing
+        result = build(out, "--ratings", bad)
+    assert result.exit_code == 75
+    assert result.stderr == f"Error: another reportgen run holds {out / '.reportgen.lock'} (pid {os.getpid()})\n"
+
+
 def test_a_stale_lock_is_taken_over(tmp_path: Path, planted_dir: Path) -> None:
     out = tmp_path / "out"
     out.mkdir()

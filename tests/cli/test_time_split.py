@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from bs4 import BeautifulSoup
+from markdown_it import MarkdownIt
 
 from tests.helpers.commands import invoke
 from tests.helpers.planted import planted_frame
@@ -117,4 +119,15 @@ def test_ml100k_time_split_holds_out_the_latest_fifth(recbole_ml100k: Path, tmp_
     assert 20_000 <= doc["metrics"]["n_valid"] == (times >= cutoff).sum() < 20_100  # about 20,000, ties included
     assert doc["metrics"]["n_train"] == (times < cutoff).sum() == 100_000 - doc["metrics"]["n_valid"]
     assert doc["split"]["valid_last"] == times.max() and doc["split"]["train_last"] < cutoff
-    assert "the held-out ratings are the latest" in (out / "report.html").read_text(encoding="utf-8")
+    page = BeautifulSoup((out / "report.html").read_text(encoding="utf-8"), "html.parser")
+    assert "the held-out ratings are the latest" in page.get_text(" ")
+    # On ML-100k the latest ratings are mostly by users the model never saw: it loses to the global mean,
+    # and the top of the page, the quality section, report.md and the log each say so with both numbers.
+    b = doc["insight"]["baselines"]
+    assert b["model_rmse"] > b["global_mean_rmse"] > b["bias_only_rmse"]
+    worse = f"The model is worse than the global mean: valid RMSE {b['model_rmse']:.4f} against {b['global_mean_rmse']:.4f}."
+    assert worse in [p.get_text(" ", strip=True) for p in page.header.select(".shortfall p")]
+    assert worse in [p.get_text(" ", strip=True) for p in page.find(id="quality").find_all("p")]
+    markdown = MarkdownIt("commonmark").render((out / "report.md").read_text(encoding="utf-8"))
+    assert f"Warning: {worse}" in [p.get_text(" ", strip=True) for p in BeautifulSoup(markdown, "html.parser")("p")]
+    assert f"warning: {worse}" in result.stderr

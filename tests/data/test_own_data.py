@@ -664,13 +664,17 @@ def test_a_csv_export_with_other_column_names_and_half_stars(tmp_path: Path, hal
 def test_a_parquet_file(tmp_path: Path, half_stars: pd.DataFrame) -> None:
     path = tmp_path / "export.parquet"
     half_stars.to_parquet(path)
-    doc, _ = build_json(
+    doc, result = build_json(
         tmp_path / "out",
         "--ratings",
         path,
         *SHOP_COLUMNS,
     )
     check_against_pandas(doc, half_stars)
+    # 60 items, and --top-n left at its 1000: all are analysed, and no warning asks the user to change what they never set.
+    assert len(doc["top_items"]) == 60 and doc["config"]["top_n"] == 1000
+    page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert all("--top-n" not in text for text in (result.stderr, page, *doc["notes"]))
 
 
 def test_single_rating_warning_names_only_what_is_there(tmp_path: Path) -> None:

@@ -25,7 +25,14 @@ from reportgen.render.figures import scatter
 from reportgen.render.figures import svg as figure_svg
 from reportgen.report import to_json
 from tests.helpers.pages import PAGE_SECTIONS, assert_self_contained
-from tests.helpers.reports import HOSTILE, INJECTION, TEMPLATE_LIKE, TUTORIAL_CONFIG, hand_made_report
+from tests.helpers.reports import (
+    HOSTILE,
+    INJECTION,
+    TEMPLATE_LIKE,
+    TUTORIAL_CONFIG,
+    hand_made_comparison,
+    hand_made_report,
+)
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository, above tests/<stage>/
 
@@ -66,6 +73,34 @@ def test_thousands_seconds_and_percent_read_like_a_person_writes_them() -> None:
     assert [render.seconds(s) for s in (0.4211, 12.34, 125.2)] == ["0.42 s", "12.3 s", "2 min 05 s"]
     assert render.percent(0.16515) == "16.5 %"
     assert render.percent(-0.05) == "−5.0 %"
+
+
+def test_a_change_or_a_difference_always_shows_its_sign() -> None:
+    assert [render.signed_percent(r) for r in (0.0622, -0.0744, 0.0, -0.00001, None)] == [
+        "+6.2 %",
+        "−7.4 %",
+        "±0.0 %",
+        "±0.0 %",
+        "–",
+    ]
+    assert render.signed_percent(0.000123, 2) == "+0.01 %"
+    assert [render.signed(v) for v in (0.0123, -0.0045, 0.0)] == ["+0.0123", "−0.0045", "±0.0000"]
+
+
+def test_the_changes_section_signs_every_change() -> None:
+    titles = ("Alpha (1990)", "Beta (1991)", "Gamma (1992)", "Delta (1993)", "Epsilon (1994)")
+    report = dataclasses.replace(hand_made_report(titles), comparison=hand_made_comparison(titles))
+    section = BeautifulSoup(render.render_html(report), "html.parser").find(id="changes")
+    errors = section.find("caption", string="Validation error, previous run and this run").parent
+    assert [tr.find_all("td")[-1].get_text() for tr in errors.tbody.find_all("tr")] == ["−0.0535", "−3.02 %"]
+    moves = section.find("caption", string="The largest bias moves among the most-rated items").parent
+    assert [tr.find_all("td")[-1].get_text() for tr in moves.tbody.find_all("tr")] == [
+        "±0.0000",
+        "−0.2000",
+        "−0.4000",
+        "−0.6000",
+        "−0.8000",
+    ]
 
 
 def test_environment_autoescapes_every_template() -> None:

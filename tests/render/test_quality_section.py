@@ -3,11 +3,20 @@ from a hand-made `Quality` (tests/analysis/test_quality.py computes the numbers)
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Any
 
+from bs4 import BeautifulSoup
+from markdown_it import MarkdownIt
+
+from reportgen.analysis import ranking
+from reportgen.analysis.baselines import Baselines
+from reportgen.render.html import render_html
+from reportgen.render.markdown import render_markdown
+from reportgen.report import Report, dumps, read_text
 from tests.helpers.pages import quality_page
-from tests.helpers.reports import hand_made_quality
+from tests.helpers.reports import hand_made_quality, hand_made_report
 
 
 def cells(table: object) -> list[list[str]]:
@@ -140,3 +149,54 @@ def test_a_cloud_of_dots_is_one_path_of_round_dots_where_matplotlib_put_them() -
     rule = re.search(rf"#c-svg \.{path[1]}{{([^}}]*)}}", compact).group(1)
     assert "fill: none; stroke: var(--plot-point, #333333); stroke-width: 3; stroke-linecap: round;" in rule
     assert compact.count("<use") == raw.count("<use") - 3  # the ticks stay; no dot is a <use> of its own
+
+
+def markdown_paragraphs(text: str) -> list[str]:
+    """report.md's paragraphs as a reader of the rendered Markdown sees them."""
+    html = MarkdownIt("commonmark").enable("table").render(text)
+    return [p.get_text(" ", strip=True) for p in BeautifulSoup(html, "html.parser").find_all("p")]
+
+
+def with_baselines(report: Report, baselines: Baselines, ranks_well: bool = False) -> Report:
+    """`report` with other validation RMSEs (and, if `ranks_well`, a model that out-ranks the most-rated items)."""
+    quality = report.analysis.quality
+    if ranks_well:
+        ranked = {**quality.ranking, "model": ranking.RankingMetrics(0.2, 0.2, 0.3, 0.1, 0.8)}
+        quality = dataclasses.replace(quality, ranking=ranked)
+    return dataclasses.replace(
+        report, analysis=dataclasses.replace(report.analysis, baselines=baselines, quality=quality)
+    )
+
+
+def test_a_model_that_loses_says_so_at_the_top_in_the_quality_section_and_in_report_md() -> None:
+    losing = Baselines(global_mean_rmse=1.1191, bias_only_rmse=1.0358, model_rmse=1.1887, global_mean=3.5)
+    report = with_baselines(hand_made_report(), losing)
+    soup = BeautifulSoup(render_html(report), "html.parser")
+    worse = "The model is worse than the global mean: valid RMSE 1.1887 against 1.1191."
+    banner = [p.get_text(" ", strip=True) for p in soup.header.select(".shortfall p")]
+    assert banner == [
+        worse,
+        "The model is worse than user and item biases alone: valid RMSE 1.1887 against 1.0358.",
+        "The model ranks worse than the most-rated items: NDCG@10 0.071 against 0.141.",
+    ]
+    quality = soup.find("section", id="quality")
+    assert worse in [p.get_text(" ", strip=True) for p in quality.find_all("p")]
+    rows = cells(quality.find("table"))
+    assert [r[-1] for r in rows[1:]] == ["–", "−7.4 %", "+6.2 %"]  # signed: worse and better side by side
+
+    assert f"Warning: {worse}" in markdown_paragraphs(render_markdown(report))
+    # Read back from its report.json (as `reportgen render` does, or an older run's file), it says the same.
+    again = BeautifulSoup(render_html(read_text(dumps(report))), "html.parser")
+    assert [p.get_text(" ", strip=True) for p in again.header.select(".shortfall p")] == banner
+
+
+def test_a_model_that_wins_says_nothing_of_the_kind() -> None:
+    winning = Baselines(global_mean_rmse=1.12, bias_only_rmse=0.94, model_rmse=0.9, global_mean=3.5)
+    report = with_baselines(hand_made_report(), winning, ranks_well=True)
+    assert report.analysis.shortfalls == ()
+    soup = BeautifulSoup(render_html(report), "html.parser")
+    assert soup.select(".shortfall") == []
+    text = " ".join([soup.get_text(" "), *markdown_paragraphs(render_markdown(report))])
+    assert "The model is worse" not in text and "no better than" not in text and "ranks worse" not in text
+    assert "Warning:" not in text
+    assert [r[-1] for r in cells(soup.find("section", id="quality").find("table"))[1:]] == ["–", "−16.1 %", "−19.6 %"]

@@ -40,6 +40,43 @@ def test_lock_records_the_holder_and_refuses_a_second_run(tmp_path: Path) -> Non
     assert (tmp_path / ".reportgen.lock").read_text() == ""  # released: names nobody
 
 
+def test_a_lazy_lock_creates_nothing_until_taken_and_holds_an_existing_lock_file_at_once(tmp_path: Path) -> None:
+    out = tmp_path / "new" / "out"
+    with outputs.RunLock(out, lazy=True) as lock:
+        assert not lock.held and not (tmp_path / "new").exists()  # a new folder stays unmade...
+        lock.take()  # ...until the run's input is good
+        assert lock.held and (out / ".reportgen.lock").read_text() == f"{os.getpid()}\n"
+        with pytest.raises(outputs.LockedError):  # a second run finds the file there: refused on entering
+            with outputs.RunLock(out, lazy=True):
+                pass
+    assert (out / ".reportgen.lock").read_text() == ""
+    with outputs.RunLock(out, lazy=True) as lock:  # the file is there now: held from the start
+        assert lock.held and (out / ".reportgen.lock").read_text() == f"{os.getpid()}\n"
+        assert lock.take() is lock and lock.held  # taking it again changes nothing
+
+
+def test_two_lazy_locks_on_a_new_folder_still_let_one_run_in(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    with outputs.RunLock(out, lazy=True) as first, outputs.RunLock(out, lazy=True) as second:
+        assert not first.held and not second.held  # both read their input
+        first.take()
+        with pytest.raises(outputs.LockedError):
+            second.take()
+    assert not second.held
+
+
+def test_a_lazy_lock_refuses_a_planted_link_before_anything_is_written(tmp_path: Path) -> None:
+    target = tmp_path / "precious"
+    target.write_text("keep me")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / ".reportgen.lock").symlink_to(target)
+    with pytest.raises(RunError, match="is a symbolic link to .*, not followed; remove it"):
+        with outputs.RunLock(out, lazy=True):
+            pass
+    assert target.read_text() == "keep me"
+
+
 def test_lock_waits_when_asked(tmp_path: Path) -> None:
     holder = hold_lock(tmp_path, 0.6)
     with outputs.RunLock(tmp_path, wait=10):  # blocks until the holder exits
