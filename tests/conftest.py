@@ -142,9 +142,8 @@ NIGHTS = (("fast", "--seed", "7"), ("time",))  # the second and third night: `--
 @pytest.fixture(scope="session")
 def ml100k_nights(ml100k_report: dict, tmp_path_factory: pytest.TempPathFactory) -> list[dict]:
     """Three nightly runs on ML-100k into one output folder: the session's default build (copied), then
-    `--preset fast --seed 7`, then `--split time`. Each night's page, report.json, report.md and what the
-    command printed (the first night's stdout; the others' stdout and log), oldest first; shared by the
-    pytest-xdist workers like `ml100k_report`."""
+    `--preset fast --seed 7`, then `--split time`. Each night's page, report.json, report.md and log (stderr),
+    oldest first; shared by the pytest-xdist workers like `ml100k_report`."""
     import shutil
 
     from click.testing import CliRunner
@@ -158,17 +157,17 @@ def ml100k_nights(ml100k_report: dict, tmp_path_factory: pytest.TempPathFactory)
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not done.exists():
             shutil.copytree(ml100k_report["out"], out, symlinks=True)
-            printed = [ml100k_report["stdout"]]
+            logs = [ml100k_report["log"]]
             for night in NIGHTS:
                 options = ["--preset", night[0], *night[1:]] if night[0] == "fast" else ["--split", night[0]]
                 result = CliRunner().invoke(cli, ["build", "--offline", "--output", str(out), *options])
                 assert result.exit_code == 0, result.output
-                printed.append(result.output)
+                logs.append(result.stderr)
             runs = sorted(p.name for p in (out / "runs").iterdir() if not p.name.startswith("."))
-            done.write_text(json.dumps({"runs": runs, "printed": printed}), encoding="utf-8")
+            done.write_text(json.dumps({"runs": runs, "logs": logs}), encoding="utf-8")
     saved = json.loads(done.read_text(encoding="utf-8"))
     nights = []
-    for run, output in zip(saved["runs"], saved["printed"]):
+    for run, log in zip(saved["runs"], saved["logs"]):
         folder = out / "runs" / run
         nights.append(
             {
@@ -177,7 +176,7 @@ def ml100k_nights(ml100k_report: dict, tmp_path_factory: pytest.TempPathFactory)
                 "html": (folder / "report.html").read_text(encoding="utf-8"),
                 "doc": json.loads((folder / "report.json").read_text(encoding="utf-8")),
                 "md": (folder / "report.md").read_text(encoding="utf-8"),
-                "output": output,
+                "log": log,
             }
         )
     return nights

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from bs4 import BeautifulSoup
+from markdown_it import MarkdownIt
 
 from tests.helpers.pages import ML100K_PAGE_BYTES
 
@@ -37,3 +38,26 @@ def test_every_night_shows_every_title_whole_within_the_page_budget(ml100k_night
         assert labels == {p["title"] for p in night["doc"]["scatter"]}  # the scatter's hover text, whole
         assert len(night["html"].encode()) <= ML100K_PAGE_BYTES
     assert BeautifulSoup(ml100k_nights[2]["html"], "html.parser").find(id="split") is not None
+
+
+def test_the_time_split_night_says_in_the_page_report_md_and_log_that_the_model_loses(
+    ml100k_nights: list[dict],
+) -> None:
+    """Scored on the latest ratings, the model does worse than guessing the training mean: the reader
+    is told at the top of the page, in "How good is the model?", in report.md and in the log."""
+    night = ml100k_nights[2]
+    b = night["doc"]["insight"]["baselines"]
+    assert b["model_rmse"] > b["global_mean_rmse"]
+    said = (
+        f"The model is worse than the global mean: valid RMSE {b['model_rmse']:.4f} "
+        f"against {b['global_mean_rmse']:.4f}."
+    )
+    page = BeautifulSoup(night["html"], "html.parser")
+    header = page.find("header").get_text(" ", strip=True)
+    assert said in " ".join(header.split())
+    assert said in " ".join(page.find(id="quality").get_text(" ", strip=True).split())
+    shown_md = BeautifulSoup(MarkdownIt("commonmark").enable("table").render(night["md"]), "html.parser")
+    assert said in shown_md.get_text(" ")  # as a reader of the rendered Markdown sees it
+    assert said in night["log"]
+    first = ml100k_nights[0]
+    assert "worse than the global mean" not in first["html"] and "worse than the global mean" not in first["log"]
