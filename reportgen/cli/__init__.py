@@ -17,17 +17,19 @@ from pathlib import Path
 from typing import Any
 
 import click
+import cloup
 
 from reportgen import __version__
-from reportgen.cli.config import config_option
 from reportgen.cli.options import (
     build_options,
-    flag,
-    option,
+    column_options,
+    data_options,
     output_options,
-    source_options,
+    performance_options,
+    report_options,
     training_options,
 )
+from reportgen.cli.params import flag, option
 from reportgen.cli.process import Stopped, TrainingProgress, configure_logging, stop_on_signals
 from reportgen.cli.sources import check_source_options
 from reportgen.errors import InputError, ReportgenError
@@ -88,13 +90,13 @@ def cli() -> None:
     """
 
 
-@cli.command()
-@source_options
+@cli.command(cls=cloup.Command)
+@data_options
+@column_options
 @training_options
+@report_options
 @output_options
-@config_option
-@option("--quiet", "-q", is_flag=True, help="Print only errors.")
-@click.option("--debug", is_flag=True, help="Show the traceback of an unexpected error.")
+@performance_options
 def build(**opts: Any) -> None:
     """Train the model and write report.html and report.json into --output.
 

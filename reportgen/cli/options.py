@@ -1,23 +1,25 @@
-"""The build command's options: grouped by concern, and mapped onto the stages' dataclasses.
+"""The build command's options, in the titled groups `build --help` shows, and their mapping onto the stages.
 
-Each group is one decorator (`source_options` → `data.OwnData`, `training_options`
-→ `train.TrainConfig`, `output_options` → `pipeline.BuildOptions`); every option
-also reads REPORTGEN_<NAME> and can come from a `--config` TOML file. Part of the
-CLI layer: only `reportgen.cli` knows click.
+Each group is one decorator and one section of the help (cloup's option groups), in the
+user guide's order: data, your data's columns, model and training, report content, output
+and nightly runs, performance. `build_options` maps them onto `data.OwnData`,
+`data.DbData`, `train.TrainConfig` and `pipeline.BuildOptions`. Every option but --debug
+also reads REPORTGEN_<NAME> and can come from a `--config` TOML file. Part of the CLI
+layer: only `reportgen.cli` knows click (and cloup, which builds on it).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import math
 from pathlib import Path
 from typing import Any
 
 import click
 
 from reportgen.analysis import defaults
+from reportgen.cli.config import load_config
+from reportgen.cli.params import Finite, RatingsPath, bounded, checked, group, option
 from reportgen.data.dataset import DUPLICATE_POLICIES, ITEM_KEYS  # light modules: pandas and torch load lazily
-from reportgen.errors import Bound, ReportgenError
 from reportgen.train.config import (
     BOUNDS,
     DEVICES,
@@ -30,81 +32,9 @@ from reportgen.train.config import (
     describe_preset,
 )
 
-
-def flag(name: str) -> str:
-    """The command-line flag of a setting named in an error: `y_range` -> `--y-range`."""
-    return "--" + name.replace("_", "-")
-
-
-def option(*decls: str, **kwargs: Any) -> Any:
-    """`click.option` that also reads REPORTGEN_<NAME> (from the first long flag) and shows it in --help."""
-    flag = next(d for d in decls if d.startswith("--"))
-    return click.option(*decls, envvar=f"REPORTGEN_{flag[2:].replace('-', '_').upper()}", show_envvar=True, **kwargs)
-
-
-class RatingsPath(click.Path):
-    """--ratings: a file or a folder that exists, or a glob pattern of Parquet parts (a path not there, with `*?[`)."""
-
-    def __init__(self) -> None:
-        super().__init__(exists=True, path_type=Path)
-        self.name = "file"  # "File 'x.csv' does not exist.", as for any input file
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        text = str(value)
-        if not Path(text).exists() and any(c in text for c in "*?["):
-            return Path(text)  # the library lists what it matches, and says so when nothing does
-        return super().convert(value, param, ctx)
-
-
-class Finite(click.FloatRange):
-    """A `FloatRange` that also refuses NaN and infinities, which every bound check lets through."""
-
-    name = "finite float range"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        number = super().convert(value, param, ctx)
-        if not math.isfinite(number):
-            self.fail(f"{value!r} is not a finite number.", param, ctx)
-        return number
-
-    def _describe_range(self) -> str:
-        """No bounds, no range in --help (click's own would read `x<=None`)."""
-        return "" if self.min is None and self.max is None else super()._describe_range()
-
-
-def bounded(bound: Bound) -> click.ParamType:
-    """The option type of a setting whose values the library states as a `Bound` (one home for each bound)."""
-    limits = {"min": bound.low, "max": bound.high, "min_open": bound.low_open, "max_open": bound.high_open}
-    return click.IntRange(**limits) if bound.whole else Finite(**limits)
-
-
-def _apply(*decorators: Any) -> Any:
-    """One decorator from several: a group of options that belong to one concern."""
-
-    def decorate(f: Any) -> Any:
-        for decorator in reversed(decorators):
-            f = decorator(f)
-        return f
-
-    return decorate
-
-
-def _checked(check: Any) -> Any:
-    """A click callback that runs a library check on the value; its InputError becomes a usage error."""
-
-    def callback(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
-        if value is not None:
-            try:
-                check(value)
-            except ReportgenError as exc:
-                raise click.UsageError(exc.render(flag), ctx=ctx) from None
-        return value
-
-    return callback
-
-
-# Where the ratings come from, and how to read them (data.OwnData and data.load).
-source_options = _apply(
+# Where the ratings come from, and what is one item (data.load).
+data_options = group(
+    "Data",
     option(
         "--data",
         type=click.Path(exists=True, path_type=Path),
@@ -141,23 +71,7 @@ source_options = _apply(
         metavar="SQL",
         help="With --db: a SELECT of item id and title (--item-col, --title-col), the twin of --items.",
     ),
-    option("--user-col", default="user", help="With --ratings or --db: the user id column."),
-    option("--item-col", default="item", help="With --ratings or --db: the item id column."),
-    option("--rating-col", default="rating", help="With --ratings or --db: the rating column."),
-    option(
-        "--title-col",
-        default="title",
-        help="With --ratings or --db: the title column (in the ratings, --items or --items-query); "
-        "without titles the item id is the label.",
-    ),
-    option(
-        "--time-col",
-        default=None,
-        help="With --ratings or --db: the column of each rating's time (epoch seconds, or ISO dates or "
-        "date-times, with or without a zone; UTC where none), for --split time.",
-    ),
-    option("--sep", help="With --ratings: the field separator.  [default: by extension]"),
-    option("--encoding", default="utf-8", help="With --ratings: the text encoding, e.g. latin-1."),
+    option("--offline", is_flag=True, help="Never download ml-100k; fail if no local copy is found."),
     option(
         "--item-key",
         type=click.Choice(ITEM_KEYS),
@@ -171,11 +85,35 @@ source_options = _apply(
         default="last",
         help="A (user, item) pair rated twice: keep the last rating, or stop with an error.",
     ),
-    option("--offline", is_flag=True, help="Never download ml-100k; fail if no local copy is found."),
+)
+
+# How to read a file of your own, or a database's rows (data.OwnData, data.DbData).
+column_options = group(
+    "Your data's columns and format (with --ratings or --db)",
+    option("--user-col", default="user", metavar="NAME", help="With --ratings or --db: the user id column."),
+    option("--item-col", default="item", metavar="NAME", help="With --ratings or --db: the item id column."),
+    option("--rating-col", default="rating", metavar="NAME", help="With --ratings or --db: the rating column."),
+    option(
+        "--title-col",
+        default="title",
+        metavar="NAME",
+        help="With --ratings or --db: the title column (in the ratings, --items or --items-query); "
+        "without titles the item id is the label.",
+    ),
+    option(
+        "--time-col",
+        default=None,
+        metavar="NAME",
+        help="With --ratings or --db: the column of each rating's time (epoch seconds, or ISO dates or "
+        "date-times, with or without a zone; UTC where none), for --split time.",
+    ),
+    option("--sep", metavar="CHAR", help="With --ratings: the field separator.  [default: by extension]"),
+    option("--encoding", default="utf-8", metavar="NAME", help="With --ratings: the text encoding, e.g. latin-1."),
 )
 
 # The model and how it trains (train.TrainConfig).
-training_options = _apply(
+training_options = group(
+    "Model and training",
     option(
         "--preset",
         type=click.Choice(list(PRESETS)),
@@ -184,20 +122,34 @@ training_options = _apply(
         + "; ".join(f"{name}: {describe_preset(name)}" for name in PRESETS)
         + ". Options given explicitly override the preset.",
     ),
-    option("--epochs", type=bounded(BOUNDS["epochs"]), default=5, help="Training epochs (one-cycle schedule)."),
+    option(
+        "--epochs",
+        type=bounded(BOUNDS["epochs"]),
+        default=5,
+        metavar="N",
+        help="Training epochs (one-cycle schedule).",
+    ),
     option(
         "--lr",
         type=bounded(BOUNDS["lr"]),
         default=5e-3,
+        metavar="X",
         help="Maximum learning rate of the one-cycle schedule.",
     ),
-    option("--wd", type=bounded(BOUNDS["wd"]), default=0.1, help="Weight decay."),
-    option("--factors", type=bounded(BOUNDS["factors"]), default=50, help="Latent factors per user and item."),
-    option("--bs", type=bounded(BOUNDS["bs"]), default=64, help="Batch size."),
+    option("--wd", type=bounded(BOUNDS["wd"]), default=0.1, metavar="X", help="Weight decay."),
+    option(
+        "--factors",
+        type=bounded(BOUNDS["factors"]),
+        default=50,
+        metavar="N",
+        help="Latent factors per user and item.",
+    ),
+    option("--bs", type=bounded(BOUNDS["bs"]), default=64, metavar="N", help="Batch size."),
     option(
         "--valid-pct",
         type=bounded(BOUNDS["valid_pct"]),
         default=0.2,
+        metavar="X",
         help="Share of ratings held out for validation (by --split).",
     ),
     option(
@@ -212,7 +164,7 @@ training_options = _apply(
         type=(float, float),
         default=None,
         metavar="LOW HIGH",
-        callback=_checked(check_y_range),
+        callback=checked(check_y_range),
         help="Range the predictions are squashed into (sigmoid); every rating must lie inside it.  "
         "[default: 0 5.5 for ml-100k; for --ratings, min to max + 10 % of the span]",
     ),
@@ -220,21 +172,8 @@ training_options = _apply(
         "--seed",
         type=bounded(BOUNDS["seed"]),
         default=42,
+        metavar="N",
         help="Random seed: the same data and seed give the same numbers.",
-    ),
-    option(
-        "--loader",
-        type=click.Choice(LOADERS),
-        default="lean",
-        help="lean: the same split, vocabulary and model fed from tensors built once; "
-        "fastai: the tutorial's CollabDataLoaders.",
-    ),
-    option(
-        "--nproc",
-        type=click.IntRange(1, 256),
-        default=1,
-        help="Train data-parallel in N processes on this machine (torch.distributed through torchrun: gloo on "
-        "the CPU, NCCL on CUDA; the sparse engine). Across machines, start `torchrun … -m reportgen build` yourself.",
     ),
     option(
         "--engine",
@@ -245,39 +184,29 @@ training_options = _apply(
         "auto: sparse from 200,000 ratings on.",
     ),
     option(
-        "--threads",
-        type=bounded(BOUNDS["threads"]),
-        default=None,
-        help="CPU threads: torch's for fastai's Learner, the compiled kernel's for the sparse engine (the same "
-        "factors on any count).  [default: the Learner's by batch size; the kernel: every core]",
-    ),
-    option(
-        "--device",
-        type=click.Choice(DEVICES),
-        default="auto",
-        help="Where to train: auto uses a CUDA GPU when torch sees one.",
+        "--loader",
+        type=click.Choice(LOADERS),
+        default="lean",
+        help="lean: the same split, vocabulary and model fed from tensors built once; "
+        "fastai: the tutorial's CollabDataLoaders.",
     ),
 )
 
-# What is analysed and where the report goes (pipeline.BuildOptions).
-output_options = _apply(
-    option(
-        "--output",
-        "-o",
-        type=click.Path(file_okay=False, path_type=Path),
-        default=Path("output"),
-        help="Folder that receives report.html and report.json.",
-    ),
+# What the report shows beyond the model's own numbers (pipeline.BuildOptions).
+report_options = group(
+    "Report content",
     option(
         "--top-n",
         type=bounded(defaults.TOP_N_BOUND),
         default=defaults.TOP_N,
+        metavar="N",
         help="How many of the most-rated items to analyse.",
     ),
     option(
         "--k",
         type=bounded(defaults.K_BOUND),
         default=defaults.K,
+        metavar="N",
         help="Length of the top lists the ranking metrics score.",
     ),
     option(
@@ -288,16 +217,39 @@ output_options = _apply(
         "[default: 4 on a 1-5 scale: three quarters of the way up the data's rating range]",
     ),
     option(
+        "--compare-with",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help="The report.json to compare with.  [default: OUTPUT/report.json, the previous run]",
+    ),
+    option(
         "--templates",
         type=click.Path(exists=True, file_okay=False, path_type=Path),
         help="Folder of Jinja templates that override the packaged ones, file by file "
         "(a template can extend the packaged one as 'default:NAME').",
     ),
-    option("--keep", type=click.IntRange(min=1), default=30, help="How many runs to keep under OUTPUT/runs/."),
+)
+
+# Where the report goes, and what a scheduled run needs (pipeline.BuildOptions, the process).
+output_options = group(
+    "Output and nightly runs",
     option(
-        "--compare-with",
-        type=click.Path(exists=True, dir_okay=False, path_type=Path),
-        help="The report.json to compare with.  [default: OUTPUT/report.json, the previous run]",
+        "--output",
+        "-o",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=Path("output"),
+        help="Folder that receives report.html and report.json.",
+    ),
+    option(
+        "--keep",
+        type=click.IntRange(min=1),
+        default=30,
+        metavar="N",
+        help="How many runs to keep under OUTPUT/runs/.",
+    ),
+    option(
+        "--no-model",
+        is_flag=True,
+        help="Leave the trained model (model.safetensors + model.json) out of the run's folder.",
     ),
     option(
         "--fail-on-regression",
@@ -306,16 +258,49 @@ output_options = _apply(
         help="Exit 3 (after writing the report) when valid RMSE is more than PCT percent worse than the previous run's.",
     ),
     option(
-        "--no-model",
-        is_flag=True,
-        help="Leave the trained model (model.safetensors + model.json) out of the run's folder.",
-    ),
-    option(
         "--wait",
         type=Finite(min=0),
         default=0,
         metavar="SECONDS",
         help="If another run holds OUTPUT, wait up to this long instead of exiting 75 at once.",
+    ),
+    option(
+        "--config",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        is_eager=True,
+        expose_value=False,
+        callback=lambda ctx, param, value: load_config(ctx, value),
+        help="A TOML file of option values (epochs = 10, y-range = [1, 5], ...). Command-line options, "
+        "then REPORTGEN_* variables, override it.",
+    ),
+    option("--quiet", "-q", is_flag=True, help="Print only errors."),
+    click.option("--debug", is_flag=True, help="Show the traceback of an unexpected error."),
+)
+
+# Where and how fast it trains: the same kind of report, sooner (train.TrainConfig's run fields).
+performance_options = group(
+    "Performance",
+    option(
+        "--threads",
+        type=bounded(BOUNDS["threads"]),
+        default=None,
+        metavar="N",
+        help="CPU threads: torch's for fastai's Learner, the compiled kernel's for the sparse engine (the same "
+        "factors on any count).  [default: the Learner's by batch size; the kernel: every core]",
+    ),
+    option(
+        "--device",
+        type=click.Choice(DEVICES),
+        default="auto",
+        help="Where to train: auto uses a CUDA GPU when torch sees one.",
+    ),
+    option(
+        "--nproc",
+        type=click.IntRange(1, 256),
+        default=1,
+        metavar="N",
+        help="Train data-parallel in N processes on this machine (torch.distributed through torchrun: gloo on "
+        "the CPU, NCCL on CUDA; the sparse engine). Across machines, start `torchrun … -m reportgen build` yourself.",
     ),
 )
 
