@@ -80,7 +80,7 @@ def _fail(message: str, code: int) -> None:
 @click.version_option(__version__, "--version", prog_name="reportgen", message="%(prog)s %(version)s")
 def cli() -> None:
     """Train fastai's collaborative-filtering model on movie ratings and write one
-    self-contained HTML report (plus report.json) about what it learned.
+    self-contained HTML report about what it learned (with report.json and report.md).
 
     \b
     Examples:
@@ -90,7 +90,7 @@ def cli() -> None:
     """
 
 
-@cli.command(cls=cloup.Command)
+@cli.command(cls=cloup.Command, short_help="Train the model and write the report (HTML, JSON, Markdown)")
 @data_options
 @column_options
 @training_options
@@ -185,7 +185,7 @@ def build(**opts: Any) -> None:
         )
 
 
-@cli.command()
+@cli.command(short_help="Say where ml-100k would be read from, in the order tried")
 @option("--data", type=click.Path(path_type=Path), help="A folder or zip that `build --data` would read.")
 def datasets(data: Path | None) -> None:
     """Say where the built-in dataset ml-100k would be read from, in the order tried."""
@@ -209,7 +209,7 @@ def datasets(data: Path | None) -> None:
         click.echo(f"reportgen build would refuse --data {data}: {problem}")
 
 
-@cli.command("render")
+@cli.command("render", short_help="Rebuild a run's report from its report.json, no training")
 @click.argument("run_folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @option(
     "--output",
@@ -247,7 +247,7 @@ def render_command(run_folder: Path, output: Path | None, templates: Path | None
     click.echo(str(page))
 
 
-@cli.command("history")
+@cli.command("history", short_help="Rebuild OUTPUT/index.html, the table of every kept run")
 @option(
     "--output",
     "-o",

@@ -45,6 +45,16 @@ def test_version_and_help() -> None:
         assert "build" in result.output and "datasets" in result.output
 
 
+def test_reportgen_help_gives_each_command_a_whole_one_line_summary() -> None:
+    """click cuts a summary made from the docstring ('…into...'): each command sets its own, and it fits 80 columns."""
+    summaries = invoke("--help").output.partition("Commands:\n")[2]  # CliRunner's terminal: 80 columns
+    listed = dict(line.split(maxsplit=1) for line in summaries.splitlines() if line.strip())
+    assert set(listed) == set(cli.commands)
+    for name, command in cli.commands.items():
+        assert command.short_help and listed[name] == command.short_help, name
+    assert "..." not in summaries and "…" not in summaries
+
+
 def test_build_help_documents_every_option_with_its_default_and_the_exit_codes() -> None:
     result = invoke("build", "--help")
     assert result.exit_code == 0
