@@ -44,18 +44,18 @@ the default. The [user guide](user-guide.md) explains them by task.
   size 1024, 5 epochs, learning rate 0.01, weight decay 0.5: a sixteenth of the optimizer steps
   for a validation MSE of at most 0.83 on ML-100k. Options given beside a preset win
   ([training](training.md#presets)).
-- `--engine auto|lean|sparse`: what trains the model. `lean` is fastai's `Learner` (the
+- `--engine auto|learner|sparse`: what trains the model. `learner` is fastai's `Learner` (the
   tutorial's recipe, with only the callbacks the report needs); `sparse` is reportgen's sparse
   engine for large data (big batches, row-wise Adagrad, its own learning rate, penalty and batch
-  size); `auto` (the default) picks `sparse` from 200,000 ratings on and `lean` below. A run
+  size); `auto` (the default) picks `sparse` from 200,000 ratings on and `learner` below. A run
   with `--nproc` above 1 or under `torchrun` always uses `sparse`
-  ([large data](large-data.md)).
-- `--loader lean|fastai`: how fastai's `Learner` is fed (the `lean` engine only). `lean` (the
+  ([large data](large-data.md)). `learner` was called `lean`, which now names only the loader
+  below; `--engine lean` still runs it, with a one-line warning naming the new spelling.
+- `--loader lean|fastai`: how fastai's `Learner` is fed (the `learner` engine only). `lean` (the
   default) uses the same split, vocabulary and model as the tutorial, from tensors built once
   and a fresh permutation of the training ratings each epoch; `fastai` is the tutorial's
   `CollabDataLoaders` verbatim, kept for comparison (it samples each epoch with replacement, so
   its validation error is higher: [training](training.md#why-the-two-loaders-reach-different-validation-errors)).
-  "lean" as an engine and "lean" as a loader are the same path: fastai's `Learner`, fed lean.
 - `--threads N`: CPU threads while the fit runs. For fastai's `Learner` torch's threads; unset,
   one thread for batches of up to 2,048 ratings or any GPU fit, every core above that
   ([training](training.md#threads)). For the sparse engine the compiled kernel's threads;

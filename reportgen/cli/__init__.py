@@ -29,7 +29,7 @@ from reportgen.cli.options import (
     report_options,
     training_options,
 )
-from reportgen.cli.params import flag, option
+from reportgen.cli.params import flag, old_names, option
 from reportgen.cli.process import Stopped, TrainingProgress, configure_logging, stop_on_signals
 from reportgen.cli.sources import check_source_options
 from reportgen.errors import InputError, ReportgenError
@@ -135,6 +135,8 @@ def build(**opts: Any) -> None:
     interactive = sys.stderr.isatty() and sys.stdout.isatty()
     leader = distributed.is_leader()  # rank 0 of a torchrun world, or a process alone
     configure_logging(quiet=opts["quiet"] or not leader, interactive=interactive)
+    for note in old_names(ctx):
+        log.warning("warning: %s", note)
     check_source_options(ctx, data=opts["data"], ratings=opts["ratings"], db=opts["db"])
     source_date = _source_date()
     from reportgen.runs.outputs import latest_run

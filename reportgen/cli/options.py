@@ -18,7 +18,7 @@ import click
 
 from reportgen.analysis import defaults
 from reportgen.cli.config import load_config
-from reportgen.cli.params import Finite, RatingsPath, bounded, checked, group, option
+from reportgen.cli.params import Finite, RatingsPath, Renamed, bounded, checked, group, option
 from reportgen.data.dataset import DUPLICATE_POLICIES, ITEM_KEYS  # light modules: pandas and torch load lazily
 from reportgen.train.config import (
     BOUNDS,
@@ -26,11 +26,15 @@ from reportgen.train.config import (
     ENGINES,
     LOADERS,
     PRESETS,
+    RENAMED,
     RUN_FIELDS,
     SPLITS,
     check_y_range,
     describe_preset,
 )
+
+# --engine lean, REPORTGEN_ENGINE=lean, engine = "lean": still read, as learner, with a note.
+ENGINE_NAMES = Renamed(ENGINES, RENAMED["engine"], "fastai's Learner; 'lean' names only the loader that feeds it")
 
 # Where the ratings come from, and what is one item (data.load).
 data_options = group(
@@ -177,11 +181,12 @@ training_options = group(
     ),
     option(
         "--engine",
-        type=click.Choice(ENGINES),
+        type=ENGINE_NAMES,
+        callback=ENGINE_NAMES.callback,
         default="auto",
-        help="lean: fastai's Learner (the tutorial's recipe); sparse: the large-data engine (big batches, "
-        "row-wise Adagrad, its own learning rate, penalty and batch size; --epochs applies when you change it); "
-        "auto: sparse from 200,000 ratings on.",
+        help="learner: fastai's Learner (the tutorial's recipe; 'lean', its old name, still works); sparse: the "
+        "large-data engine (big batches, row-wise Adagrad, its own learning rate, penalty and batch size; --epochs "
+        "applies when you change it); auto: sparse from 200,000 ratings on.",
     ),
     option(
         "--loader",

@@ -81,3 +81,47 @@ def checked(check: Any) -> Any:
         return value
 
     return callback
+
+
+OLD_NAMES = "reportgen.old_names"  # ctx.meta key: the notes of old spellings a command was given
+
+
+class Renamed(click.Choice):
+    """A choice whose values were renamed: an old spelling is still taken, read as the new one and named.
+
+    The help and the error for a wrong value list only the new names. Wherever the value came
+    from (the command line, REPORTGEN_<NAME>, the --config file), the option's callback maps it and
+    keeps one note for the command to log (`old_names`), so a run says it once, after `--quiet`
+    has been read.
+    """
+
+    def __init__(self, choices: tuple[str, ...], renamed: dict[str, str], why: str) -> None:
+        super().__init__(choices)
+        self.renamed, self.why = renamed, why
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and value in self.renamed:
+            return value  # the callback reads it as the new name, and says so
+        return super().convert(value, param, ctx)
+
+    def callback(self, ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        if not isinstance(value, str) or value not in self.renamed:
+            return value
+        new = self.renamed[value]
+        source = ctx.get_parameter_source(param.name or "")
+        long = next(o for o in param.opts if o.startswith("--"))
+        if source == click.core.ParameterSource.ENVIRONMENT:
+            old_said, new_said = f"{param.envvar}={value}", f"{param.envvar}={new}"
+        elif source == click.core.ParameterSource.DEFAULT_MAP:
+            old_said, new_said = f'{param.name} = "{value}" in the --config file', f'{param.name} = "{new}"'
+        else:
+            old_said, new_said = f"{long} {value}", f"{long} {new}"
+        ctx.meta.setdefault(OLD_NAMES, []).append(
+            f"{old_said} is an old spelling that still works: write {new_said} ({self.why})"
+        )
+        return new
+
+
+def old_names(ctx: click.Context) -> list[str]:
+    """The notes of the old spellings this command was given (`Renamed`), in the order they were read."""
+    return list(ctx.meta.get(OLD_NAMES, []))

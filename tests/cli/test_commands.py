@@ -45,16 +45,6 @@ def test_version_and_help() -> None:
         assert "build" in result.output and "datasets" in result.output
 
 
-def test_reportgen_help_gives_each_command_a_whole_one_line_summary() -> None:
-    """click cuts a summary made from the docstring ('…into...'): each command sets its own, and it fits 80 columns."""
-    summaries = invoke("--help").output.partition("Commands:\n")[2]  # CliRunner's terminal: 80 columns
-    listed = dict(line.split(maxsplit=1) for line in summaries.splitlines() if line.strip())
-    assert set(listed) == set(cli.commands)
-    for name, command in cli.commands.items():
-        assert command.short_help and listed[name] == command.short_help, name
-    assert "..." not in summaries and "…" not in summaries
-
-
 def test_build_help_documents_every_option_with_its_default_and_the_exit_codes() -> None:
     result = invoke("build", "--help")
     assert result.exit_code == 0
@@ -92,50 +82,6 @@ def test_build_help_documents_every_option_with_its_default_and_the_exit_codes()
         assert code in text, code
     for option in ("--config", "--keep", "--wait", "--compare-with", "--fail-on-regression"):
         assert option in text
-
-
-# build --help's titled sections, in order, and options each must hold (the user guide's grouping).
-BUILD_HELP_GROUPS = {
-    "Data": "--data --ratings --items --db --query --table --items-query --offline --item-key --duplicates".split(),
-    "Your data's columns and format (with --ratings or --db)": (
-        "--user-col --item-col --rating-col --title-col --time-col --sep --encoding".split()
-    ),
-    "Model and training": (
-        "--preset --epochs --lr --wd --factors --bs --valid-pct --split --y-range --seed --engine --loader".split()
-    ),
-    "Report content": "--top-n --k --relevant-from --compare-with --templates".split(),
-    "Output and nightly runs": "--output --keep --no-model --fail-on-regression --wait --config --quiet --debug".split(),
-    "Performance": "--threads --device --nproc".split(),
-    "Other options": ["--help"],
-}
-
-
-def help_sections(text: str) -> dict[str, list[str]]:
-    """`--help`'s titled sections (a line `Title:` at the margin) and the long flags listed in each."""
-    sections: dict[str, list[str]] = {}
-    title = None
-    for line in text.splitlines():
-        if line and not line.startswith(" ") and line.endswith(":"):
-            title = line[:-1]
-            sections[title] = []
-        elif title is not None:
-            found = re.match(r"  (?:-\w, )?(--[\w-]+)", line)
-            if found:
-                sections[title].append(found.group(1))
-    return sections
-
-
-def test_build_help_lists_its_options_in_titled_groups() -> None:
-    """Not one flat list of 45: each option under the title of what it is about, each once."""
-    sections = help_sections(invoke("build", "--help").output)
-    assert list(sections) == list(BUILD_HELP_GROUPS)
-    for title, options in BUILD_HELP_GROUPS.items():
-        missing = [o for o in options if o not in sections[title]]
-        assert missing == [], f"{title}: {missing}"
-    listed = [o for options in sections.values() for o in options]
-    every = [next(o for o in p.opts if o.startswith("--")) for p in cli.commands["build"].params]
-    assert sorted(listed) == sorted([*every, "--help"])  # every option once, none left ungrouped
-    assert sections["Other options"] == ["--help"]
 
 
 @pytest.mark.parametrize(
