@@ -32,10 +32,12 @@ INTRO = """\
      change the help texts in reportgen/cli/ and run `python docs/generate_cli_reference.py`. -->
 
 Every command and every option, exactly as `--help` prints them. `python -m reportgen` is the
-same program. An option that shows `[env var: …]` can also be set in the environment, and every
-`build` option but `--config` itself in a `--config` TOML file (keys are option names:
-`y-range = [1, 5]`); the command line wins, then the environment, then the config file, then
-the default. The [user guide](user-guide.md) explains them by task.
+same program. Every option of `build` but `--debug` can also be set in the environment as
+`REPORTGEN_<NAME>` (`--top-n`: `REPORTGEN_TOP_N`; its help says so once, and the other commands
+show `[env var: …]` beside each option that has one), and every `build` option but `--config`
+itself in a `--config` TOML file (keys are option names: `y-range = [1, 5]`); the command line
+wins, then the environment, then the config file, then the default. `build --help` lists its
+options in the user guide's groups. The [user guide](user-guide.md) explains them by task.
 
 ## The values that need a word
 

@@ -90,7 +90,34 @@ def cli() -> None:
     """
 
 
-@cli.command(cls=cloup.Command, short_help="Train the model and write the report (HTML, JSON, Markdown)")
+BUILD_EPILOG = """\b
+Examples:
+  reportgen build
+  reportgen build --data ~/Downloads/ml-100k.zip --epochs 10 --output /tmp/r
+  reportgen build --ratings export.csv --user-col customer --item-col sku \\
+                  --rating-col stars --items products.csv --title-col name
+  reportgen build --db sqlite:///shop.db --table ratings
+  REPORTGEN_DB=postgresql://reports@db/shop reportgen build --query 'SELECT …'
+  reportgen build --config nightly.toml --fail-on-regression 5 --quiet
+
+\b
+Exit codes:
+  0   report written
+  1   the run failed
+  2   bad input or usage
+  3   report written, but valid RMSE regressed (--fail-on-regression)
+  75  another run holds the output folder (try again, or --wait)
+  130 interrupted (SIGINT), 143 terminated (SIGTERM)
+A run that fails before publishing leaves the previous report untouched; publishing
+is one atomic swap of OUTPUT/latest, and every error says which report is there.
+"""
+
+
+@cli.command(
+    cls=cloup.Command,
+    short_help="Train the model and write the report (HTML, JSON, Markdown)",
+    epilog=BUILD_EPILOG,
+)
 @data_options
 @column_options
 @training_options
@@ -98,38 +125,19 @@ def cli() -> None:
 @output_options
 @performance_options
 def build(**opts: Any) -> None:
-    """Train the model and write report.html and report.json into --output.
+    """Train the model and write report.html, report.json and report.md into --output.
 
-    Prints the report's path when done. On a terminal fastai's progress bar shows
-    training; otherwise (cron) each stage and epoch is one timestamped line on stderr.
-    Every run is also kept under OUTPUT/runs/<UTC time>/, and the report compares
-    itself with the previous run.
+    Prints the report's path when done; the log's last line names every file written.
+    On a terminal fastai's progress bar shows training; otherwise (cron) each stage and
+    epoch is one timestamped line on stderr. Every run is also kept, with its model,
+    under OUTPUT/runs/<UTC time>/; the report compares itself with the previous run, and
+    OUTPUT/index.html lists every kept run.
 
     Without --data, --ratings or --db it reads MovieLens 100k (`reportgen datasets`
-    says from where). Every option can come from a --config file or a
-    REPORTGEN_<OPTION> variable; the command line wins, then the environment.
-    With SOURCE_DATE_EPOCH set, the files are byte-identical between runs.
-
-    \b
-    Examples:
-      reportgen build
-      reportgen build --data ~/Downloads/ml-100k.zip --epochs 10 --output /tmp/r
-      reportgen build --ratings export.csv --user-col customer --item-col sku \\
-                      --rating-col stars --items products.csv --title-col name
-      reportgen build --db sqlite:///shop.db --table ratings
-      REPORTGEN_DB=postgresql://reports@db/shop reportgen build --query 'SELECT …'
-      reportgen build --config nightly.toml --fail-on-regression 5 --quiet
-
-    \b
-    Exit codes:
-      0   report written
-      1   the run failed
-      2   bad input or usage
-      3   report written, but valid RMSE regressed (--fail-on-regression)
-      75  another run holds the output folder (try again, or --wait)
-      130 interrupted (SIGINT), 143 terminated (SIGTERM)
-    A run that fails before publishing leaves the previous report untouched; publishing
-    is one atomic swap of OUTPUT/latest, and every error says which report is there.
+    says from where). Every option but --debug can also be set as REPORTGEN_<NAME>
+    (--top-n: REPORTGEN_TOP_N) or in a --config file; the command line wins, then the
+    environment, then the file. With SOURCE_DATE_EPOCH set, the files are
+    byte-identical between runs.
     """
     ctx = click.get_current_context()
     interactive = sys.stderr.isatty() and sys.stdout.isatty()

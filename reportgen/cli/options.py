@@ -18,7 +18,8 @@ import click
 
 from reportgen.analysis import defaults
 from reportgen.cli.config import load_config
-from reportgen.cli.params import Finite, RatingsPath, Renamed, bounded, checked, group, option
+from reportgen.cli.params import Finite, RatingsPath, Renamed, bounded, checked, group
+from reportgen.cli.params import build_option as option  # build's help states REPORTGEN_<NAME> once
 from reportgen.data.dataset import DUPLICATE_POLICIES, ITEM_KEYS  # light modules: pandas and torch load lazily
 from reportgen.train.config import (
     BOUNDS,
@@ -49,70 +50,78 @@ data_options = group(
         "--ratings",
         type=RatingsPath(),
         help="Your own ratings instead of MovieLens: a .csv, .tsv, .txt/.data, .parquet or .gz/.zip CSV file, "
-        "or a folder or quoted glob of Parquet parts (hive partitions such as day=2026-01-01/ are columns).",
+        "or a folder or quoted glob of Parquet parts (hive partitions are columns).",
     ),
     option(
         "--items",
         type=click.Path(exists=True, dir_okay=False, path_type=Path),
-        help="With --ratings: a file of item titles, joined on the item column.",
+        help="With --ratings: a file of item titles, joined on the item column: the names the report shows.",
     ),
     option(
         "--db",
         metavar="URL",
-        help="Read the ratings from a database instead: sqlite:///path/to/file.db, or "
-        "postgresql://user@host:port/name (pip install 'reportgen[postgres]'; the password from PGPASSWORD, "
-        "~/.pgpass or this variable, never the command line). With --query or --table.",
+        help="Read the ratings from a database instead: sqlite:///file.db or postgresql://user@host:port/name "
+        "(the postgres extra; the password from PGPASSWORD, ~/.pgpass or REPORTGEN_DB, never the command "
+        "line). With --query or --table.",
     ),
     option(
         "--query",
         metavar="SQL",
-        help="With --db: a SELECT whose rows are the ratings (read ordered by user, item, time, rating and title, "
-        "whatever its own order, so the split and the rows' SHA-256 repeat).",
+        help="With --db: a SELECT whose rows are the ratings, quoted in the run summary (read in a fixed order, "
+        "whatever its own, so the split and the rows' SHA-256 repeat).",
     ),
     option("--table", metavar="NAME", help="With --db: read a whole table or view (schema.table for a schema)."),
     option(
         "--items-query",
         metavar="SQL",
-        help="With --db: a SELECT of item id and title (--item-col, --title-col), the twin of --items.",
+        help="With --db: a SELECT of each item's id and title (as --item-col and --title-col), the twin of --items.",
     ),
-    option("--offline", is_flag=True, help="Never download ml-100k; fail if no local copy is found."),
+    option("--offline", is_flag=True, help="Never download ml-100k: stop with an error if no local copy is found."),
     option(
         "--item-key",
         type=click.Choice(ITEM_KEYS),
         default="title",
-        help="What is one item: items sharing a title are merged (title, like the tutorial) or kept apart "
-        "and labelled 'Title [id]' (id).",
+        help="What counts as one item. title (the tutorial's): items that share a title are one item, their "
+        "ratings pooled (ML-100k: 1,682 ids, 1,664 titles); id: every id its own item, labelled 'Title [id]'.",
     ),
     option(
         "--duplicates",
         type=click.Choice(DUPLICATE_POLICIES),
         default="last",
-        help="A (user, item) pair rated twice: keep the last rating, or stop with an error.",
+        help="A user who rated an item twice: last keeps the last rating (the run summary counts those "
+        "dropped); error stops at the first such pair.",
     ),
+    help="MovieLens 100k unless --data, --ratings or --db; the run summary names the source and its SHA-256.",
 )
 
 # How to read a file of your own, or a database's rows (data.OwnData, data.DbData).
 column_options = group(
     "Your data's columns and format (with --ratings or --db)",
-    option("--user-col", default="user", metavar="NAME", help="With --ratings or --db: the user id column."),
-    option("--item-col", default="item", metavar="NAME", help="With --ratings or --db: the item id column."),
-    option("--rating-col", default="rating", metavar="NAME", help="With --ratings or --db: the rating column."),
+    option("--user-col", default="user", metavar="NAME", help="The user id column."),
+    option("--item-col", default="item", metavar="NAME", help="The item id column."),
+    option(
+        "--rating-col",
+        default="rating",
+        metavar="NAME",
+        help="The rating column (numbers: their range gives --relevant-from and --y-range their defaults).",
+    ),
     option(
         "--title-col",
         default="title",
         metavar="NAME",
-        help="With --ratings or --db: the title column (in the ratings, --items or --items-query); "
-        "without titles the item id is the label.",
+        help="The title column (in the ratings, --items or --items-query): the names the report shows, "
+        "else the item ids.",
     ),
     option(
         "--time-col",
         default=None,
         metavar="NAME",
-        help="With --ratings or --db: the column of each rating's time (epoch seconds, or ISO dates or "
-        "date-times, with or without a zone; UTC where none), for --split time.",
+        help="Each rating's time (epoch seconds, or ISO dates or date-times; UTC where no zone is given), "
+        "for --split time.",
     ),
     option("--sep", metavar="CHAR", help="With --ratings: the field separator.  [default: by extension]"),
     option("--encoding", default="utf-8", metavar="NAME", help="With --ratings: the text encoding, e.g. latin-1."),
+    help="The run summary lists the columns used.",
 )
 
 # The model and how it trains (train.TrainConfig).
@@ -131,37 +140,49 @@ training_options = group(
         type=bounded(BOUNDS["epochs"]),
         default=5,
         metavar="N",
-        help="Training epochs (one-cycle schedule).",
+        help="Training epochs (one-cycle schedule): a row each in the training table and the learning curve.",
     ),
     option(
         "--lr",
         type=bounded(BOUNDS["lr"]),
         default=5e-3,
         metavar="X",
-        help="Maximum learning rate of the one-cycle schedule.",
+        help="Peak learning rate of the one-cycle schedule (fastai's Learner; the sparse engine has its own).",
     ),
-    option("--wd", type=bounded(BOUNDS["wd"]), default=0.1, metavar="X", help="Weight decay."),
+    option(
+        "--wd",
+        type=bounded(BOUNDS["wd"]),
+        default=0.1,
+        metavar="X",
+        help="Weight decay: pulls factors and biases towards 0 (fastai's Learner).",
+    ),
     option(
         "--factors",
         type=bounded(BOUNDS["factors"]),
         default=50,
         metavar="N",
-        help="Latent factors per user and item.",
+        help="Latent factors per user and item: the vectors the PCA, the neighbours and the explorer read.",
     ),
-    option("--bs", type=bounded(BOUNDS["bs"]), default=64, metavar="N", help="Batch size."),
+    option(
+        "--bs",
+        type=bounded(BOUNDS["bs"]),
+        default=64,
+        metavar="N",
+        help="Batch size (fastai's Learner; the sparse engine picks its own).",
+    ),
     option(
         "--valid-pct",
         type=bounded(BOUNDS["valid_pct"]),
         default=0.2,
         metavar="X",
-        help="Share of ratings held out for validation (by --split).",
+        help="Share of ratings held out (by --split): the report's quality numbers are measured on them.",
     ),
     option(
         "--split",
         type=click.Choice(SPLITS),
         default="random",
-        help="Which ratings validate: random (the tutorial's RandomSplitter) or time: the latest --valid-pct "
-        "by timestamp, everything before one cutoff trains (ml-100k's timestamps, or --time-col).",
+        help="Which ratings are held out: random (the tutorial's RandomSplitter) or time: the latest --valid-pct "
+        "after one cutoff, which the report states (ml-100k's timestamps, or --time-col).",
     ),
     option(
         "--y-range",
@@ -177,27 +198,30 @@ training_options = group(
         type=bounded(BOUNDS["seed"]),
         default=42,
         metavar="N",
-        help="Random seed: the same data and seed give the same numbers.",
+        help="Seed of the split, the first weights and the batch order: the same data, seed and --threads "
+        "give the same numbers.",
     ),
     option(
         "--engine",
         type=ENGINE_NAMES,
         callback=ENGINE_NAMES.callback,
         default="auto",
-        help="learner: fastai's Learner (the tutorial's recipe; 'lean', its old name, still works); sparse: the "
-        "large-data engine (big batches, row-wise Adagrad, its own learning rate, penalty and batch size; --epochs "
-        "applies when you change it); auto: sparse from 200,000 ratings on.",
+        help="What trains the model. learner: fastai's Learner, the tutorial's recipe ('lean', its old name, "
+        "still works); sparse: the engine for large data (row-wise Adagrad with its own learning rate, penalty and "
+        "batch size; --epochs applies if given); auto: sparse from 200,000 ratings on.",
     ),
     option(
         "--loader",
         type=click.Choice(LOADERS),
         default="lean",
-        help="lean: the same split, vocabulary and model fed from tensors built once; "
-        "fastai: the tutorial's CollabDataLoaders.",
+        help="How fastai's Learner gets its batches. lean: the tutorial's split and model from tensors built "
+        "once, each rating once an epoch; fastai: the tutorial's CollabDataLoaders verbatim (slower; it samples "
+        "with replacement, so its validation error is higher).",
     ),
+    help="Each value is in the run summary, and each moves the numbers of the whole report.",
 )
 
-# What the report shows beyond the model's own numbers (pipeline.BuildOptions).
+# What the report analyses and shows beyond the model's own numbers (pipeline.BuildOptions).
 report_options = group(
     "Report content",
     option(
@@ -205,32 +229,33 @@ report_options = group(
         type=bounded(defaults.TOP_N_BOUND),
         default=defaults.TOP_N,
         metavar="N",
-        help="How many of the most-rated items to analyse.",
+        help="How many of the most-rated items the report analyses: its item tables, biases, PCA, neighbours and map.",
     ),
     option(
         "--k",
         type=bounded(defaults.K_BOUND),
         default=defaults.K,
         metavar="N",
-        help="Length of the top lists the ranking metrics score.",
+        help="Length of the top-k lists the ranking section scores (precision@k, recall@k, NDCG@k, ...).",
     ),
     option(
         "--relevant-from",
         type=bounded(defaults.RELEVANT_FROM_BOUND),
         metavar="RATING",
-        help="For the ranking metrics, an item is relevant to a user who rated it at least this.  "
-        "[default: 4 on a 1-5 scale: three quarters of the way up the data's rating range]",
+        help="The held-out rating from which an item counts as relevant to a user (a hit) in the ranking "
+        "section.  [default: 4 on a 1-5 scale: three quarters of the way up the data's rating range]",
     ),
     option(
         "--compare-with",
         type=click.Path(exists=True, dir_okay=False, path_type=Path),
-        help="The report.json to compare with.  [default: OUTPUT/report.json, the previous run]",
+        help="The report.json that the section 'Changes since the previous run' compares with.  "
+        "[default: OUTPUT/report.json, the previous run]",
     ),
     option(
         "--templates",
         type=click.Path(exists=True, file_okay=False, path_type=Path),
-        help="Folder of Jinja templates that override the packaged ones, file by file "
-        "(a template can extend the packaged one as 'default:NAME').",
+        help="Folder of Jinja templates that change the page, each replacing the packaged one of its name "
+        "(and able to extend it as 'default:NAME').",
     ),
 )
 
@@ -242,19 +267,21 @@ output_options = group(
         "-o",
         type=click.Path(file_okay=False, path_type=Path),
         default=Path("output"),
-        help="Folder that receives report.html and report.json.",
+        help="Folder that receives report.html, report.json, report.md (the latest run), index.html (every "
+        "kept run) and runs/<UTC time>/ (a run's three files, model.safetensors and model.json).",
     ),
     option(
         "--keep",
         type=click.IntRange(min=1),
         default=30,
         metavar="N",
-        help="How many runs to keep under OUTPUT/runs/.",
+        help="How many runs to keep under OUTPUT/runs/, and so in index.html.",
     ),
     option(
         "--no-model",
         is_flag=True,
-        help="Leave the trained model (model.safetensors + model.json) out of the run's folder.",
+        help="Leave the trained model (model.safetensors + model.json) out of the run's folder; the report is "
+        "the same.",
     ),
     option(
         "--fail-on-regression",
@@ -278,11 +305,11 @@ output_options = group(
         help="A TOML file of option values (epochs = 10, y-range = [1, 5], ...). Command-line options, "
         "then REPORTGEN_* variables, override it.",
     ),
-    option("--quiet", "-q", is_flag=True, help="Print only errors."),
+    option("--quiet", "-q", is_flag=True, help="Print only errors (warnings still go into the report)."),
     click.option("--debug", is_flag=True, help="Show the traceback of an unexpected error."),
 )
 
-# Where and how fast it trains: the same kind of report, sooner (train.TrainConfig's run fields).
+# Where and how fast it trains (train.TrainConfig's run fields).
 performance_options = group(
     "Performance",
     option(
@@ -307,6 +334,7 @@ performance_options = group(
         help="Train data-parallel in N processes on this machine (torch.distributed through torchrun: gloo on "
         "the CPU, NCCL on CUDA; the sparse engine). Across machines, start `torchrun … -m reportgen build` yourself.",
     ),
+    help="Where and how fast it trains; the run summary's training path names what was used.",
 )
 
 

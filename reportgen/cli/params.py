@@ -28,6 +28,21 @@ def option(*decls: str, **kwargs: Any) -> Any:
     return click.option(*decls, envvar=f"REPORTGEN_{flag[2:].replace('-', '_').upper()}", show_envvar=True, **kwargs)
 
 
+class QuietEnvvar(click.Option):
+    """An option whose REPORTGEN_<NAME> its errors name (`Invalid value for '--k' (env var: 'REPORTGEN_K')`)
+    but its --help line leaves out: `build`, with 45 options, states the rule once instead."""
+
+    def get_help_extra(self, ctx: click.Context) -> Any:
+        extra = super().get_help_extra(ctx)
+        extra.pop("envvars", None)
+        return extra
+
+
+def build_option(*decls: str, **kwargs: Any) -> Any:
+    """An option of `build`: `option`, its variable left out of its --help line (`QuietEnvvar`)."""
+    return option(*decls, cls=QuietEnvvar, **kwargs)
+
+
 def group(title: str, *options: Any, help: str | None = None) -> Any:
     """One titled section of `build --help`: these options, in this order (cloup's option group)."""
     return cloup.option_group(title, *options, help=help)

@@ -34,10 +34,10 @@ BUILD_HELP_GROUPS = {
 
 
 def help_sections(text: str) -> dict[str, list[str]]:
-    """`--help`'s titled sections (a line `Title:` at the margin) and the long flags listed in each."""
+    """`--help`'s titled sections of options (a line `Title:` at the margin) and the long flags in each."""
     sections: dict[str, list[str]] = {}
     title = None
-    for line in text.splitlines():
+    for line in text.partition("\nExamples:\n")[0].splitlines():
         if line and not line.startswith(" ") and line.endswith(":"):
             title = line[:-1]
             sections[title] = []
@@ -127,3 +127,28 @@ def test_help_offers_only_the_new_names_and_refuses_unknown_ones() -> None:
     wrong = invoke("build", "--engine", "turbo")
     assert wrong.exit_code == 2
     assert wrong.stderr.splitlines()[-1].endswith("'turbo' is not one of 'auto', 'learner', 'sparse'.")
+
+
+@pytest.mark.usefixtures("undrawn")
+@pytest.mark.parametrize("model", ["kept", "--no-model"])
+def test_the_output_help_and_the_last_log_line_name_every_file_the_run_writes(
+    ratings: Path, tmp_path: Path, model: str
+) -> None:
+    out = tmp_path / "out"
+    result, _ = small_build(ratings, out, *(["--no-model"] if model == "--no-model" else []))
+    run = next((out / "runs").iterdir())
+    published = sorted(p.name for p in out.iterdir() if p.is_file() and not p.name.startswith("."))
+    kept = sorted(p.name for p in run.iterdir())
+    assert published == ["index.html", "report.html", "report.json", "report.md"]
+    assert kept == sorted(
+        ["report.html", "report.json", "report.md"] + (["model.json", "model.safetensors"] if model == "kept" else [])
+    )
+    last = result.stderr.splitlines()[-1]
+    size = (out / "report.html").stat().st_size
+    assert last.split(" ", 1)[1] == (
+        f"wrote {out / 'report.html'} ({size} bytes), report.json, report.md and index.html; this run is kept in {run}"
+        + (" with its model (model.safetensors, model.json)" if model == "kept" else ", without its model")
+    )
+    output_help = " ".join(invoke("build", "--help").output.partition("-o, --output")[2].partition("--keep")[0].split())
+    for name in {*published, *kept, "runs/<UTC time>/"}:
+        assert name in output_help, name
