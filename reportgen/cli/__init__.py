@@ -143,8 +143,6 @@ def build(**opts: Any) -> None:
     interactive = sys.stderr.isatty() and sys.stdout.isatty()
     leader = distributed.is_leader()  # rank 0 of a torchrun world, or a process alone
     configure_logging(quiet=opts["quiet"] or not leader, interactive=interactive)
-    for note in old_names(ctx):
-        log.warning("warning: %s", note)
     check_source_options(ctx, data=opts["data"], ratings=opts["ratings"], db=opts["db"])
     source_date = _source_date()
     from reportgen.runs.outputs import latest_run
@@ -157,6 +155,8 @@ def build(**opts: Any) -> None:
         except Stopped as exc:  # before any rank started; once they run, rank 0 says why the run stopped
             _fail(exc.message + _what_was_kept(opts["output"], before), exc.code)
         sys.exit(code)
+    for note in old_names(ctx):  # here, not in a --nproc launcher: its rank 0 reads the same and says it once
+        log.warning("warning: %s", note)
     try:
         with stop_on_signals():
             from reportgen import pipeline
