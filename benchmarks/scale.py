@@ -371,7 +371,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-reportgen", action="store_true", help="peers only")
     parser.add_argument("--format", default="csv", choices=("csv", "parquet"), help="the file to read where both exist")
     parser.add_argument(
-        "--engines", default="auto", help="comma-separated --engine values for reportgen, e.g. auto,lean,sparse"
+        "--engines", default="auto", help="comma-separated --engine values for reportgen, e.g. auto,learner,sparse"
     )
     parser.add_argument("--nproc", default="1", help="comma-separated process counts for reportgen (--nproc), e.g. 1,2")
     args = parser.parse_args(argv)

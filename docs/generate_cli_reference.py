@@ -32,10 +32,12 @@ INTRO = """\
      change the help texts in reportgen/cli/ and run `python docs/generate_cli_reference.py`. -->
 
 Every command and every option, exactly as `--help` prints them. `python -m reportgen` is the
-same program. An option that shows `[env var: …]` can also be set in the environment, and every
-`build` option but `--config` itself in a `--config` TOML file (keys are option names:
-`y-range = [1, 5]`); the command line wins, then the environment, then the config file, then
-the default. The [user guide](user-guide.md) explains them by task.
+same program. Every option of `build` but `--debug` can also be set in the environment as
+`REPORTGEN_<NAME>` (`--top-n`: `REPORTGEN_TOP_N`; its help says so once, and the other commands
+show `[env var: …]` beside each option that has one), and every `build` option but `--config`
+itself in a `--config` TOML file (keys are option names: `y-range = [1, 5]`); the command line
+wins, then the environment, then the config file, then the default. `build --help` lists its
+options in the user guide's groups. The [user guide](user-guide.md) explains them by task.
 
 ## The values that need a word
 
@@ -44,18 +46,18 @@ the default. The [user guide](user-guide.md) explains them by task.
   size 1024, 5 epochs, learning rate 0.01, weight decay 0.5: a sixteenth of the optimizer steps
   for a validation MSE of at most 0.83 on ML-100k. Options given beside a preset win
   ([training](training.md#presets)).
-- `--engine auto|lean|sparse`: what trains the model. `lean` is fastai's `Learner` (the
+- `--engine auto|learner|sparse`: what trains the model. `learner` is fastai's `Learner` (the
   tutorial's recipe, with only the callbacks the report needs); `sparse` is reportgen's sparse
   engine for large data (big batches, row-wise Adagrad, its own learning rate, penalty and batch
-  size); `auto` (the default) picks `sparse` from 200,000 ratings on and `lean` below. A run
+  size); `auto` (the default) picks `sparse` from 200,000 ratings on and `learner` below. A run
   with `--nproc` above 1 or under `torchrun` always uses `sparse`
-  ([large data](large-data.md)).
-- `--loader lean|fastai`: how fastai's `Learner` is fed (the `lean` engine only). `lean` (the
+  ([large data](large-data.md)). `learner` was called `lean`, which now names only the loader
+  below; `--engine lean` still runs it, with a one-line warning naming the new spelling.
+- `--loader lean|fastai`: how fastai's `Learner` is fed (the `learner` engine only). `lean` (the
   default) uses the same split, vocabulary and model as the tutorial, from tensors built once
   and a fresh permutation of the training ratings each epoch; `fastai` is the tutorial's
   `CollabDataLoaders` verbatim, kept for comparison (it samples each epoch with replacement, so
   its validation error is higher: [training](training.md#why-the-two-loaders-reach-different-validation-errors)).
-  "lean" as an engine and "lean" as a loader are the same path: fastai's `Learner`, fed lean.
 - `--threads N`: CPU threads while the fit runs. For fastai's `Learner` torch's threads; unset,
   one thread for batches of up to 2,048 ratings or any GPU fit, every core above that
   ([training](training.md#threads)). For the sparse engine the compiled kernel's threads;

@@ -38,7 +38,7 @@ from reportgen.report import DataFile, DatasetSummary, Report, ReportDoc, Timing
 from reportgen.report.compare import compare
 from reportgen.runs import files, history, outputs
 from reportgen.train import distributed
-from reportgen.train.kept import model_files
+from reportgen.train.kept import VOCABULARY_NAME, WEIGHTS_NAME, model_files
 
 log = logging.getLogger(__name__)
 
@@ -284,12 +284,14 @@ def write_history(output: Path) -> Path:
     return target
 
 
-def _write_history(output: Path) -> None:
-    """Rebuild OUTPUT/index.html; the run has succeeded already, so a failure here is a warning."""
+def _write_history(output: Path) -> bool:
+    """Rebuild OUTPUT/index.html (True when it was); the run has succeeded already, so a failure here is a warning."""
     try:
         write_history(output)
     except Exception as exc:  # tonight's report is published; the page can be rebuilt later
         log.warning("warning: the history page %s was not rebuilt: %s", output / outputs.HISTORY_NAME, exc)
+        return False
+    return True
 
 
 def build(
@@ -297,7 +299,8 @@ def build(
     on_epoch: train.EpochHook | None = None,
     on_progress: train.ProgressHook | None = None,
 ) -> BuildResult | None:
-    """Run every stage and publish `report.html` and `report.json` in `options.output`.
+    """Run every stage, publish `report.html`, `report.json` and `report.md` in `options.output`, keep the
+    run (with its model unless `keep_model` is off) under `runs/` and rebuild `index.html`.
 
     Interrupted at any point, the folder's latest report is either the previous one
     or this run's whole (`outputs.latest_run` tells which); nothing half-written stays.
@@ -365,6 +368,7 @@ def build(
         staging = outputs.staging_folder(options.output)
         try:
             write(report, staging, options.templates, kept[0] if kept else None)
+            with_model = bool(kept)
             kept.clear()  # the learner's memory can go before publishing
             run = outputs.commit_run(staging, dt.datetime.now(dt.UTC))
         except BaseException:
@@ -380,13 +384,17 @@ def build(
             outputs.prune(options.output, options.keep)
         except OSError as exc:  # published already: old runs that stay are tried again next time
             log.warning("warning: old runs were not pruned: %s", exc.strerror or exc)
-        _write_history(options.output)
+        history_written = _write_history(options.output)
     published = options.output / outputs.HTML_NAME
+    # Every file the run wrote, named: the published three, the history page, the run's folder and its model.
+    beside = [outputs.JSON_NAME, outputs.MARKDOWN_NAME] + ([outputs.HISTORY_NAME] if history_written else [])
     log.info(
-        "wrote %s (%d bytes) and %s; this run is kept in %s",
+        "wrote %s (%d bytes), %s and %s; this run is kept in %s%s",
         published,
         published.stat().st_size,
-        outputs.JSON_NAME,
+        ", ".join(beside[:-1]),
+        beside[-1],
         run,
+        f" with its model ({WEIGHTS_NAME}, {VOCABULARY_NAME})" if with_model else ", without its model",
     )
     return BuildResult(report=report, html=published, json=options.output / outputs.JSON_NAME, run=run)

@@ -86,11 +86,12 @@ INNER = {
     "reportgen.runs": ("files", "lock", "outputs", "history"),
     "reportgen.render": ("formatting", "labels", "figures", "history", "explorer", "html", "markdown"),
     "reportgen.render.figures": ("svg", "scatter", "report", "quality", "history"),
-    "reportgen.cli": ("process", "options", "sources", "config"),
+    "reportgen.cli": ("process", "config", "params", "options", "sources"),
 }
 # Which modules may import a library the design gives one owner (a prefix owns its subpackage).
 OWNERS = {
     "click": ("reportgen.cli",),
+    "cloup": ("reportgen.cli",),  # click's option groups: the titled sections of `build --help`
     "jinja2": ("reportgen.render.html",),
     "markupsafe": ("reportgen.render.html",),
     "matplotlib": ("reportgen.render.figures",),

@@ -17,17 +17,19 @@ from pathlib import Path
 from typing import Any
 
 import click
+import cloup
 
 from reportgen import __version__
-from reportgen.cli.config import config_option
 from reportgen.cli.options import (
     build_options,
-    flag,
-    option,
+    column_options,
+    data_options,
     output_options,
-    source_options,
+    performance_options,
+    report_options,
     training_options,
 )
+from reportgen.cli.params import flag, old_names, option
 from reportgen.cli.process import Stopped, TrainingProgress, configure_logging, stop_on_signals
 from reportgen.cli.sources import check_source_options
 from reportgen.errors import InputError, ReportgenError
@@ -78,7 +80,7 @@ def _fail(message: str, code: int) -> None:
 @click.version_option(__version__, "--version", prog_name="reportgen", message="%(prog)s %(version)s")
 def cli() -> None:
     """Train fastai's collaborative-filtering model on movie ratings and write one
-    self-contained HTML report (plus report.json) about what it learned.
+    self-contained HTML report about what it learned (with report.json and report.md).
 
     \b
     Examples:
@@ -88,46 +90,54 @@ def cli() -> None:
     """
 
 
-@cli.command()
-@source_options
-@training_options
-@output_options
-@config_option
-@option("--quiet", "-q", is_flag=True, help="Print only errors.")
-@click.option("--debug", is_flag=True, help="Show the traceback of an unexpected error.")
-def build(**opts: Any) -> None:
-    """Train the model and write report.html and report.json into --output.
+BUILD_EPILOG = """\b
+Examples:
+  reportgen build
+  reportgen build --data ~/Downloads/ml-100k.zip --epochs 10 --output /tmp/r
+  reportgen build --ratings export.csv --user-col customer --item-col sku \\
+                  --rating-col stars --items products.csv --title-col name
+  reportgen build --db sqlite:///shop.db --table ratings
+  REPORTGEN_DB=postgresql://reports@db/shop reportgen build --query 'SELECT …'
+  reportgen build --config nightly.toml --fail-on-regression 5 --quiet
 
-    Prints the report's path when done. On a terminal fastai's progress bar shows
-    training; otherwise (cron) each stage and epoch is one timestamped line on stderr.
-    Every run is also kept under OUTPUT/runs/<UTC time>/, and the report compares
-    itself with the previous run.
+\b
+Exit codes:
+  0   report written
+  1   the run failed
+  2   bad input or usage
+  3   report written, but valid RMSE regressed (--fail-on-regression)
+  75  another run holds the output folder (try again, or --wait)
+  130 interrupted (SIGINT), 143 terminated (SIGTERM)
+A run that fails before publishing leaves the previous report untouched; publishing
+is one atomic swap of OUTPUT/latest, and every error says which report is there.
+"""
+
+
+@cli.command(
+    cls=cloup.Command,
+    short_help="Train the model and write the report (HTML, JSON, Markdown)",
+    epilog=BUILD_EPILOG,
+)
+@data_options
+@column_options
+@training_options
+@report_options
+@output_options
+@performance_options
+def build(**opts: Any) -> None:
+    """Train the model and write report.html, report.json and report.md into --output.
+
+    Prints the report's path when done; the log's last line names every file written.
+    On a terminal fastai's progress bar shows training; otherwise (cron) each stage and
+    epoch is one timestamped line on stderr. Every run is also kept, with its model,
+    under OUTPUT/runs/<UTC time>/; the report compares itself with the previous run, and
+    OUTPUT/index.html lists every kept run.
 
     Without --data, --ratings or --db it reads MovieLens 100k (`reportgen datasets`
-    says from where). Every option can come from a --config file or a
-    REPORTGEN_<OPTION> variable; the command line wins, then the environment.
-    With SOURCE_DATE_EPOCH set, the files are byte-identical between runs.
-
-    \b
-    Examples:
-      reportgen build
-      reportgen build --data ~/Downloads/ml-100k.zip --epochs 10 --output /tmp/r
-      reportgen build --ratings export.csv --user-col customer --item-col sku \\
-                      --rating-col stars --items products.csv --title-col name
-      reportgen build --db sqlite:///shop.db --table ratings
-      REPORTGEN_DB=postgresql://reports@db/shop reportgen build --query 'SELECT …'
-      reportgen build --config nightly.toml --fail-on-regression 5 --quiet
-
-    \b
-    Exit codes:
-      0   report written
-      1   the run failed
-      2   bad input or usage
-      3   report written, but valid RMSE regressed (--fail-on-regression)
-      75  another run holds the output folder (try again, or --wait)
-      130 interrupted (SIGINT), 143 terminated (SIGTERM)
-    A run that fails before publishing leaves the previous report untouched; publishing
-    is one atomic swap of OUTPUT/latest, and every error says which report is there.
+    says from where). Every option but --debug can also be set as REPORTGEN_<NAME>
+    (--top-n: REPORTGEN_TOP_N) or in a --config file; the command line wins, then the
+    environment, then the file. With SOURCE_DATE_EPOCH set, the files are
+    byte-identical between runs.
     """
     ctx = click.get_current_context()
     interactive = sys.stderr.isatty() and sys.stdout.isatty()
@@ -145,6 +155,8 @@ def build(**opts: Any) -> None:
         except Stopped as exc:  # before any rank started; once they run, rank 0 says why the run stopped
             _fail(exc.message + _what_was_kept(opts["output"], before), exc.code)
         sys.exit(code)
+    for note in old_names(ctx):  # here, not in a --nproc launcher: its rank 0 reads the same and says it once
+        log.warning("warning: %s", note)
     try:
         with stop_on_signals():
             from reportgen import pipeline
@@ -183,7 +195,7 @@ def build(**opts: Any) -> None:
         )
 
 
-@cli.command()
+@cli.command(short_help="Say where ml-100k would be read from, in the order tried")
 @option("--data", type=click.Path(path_type=Path), help="A folder or zip that `build --data` would read.")
 def datasets(data: Path | None) -> None:
     """Say where the built-in dataset ml-100k would be read from, in the order tried."""
@@ -207,7 +219,7 @@ def datasets(data: Path | None) -> None:
         click.echo(f"reportgen build would refuse --data {data}: {problem}")
 
 
-@cli.command("render")
+@cli.command("render", short_help="Rebuild a run's report from its report.json, no training")
 @click.argument("run_folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @option(
     "--output",
@@ -245,7 +257,7 @@ def render_command(run_folder: Path, output: Path | None, templates: Path | None
     click.echo(str(page))
 
 
-@cli.command("history")
+@cli.command("history", short_help="Rebuild OUTPUT/index.html, the table of every kept run")
 @option(
     "--output",
     "-o",

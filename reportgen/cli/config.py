@@ -13,8 +13,6 @@ from typing import Any
 
 import click
 
-from reportgen.cli.options import option
-
 
 def load_config(ctx: click.Context, path: Path | None) -> None:
     """Make a TOML file's values the defaults of this command (below env vars and the command line).
@@ -120,14 +118,3 @@ def _toml_kind(value: Any) -> str:
     if isinstance(value, (dt.date, dt.time)):
         return f"the date or time {value.isoformat()}"
     return repr(value)
-
-
-config_option = option(
-    "--config",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    is_eager=True,
-    expose_value=False,
-    callback=lambda ctx, param, value: load_config(ctx, value),
-    help="A TOML file of option values (epochs = 10, y-range = [1, 5], ...). Command-line options, "
-    "then REPORTGEN_* variables, override it.",
-)

@@ -1,110 +1,45 @@
-"""The build command's options: grouped by concern, and mapped onto the stages' dataclasses.
+"""The build command's options, in the titled groups `build --help` shows, and their mapping onto the stages.
 
-Each group is one decorator (`source_options` → `data.OwnData`, `training_options`
-→ `train.TrainConfig`, `output_options` → `pipeline.BuildOptions`); every option
-also reads REPORTGEN_<NAME> and can come from a `--config` TOML file. Part of the
-CLI layer: only `reportgen.cli` knows click.
+Each group is one decorator and one section of the help (cloup's option groups), in the
+user guide's order: data, your data's columns, model and training, report content, output
+and nightly runs, performance. `build_options` maps them onto `data.OwnData`,
+`data.DbData`, `train.TrainConfig` and `pipeline.BuildOptions`. Every option but --debug
+also reads REPORTGEN_<NAME> and can come from a `--config` TOML file. Part of the CLI
+layer: only `reportgen.cli` knows click (and cloup, which builds on it).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import math
 from pathlib import Path
 from typing import Any
 
 import click
 
 from reportgen.analysis import defaults
+from reportgen.cli.config import load_config
+from reportgen.cli.params import Finite, RatingsPath, Renamed, bounded, checked, group
+from reportgen.cli.params import build_option as option  # build's help states REPORTGEN_<NAME> once
 from reportgen.data.dataset import DUPLICATE_POLICIES, ITEM_KEYS  # light modules: pandas and torch load lazily
-from reportgen.errors import Bound, ReportgenError
 from reportgen.train.config import (
     BOUNDS,
     DEVICES,
     ENGINES,
     LOADERS,
     PRESETS,
+    RENAMED,
     RUN_FIELDS,
     SPLITS,
     check_y_range,
     describe_preset,
 )
 
+# --engine lean, REPORTGEN_ENGINE=lean, engine = "lean": still read, as learner, with a note.
+ENGINE_NAMES = Renamed(ENGINES, RENAMED["engine"], "fastai's Learner; 'lean' names only the loader that feeds it")
 
-def flag(name: str) -> str:
-    """The command-line flag of a setting named in an error: `y_range` -> `--y-range`."""
-    return "--" + name.replace("_", "-")
-
-
-def option(*decls: str, **kwargs: Any) -> Any:
-    """`click.option` that also reads REPORTGEN_<NAME> (from the first long flag) and shows it in --help."""
-    flag = next(d for d in decls if d.startswith("--"))
-    return click.option(*decls, envvar=f"REPORTGEN_{flag[2:].replace('-', '_').upper()}", show_envvar=True, **kwargs)
-
-
-class RatingsPath(click.Path):
-    """--ratings: a file or a folder that exists, or a glob pattern of Parquet parts (a path not there, with `*?[`)."""
-
-    def __init__(self) -> None:
-        super().__init__(exists=True, path_type=Path)
-        self.name = "file"  # "File 'x.csv' does not exist.", as for any input file
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        text = str(value)
-        if not Path(text).exists() and any(c in text for c in "*?["):
-            return Path(text)  # the library lists what it matches, and says so when nothing does
-        return super().convert(value, param, ctx)
-
-
-class Finite(click.FloatRange):
-    """A `FloatRange` that also refuses NaN and infinities, which every bound check lets through."""
-
-    name = "finite float range"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        number = super().convert(value, param, ctx)
-        if not math.isfinite(number):
-            self.fail(f"{value!r} is not a finite number.", param, ctx)
-        return number
-
-    def _describe_range(self) -> str:
-        """No bounds, no range in --help (click's own would read `x<=None`)."""
-        return "" if self.min is None and self.max is None else super()._describe_range()
-
-
-def bounded(bound: Bound) -> click.ParamType:
-    """The option type of a setting whose values the library states as a `Bound` (one home for each bound)."""
-    limits = {"min": bound.low, "max": bound.high, "min_open": bound.low_open, "max_open": bound.high_open}
-    return click.IntRange(**limits) if bound.whole else Finite(**limits)
-
-
-def _apply(*decorators: Any) -> Any:
-    """One decorator from several: a group of options that belong to one concern."""
-
-    def decorate(f: Any) -> Any:
-        for decorator in reversed(decorators):
-            f = decorator(f)
-        return f
-
-    return decorate
-
-
-def _checked(check: Any) -> Any:
-    """A click callback that runs a library check on the value; its InputError becomes a usage error."""
-
-    def callback(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
-        if value is not None:
-            try:
-                check(value)
-            except ReportgenError as exc:
-                raise click.UsageError(exc.render(flag), ctx=ctx) from None
-        return value
-
-    return callback
-
-
-# Where the ratings come from, and how to read them (data.OwnData and data.load).
-source_options = _apply(
+# Where the ratings come from, and what is one item (data.load).
+data_options = group(
+    "Data",
     option(
         "--data",
         type=click.Path(exists=True, path_type=Path),
@@ -115,71 +50,89 @@ source_options = _apply(
         "--ratings",
         type=RatingsPath(),
         help="Your own ratings instead of MovieLens: a .csv, .tsv, .txt/.data, .parquet or .gz/.zip CSV file, "
-        "or a folder or quoted glob of Parquet parts (hive partitions such as day=2026-01-01/ are columns).",
+        "or a folder or quoted glob of Parquet parts (hive partitions are columns).",
     ),
     option(
         "--items",
         type=click.Path(exists=True, dir_okay=False, path_type=Path),
-        help="With --ratings: a file of item titles (--title-col), joined on its item id column (--items-id-col).",
-    ),
-    option(
-        "--items-id-col",
-        help="With --items: the items file's item id column.  [default: the same name as --item-col]",
+        help="With --ratings: a file of item titles (--title-col), joined on its item id column (--items-id-col): "
+        "the names the report shows.",
     ),
     option(
         "--db",
         metavar="URL",
-        help="Read the ratings from a database instead: sqlite:///path/to/file.db, or "
-        "postgresql://user@host:port/name (pip install 'reportgen[postgres]'; the password from PGPASSWORD, "
-        "~/.pgpass or this variable, never the command line). With --query or --table.",
+        help="Read the ratings from a database instead: sqlite:///file.db or postgresql://user@host:port/name "
+        "(the postgres extra; the password from PGPASSWORD, ~/.pgpass or REPORTGEN_DB, never the command "
+        "line). With --query or --table.",
     ),
     option(
         "--query",
         metavar="SQL",
-        help="With --db: a SELECT whose rows are the ratings (read ordered by user, item, time, rating and title, "
-        "whatever its own order, so the split and the rows' SHA-256 repeat).",
+        help="With --db: a SELECT whose rows are the ratings, quoted in the run summary (read in a fixed order, "
+        "whatever its own, so the split and the rows' SHA-256 repeat).",
     ),
     option("--table", metavar="NAME", help="With --db: read a whole table or view (schema.table for a schema)."),
     option(
         "--items-query",
         metavar="SQL",
-        help="With --db: a SELECT of item id and title (--item-col, --title-col), the twin of --items.",
+        help="With --db: a SELECT of each item's id and title (as --item-col and --title-col), the twin of --items.",
     ),
-    option("--user-col", default="user", help="With --ratings or --db: the user id column."),
-    option("--item-col", default="item", help="With --ratings or --db: the item id column."),
-    option("--rating-col", default="rating", help="With --ratings or --db: the rating column."),
-    option(
-        "--title-col",
-        default="title",
-        help="With --ratings or --db: the title column (in the ratings, --items or --items-query); "
-        "without titles the item id is the label.",
-    ),
-    option(
-        "--time-col",
-        default=None,
-        help="With --ratings or --db: the column of each rating's time (epoch seconds, or ISO dates or "
-        "date-times, with or without a zone; UTC where none), for --split time.",
-    ),
-    option("--sep", help="With --ratings: the field separator.  [default: by extension]"),
-    option("--encoding", default="utf-8", help="With --ratings: the text encoding, e.g. latin-1."),
+    option("--offline", is_flag=True, help="Never download ml-100k: stop with an error if no local copy is found."),
     option(
         "--item-key",
         type=click.Choice(ITEM_KEYS),
         default="title",
-        help="What is one item: items sharing a title are merged (title, like the tutorial) or kept apart "
-        "and labelled 'Title [id]' (id).",
+        help="What counts as one item. title (the tutorial's): items that share a title are one item, their "
+        "ratings pooled (ML-100k: 1,682 ids, 1,664 titles); id: every id its own item, labelled 'Title [id]'.",
     ),
     option(
         "--duplicates",
         type=click.Choice(DUPLICATE_POLICIES),
         default="last",
-        help="A (user, item) pair rated twice: keep the last rating, or stop with an error.",
+        help="A user who rated an item twice: last keeps the last rating (the run summary counts those "
+        "dropped); error stops at the first such pair.",
     ),
-    option("--offline", is_flag=True, help="Never download ml-100k; fail if no local copy is found."),
+    help="MovieLens 100k unless --data, --ratings or --db; the run summary names the source and its SHA-256.",
+)
+
+# How to read a file of your own, or a database's rows (data.OwnData, data.DbData).
+column_options = group(
+    "Your data's columns and format (with --ratings or --db)",
+    option("--user-col", default="user", metavar="NAME", help="The user id column."),
+    option("--item-col", default="item", metavar="NAME", help="The item id column."),
+    option(
+        "--items-id-col",
+        metavar="NAME",
+        help="With --items: the items file's item id column.  [default: the same name as --item-col]",
+    ),
+    option(
+        "--rating-col",
+        default="rating",
+        metavar="NAME",
+        help="The rating column (numbers: their range gives --relevant-from and --y-range their defaults).",
+    ),
+    option(
+        "--title-col",
+        default="title",
+        metavar="NAME",
+        help="The title column (in the ratings, --items or --items-query): the names the report shows, "
+        "else the item ids.",
+    ),
+    option(
+        "--time-col",
+        default=None,
+        metavar="NAME",
+        help="Each rating's time (epoch seconds, or ISO dates or date-times; UTC where no zone is given), "
+        "for --split time.",
+    ),
+    option("--sep", metavar="CHAR", help="With --ratings: the field separator.  [default: by extension]"),
+    option("--encoding", default="utf-8", metavar="NAME", help="With --ratings: the text encoding, e.g. latin-1."),
+    help="The run summary lists the columns used.",
 )
 
 # The model and how it trains (train.TrainConfig).
-training_options = _apply(
+training_options = group(
+    "Model and training",
     option(
         "--preset",
         type=click.Choice(list(PRESETS)),
@@ -188,35 +141,61 @@ training_options = _apply(
         + "; ".join(f"{name}: {describe_preset(name)}" for name in PRESETS)
         + ". Options given explicitly override the preset.",
     ),
-    option("--epochs", type=bounded(BOUNDS["epochs"]), default=5, help="Training epochs (one-cycle schedule)."),
+    option(
+        "--epochs",
+        type=bounded(BOUNDS["epochs"]),
+        default=5,
+        metavar="N",
+        help="Training epochs (one-cycle schedule): a row each in the training table and the learning curve.",
+    ),
     option(
         "--lr",
         type=bounded(BOUNDS["lr"]),
         default=5e-3,
-        help="Maximum learning rate of the one-cycle schedule.",
+        metavar="X",
+        help="Peak learning rate of the one-cycle schedule (fastai's Learner; the sparse engine has its own).",
     ),
-    option("--wd", type=bounded(BOUNDS["wd"]), default=0.1, help="Weight decay."),
-    option("--factors", type=bounded(BOUNDS["factors"]), default=50, help="Latent factors per user and item."),
-    option("--bs", type=bounded(BOUNDS["bs"]), default=64, help="Batch size."),
+    option(
+        "--wd",
+        type=bounded(BOUNDS["wd"]),
+        default=0.1,
+        metavar="X",
+        help="Weight decay: pulls factors and biases towards 0 (fastai's Learner).",
+    ),
+    option(
+        "--factors",
+        type=bounded(BOUNDS["factors"]),
+        default=50,
+        metavar="N",
+        help="Latent factors per user and item: the vectors the PCA, the neighbours and the explorer read.",
+    ),
+    option(
+        "--bs",
+        type=bounded(BOUNDS["bs"]),
+        default=64,
+        metavar="N",
+        help="Batch size (fastai's Learner; the sparse engine picks its own).",
+    ),
     option(
         "--valid-pct",
         type=bounded(BOUNDS["valid_pct"]),
         default=0.2,
-        help="Share of ratings held out for validation (by --split).",
+        metavar="X",
+        help="Share of ratings held out (by --split): the report's quality numbers are measured on them.",
     ),
     option(
         "--split",
         type=click.Choice(SPLITS),
         default="random",
-        help="Which ratings validate: random (the tutorial's RandomSplitter) or time: the latest --valid-pct "
-        "by timestamp, everything before one cutoff trains (ml-100k's timestamps, or --time-col).",
+        help="Which ratings are held out: random (the tutorial's RandomSplitter) or time: the latest --valid-pct "
+        "after one cutoff, which the report states (ml-100k's timestamps, or --time-col).",
     ),
     option(
         "--y-range",
         type=(float, float),
         default=None,
         metavar="LOW HIGH",
-        callback=_checked(check_y_range),
+        callback=checked(check_y_range),
         help="Range the predictions are squashed into (sigmoid); every rating must lie inside it.  "
         "[default: 0 5.5 for ml-100k; for --ratings, min to max + 10 % of the span]",
     ),
@@ -224,34 +203,126 @@ training_options = _apply(
         "--seed",
         type=bounded(BOUNDS["seed"]),
         default=42,
-        help="Random seed: the same data and seed give the same numbers.",
+        metavar="N",
+        help="Seed of the split, the first weights and the batch order: the same data, seed and --threads "
+        "give the same numbers.",
+    ),
+    option(
+        "--engine",
+        type=ENGINE_NAMES,
+        callback=ENGINE_NAMES.callback,
+        default="auto",
+        help="What trains the model. learner: fastai's Learner, the tutorial's recipe ('lean', its old name, "
+        "still works); sparse: the engine for large data (row-wise Adagrad with its own learning rate, penalty and "
+        "batch size; --epochs applies if given); auto: sparse from 200,000 ratings on.",
     ),
     option(
         "--loader",
         type=click.Choice(LOADERS),
         default="lean",
-        help="lean: the same split, vocabulary and model fed from tensors built once; "
-        "fastai: the tutorial's CollabDataLoaders.",
+        help="How fastai's Learner gets its batches. lean: the tutorial's split and model from tensors built "
+        "once, each rating once an epoch; fastai: the tutorial's CollabDataLoaders verbatim (slower; it samples "
+        "with replacement, so its validation error is higher).",
+    ),
+    help="Each value is in the run summary, and each moves the numbers of the whole report.",
+)
+
+# What the report analyses and shows beyond the model's own numbers (pipeline.BuildOptions).
+report_options = group(
+    "Report content",
+    option(
+        "--top-n",
+        type=bounded(defaults.TOP_N_BOUND),
+        default=defaults.TOP_N,
+        metavar="N",
+        help="How many of the most-rated items the report analyses: its item tables, biases, PCA, neighbours and map.",
     ),
     option(
-        "--nproc",
-        type=click.IntRange(1, 256),
-        default=1,
-        help="Train data-parallel in N processes on this machine (torch.distributed through torchrun: gloo on "
-        "the CPU, NCCL on CUDA; the sparse engine). Across machines, start `torchrun … -m reportgen build` yourself.",
+        "--k",
+        type=bounded(defaults.K_BOUND),
+        default=defaults.K,
+        metavar="N",
+        help="Length of the top-k lists the ranking section scores (precision@k, recall@k, NDCG@k, ...).",
     ),
     option(
-        "--engine",
-        type=click.Choice(ENGINES),
-        default="auto",
-        help="lean: fastai's Learner (the tutorial's recipe); sparse: the large-data engine (big batches, "
-        "row-wise Adagrad, its own learning rate, penalty and batch size; --epochs applies when you change it); "
-        "auto: sparse from 200,000 ratings on.",
+        "--relevant-from",
+        type=bounded(defaults.RELEVANT_FROM_BOUND),
+        metavar="RATING",
+        help="The held-out rating from which an item counts as relevant to a user (a hit) in the ranking "
+        "section.  [default: 4 on a 1-5 scale: three quarters of the way up the data's rating range]",
     ),
+    option(
+        "--compare-with",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help="The report.json that the section 'Changes since the previous run' compares with.  "
+        "[default: OUTPUT/report.json, the previous run]",
+    ),
+    option(
+        "--templates",
+        type=click.Path(exists=True, file_okay=False, path_type=Path),
+        help="Folder of Jinja templates that change the page, each replacing the packaged one of its name "
+        "(and able to extend it as 'default:NAME').",
+    ),
+)
+
+# Where the report goes, and what a scheduled run needs (pipeline.BuildOptions, the process).
+output_options = group(
+    "Output and nightly runs",
+    option(
+        "--output",
+        "-o",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=Path("output"),
+        help="Folder that receives report.html, report.json, report.md (the latest run), index.html (every "
+        "kept run) and runs/<UTC time>/ (a run's three files, model.safetensors and model.json).",
+    ),
+    option(
+        "--keep",
+        type=click.IntRange(min=1),
+        default=30,
+        metavar="N",
+        help="How many runs to keep under OUTPUT/runs/, and so in index.html.",
+    ),
+    option(
+        "--no-model",
+        is_flag=True,
+        help="Leave the trained model (model.safetensors + model.json) out of the run's folder; the report is "
+        "the same.",
+    ),
+    option(
+        "--fail-on-regression",
+        type=Finite(min=0),
+        metavar="PCT",
+        help="Exit 3 (after writing the report) when valid RMSE is more than PCT percent worse than the previous run's.",
+    ),
+    option(
+        "--wait",
+        type=Finite(min=0),
+        default=0,
+        metavar="SECONDS",
+        help="If another run holds OUTPUT, wait up to this long instead of exiting 75 at once.",
+    ),
+    option(
+        "--config",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        is_eager=True,
+        expose_value=False,
+        callback=lambda ctx, param, value: load_config(ctx, value),
+        help="A TOML file of option values (epochs = 10, y-range = [1, 5], ...). Command-line options, "
+        "then REPORTGEN_* variables, override it.",
+    ),
+    option("--quiet", "-q", is_flag=True, help="Print only errors (warnings still go into the report)."),
+    click.option("--debug", is_flag=True, help="Show the traceback of an unexpected error."),
+)
+
+# Where and how fast it trains (train.TrainConfig's run fields).
+performance_options = group(
+    "Performance",
     option(
         "--threads",
         type=bounded(BOUNDS["threads"]),
         default=None,
+        metavar="N",
         help="CPU threads: torch's for fastai's Learner, the compiled kernel's for the sparse engine (the same "
         "factors on any count).  [default: the Learner's by batch size; the kernel: every core]",
     ),
@@ -261,66 +332,15 @@ training_options = _apply(
         default="auto",
         help="Where to train: auto uses a CUDA GPU when torch sees one.",
     ),
-)
-
-# What is analysed and where the report goes (pipeline.BuildOptions).
-output_options = _apply(
     option(
-        "--output",
-        "-o",
-        type=click.Path(file_okay=False, path_type=Path),
-        default=Path("output"),
-        help="Folder that receives report.html and report.json.",
+        "--nproc",
+        type=click.IntRange(1, 256),
+        default=1,
+        metavar="N",
+        help="Train data-parallel in N processes on this machine (torch.distributed through torchrun: gloo on "
+        "the CPU, NCCL on CUDA; the sparse engine). Across machines, start `torchrun … -m reportgen build` yourself.",
     ),
-    option(
-        "--top-n",
-        type=bounded(defaults.TOP_N_BOUND),
-        default=defaults.TOP_N,
-        help="How many of the most-rated items to analyse.",
-    ),
-    option(
-        "--k",
-        type=bounded(defaults.K_BOUND),
-        default=defaults.K,
-        help="Length of the top lists the ranking metrics score.",
-    ),
-    option(
-        "--relevant-from",
-        type=bounded(defaults.RELEVANT_FROM_BOUND),
-        metavar="RATING",
-        help="For the ranking metrics, an item is relevant to a user who rated it at least this.  "
-        "[default: 4 on a 1-5 scale: three quarters of the way up the data's rating range]",
-    ),
-    option(
-        "--templates",
-        type=click.Path(exists=True, file_okay=False, path_type=Path),
-        help="Folder of Jinja templates that override the packaged ones, file by file "
-        "(a template can extend the packaged one as 'default:NAME').",
-    ),
-    option("--keep", type=click.IntRange(min=1), default=30, help="How many runs to keep under OUTPUT/runs/."),
-    option(
-        "--compare-with",
-        type=click.Path(exists=True, dir_okay=False, path_type=Path),
-        help="The report.json to compare with.  [default: OUTPUT/report.json, the previous run]",
-    ),
-    option(
-        "--fail-on-regression",
-        type=Finite(min=0),
-        metavar="PCT",
-        help="Exit 3 (after writing the report) when valid RMSE is more than PCT percent worse than the previous run's.",
-    ),
-    option(
-        "--no-model",
-        is_flag=True,
-        help="Leave the trained model (model.safetensors + model.json) out of the run's folder.",
-    ),
-    option(
-        "--wait",
-        type=Finite(min=0),
-        default=0,
-        metavar="SECONDS",
-        help="If another run holds OUTPUT, wait up to this long instead of exiting 75 at once.",
-    ),
+    help="Where and how fast it trains; the run summary's training path names what was used.",
 )
 
 

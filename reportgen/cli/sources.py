@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from reportgen.cli.options import flag
+from reportgen.cli.params import flag
 
 
 def own_data_options() -> tuple[str, ...]:

@@ -9,7 +9,7 @@ before it, tests/test_architecture.py holds the order):
 - `splits`: which ratings train and which validate (`split_rows`: random, or one time cutoff; `TimeSplit`)
 - `sparse_loop`: the fused sparse Adagrad loop, on the CPU or CUDA, data-parallel under torchrun
 - `sparse`: the sparse engine for large data (`choose_engine`, `auto_settings`, `fit_sparse`)
-- `learner`: fastai's Learner path, the engine called "lean" (the lean and the tutorial's loaders)
+- `learner`: fastai's Learner path, the engine called "learner" (the lean and the tutorial's loaders)
 - `fitting`: `fit`, which picks the engine, the threads and the device
 - `kept`: the kept model, written beside a run and loaded back (`model_files`, `load_model`)
 

@@ -15,7 +15,10 @@ from typing import Any
 from reportgen.errors import Bound, InputError, finite, setting, shown
 
 LOADERS = ("lean", "fastai")
-ENGINES = ("auto", "lean", "sparse")  # lean: fastai's Learner (fed by `loader`); sparse: reportgen.train.sparse
+ENGINES = ("auto", "learner", "sparse")  # learner: fastai's Learner (fed by `loader`); sparse: reportgen.train.sparse
+# Values renamed, old spelling -> new: still accepted (TrainConfig, the command line, an older report.json)
+# and read as the new one. "lean" named both an engine and the loader that feeds it: it is the loader's alone.
+RENAMED = {"engine": {"lean": "learner"}}
 DEVICES = ("auto", "cpu", "cuda")
 SPLITS = ("random", "time")  # random: the tutorial's RandomSplitter; time: the latest ratings validate (train.splits)
 # Every numeric setting's allowed values: `check_config` refuses others, the CLI's options read them.
@@ -75,7 +78,8 @@ class TrainConfig:
     """The hyper-parameters (the defaults are the tutorial's) and how to run them.
 
     `loader`: "lean" (tensors built once, the default) or "fastai" (the tutorial's
-    `CollabDataLoaders`). `threads`: torch CPU threads during the fit; None lets
+    `CollabDataLoaders`). `engine`: "auto", "learner" (fastai's Learner, fed by `loader`) or
+    "sparse"; the old spelling "lean" is read as "learner" (`RENAMED`). `threads`: torch CPU threads during the fit; None lets
     `choose_threads` pick by batch size. `device`: "auto" (a CUDA GPU when torch
     sees one, else the CPU), "cpu" or "cuda". `preset`: the name of the `PRESETS`
     entry these settings started from, a label for the report.
@@ -93,10 +97,14 @@ class TrainConfig:
     threads: int | None = None
     device: str = "auto"
     preset: str = "tutorial"
-    engine: str = "auto"  # "auto": sparse.choose_engine by the number of ratings; "lean" (fastai's Learner) or "sparse"
+    engine: str = "auto"  # "auto": sparse.choose_engine by the number of ratings; "learner" (fastai's) or "sparse"
     split: str = "random"  # "random" (the tutorial's) or "time": one cutoff, the latest `valid_pct` validate
 
     def __post_init__(self) -> None:
+        for name, renamed in RENAMED.items():  # an old spelling, read as the value's name now
+            value = getattr(self, name)
+            if isinstance(value, str) and value in renamed:
+                object.__setattr__(self, name, renamed[value])
         check_config(self)  # a config that cannot train is refused where it is made, in the API as on the CLI
         if self.y_range is not None:  # as given, a list or ints: kept as the tuple of floats the model reads
             object.__setattr__(self, "y_range", (float(self.y_range[0]), float(self.y_range[1])))
@@ -162,7 +170,7 @@ def check_config(config: TrainConfig) -> None:
     choices = {
         "loader": (LOADERS, "'lean' or 'fastai'"),
         "device": (DEVICES, "auto, cpu or cuda"),
-        "engine": (ENGINES, "auto, lean or sparse"),
+        "engine": (ENGINES, "auto, learner or sparse"),
         "split": (SPLITS, "random or time"),
         "preset": (tuple(PRESETS), "one of " + ", ".join(PRESETS)),
     }

@@ -94,7 +94,7 @@ def fit(
 
 
 def resolve_engine(config: TrainConfig, n_ratings: int) -> str:
-    """ "lean" or "sparse": as asked, or for "auto" by `sparse.choose_engine` (the tutorial's loader stays on fastai)."""
+    """ "learner" or "sparse": as asked, or for "auto" by `sparse.choose_engine` (the tutorial's loader stays on fastai)."""
     from reportgen.train import distributed
 
     if distributed.environment() is not None:
@@ -102,7 +102,7 @@ def resolve_engine(config: TrainConfig, n_ratings: int) -> str:
     if config.engine != "auto":
         return config.engine
     if config.loader == "fastai":
-        return "lean"
+        return "learner"
     from reportgen.train.sparse import choose_engine
 
     return choose_engine(n_ratings)

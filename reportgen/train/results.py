@@ -11,6 +11,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
+from reportgen.train.config import RENAMED
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -61,12 +63,17 @@ class Runtime:
     threads: int  # CPU threads during the fit (torch's, and the compiled kernel's)
     steps: int  # optimizer steps taken
     fit_seconds: float  # the training loop alone, without building the loaders and model
-    engine: str = "lean"  # "lean" (fastai's Learner) or "sparse" (reportgen.train.sparse)
+    engine: str = "learner"  # "learner" (fastai's Learner) or "sparse" (reportgen.train.sparse); "lean" before
     settings: dict[str, Any] | None = None  # the sparse engine's EngineSettings, as a dict
     world_size: int = 1  # processes that trained the model together (torchrun), 1 alone
     backend: str | None = None  # their torch.distributed backend: gloo (CPU) or nccl (CUDA)
     rank_bs: int | None = None  # each rank's share of a batch of `settings["bs"]` ratings
     kernel: str | None = None  # the sparse engine's loop: "numba" (compiled, a step per rating) or "torch"
+
+    def __post_init__(self) -> None:
+        renamed = RENAMED["engine"]  # an older report.json's "lean", read as the engine's name now
+        if isinstance(self.engine, str) and self.engine in renamed:
+            object.__setattr__(self, "engine", renamed[self.engine])
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

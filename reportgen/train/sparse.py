@@ -74,13 +74,13 @@ def default_threads(device: str) -> int:
 
 
 def choose_engine(n_ratings: int) -> str:
-    """The engine for `n_ratings`: "sparse" from `SPARSE_MIN_RATINGS` on, else "lean" (fastai's Learner).
+    """The engine for `n_ratings`: "sparse" from `SPARSE_MIN_RATINGS` on, else "learner" (fastai's Learner).
 
     Chosen by what was measured to be more accurate (benchmarks/scale.py
-    `--engines lean,sparse`, the kernel on two shared cores; valid RMSE, 80/20 split,
+    `--engines learner,sparse`, the kernel on two shared cores; valid RMSE, 80/20 split,
     seed 42; cornac MF k=50 beside it):
 
-    | data | Learner (lean) | this engine | cornac |
+    | data | fastai's Learner | this engine | cornac |
     | ML-100k (real) | **0.8999** | 0.9201 | — |
     | planted 100k (ML-100k's shape) | 0.7213 | **0.6881** | 0.7912 |
     | planted 300k | 0.6970 | **0.6261** | 0.6599 |
@@ -92,7 +92,7 @@ def choose_engine(n_ratings: int) -> str:
     as well (and takes 16 s to fit against 0.1 s). The crossover lies between 100k
     and 300k ratings; 200,000 splits it.
     """
-    return "sparse" if n_ratings >= SPARSE_MIN_RATINGS else "lean"
+    return "sparse" if n_ratings >= SPARSE_MIN_RATINGS else "learner"
 
 
 def auto_settings(n_train: int, n_users: int, n_items: int, factors: int) -> EngineSettings:
@@ -148,7 +148,7 @@ def settings_for(
     }
     notes = tuple(
         f"--{name} {getattr(config, name):g} is for fastai's Learner: the sparse engine trained with its "
-        f"own {used[name]} (--engine lean uses yours)"
+        f"own {used[name]} (--engine learner uses yours)"
         for name in LEARNER_ONLY
         if name in chosen
     )

@@ -84,7 +84,7 @@ def one_error_line(result: object) -> str:
         ({"seed": 2**32}, "seed must be at least 0 and at most 4294967295, not 4294967296"),
         ({"threads": 0}, "threads must be at least 1, not 0"),
         ({"preset": "slow"}, "preset must be one of tutorial, fast, not 'slow'"),
-        ({"engine": ["sparse"]}, "engine must be auto, lean or sparse, not ['sparse']"),
+        ({"engine": ["sparse"]}, "engine must be auto, learner or sparse, not ['sparse']"),
         ({"lr": 10**400}, "lr must be a finite number, not " + "1" + "0" * 58 + "…"),  # no float holds it
         (
             {"y_range": (0, 10**400)},

@@ -15,6 +15,7 @@ from reportgen import report as readback
 from reportgen.render import html as render
 from reportgen.render.markdown import render_markdown
 from reportgen.report import SCHEMA_VERSION, dumps, to_json
+from reportgen.train.config import TrainConfig
 from tests.helpers.commands import invoke
 from tests.helpers.reports import hand_made_report
 
@@ -35,6 +36,22 @@ def test_from_json_is_the_exact_inverse_of_to_json() -> None:
     )  # every field; the figures are not data, the renderer draws them
     assert render.render_html(back) == render.render_html(report)
     assert render_markdown(back) == render_markdown(report)
+
+
+def test_a_report_json_that_names_the_engine_lean_reads_back_as_learner() -> None:
+    """Runs written before the rename said `"engine": "lean"` for fastai's Learner: they still read and render."""
+    from reportgen.train.results import Runtime
+
+    runtime = Runtime("lean", "tutorial", "cpu", 1, 6250, 2.5, engine="learner")
+    report = dataclasses.replace(hand_made_report(), runtime=runtime, config=TrainConfig(engine="learner"))
+    doc = through_json(to_json(report))
+    assert (doc["run"]["engine"], doc["runtime"]["engine"]) == ("learner", "learner")
+    old = json.loads(json.dumps(doc).replace('"engine": "learner"', '"engine": "lean"'))
+    assert (old["run"]["engine"], old["runtime"]["engine"]) == ("lean", "lean")
+    back = readback.from_json(old)
+    assert (back.config.engine, back.runtime.engine) == ("learner", "learner")
+    assert to_json(back) == doc
+    assert render.render_html(back) == render.render_html(readback.from_json(doc))
 
 
 def test_quality_numbers_are_written_in_full() -> None:

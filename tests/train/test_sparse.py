@@ -13,8 +13,10 @@ from bs4 import BeautifulSoup
 from click.testing import CliRunner
 
 from reportgen.cli import cli
+from reportgen.errors import InputError
 from reportgen.train import fitting as train
 from reportgen.train import sparse as engine
+from reportgen.train.config import ENGINES
 from tests.helpers.planted import as_ratings
 
 
@@ -174,8 +176,8 @@ def test_encode_sorts_a_categorical_column_by_value_too() -> None:
 
 
 def test_choose_engine_keeps_fastai_below_the_threshold_and_sparse_from_it() -> None:
-    assert engine.choose_engine(100_000) == "lean"  # ML-100k keeps the tutorial's path
-    assert engine.choose_engine(engine.SPARSE_MIN_RATINGS - 1) == "lean"
+    assert engine.choose_engine(100_000) == "learner"  # ML-100k keeps the tutorial's path
+    assert engine.choose_engine(engine.SPARSE_MIN_RATINGS - 1) == "learner"
     assert engine.choose_engine(engine.SPARSE_MIN_RATINGS) == "sparse"
     assert engine.choose_engine(25_000_095) == "sparse"
 
@@ -183,9 +185,20 @@ def test_choose_engine_keeps_fastai_below_the_threshold_and_sparse_from_it() -> 
 def test_auto_engine_follows_the_rule_and_the_tutorials_loader_stays_on_fastai() -> None:
     config = train.TrainConfig()
     assert train.resolve_engine(config, engine.SPARSE_MIN_RATINGS) == "sparse"
-    assert train.resolve_engine(config, 100_000) == "lean"
-    assert train.resolve_engine(dataclasses.replace(config, loader="fastai"), 10**7) == "lean"
+    assert train.resolve_engine(config, 100_000) == "learner"
+    assert train.resolve_engine(dataclasses.replace(config, loader="fastai"), 10**7) == "learner"
     assert train.resolve_engine(dataclasses.replace(config, engine="sparse"), 1_000) == "sparse"
+
+
+def test_the_engine_once_called_lean_is_learner_and_the_old_name_still_works() -> None:
+    """ "lean" named fastai's Learner as an engine and the loader that feeds it; the engine is "learner" now."""
+    assert ENGINES == ("auto", "learner", "sparse")
+    assert train.TrainConfig(engine="lean").engine == "learner"
+    assert train.TrainConfig(engine="lean") == train.TrainConfig(engine="learner")
+    assert train.TrainConfig.from_preset("fast", engine="lean").run_dict()["engine"] == "learner"
+    assert train.resolve_engine(train.TrainConfig(engine="lean"), 10**7) == "learner"
+    with pytest.raises(InputError, match="^engine must be auto, learner or sparse, not 'turbo'$"):
+        train.TrainConfig(engine="turbo")
 
 
 @pytest.mark.parametrize("n_train", [800, 800_000, 8_000_000, 20_000_000, 10**9])
@@ -212,7 +225,7 @@ def tiny_csv(planted: PlantedLowRank, folder: Path) -> Path:
 def test_build_with_the_sparse_engine_writes_the_same_report_sections(planted: PlantedLowRank, tmp_path: Path) -> None:
     csv = tiny_csv(planted, tmp_path)
     docs = {}
-    for name in ("lean", "sparse"):
+    for name in ("learner", "sparse"):
         out = tmp_path / name
         args = [
             "build",
@@ -231,9 +244,9 @@ def test_build_with_the_sparse_engine_writes_the_same_report_sections(planted: P
         result = CliRunner().invoke(cli, args)
         assert result.exit_code == 0, result.output
         docs[name] = json.loads((out / "report.json").read_text())
-    assert docs["sparse"].keys() == docs["lean"].keys()
+    assert docs["sparse"].keys() == docs["learner"].keys()
     assert docs["sparse"]["runtime"]["engine"] == "sparse"
-    assert docs["lean"]["runtime"]["engine"] == "lean"
+    assert docs["learner"]["runtime"]["engine"] == docs["learner"]["run"]["engine"] == "learner"
     assert docs["sparse"]["runtime"]["settings"]["bs"] >= engine.MIN_BS
 
 
@@ -254,9 +267,9 @@ def test_chosen_epochs_are_honoured_and_a_chosen_learner_setting_is_named_as_unu
     assert (settings["lr"], doc["config"]["lr"]) == (0.15, 0.01)
     unused = [
         "--lr 0.01 is for fastai's Learner: the sparse engine trained with its own learning rate 0.15 "
-        "(--engine lean uses yours)",
+        "(--engine learner uses yours)",
         f"--bs 128 is for fastai's Learner: the sparse engine trained with its own batch size {settings['bs']} "
-        "(--engine lean uses yours)",
+        "(--engine learner uses yours)",
     ]
     assert [n for n in doc["notes"] if "fastai's Learner" in n] == unused
     assert [line.split(" ", 1)[1] for line in result.stderr.splitlines() if "fastai's Learner" in line] == [

@@ -96,7 +96,7 @@ def test_a_time_split_needs_times() -> None:
 def test_ties_that_leave_less_than_a_batch_before_the_cutoff_are_refused() -> None:
     ratings = as_ratings(timed([1] * 10 + [2] * 90))  # the latest 20 begin at 2, where 90 ratings tie
     with pytest.raises(InputError) as caught:
-        fit(ratings, TrainConfig(split="time", engine="lean", **SMALL))
+        fit(ratings, TrainConfig(split="time", engine="learner", **SMALL))
     assert str(caught.value) == (
         "(in memory): too few ratings to train: the time split leaves 10 before its cutoff, fewer than one batch "
         "of bs 64"
@@ -108,7 +108,7 @@ def test_the_config_refuses_an_unknown_split() -> None:
         TrainConfig(split="sideways")
 
 
-@pytest.mark.parametrize(("engine", "loader"), [("lean", "lean"), ("lean", "fastai"), ("sparse", "lean")])
+@pytest.mark.parametrize(("engine", "loader"), [("learner", "lean"), ("learner", "fastai"), ("sparse", "lean")])
 def test_every_engine_and_loader_scores_the_same_time_split(engine: str, loader: str) -> None:
     frame = planted_frame(n_users=40, n_items=20, density=0.6, seed=1).frame
     frame["timestamp"] = np.random.default_rng(5).integers(1_000, 1_100, size=len(frame)).astype(np.int64)
