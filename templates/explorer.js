@@ -186,8 +186,8 @@
     if (p[0] < 0 || p[0] > width || p[1] < 0 || p[1] > height) pan(width / 2 - p[0], height / 2 - p[1]);
     showPanel(it);
     var hash = "#item=" + encodeURIComponent(it.title);
-    if (window.location.hash !== hash) {
-      try { window.history.replaceState(null, "", hash); } catch (e) { window.location.hash = hash; }
+    if (window.location.hash !== hash) {  // the whole address: a bare "#…" resolves against a notebook's, in its frame
+      try { window.history.replaceState(null, "", window.location.href.split("#")[0] + hash); } catch (e) { /* not kept */ }
     }
     draw();
   }

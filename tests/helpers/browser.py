@@ -142,15 +142,15 @@ class Visit:
 
 
 def visit(
-    browser: Any, html: Path, *, color_scheme: str = "light", javascript: bool = True, width: int = 1280
+    browser: Any, html: Path | str, *, color_scheme: str = "light", javascript: bool = True, width: int = 1280
 ) -> Visit:
-    """Open `html` from a file:// URL in a fresh context and record what happens."""
+    """Open `html` (a file, from its file:// URL, or a URL) in a fresh context and record what happens."""
     context = browser.new_context(
         color_scheme=color_scheme, java_script_enabled=javascript, viewport={"width": width, "height": 900}
     )
     context.add_init_script(WATCH_CSP)
     page = context.new_page()
-    seen = Visit(page=page, url=html.resolve().as_uri())
+    seen = Visit(page=page, url=html if isinstance(html, str) else html.resolve().as_uri())
     page.on("console", lambda m: seen.console_errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: seen.page_errors.append(str(e)))
     page.on("request", lambda r: seen.requests.append(r.url))

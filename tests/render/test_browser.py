@@ -7,8 +7,11 @@ with one line saying how to install, and under CI=true they fail instead.
 
 from __future__ import annotations
 
+import functools
 import re
+import threading
 from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -290,6 +293,80 @@ def test_the_nu_html_checker_finds_no_errors_in_the_ml100k_report(ml100k_page: P
     assert errors == []
     assert warnings == []
     notes.append(f"Nu HTML Checker on ML-100k: {len(errors)} errors, {len(warnings)} warnings")
+
+
+# --------------------------------------------------------------------------- in a notebook
+
+# A notebook's output as Jupyter shows it: `_repr_html_()` in a host page of its own (no favicon request).
+NOTEBOOK = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>notebook</title><link rel="icon" href="data:,"></head>
+<body><h1>A notebook</h1>{frame}</body></html>
+"""
+
+
+class _Quiet(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the base class's name)
+        pass
+
+
+@pytest.fixture(scope="module")
+def notebook(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """The host page as a file and, as Jupyter serves it, over http from a local server."""
+    folder = tmp_path_factory.mktemp("notebook")
+    (folder / "notebook.html").write_text(NOTEBOOK.format(frame=hand_made_report()._repr_html_()), encoding="utf-8")
+    with ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(folder))) as server:
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        yield {
+            "file": (folder / "notebook.html").as_uri(),
+            "http": f"http://127.0.0.1:{server.server_port}/notebook.html",
+        }
+        server.shutdown()
+        thread.join()
+
+
+# Where the framed page stands: its address, title, scroll, a section's top, and what has focus.
+FRAME_STATE = """id => ({
+  url: location.href,
+  title: document.title,
+  scrolled: window.scrollY,
+  top: Math.round(document.getElementById(id).getBoundingClientRect().top),
+  focusAfter: Boolean(document.getElementById(id).compareDocumentPosition(document.activeElement) & Node.DOCUMENT_POSITION_FOLLOWING),
+})"""
+
+
+@pytest.mark.parametrize("served", ["http", "file"])
+def test_in_a_notebook_the_frames_links_scroll_within_the_frame(
+    browser: Any, notebook: dict[str, str], served: str
+) -> None:
+    seen = tools.visit(browser, notebook[served])
+    framed: list[str] = []
+    seen.page.on("framenavigated", lambda f: framed.append(f.url) if f != seen.page.main_frame else None)
+    inside = seen.page.frame_locator("iframe")
+    frame = seen.page.frames[1]
+    assert frame.url == "about:srcdoc" and frame.evaluate("scrollY") == 0
+
+    inside.locator('nav.toc a[href="#ranking"]').click()  # a Contents entry (a same-document move is synchronous)
+    shown = frame.evaluate(FRAME_STATE, "ranking")
+    assert shown["url"] == "about:srcdoc#ranking"  # the same document, at its fragment: no navigation
+    assert shown["title"] == "ml-100k: what the collaborative-filtering model learned"
+    assert shown["scrolled"] > 0 and abs(shown["top"]) <= 1  # the section at the frame's top
+    seen.page.keyboard.press("Tab")  # the keyboard goes on from the section, not from the Contents
+    assert frame.evaluate(FRAME_STATE, "ranking")["focusAfter"]
+
+    inside.locator('#explorer a[href="#neighbours"]').click()  # a link in the text
+    assert frame.url == "about:srcdoc#neighbours" and abs(frame.evaluate(FRAME_STATE, "neighbours")["top"]) <= 1
+    inside.get_by_label("Find an item").fill("gamma")  # the explorer keeps its selection in the frame's address
+    inside.get_by_label("Find an item").press("Enter")
+    assert inside.locator("#explorer-panel h3").inner_text() == "Gamma & Sons (1992)"
+    assert frame.url == "about:srcdoc#item=Gamma%20%26%20Sons%20(1992)"
+
+    assert seen.page.frames == [seen.page.main_frame, frame] and frame.evaluate("document.title") == shown["title"]
+    assert all(url.startswith("about:srcdoc") for url in framed), framed
+    assert seen.page.url == notebook[served] and seen.page.title() == "notebook"  # the host page untouched
+    assert seen.requests == [notebook[served]]  # the notebook was never loaded again
+    assert_clean(seen)  # no console error ("Not allowed to load local resource"), no CSP violation
+    seen.page.context.close()
 
 
 # --------------------------------------------------------------------------- hostile titles
