@@ -129,7 +129,8 @@ class Visit:
     @property
     def foreign_requests(self) -> list[str]:
         """Requests for anything but the page itself and data: URLs: must stay empty (offline page)."""
-        return [url for url in self.requests if url != self.url and not url.startswith("data:")]
+        page = self.url.split("#")[0]  # a request never carries the fragment
+        return [url for url in self.requests if url != page and not url.startswith("data:")]
 
     def problems(self) -> dict[str, list[str]]:
         return {
