@@ -246,7 +246,7 @@ def test_on_a_phone_wide_screen_nothing_of_the_explorer_scrolls_sideways(
                  .filter(e => e.getClientRects().length && e.getBoundingClientRect().right > window.innerWidth + 0.5)
                  .map(e => e.tagName + (e.id ? "#" + e.id : ""))"""
     )
-    assert wide == []  # (some wide tables of other sections do scroll at this width: their own matter)
+    assert wide == []  # (the whole page at phone width: tests/render/test_browser.py)
     assert seen.page.locator("#explorer-plot svg").bounding_box()["width"] <= 360
     assert_clean(seen)
     seen.page.context.close()
