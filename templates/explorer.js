@@ -79,7 +79,12 @@
     return [(it.scores[Number(xMenu.value)] - view.x0) / (view.x1 - view.x0) * width,
             (view.y1 - it.scores[Number(yMenu.value)]) / (view.y1 - view.y0) * height];
   }
-  function zoom(factor, px, py) {  // around the point (px, py) of the plot, its centre by default
+  function inView(p) { return p[0] >= 0 && p[0] <= width && p[1] >= 0 && p[1] <= height; }
+  function zoom(factor, px, py) {  // about the point (px, py) of the plot, else the selected item if in view, else the middle
+    if (px === undefined && selected !== null && inView(at(items[selected]))) {
+      px = at(items[selected])[0];
+      py = at(items[selected])[1];
+    }
     var fx = px === undefined ? 0.5 : px / width, fy = py === undefined ? 0.5 : py / height;
     var x = view.x0 + fx * (view.x1 - view.x0), y = view.y1 - fy * (view.y1 - view.y0);
     view = { x0: x - fx * (view.x1 - view.x0) / factor, x1: x + (1 - fx) * (view.x1 - view.x0) / factor,
@@ -106,7 +111,7 @@
     items.forEach(function (it) { if (order.indexOf(it.index) < 0) order.push(it.index); });
     for (var n = 0; n < order.length && boxes.length < LABELS; n++) {
       var it = items[order[n]], p = points[it.index], r = radius(it);
-      if (p[0] < 0 || p[0] > width || p[1] < 0 || p[1] > height) continue;
+      if (!inView(p)) continue;
       var text = it.title.length > LABEL_CHARS ? it.title.slice(0, LABEL_CHARS - 1) + "\u2026" : it.title;
       var w = labelWidth(text), box = null;
       [p[0] + r + 2, p[0] - r - 4 - w].forEach(function (x0) {  // right of the dot, else left of it
@@ -183,21 +188,25 @@
   function select(index) {
     selected = index;
     var it = items[index], p = at(it);
-    if (p[0] < 0 || p[0] > width || p[1] < 0 || p[1] > height) pan(width / 2 - p[0], height / 2 - p[1]);
+    if (!inView(p)) pan(width / 2 - p[0], height / 2 - p[1]);
     showPanel(it);
     var hash = "#item=" + encodeURIComponent(it.title);
-    if (window.location.hash !== hash) {
-      try { window.history.replaceState(null, "", hash); } catch (e) { window.location.hash = hash; }
+    if (window.location.hash !== hash) {  // the whole address: a bare "#…" resolves against a notebook's, in its frame
+      try { window.history.replaceState(null, "", window.location.href.split("#")[0] + hash); } catch (e) { /* not kept */ }
     }
     draw();
   }
-  function fromAddress() {
+  function fromAddress() {  // a link to an item (opened, or followed on the page): selected, and the explorer shown
     var hash = window.location.hash;
     if (hash.indexOf("#item=") !== 0) return;
-    var wanted = decodeURIComponent(hash.slice(6)), key = fold(wanted);
-    var found = items.filter(function (it) { return it.title === wanted; })[0] ||
-                items.filter(function (it) { return it.key === key; })[0];
-    if (found && found.index !== selected) select(found.index);
+    var wanted;
+    try { wanted = decodeURIComponent(hash.slice(6)); } catch (e) { return; }  // a link cut inside a %-escape
+    var key = fold(wanted), found = items.filter(function (it) { return it.title === wanted; })[0] ||
+                                    items.filter(function (it) { return it.key === key; })[0];
+    if (!found) return;
+    if (found.index !== selected) select(found.index);
+    section.scrollIntoView();  // its heading at the top, unless that leaves the map's foot below the window
+    if (plot.getBoundingClientRect().bottom > window.innerHeight) plot.scrollIntoView(false);
   }
 
   function matches() {

@@ -61,3 +61,22 @@ def test_the_readme_example_runs_as_shown(
     assert doc["dataset"]["name"] == "ml-100k" and doc["run"]["preset"] == "fast"
     assert (tmp_path / "my-report" / "report.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
     assert len(lines) == 3 and lines[2]  # the stage-by-stage model's first component has a top item
+
+
+def test_a_report_prints_as_one_short_line_and_shows_its_page_only_as_html() -> None:
+    """`print(report)` in a notebook: the data, its size and the valid RMSE, not every field of every item."""
+    import dataclasses
+
+    from tests.helpers.reports import hand_made_report
+
+    small = hand_made_report()
+    report = dataclasses.replace(
+        small,
+        dataset=dataclasses.replace(small.dataset, name="Ratings\nexport 'May'", n_ratings=1_234_567),
+        analysis=dataclasses.replace(small.analysis, top_items=tuple(f"Item {i} " + "x" * 300 for i in range(1000))),
+    )
+    assert (
+        repr(report) == str(report) == "Report(dataset=\"Ratings\\nexport 'May'\", ratings=1234567, valid_rmse=0.9201)"
+    )
+    assert repr(small) == "Report(dataset='ml-100k', ratings=100000, valid_rmse=0.9201)"
+    assert report._repr_html_().startswith("<iframe ")  # the page: in a notebook's rich output only

@@ -205,7 +205,8 @@ def notebook_frame(report: Report, templates: Path | None = None) -> str:
     """The page for a notebook's output (`Report._repr_html_`): inside an `<iframe srcdoc>`, so its CSP
     and styles neither leak into the notebook nor suffer from it, and sandboxed (its script runs, it
     reaches nothing of the notebook's). The whole page is one escaped attribute; the frame is most of
-    a screen high and scrolls."""
+    a screen high and scrolls. A srcdoc page resolves "#id" against the notebook's address, so the page's
+    script (report.js.j2) sends its in-page links to its own fragments there."""
     page = render_html(report, templates)
     return Markup('<iframe srcdoc="{}" title="{}" sandbox="allow-scripts" style="{}" loading="lazy"></iframe>').format(
         page, f"reportgen report: {report.dataset.name}", NOTEBOOK_STYLE

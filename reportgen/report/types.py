@@ -151,6 +151,14 @@ class Report:
         """Built under SOURCE_DATE_EPOCH: no durations, so the bytes repeat."""
         return self.timings is None
 
+    def __repr__(self) -> str:
+        """One short line (`print(report)` in a notebook): the data, its size and the valid RMSE; the page
+        itself only through `_repr_html_` (the dataclass's own repr would be every field, hundreds of KB)."""
+        return (
+            f"Report(dataset={self.dataset.name!r}, ratings={self.dataset.n_ratings}, "
+            f"valid_rmse={self.metrics.valid_rmse:.4f})"
+        )
+
     def _repr_html_(self) -> str:
         """The page inline in a notebook (Jupyter calls this): `render.html.notebook_frame`, an `<iframe srcdoc>`.
 

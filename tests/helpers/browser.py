@@ -129,7 +129,8 @@ class Visit:
     @property
     def foreign_requests(self) -> list[str]:
         """Requests for anything but the page itself and data: URLs: must stay empty (offline page)."""
-        return [url for url in self.requests if url != self.url and not url.startswith("data:")]
+        page = self.url.split("#")[0]  # a request never carries the fragment
+        return [url for url in self.requests if url != page and not url.startswith("data:")]
 
     def problems(self) -> dict[str, list[str]]:
         return {
@@ -142,15 +143,15 @@ class Visit:
 
 
 def visit(
-    browser: Any, html: Path, *, color_scheme: str = "light", javascript: bool = True, width: int = 1280
+    browser: Any, html: Path | str, *, color_scheme: str = "light", javascript: bool = True, width: int = 1280
 ) -> Visit:
-    """Open `html` from a file:// URL in a fresh context and record what happens."""
+    """Open `html` (a file, from its file:// URL, or a URL) in a fresh context and record what happens."""
     context = browser.new_context(
         color_scheme=color_scheme, java_script_enabled=javascript, viewport={"width": width, "height": 900}
     )
     context.add_init_script(WATCH_CSP)
     page = context.new_page()
-    seen = Visit(page=page, url=html.resolve().as_uri())
+    seen = Visit(page=page, url=html if isinstance(html, str) else html.resolve().as_uri())
     page.on("console", lambda m: seen.console_errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: seen.page_errors.append(str(e)))
     page.on("request", lambda r: seen.requests.append(r.url))

@@ -7,8 +7,11 @@ with one line saying how to install, and under CI=true they fail instead.
 
 from __future__ import annotations
 
+import functools
 import re
+import threading
 from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -240,6 +243,116 @@ def test_scatter_points_carry_their_titles_and_labels_do_not_overlap(
     seen.page.context.close()
 
 
+# --------------------------------------------------------------------------- on a phone
+
+PHONE = 390  # CSS px: a common phone held upright
+# What reaches past the window's right edge outside a table's own scrolling region (a figure's or the
+# explorer's drawing aside: they are sized to fit), and each such region as a reader meets it.
+SIDEWAYS = """() => {
+  const past = [...document.body.querySelectorAll("*")].filter(e => !e.closest("svg, .wide") &&
+    e.getClientRects().length && e.getBoundingClientRect().right > window.innerWidth + 0.5);
+  const hides = region => [...region.querySelectorAll("caption, th, td")].some(cell => {
+    const text = document.createRange();
+    text.selectNodeContents(cell);
+    return text.getBoundingClientRect().right > region.getBoundingClientRect().right + 0.5;
+  });
+  return {
+    width: document.documentElement.scrollWidth,
+    past: past.map(e => e.tagName + (e.id ? "#" + e.id : "") + " " + e.className),
+    regions: [...document.querySelectorAll(".wide")].map(region => ({
+      role: region.getAttribute("role"),
+      tabindex: region.getAttribute("tabindex"),
+      named: document.getElementById(region.getAttribute("aria-labelledby")) === region.querySelector(":scope > table > caption"),
+      caption: region.querySelector("caption").textContent,
+      hides: hides(region),
+    })),
+    contents: [...document.querySelectorAll("nav.toc li")].filter(li => !li.hidden).map(li => li.getBoundingClientRect().left),
+  };
+}"""
+
+
+def edge_shading(page: Any, region: Any) -> tuple[bool, bool]:
+    """Whether the region's left and right edges are drawn differently with its background than without
+    it: the cue that more of the table is on that side (10 px strips, compared as screenshots)."""
+
+    def strips() -> tuple[bytes, bytes]:
+        box = region.bounding_box()
+        at = {"y": box["y"], "width": 10, "height": box["height"]}
+        return (
+            page.screenshot(clip={**at, "x": box["x"]}),
+            page.screenshot(clip={**at, "x": box["x"] + box["width"] - 10}),
+        )
+
+    shaded = strips()
+    region.evaluate("e => { e.style.background = 'none'; }")
+    plain = strips()
+    region.evaluate("e => { e.style.background = ''; }")
+    return shaded[0] != plain[0], shaded[1] != plain[1]
+
+
+@pytest.mark.ml100k
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("name", ["report.html", "index.html"])
+def test_on_a_phone_nothing_scrolls_the_page_sideways_and_wide_tables_scroll_in_their_own_region(
+    browser: Any, ml100k_report: dict, name: str, scheme: str
+) -> None:
+    seen = tools.visit(browser, ml100k_report["out"] / name, color_scheme=scheme, width=PHONE)
+    page = seen.page
+    page.evaluate("document.querySelectorAll('details').forEach(d => { d.open = true; })")  # their tables too
+    found = page.evaluate(SIDEWAYS)
+    assert found["width"] <= PHONE and found["past"] == []
+    regions = found["regions"]
+    assert regions and all(r["role"] == "region" and r["tabindex"] == "0" and r["named"] for r in regions)
+    hiding = [r["caption"] for r in regions if r["hides"]]
+    if name == "report.html":  # the ranking's NDCG, MAP and hit rate among what a phone scrolls to
+        assert any(c.startswith("Ranking metrics at 10") for c in hiding)
+        assert len(set(found["contents"])) == 1  # the Contents in one column
+    else:
+        assert hiding == ["Runs under runs/"]  # RMSE, verdict and the rest to the right
+
+    for n, region in enumerate(page.locator(".wide").all()):
+        if not regions[n]["hides"]:
+            continue
+        region.scroll_into_view_if_needed()
+        assert edge_shading(page, region) == (False, True), regions[n]["caption"]  # more to the right
+        region.focus()  # a keyboard reader scrolls it too (the browser animates it: wait for it to move)
+        page.keyboard.press("ArrowRight")
+        page.wait_for_function("e => e.scrollLeft > 0", arg=region.element_handle())
+        region.evaluate("e => { e.scrollLeft = e.scrollWidth; }")  # as far as a swipe goes
+        assert edge_shading(page, region) == (True, False), regions[n]["caption"]  # now more to the left
+        last = region.locator("thead th").last
+        assert last.bounding_box()["x"] + last.bounding_box()["width"] <= PHONE  # the last column in view
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE
+    assert tools.run_axe(seen) == []  # scrollable-region-focusable among its rules, now that regions scroll
+    assert_clean(seen)
+    page.context.close()
+
+
+@pytest.mark.ml100k
+@pytest.mark.parametrize("width", [1280, 760, PHONE])
+def test_the_contents_never_overlaps_itself(browser: Any, ml100k_page: Path, width: int) -> None:
+    """Two columns where there is room; each entry's number drawn in the gap before its column, clear of
+    the column to its left (the number's width measured as drawn)."""
+    seen = tools.visit(browser, ml100k_page, width=width)
+    found = seen.page.evaluate(
+        """() => {
+             const items = [...document.querySelectorAll("nav.toc li")].filter(li => !li.hidden);
+             const probe = document.createElement("span");
+             probe.textContent = items.length + ". ";
+             items[0].appendChild(probe);
+             const number = probe.getBoundingClientRect().width;
+             probe.remove();
+             const boxes = items.map(li => li.getBoundingClientRect());
+             const lefts = [...new Set(boxes.map(b => Math.round(b.left)))].sort((a, b) => a - b);
+             const clashes = boxes.filter(a => boxes.some(b => b.left > a.left + 1 && b.left - number < a.right &&
+               b.top < a.bottom && a.top < b.bottom));
+             return {columns: lefts.length, clashes: clashes.length};
+           }"""
+    )
+    assert found == {"columns": 2 if width >= 760 else 1, "clashes": 0}
+    seen.page.context.close()
+
+
 @pytest.mark.ml100k
 def test_print_is_a4_light_and_nothing_overflows(
     browser: Any, ml100k_page: Path, screenshots: Path, notes: list[str]
@@ -290,6 +403,80 @@ def test_the_nu_html_checker_finds_no_errors_in_the_ml100k_report(ml100k_page: P
     assert errors == []
     assert warnings == []
     notes.append(f"Nu HTML Checker on ML-100k: {len(errors)} errors, {len(warnings)} warnings")
+
+
+# --------------------------------------------------------------------------- in a notebook
+
+# A notebook's output as Jupyter shows it: `_repr_html_()` in a host page of its own (no favicon request).
+NOTEBOOK = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>notebook</title><link rel="icon" href="data:,"></head>
+<body><h1>A notebook</h1>{frame}</body></html>
+"""
+
+
+class _Quiet(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the base class's name)
+        pass
+
+
+@pytest.fixture(scope="module")
+def notebook(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """The host page as a file and, as Jupyter serves it, over http from a local server."""
+    folder = tmp_path_factory.mktemp("notebook")
+    (folder / "notebook.html").write_text(NOTEBOOK.format(frame=hand_made_report()._repr_html_()), encoding="utf-8")
+    with ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(folder))) as server:
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        yield {
+            "file": (folder / "notebook.html").as_uri(),
+            "http": f"http://127.0.0.1:{server.server_port}/notebook.html",
+        }
+        server.shutdown()
+        thread.join()
+
+
+# Where the framed page stands: its address, title, scroll, a section's top, and what has focus.
+FRAME_STATE = """id => ({
+  url: location.href,
+  title: document.title,
+  scrolled: window.scrollY,
+  top: Math.round(document.getElementById(id).getBoundingClientRect().top),
+  focusAfter: Boolean(document.getElementById(id).compareDocumentPosition(document.activeElement) & Node.DOCUMENT_POSITION_FOLLOWING),
+})"""
+
+
+@pytest.mark.parametrize("served", ["http", "file"])
+def test_in_a_notebook_the_frames_links_scroll_within_the_frame(
+    browser: Any, notebook: dict[str, str], served: str
+) -> None:
+    seen = tools.visit(browser, notebook[served])
+    framed: list[str] = []
+    seen.page.on("framenavigated", lambda f: framed.append(f.url) if f != seen.page.main_frame else None)
+    inside = seen.page.frame_locator("iframe")
+    frame = seen.page.frames[1]
+    assert frame.url == "about:srcdoc" and frame.evaluate("scrollY") == 0
+
+    inside.locator('nav.toc a[href="#ranking"]').click()  # a Contents entry (a same-document move is synchronous)
+    shown = frame.evaluate(FRAME_STATE, "ranking")
+    assert shown["url"] == "about:srcdoc#ranking"  # the same document, at its fragment: no navigation
+    assert shown["title"] == "ml-100k: what the collaborative-filtering model learned"
+    assert shown["scrolled"] > 0 and abs(shown["top"]) <= 1  # the section at the frame's top
+    seen.page.keyboard.press("Tab")  # the keyboard goes on from the section, not from the Contents
+    assert frame.evaluate(FRAME_STATE, "ranking")["focusAfter"]
+
+    inside.locator('#explorer a[href="#neighbours"]').click()  # a link in the text
+    assert frame.url == "about:srcdoc#neighbours" and abs(frame.evaluate(FRAME_STATE, "neighbours")["top"]) <= 1
+    inside.get_by_label("Find an item").fill("gamma")  # the explorer keeps its selection in the frame's address
+    inside.get_by_label("Find an item").press("Enter")
+    assert inside.locator("#explorer-panel h3").inner_text() == "Gamma & Sons (1992)"
+    assert frame.url == "about:srcdoc#item=Gamma%20%26%20Sons%20(1992)"
+
+    assert seen.page.frames == [seen.page.main_frame, frame] and frame.evaluate("document.title") == shown["title"]
+    assert all(url.startswith("about:srcdoc") for url in framed), framed
+    assert seen.page.url == notebook[served] and seen.page.title() == "notebook"  # the host page untouched
+    assert seen.requests == [notebook[served]]  # the notebook was never loaded again
+    assert_clean(seen)  # no console error ("Not allowed to load local resource"), no CSP violation
+    seen.page.context.close()
 
 
 # --------------------------------------------------------------------------- hostile titles

@@ -157,6 +157,73 @@ def test_a_reader_finds_star_wars_changes_components_zooms_and_opens_a_link_to_f
     page.context.close()
 
 
+# Where the explorer stands in the window, and where the selected item's ring is in the map.
+IN_VIEW = """() => {
+  const section = document.getElementById("explorer").getBoundingClientRect();
+  const plot = document.querySelector("#explorer-plot svg").getBoundingClientRect();
+  const ring = document.querySelector("#explorer-plot .marks .chosen");
+  const view = document.getElementById("explorer-plot").getAttribute("data-view").split(" ").map(Number);
+  return {
+    section: section.top, plotTop: plot.top, plotBottom: plot.bottom, window: window.innerHeight,
+    ring: ring && [+ring.getAttribute("cx"), +ring.getAttribute("cy")], size: [plot.width, plot.height], view,
+  };
+}"""
+
+
+def shows_the_map(where: dict[str, Any]) -> bool:
+    """The map whole in the window, and the section's heading at the window's top unless that would
+    have left the map's foot below it (then that foot at the window's bottom), to a pixel."""
+    whole = where["plotTop"] >= 0 and where["plotBottom"] <= where["window"] + 1
+    heading = abs(where["section"]) <= 1 or (where["section"] < 0 and abs(where["plotBottom"] - where["window"]) <= 1)
+    return whole and heading
+
+
+@pytest.mark.ml100k
+@pytest.mark.parametrize("width", [1280, 390])
+def test_a_link_to_an_item_opens_on_the_explorer_and_zooming_keeps_the_item_in_view(
+    browser: Any, ml100k_fast: dict[str, Any], width: int
+) -> None:
+    address = ml100k_fast["page"].resolve().as_uri()
+    seen = tools.visit(browser, address + "#item=Fargo%20(1996)", width=width)  # opened from a shared link
+    page = seen.page
+    where = page.evaluate(IN_VIEW)
+    assert state(seen)["selected"] == "Fargo (1996)"
+    assert shows_the_map(where)
+    assert page.evaluate("window.scrollY") > 5000  # the explorer is far down the page
+    ring, size = where["ring"], where["size"]
+    assert 0 <= ring[0] <= size[0] and 0 <= ring[1] <= size[1]
+
+    for _ in range(4):
+        page.get_by_role("button", name="Zoom in").click()
+    page.locator("#explorer-plot").press("+")
+    page.locator("#explorer-plot").press("=")
+    zoomed = page.evaluate(IN_VIEW)
+    assert zoomed["view"][1] - zoomed["view"][0] == pytest.approx(
+        (where["view"][1] - where["view"][0]) / 1.5**6, rel=1e-3
+    )
+    assert zoomed["ring"] == pytest.approx(ring, abs=0.15)  # zoomed about Fargo: it stays where it was
+    page.locator("#explorer-plot").press("-")
+    assert page.evaluate(IN_VIEW)["ring"] == pytest.approx(ring, abs=0.15)
+
+    box = page.locator("#explorer-plot svg").bounding_box()  # the wheel zooms about the pointer, not the item
+    page.mouse.move(box["x"] + box["width"] / 4, box["y"] + box["height"] / 4)
+    before = page.evaluate(IN_VIEW)["view"]
+    page.mouse.wheel(0, -100)
+    after = page.evaluate(IN_VIEW)["view"]
+    x0, x1, y0, y1 = before
+    assert after[1] - after[0] == pytest.approx((x1 - x0) / 1.25, rel=1e-3)
+    pixel = ((x1 - x0) / box["width"], (y1 - y0) / box["height"])  # the point under the pointer stays under it
+    assert after[0] + (after[1] - after[0]) / 4 == pytest.approx(x0 + (x1 - x0) / 4, abs=pixel[0])
+    assert after[3] - (after[3] - after[2]) / 4 == pytest.approx(y1 - (y1 - y0) / 4, abs=pixel[1])
+
+    page.evaluate("window.scrollTo(0, 0)")  # a link followed later, on the page: the hash changes
+    page.goto(address + "#item=Star%20Wars%20(1977)")
+    assert state(seen)["selected"] == "Star Wars (1977)"
+    assert shows_the_map(page.evaluate(IN_VIEW))
+    assert_clean(seen)
+    page.context.close()
+
+
 @pytest.mark.ml100k
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_the_explorer_is_axe_clean_in_both_themes_and_screenshots_are_kept(
@@ -186,7 +253,7 @@ def test_on_a_phone_wide_screen_nothing_of_the_explorer_scrolls_sideways(
                  .filter(e => e.getClientRects().length && e.getBoundingClientRect().right > window.innerWidth + 0.5)
                  .map(e => e.tagName + (e.id ? "#" + e.id : ""))"""
     )
-    assert wide == []  # (some wide tables of other sections do scroll at this width: their own matter)
+    assert wide == []  # (the whole page at phone width: tests/render/test_browser.py)
     assert seen.page.locator("#explorer-plot svg").bounding_box()["width"] <= 360
     assert_clean(seen)
     seen.page.context.close()
