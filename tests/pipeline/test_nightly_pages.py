@@ -3,10 +3,15 @@ tutorial's settings, then `--preset fast --seed 7`, then `--split time`), each p
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from bs4 import BeautifulSoup
 from markdown_it import MarkdownIt
 
+from tests.helpers import browser as tools
+from tests.helpers.browser import assert_clean
+from tests.helpers.explorer import IN_VIEW, find, shows_the_map, state
 from tests.helpers.pages import ML100K_PAGE_BYTES
 
 pytestmark = pytest.mark.ml100k
@@ -61,3 +66,25 @@ def test_the_time_split_night_says_in_the_page_report_md_and_log_that_the_model_
     assert said in night["log"]
     first = ml100k_nights[0]
     assert "worse than the global mean" not in first["html"] and "worse than the global mean" not in first["log"]
+
+
+def test_on_every_night_the_explorer_finds_whole_titles_and_a_link_lands_on_fargo(
+    browser: Any, ml100k_nights: list[dict]
+) -> None:
+    """What a reader does on each night's page: search by a word inside a title, by an accented word, by a
+    franchise whose titles share their start; open a link to an item shared from any night's page."""
+    for night in ml100k_nights:
+        seen = tools.visit(browser, night["page"])
+        assert find(seen, "strikes")["results"] == ["Empire Strikes Back, The (1980)"]
+        assert find(seen, "misérables")["results"] == ["Misérables, Les (1995)"]
+        star_trek = find(seen, "star trek")["results"]
+        assert star_trek.count("Star Trek: First Contact (1996)") == 1 and len(set(star_trek)) == len(star_trek)
+        assert all(t in night["doc"]["top_items"] for t in star_trek)
+        seen.page.context.close()
+
+        address = night["page"].resolve().as_uri() + "#item=Fargo%20(1996)"
+        linked = tools.visit(browser, address)
+        assert state(linked)["selected"] == "Fargo (1996)"
+        assert shows_the_map(linked.page.evaluate(IN_VIEW))
+        assert_clean(linked)
+        linked.page.context.close()
