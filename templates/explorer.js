@@ -30,7 +30,7 @@
 
   var items = [];
   for (var i = 0; i < data.n; i++) {
-    var title = names[i].getAttribute("title") || names[i].textContent, scores = [], near = [], sims = [];
+    var title = names[i].textContent, scores = [], near = [], sims = [];
     for (var c = 0; c < data.k; c++) scores.push((unpair(data.scores, 2 * (c * data.n + i)) - MIDDLE) * data.scale[c]);
     for (var j = 0; j < data.per; j++) {
       near.push(unpair(data.neighbours, 2 * (i * data.per + j)));

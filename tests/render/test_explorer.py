@@ -73,8 +73,8 @@ def decoded(island: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def listed_titles(page: BeautifulSoup) -> list[str]:
-    """The titles the script reads, in its order: the page's list of every analysed item (the whole title on hover)."""
-    return [b.get("title") or b.get_text() for b in page.select("#top-items details li .item")]
+    """The titles the script reads, in its order: the page's list of every analysed item, each whole."""
+    return [b.get_text() for b in page.select("#top-items details li .item")]
 
 
 def test_the_island_maps_every_analysed_item_on_ten_components_with_the_neighbours_sections_neighbours(
