@@ -14,15 +14,13 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from reportgen import __version__
 from reportgen.data.documents import MODEL_JSON_BYTES, read_bytes, read_json
 from reportgen.data.files import NO_SUCH_FILE, UnreadableFile
 from reportgen.errors import InputError
-
-if TYPE_CHECKING:
-    from reportgen.train.results import TrainedModel
+from reportgen.train.results import FactorModel, TrainedModel, Weights
 
 WEIGHTS_NAME = "model.safetensors"
 VOCABULARY_NAME = "model.json"
@@ -85,13 +83,33 @@ def model_files(trained: TrainedModel) -> dict[str, bytes]:
 
 
 def load_model(path: Path | str) -> KeptModel:
-    """A kept model from a run folder, its model.safetensors or its model.json.
+    """A kept model from a run folder, its model.safetensors or its model.json, as fastai's `EmbeddingDotBias`.
 
     Raises `InputError` (one line, naming the file and what is wrong) for a missing,
-    damaged or inconsistent pair of files: both are read bounded (`data.documents`:
-    regular files only, model.json at most MODEL_JSON_BYTES, the weights no larger
-    than model.json says they are), every value of model.json is checked before it is
-    used, and weights that are not finite float32 numbers are refused.
+    damaged or inconsistent pair of files (`load_factors` reads and checks them).
+    """
+    found = load_factors(path)
+    import torch
+    from fastai.collab import EmbeddingDotBias
+
+    w = found.weights
+    model = EmbeddingDotBias(w.item_factors.shape[1], len(found.users), len(found.items), y_range=found.y_range)
+    tables = {"u_weight": w.user_factors, "i_weight": w.item_factors, "u_bias": w.user_biases, "i_bias": w.item_biases}
+    with torch.no_grad():
+        model.load_state_dict(
+            {f"{name}.weight": torch.from_numpy(t.reshape(len(t), -1).astype("float32")) for name, t in tables.items()}
+        )
+    model.eval()
+    return KeptModel(model=model, users=found.users, items=found.items, y_range=found.y_range)
+
+
+def load_factors(path: Path | str) -> FactorModel:
+    """A kept model's tables and vocabularies as numbers (`FactorModel`, float64), without fastai.
+
+    Both files are read bounded (`data.documents`: regular files only, model.json at most
+    MODEL_JSON_BYTES, the weights no larger than model.json says they are), every value of
+    model.json is checked before it is used, and weights that are not finite float32 numbers
+    are refused: `InputError`, one line naming the file and what is wrong.
     """
     path = Path(path)
     folder = path if path.is_dir() else path.parent
@@ -101,21 +119,19 @@ def load_model(path: Path | str) -> KeptModel:
     limit = size_bytes(len(users), len(items), factors) + HEADER_BYTES
     raw = _read(weights, lambda: read_bytes(weights, limit, "the model.safetensors of its model.json"))
     try:
-        from safetensors.torch import load
+        from safetensors.numpy import load
 
         tensors = load(raw)
     except Exception as exc:  # safetensors raises its own error types for a damaged file
         raise InputError(f"{weights}: the kept model cannot be read ({type(exc).__name__}: {exc})") from exc
     _check_tensors(tensors, weights, users, items, factors)
+    import numpy as np
 
-    import torch
-    from fastai.collab import EmbeddingDotBias
+    def table(name: str) -> np.ndarray:
+        return tensors[name].astype(np.float64)
 
-    model = EmbeddingDotBias(factors, len(users), len(items), y_range=y_range)
-    with torch.no_grad():
-        model.load_state_dict({f"{name}.weight": tensors[name] for name in TENSORS})
-    model.eval()
-    return KeptModel(model=model, users=users, items=items, y_range=y_range)
+    tables = Weights(table("i_weight"), table("i_bias")[:, 0], table("u_weight"), table("u_bias")[:, 0])
+    return FactorModel(users=users, items=items, weights=tables, y_range=y_range)
 
 
 def _read(file: Path, read: Callable[[], Any]) -> Any:
@@ -172,8 +188,8 @@ def _described(vocabulary: Any, file: Path) -> tuple[tuple[str, ...], tuple[str,
 
 
 def _check_tensors(tensors: dict[str, Any], weights: Path, users: tuple, items: tuple, factors: int) -> None:
-    """The four tensors model.json describes: float32, of its shapes, every value finite."""
-    import torch
+    """The four arrays model.json describes: float32, of its shapes, every value finite."""
+    import numpy as np
 
     shapes = {
         "u_weight": (len(users), factors),
@@ -189,11 +205,9 @@ def _check_tensors(tensors: dict[str, Any], weights: Path, users: tuple, items: 
     if wrong:
         raise InputError(f"{weights}: does not match {VOCABULARY_NAME}: {'; '.join(wrong)}")
     for name in TENSORS:
-        if tensors[name].dtype != torch.float32:
-            raise InputError(
-                f"{weights}: {name} is {str(tensors[name].dtype).removeprefix('torch.')}, expected float32"
-            )
-        if not bool(torch.isfinite(tensors[name]).all()):
+        if tensors[name].dtype != np.float32:
+            raise InputError(f"{weights}: {name} is {tensors[name].dtype}, expected float32")
+        if not bool(np.isfinite(tensors[name]).all()):
             raise InputError(f"{weights}: {name} holds NaN or infinite weights; the model cannot predict with them")
 
 

@@ -171,5 +171,28 @@ class Weights:
             )
 
 
+@dataclass(frozen=True)
+class FactorModel:
+    """A dot-product model as numbers: its four tables and what their rows mean, with no learner behind it.
+
+    Tonight's fit (`of_trained`) or a kept one read back (`kept.load_factors`): what a review
+    scores and aligns. Row `i` of the user tables is `users[i]`, of the item tables `items[i]`;
+    row 0 of each is fastai's `#na#` (values unseen in training). A prediction is
+    `y_range`'s sigmoid of the dot product plus both biases (the raw sum without a range).
+    """
+
+    users: tuple[str, ...]
+    items: tuple[str, ...]
+    weights: Weights
+    y_range: tuple[float, float] | None
+
+    @classmethod
+    def of_trained(cls, model: TrainedModel) -> FactorModel:
+        if model.user_factors is None or model.user_biases is None:
+            raise ValueError("this TrainedModel has no user factors or biases")
+        weights = Weights(model.item_factors, model.item_biases, model.user_factors, model.user_biases)
+        return cls(model.user_classes, model.item_classes, weights, model.config.y_range)
+
+
 ProgressHook = Callable[[float], None]
 """Called with the fraction of the epoch done, about every tenth of a long epoch."""

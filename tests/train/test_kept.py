@@ -111,3 +111,18 @@ def test_build_keeps_the_model_unless_told_not_to(planted_dir: Path, tmp_path: P
     (without,) = outputs.runs(tmp_path / "without")
     assert reportgen.load_model(with_model).model.u_weight.weight.shape[1] == 4
     assert sorted(p.name for p in without.iterdir()) == ["report.html", "report.json", "report.md"]
+
+
+def test_the_kept_tables_read_back_as_numbers_equal_the_fits(trained: train.TrainedModel, kept: Path) -> None:
+    """`load_factors` reads the kept model without fastai: the four tables as the fit left them (float32 kept
+    exactly), the vocabularies in row order, the y-range; a review scores yesterday's model through it."""
+    import numpy as np
+
+    from reportgen.train.kept import load_factors
+    from reportgen.train.results import FactorModel
+
+    found, tonight = load_factors(kept), FactorModel.of_trained(trained)
+    assert (found.users, found.items, found.y_range) == (tonight.users, tonight.items, tonight.y_range)
+    for name in ("user_factors", "user_biases", "item_factors", "item_biases"):
+        expected = getattr(tonight.weights, name).astype(np.float32).astype(np.float64)
+        assert np.array_equal(getattr(found.weights, name), expected), name
