@@ -82,7 +82,7 @@ INNER = {
         "quality",
         "findings",
     ),
-    "reportgen.report": ("types", "writer", "reader", "compare"),
+    "reportgen.report": ("types", "schema", "writer", "reader", "compare"),
     "reportgen.runs": ("files", "lock", "outputs", "history"),
     "reportgen.render": ("formatting", "labels", "figures", "history", "explorer", "html", "markdown"),
     "reportgen.render.figures": ("svg", "scatter", "report", "quality", "history"),

@@ -206,7 +206,7 @@ def check_types(value: Any, hint: Any = Report, where: str = "") -> None:
     if dataclasses.is_dataclass(hint):
         if not isinstance(value, hint):
             raise WrongType(f"{where or 'the document'} is {shown(value)}, not an object")
-        hints = _hints(hint)
+        hints = field_hints(hint)
         for f in dataclasses.fields(hint):
             check_types(getattr(value, f.name), hints[f.name], f"{where}.{f.name}" if where else f.name)
         return
@@ -236,5 +236,6 @@ def check_types(value: Any, hint: Any = Report, where: str = "") -> None:
 
 
 @functools.cache
-def _hints(cls: type) -> dict[str, Any]:
+def field_hints(cls: type) -> dict[str, Any]:
+    """A dataclass's fields' types, resolved (its annotations are strings under `from __future__ import annotations`)."""
     return typing.get_type_hints(cls)
