@@ -127,6 +127,10 @@ class MapMoves:
 
     before: tuple[tuple[float, ...] | None, ...]
     displacement: tuple[float | None, ...]  # the item's aligned displacement in the whole space, as `Mover`'s
+    # Per component, `Movement.agreement` read along it alone over the common items: 1 - the squared
+    # gaps between the aligned baseline's and tonight's scores / tonight's squared scores about their mean
+    # (None for a component along which tonight's common items do not spread at all).
+    component_agreement: tuple[float | None, ...]
 
 
 @dataclass(frozen=True)
@@ -203,7 +207,7 @@ def movement(
             )
             for i in by_change[:n_movers]
         ),
-        map_moves=None if factor_map is None else _map_moves(tonight, baseline, analysed, common, factor_map, fit),
+        map_moves=None if factor_map is None else _map_moves(tonight, analysed, factor_map, common, b_rows, fit),
     )
 
 
@@ -228,27 +232,33 @@ def _jaccard(before: np.ndarray, after: np.ndarray) -> float:
 
 def _map_moves(
     tonight: FactorModel,
-    baseline: FactorModel,
     analysed: Sequence[str],
-    common: Sequence[str],
     factor_map: FactorMap,
+    common: Sequence[str],
+    b_rows: np.ndarray,
     fit: Alignment,
 ) -> MapMoves:
-    """The baseline's aligned vectors of the map's items on the map's own components."""
-    ours, theirs = _known(tonight), _known(baseline)
+    """The baseline's aligned vectors (`b_rows`, one per `common` item) on the map's own components."""
+    ours = _known(tonight)
     missing = [t for t in analysed if t not in ours]
     if missing:
         raise ValueError(f"the map is not of this model: it does not know the analysed item {missing[0]!r}")
     vectors = tonight.weights.item_factors[[ours[t] for t in analysed]]
     _, axes = factors.pca_axes(vectors, factor_map.n_components, 0)  # the analysis's PCA, as `analyse` makes it
-    mapped = analysed[: len(factor_map.scores)]
-    position = {t: i for i, t in enumerate(common)}
-    known = [i for i, t in enumerate(mapped) if t in position]
-    aligned = fit.apply(baseline.weights.item_factors[[theirs[mapped[i]] for i in known]])
-    scores = axes.project(aligned[:, : vectors.shape[1]])  # padded columns: tonight's components are 0 there
-    before: list[tuple[float, ...] | None] = [None] * len(mapped)
-    displacement: list[float | None] = [None] * len(mapped)
-    for row, i in enumerate(known):
-        before[i] = tuple(round(float(v), MAP_DECIMALS) + 0.0 for v in scores[row])
-        displacement[i] = round(float(fit.displacement[position[mapped[i]]]), MAP_DECIMALS) + 0.0
-    return MapMoves(before=tuple(before), displacement=tuple(displacement))
+    k = vectors.shape[1]
+    position = {t: i for i, t in enumerate(analysed)}
+    after = axes.project(vectors[[position[t] for t in common]])
+    before = axes.project(fit.apply(b_rows)[:, :k])  # padded columns: tonight's components are 0 there
+    spread = ((after - after.mean(axis=0)) ** 2).sum(axis=0)
+    gaps = ((before - after) ** 2).sum(axis=0)
+    row = {t: i for i, t in enumerate(common)}
+    mapped = [row.get(t) for t in analysed[: len(factor_map.scores)]]
+    return MapMoves(
+        before=tuple(
+            None if i is None else tuple(round(float(v), MAP_DECIMALS) + 0.0 for v in before[i]) for i in mapped
+        ),
+        displacement=tuple(
+            None if i is None else round(float(fit.displacement[i]), MAP_DECIMALS) + 0.0 for i in mapped
+        ),
+        component_agreement=tuple(None if s == 0 else float(1.0 - g / s) for g, s in zip(gaps, spread)),
+    )

@@ -168,3 +168,23 @@ def test_the_map_of_another_model_is_refused() -> None:
     tonight = factor_model(TITLES[:29], vectors[:29])
     with pytest.raises(ValueError, match="does not know the analysed item 'Item 029'"):
         movement.movement(tonight, tonight, TITLES[:30], other_map)
+
+
+def test_the_agreement_along_each_component_adds_up_to_the_agreement_of_the_whole_space() -> None:
+    """With as many components as factors, each component's unexplained share, weighted by its variance, sums
+    to the whole space's; the first components, which carry most of the variance, are the better measured."""
+    vectors = space()
+    baseline = vectors @ orthogonal(8) + np.random.default_rng(4).normal(scale=0.4, size=vectors.shape)
+    scores, _ = factors.pca(vectors, 8, 8)
+    tonight = factor_model(TITLES, vectors)
+    moved = movement.movement(
+        tonight, factor_model(TITLES, baseline), TITLES, factors.factor_map(TITLES, vectors, scores, 60, 5)
+    )
+    assert moved is not None and moved.map_moves is not None
+    agreement = np.array(moved.map_moves.component_agreement)
+    variance = scores.var(axis=0)
+    assert np.sum((1 - agreement) * variance) / variance.sum() == pytest.approx(1 - moved.agreement)
+    assert agreement[0] > moved.agreement > agreement[-1]
+    same = movement.movement(tonight, tonight, TITLES, factors.factor_map(TITLES, vectors, scores, 60, 5))
+    assert same is not None and same.map_moves is not None
+    assert same.map_moves.component_agreement == pytest.approx([1.0] * 8, abs=1e-12)
