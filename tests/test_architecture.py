@@ -81,6 +81,7 @@ INNER = {
         "ranking",
         "quality",
         "findings",
+        "movement",
     ),
     "reportgen.report": ("types", "schema", "writer", "reader", "compare"),
     "reportgen.runs": ("files", "lock", "outputs", "history"),

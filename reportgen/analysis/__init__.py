@@ -12,6 +12,7 @@ before it, tests/test_architecture.py holds the order):
 - `ranking`: top-k lists by the model and by popularity, and random lists' exact expectation; their metrics; coverage
 - `quality`: is it a good recommender: rating metrics, ranking, buckets, calibration, in one `Quality`
 - `findings`: `analyse` and its one result, `Analysis`
+- `movement`: what moved in the factor space between a baseline model and tonight's (Procrustes, neighbourhoods)
 
 Importing this package loads nothing heavy: `analyse` and `Analysis` are read from `findings` on first use.
 """

@@ -75,6 +75,23 @@ class Neighbour:
     similarity: float
 
 
+@dataclass(frozen=True)
+class Axes:
+    """The frame of a PCA: the centre it subtracts and its components, each with the sign `SIGN_RULE` gave it.
+
+    `project` puts other vectors in the same frame: what the explorer's view since the previous
+    run reads yesterday's aligned vectors with (`analysis.movement`).
+    """
+
+    mean: np.ndarray  # (n_factors,), the analysed items' mean vector
+    components: np.ndarray  # (k, n_factors), unit rows, signed
+    ratios: np.ndarray  # explained-variance ratios
+
+    def project(self, vectors: np.ndarray) -> np.ndarray:
+        """Scores of `vectors` (rows in the fitted space) on the components."""
+        return (vectors - self.mean) @ self.components.T
+
+
 def pca(matrix: np.ndarray, k: int, n_ratios: int) -> tuple[np.ndarray, np.ndarray]:
     """Scores on the first `k` principal components, and the first `n_ratios` explained-variance ratios.
 
@@ -83,7 +100,14 @@ def pca(matrix: np.ndarray, k: int, n_ratios: int) -> tuple[np.ndarray, np.ndarr
     signs are arbitrary, so each component is flipped to make its
     largest-magnitude score positive (`SIGN_RULE`).
     """
-    centred = matrix - matrix.mean(axis=0)
+    scores, axes = pca_axes(matrix, k, n_ratios)
+    return scores, axes.ratios
+
+
+def pca_axes(matrix: np.ndarray, k: int, n_ratios: int) -> tuple[np.ndarray, Axes]:
+    """`pca`'s scores and the frame that gives them (`Axes`): one computation for both."""
+    mean = matrix.mean(axis=0)
+    centred = matrix - mean
     _, singular, vt = np.linalg.svd(centred, full_matrices=False)
     scores = centred @ vt[:k].T
     variance = singular**2
@@ -92,7 +116,7 @@ def pca(matrix: np.ndarray, k: int, n_ratios: int) -> tuple[np.ndarray, np.ndarr
     anchor = np.abs(scores).argmax(axis=0)
     signs = np.sign(scores[anchor, np.arange(k)])
     signs[signs == 0] = 1.0
-    return scores * signs, ratios
+    return scores * signs, Axes(mean=mean, components=vt[:k] * signs[:, None], ratios=ratios)
 
 
 def components(titles: Sequence[str], scores: np.ndarray, ratios: np.ndarray, n_items: int) -> tuple[Component, ...]:
@@ -140,18 +164,22 @@ def component_genres(
     return tuple(result)
 
 
-def nearest(titles: Sequence[str], unit_rows: np.ndarray, unit: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """For each of `unit_rows` (the first rows of `unit`, unit vectors), the rows of the `n` others that point
-    its way most, nearest first (ties by title), and their cosine similarities: the one rule of every neighbour list.
+def nearest(
+    titles: Sequence[str], unit_rows: np.ndarray, unit: np.ndarray, n: int, first: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """For each of `unit_rows` (rows `first`, `first + 1`, … of `unit`, unit vectors), the rows of the `n` others
+    that point its way most, nearest first (ties by title), and their cosine similarities: the one rule of every
+    neighbour list.
 
     One matrix product of `unit_rows` with `unit`, one partition per row to find the `n` nearest
-    (with every row tied with the last of them), and a sort of those few alone.
+    (with every row tied with the last of them), and a sort of those few alone. A caller with
+    many rows passes them a block at a time (`first`), so memory stays at a block times `unit`.
     """
     similarity = unit_rows @ unit.T
     rank = np.empty(len(titles), dtype=np.int64)
     rank[sorted(range(len(titles)), key=titles.__getitem__)] = np.arange(len(titles))
     keyed = -similarity
-    keyed[np.arange(len(unit_rows)), np.arange(len(unit_rows))] = np.inf  # never its own neighbour
+    keyed[np.arange(len(unit_rows)), first + np.arange(len(unit_rows))] = np.inf  # never its own neighbour
     m = min(n, len(titles) - 1)
     order = np.empty((len(unit_rows), m), dtype=np.int64)
     if m > 0:
