@@ -104,7 +104,7 @@ def test_a_cutoff_that_leaves_no_training_ratings_is_refused(tmp_path: Path) -> 
 
 def test_an_unknown_split_is_a_usage_error(tmp_path: Path) -> None:
     line = refused(tmp_path, "--split", "sideways", "--offline")
-    assert line.startswith("Error: Invalid value for '--split'") and "'random', 'time'" in line
+    assert line.startswith("Error: Invalid value for '--split'") and "'auto', 'random', 'stable', 'time'" in line
 
 
 @pytest.mark.ml100k
