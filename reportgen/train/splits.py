@@ -182,7 +182,7 @@ def keyed_codes(column: pd.Series, role: str, seed: int) -> tuple[np.ndarray, np
     import pandas as pd
 
     if isinstance(column.dtype, pd.CategoricalDtype):
-        codes, values = column.cat.codes.to_numpy(), column.cat.categories
+        codes, values = column.array.codes, column.cat.categories  # the codes themselves, not a copy
     else:
         codes, values = pd.factorize(column)
     salt, person = seed.to_bytes(8, "little"), STABLE_ROLES[role]
