@@ -18,11 +18,12 @@ once; rows in random order. The noise floor saved beside each file is the RMSE o
 the noiseless planted score against the rounded noisy ratings: no model can beat
 it on average.
 
-reportgen runs as `reportgen build --ratings FILE -o TMP -q` in a child process
+reportgen runs as `reportgen build --ratings FILE -o TMP -q --split random` in a child process
 (whole-process seconds and the child's peak RSS from `getrusage(RUSAGE_CHILDREN)`);
 its valid RMSE and fit seconds come from report.json. The peers (cornac MF k=50,
 surprise SVD, their default settings) train in `benchmarks/.venv-peers` on the very
-split reportgen uses (`reportgen.train.sparse.split_indices`, handed over as .npy); their
+split reportgen uses (`--split random`, not own data's default stable split:
+`reportgen.train.sparse.split_indices`, handed over as .npy); their
 RMSE is over every validation rating, as reportgen's is: predictions clipped to 1–5
 (as both libraries clip), the training mean for the few users or items unseen in
 training. Their fit seconds are the `fit` call alone (building their data sets
@@ -225,6 +226,7 @@ def run_reportgen(path: Path, nproc: int = 1, engine: str = "auto") -> dict:
     """`reportgen build` on `path`, alone or in `nproc` processes (`--nproc`; peak RSS: the largest one)."""
     with tempfile.TemporaryDirectory(prefix="scale-") as tmp:
         command = [sys.executable, "-m", "reportgen", "build", "--ratings", str(path), "-o", tmp, "-q"]
+        command += ["--split", "random"]  # the peers' split (`split_for_peers`): the same rows for every tool
         command += ["--engine", engine] if engine != "auto" else []
         result = measured(command + (["--nproc", str(nproc)] if nproc > 1 else []))
         doc = json.loads((Path(tmp) / "report.json").read_text())

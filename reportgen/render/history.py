@@ -1,9 +1,11 @@
 """The history page's view model: `History`, the rows of OUTPUT/runs/, their stretches and trend charts.
 
 A stretch is a run of consecutive kept runs that measure the same thing: the same data set
-(name and SHA-256), split and preset. The trends join the runs of a stretch with a line and
-never two stretches, so a time-split 1.19 after a random-split 0.90 is a gap, not a slope.
-The seed is not compared: it changes a run by chance alone, which is what a trend shows.
+(name and SHA-256), kind of held-out ratings and preset. The trends join the runs of a stretch
+with a line and never two stretches, so a time-split 1.19 after a random-split 0.90 is a gap,
+not a slope. The seed is not compared: it changes a run by chance alone, which is what a trend
+shows; nor is random against stable, which both hold out a random share of every period
+(`train.config.HOLDS_OUT`, the rule the verdict follows).
 """
 
 from __future__ import annotations
@@ -13,11 +15,12 @@ from dataclasses import dataclass
 
 from reportgen.render.figures import history as trends
 from reportgen.runs.history import RunRow
+from reportgen.train.config import HOLDS_OUT
 
 # What must stay the same for two runs to be one measurement, in the words the page uses.
 COMPARED: tuple[tuple[str, Callable[[RunRow], object]], ...] = (
     ("data set", lambda r: (r.dataset, r.sha256)),
-    ("split", lambda r: r.split),
+    ("split", lambda r: HOLDS_OUT.get(r.split, r.split)),
     ("preset", lambda r: r.preset),
 )
 

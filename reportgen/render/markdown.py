@@ -14,7 +14,7 @@ import re
 from reportgen.analysis.findings import ItemStat
 from reportgen.data.titles import clean_title, cut
 from reportgen.render import labels
-from reportgen.render.formatting import fixed, signed, thousands, utc
+from reportgen.render.formatting import fixed, percent, signed, thousands, utc
 from reportgen.report import Report
 from reportgen.report.compare import NOISE_PCT, verdict
 
@@ -99,8 +99,15 @@ def _dataset(report: Report) -> list[str]:
 
 
 def _split(report: Report) -> list[str]:
-    """A time split's line: which ratings scored the model (none for the tutorial's random split)."""
-    t = report.split
+    """A time or stable split's line: which ratings scored the model (none for the tutorial's random split)."""
+    t, m = report.split, report.metrics
+    if report.config.split == "stable":
+        return [
+            f"- **Split:** stable: a rating is held out when a hash of its user, item and seed says so, the same "
+            f"every night, so {thousands(m.n_valid, ',')} of {thousands(m.n_train + m.n_valid, ',')} were held out "
+            f"({percent(m.n_valid / (m.n_train + m.n_valid), 2)}: close to, not exactly, the share of "
+            f"{report.config.valid_pct:g} asked)"
+        ]
     if t is None:
         return []
     return [

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from reportgen.report.reader import ReportDoc
 from reportgen.report.types import BiasMove, Comparison, ListChange
+from reportgen.train.config import comparable_splits
 
 N_BIAS_MOVES = 10
 
@@ -54,11 +55,12 @@ NOISE_PCT = 1.0
 def verdict(change_pct: float, dataset_changed: bool = False, splits: tuple[str, str] = ("random", "random")) -> str:
     """`better`, `worse` or `within noise` for a valid-RMSE change in percent (negative: better).
 
-    Runs scored on different splits (`splits`: previous, current) measured different things:
-    a time split holds out the latest ratings, a random one ratings from every period, so the
-    verdict names the two and judges nothing.
+    Runs scored on splits that hold out different kinds of ratings (`splits`: previous, current)
+    measured different things: a time split holds out the latest ratings, a random or stable one
+    a share of every period (`comparable_splits`), so the verdict names the two and judges nothing.
+    Random and stable are one measurement on other rows, as two seeds are: judged as usual.
     """
-    if splits[0] != splits[1]:
+    if not comparable_splits(*splits):
         return f"not comparable ({splits[0]} split before, {splits[1]} split now)"
     word = "within noise" if abs(change_pct) < NOISE_PCT else ("worse" if change_pct > 0 else "better")
     return f"{word} (other data)" if dataset_changed else word

@@ -27,7 +27,7 @@ from reportgen.analysis.stats import Histogram
 from reportgen.data.documents import REPORT_BYTES, loads_json, read_json
 from reportgen.data.files import UnreadableFile
 from reportgen.data.types import DatabaseRead
-from reportgen.errors import InputError
+from reportgen.errors import InputError, shown
 from reportgen.report.types import (
     SCHEMA_VERSION,
     BiasMove,
@@ -103,8 +103,7 @@ def from_json(doc: dict[str, Any]) -> Report:
 
 def _report(doc: dict[str, Any]) -> Report:
     reproducible = "timings" not in doc
-    split = _obj(doc["split"])["kind"] if "split" in doc else "random"
-    config = _config(_obj(doc["config"]), _obj(doc["run"]), split)
+    config = _config(_obj(doc["config"]), _obj(doc["run"]))
     metrics = _metrics(doc["metrics"])
     analysis = _analysis(doc, config)
     runtime = None
@@ -161,11 +160,11 @@ def _dataset(d: dict[str, Any]) -> DatasetSummary:
     )
 
 
-def _config(c: dict[str, Any], run: dict[str, Any], split: str) -> TrainConfig:
+def _config(c: dict[str, Any], run: dict[str, Any]) -> TrainConfig:
     values = {k: v for k, v in c.items() if k != "top_n"}
     if values.get("y_range") is not None:
         values["y_range"] = _seq(values["y_range"])
-    return TrainConfig(**values, **run, split=split)
+    return TrainConfig(**values, **run)
 
 
 def _metrics(m: dict[str, Any]) -> Metrics:
@@ -384,11 +383,11 @@ class ReportDoc:
 
     @property
     def split(self) -> str:
-        """Which split scored the run: "random" (also every report.json without a `split`) or "time"."""
-        value = self._get("split", "kind")
-        if self._get("split") is not None and value not in ("random", "time"):
-            raise ValueError("not a reportgen report.json: split.kind is not random or time")
-        return value or "random"
+        """Which split scored the run: `config.split`; in older files a time split's `split.kind`, else random."""
+        value = self._get("config", "split") or self._get("split", "kind") or "random"
+        if value not in ("random", "stable", "time"):
+            raise ValueError(f"not a reportgen report.json: its split is {shown(value)}, not random, stable or time")
+        return value
 
     @property
     def sha256(self) -> str:

@@ -17,7 +17,7 @@ from reportgen.analysis.findings import Analysis
 from reportgen.data.sources import CITATION
 from reportgen.data.types import DatabaseRead
 from reportgen.errors import finite, shown
-from reportgen.train.config import PRESETS, TrainConfig, describe_preset
+from reportgen.train.config import PRESETS, TrainConfig, comparable_splits, describe_preset
 from reportgen.train.results import Metrics, Runtime
 from reportgen.train.splits import TimeSplit
 
@@ -108,8 +108,10 @@ class Comparison:
 
     @property
     def split_changed(self) -> bool:
-        """The two valid RMSEs were measured on different kinds of split: not the same measurement."""
-        return self.splits[0] != self.splits[1]
+        """The two valid RMSEs were measured on splits that hold out different kinds of ratings (a time split
+        and a random share; `train.config.comparable_splits`): not the same measurement. Random and stable
+        both hold out a random share of every period, so a change between them is not one."""
+        return not comparable_splits(*self.splits)
 
     @property
     def rmse_change_pct(self) -> float:

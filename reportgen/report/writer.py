@@ -45,7 +45,7 @@ def to_json(report: Report) -> dict[str, Any]:
             "duplicates_dropped": d.duplicates_dropped,
         }
         | ({"database": asdict(d.database)} if d.database is not None else {}),
-        "config": {**report.config.as_dict(), "top_n": report.top_n},
+        "config": {**report.config.as_dict(), "split": report.config.split, "top_n": report.top_n},
         "run": report.config.run_dict(),
         "metrics": {
             "valid_mse": m.valid_mse,

@@ -41,7 +41,7 @@ class RunRow:
     seed: int | None = None  # report.json's `config.seed`: the one setting that changes a run by chance alone
     change_pct: float | None = None
     verdict: str | None = None
-    split: str = "random"  # which split scored the run (report.json's `split.kind`; absent: random)
+    split: str = "random"  # which split scored the run (`ReportDoc.split`: random, stable or time)
 
 
 def _dataset(doc: ReportDoc) -> str | None:

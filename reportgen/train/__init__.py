@@ -6,12 +6,13 @@ before it, tests/test_architecture.py holds the order):
 - `config`: `TrainConfig`, the presets, the sparse engine's `EngineSettings`, `check_config`
 - `results`: what a fit returns, whichever engine: `EpochStats`, `Metrics`, `Runtime`, `TrainedModel`
 - `distributed`: the torchrun world (rank, size, backend, the two collectives)
-- `splits`: which ratings train and which validate (`split_rows`: random, or one time cutoff; `TimeSplit`)
+- `splits`: which ratings train and which validate (`split_rows`: random, stable or one time cutoff; `TimeSplit`);
+  `held_out_by`, which of another night's ratings a run held out (by its `SplitSpec`)
 - `sparse_loop`: the fused sparse Adagrad loop, on the CPU or CUDA, data-parallel under torchrun
 - `sparse`: the sparse engine for large data (`choose_engine`, `auto_settings`, `fit_sparse`)
 - `learner`: fastai's Learner path, the engine called "learner" (the lean and the tutorial's loaders)
 - `fitting`: `fit`, which picks the engine, the threads and the device
-- `kept`: the kept model, written beside a run and loaded back (`model_files`, `load_model`)
+- `kept`: the kept model, written beside a run and loaded back (`model_files`, `load_factors`, `load_model`)
 
 Importing this package loads neither torch nor fastai; `fit` does, when it runs.
 """
@@ -28,8 +29,17 @@ from reportgen.train.config import (
     describe_preset,
 )
 from reportgen.train.fitting import fit
-from reportgen.train.results import NA_CLASS, EpochHook, EpochStats, Metrics, ProgressHook, Runtime, TrainedModel
-from reportgen.train.splits import TimeSplit, describe_split
+from reportgen.train.results import (
+    NA_CLASS,
+    EpochHook,
+    EpochStats,
+    Metrics,
+    ProgressHook,
+    Runtime,
+    SplitSpec,
+    TrainedModel,
+)
+from reportgen.train.splits import TimeSplit, describe_split, held_out_by
 
 __all__ = [
     "DEVICES",
@@ -44,6 +54,7 @@ __all__ = [
     "Metrics",
     "ProgressHook",
     "Runtime",
+    "SplitSpec",
     "TrainConfig",
     "TimeSplit",
     "TrainedModel",
@@ -51,4 +62,5 @@ __all__ = [
     "describe_preset",
     "describe_split",
     "fit",
+    "held_out_by",
 ]

@@ -3,8 +3,10 @@
 No pickle: `model.safetensors` holds four float32 tensors (the weights of fastai's
 `EmbeddingDotBias`: `u_weight`, `i_weight`, `u_bias`, `i_bias`) and `model.json` the
 vocabularies (row `i` of the user and item tensors is `users[i]`, `items[i]`; row 0
-is fastai's `#na#`), the y-range, the factor count and the reportgen version. Opening
-either runs no code, so a model attached to a review is safe to load.
+is fastai's `#na#`), the y-range, the factor count, the reportgen version and, under
+`split`, how the run split its data (`SplitSpec`: which ratings its model never trained on,
+recomputed on another night's data by `splits.held_out_by`; absent in a model.json kept
+before it was recorded). Opening either runs no code, so a model attached to a review is safe to load.
 Size: 4 bytes × (users + items) × (factors + 1), plus the vocabularies.
 """
 
@@ -17,10 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from reportgen import __version__
+from reportgen.data.dataset import ITEM_KEYS
 from reportgen.data.documents import MODEL_JSON_BYTES, read_bytes, read_json
 from reportgen.data.files import NO_SUCH_FILE, UnreadableFile
-from reportgen.errors import InputError
-from reportgen.train.results import FactorModel, TrainedModel, Weights
+from reportgen.errors import InputError, shown
+from reportgen.train.config import BOUNDS, SPLITS
+from reportgen.train.results import FactorModel, SplitSpec, TrainedModel, Weights
 
 WEIGHTS_NAME = "model.safetensors"
 VOCABULARY_NAME = "model.json"
@@ -76,6 +80,8 @@ def model_files(trained: TrainedModel) -> dict[str, bytes]:
         "users": list(trained.user_classes),
         "items": list(trained.item_classes),
     }
+    if trained.split_spec is not None:  # `fit` records it; a hand-made model may not
+        vocabulary["split"] = trained.split_spec.as_dict()
     return {
         WEIGHTS_NAME: save(tensors, metadata={"format": FORMAT}),
         VOCABULARY_NAME: (json.dumps(vocabulary, ensure_ascii=False) + "\n").encode("utf-8"),
@@ -131,7 +137,42 @@ def load_factors(path: Path | str) -> FactorModel:
         return tensors[name].astype(np.float64)
 
     tables = Weights(table("i_weight"), table("i_bias")[:, 0], table("u_weight"), table("u_bias")[:, 0])
-    return FactorModel(users=users, items=items, weights=tables, y_range=y_range)
+    return FactorModel(
+        users=users, items=items, weights=tables, y_range=y_range, split_spec=split_of(vocabulary, vocabulary_file)
+    )
+
+
+def split_of(vocabulary: dict[str, Any], file: Path) -> SplitSpec | None:
+    """model.json's `split`, every value checked (`InputError` naming `split.<key>`); None where it has none."""
+    if "split" not in vocabulary:
+        return None
+    split = vocabulary["split"]
+    if not isinstance(split, dict):
+        raise InputError(f"{file}: split is {type(split).__name__}, expected an object")
+
+    def whole(value: Any) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool)
+
+    checks: dict[str, tuple[Any, str]] = {
+        "kind": (lambda v: v in SPLITS[1:], "one of " + ", ".join(SPLITS[1:])),
+        "seed": (lambda v: BOUNDS["seed"].problem(v) is None, "a whole number " + BOUNDS["seed"].limits()),
+        "valid_pct": (lambda v: BOUNDS["valid_pct"].problem(v) is None, "a number " + BOUNDS["valid_pct"].limits()),
+        "n_ratings": (lambda v: whole(v) and v >= 1, "a whole number of at least 1"),
+        "sha256": (lambda v: isinstance(v, str), "a string"),
+        "item_key": (lambda v: v in ITEM_KEYS, " or ".join(ITEM_KEYS)),
+        "cutoff": (lambda v: v is None or whole(v), "null or a whole number (epoch seconds)"),
+    }
+    for key, (good, expected) in checks.items():
+        value = split.get(key)
+        if key not in split or not good(value):
+            found = "missing" if key not in split else shown(value, 40)
+            raise InputError(f"{file}: split.{key} is {found}, expected {expected}")
+    if split["kind"] == "time" and split["cutoff"] is None:
+        raise InputError(f"{file}: split.cutoff is null, expected the time split's cutoff (epoch seconds)")
+    unknown = sorted(set(split) - set(checks))
+    if unknown:
+        raise InputError(f"{file}: split has an unknown key {unknown[0]!r}")
+    return SplitSpec(**{key: split[key] for key in checks})
 
 
 def _read(file: Path, read: Callable[[], Any]) -> Any:

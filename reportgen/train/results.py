@@ -80,6 +80,28 @@ class Runtime:
 
 
 @dataclass(frozen=True)
+class SplitSpec:
+    """How a run split its data: enough to tell, of another night's ratings, which it held out.
+
+    `kind`: "random" (fastai's RandomSplitter over the row positions of the data whose
+    SHA-256 is `sha256`, `n_ratings` rows), "stable" (a keyed hash of user, item key and
+    `seed` below `valid_pct`, items keyed as `item_key`) or "time" (every rating at or after
+    `cutoff`, epoch seconds UTC, held out). `train.splits.held_out_by` reads it back.
+    """
+
+    kind: str
+    seed: int
+    valid_pct: float
+    n_ratings: int
+    sha256: str
+    item_key: str = "title"
+    cutoff: int | None = None  # time only
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class TrainedModel:
     """The fitted learner plus what analysis needs, copied out of it as numpy arrays.
 
@@ -106,6 +128,7 @@ class TrainedModel:
     user_factors: np.ndarray | None = None  # shape (n_user_classes, factors), float64
     codes: np.ndarray | None = None  # (user row, item row) of every rating, int; 0: unseen in training
     notes: tuple[str, ...] = ()  # what the reader should know about the fit (a setting the engine did not use)
+    split_spec: SplitSpec | None = None  # how `split` was drawn, for model.json (`fit` fills it)
 
     @classmethod
     def of(
@@ -185,13 +208,14 @@ class FactorModel:
     items: tuple[str, ...]
     weights: Weights
     y_range: tuple[float, float] | None
+    split_spec: SplitSpec | None = None  # how its run split the data; None: a model.json kept before it was recorded
 
     @classmethod
     def of_trained(cls, model: TrainedModel) -> FactorModel:
         if model.user_factors is None or model.user_biases is None:
             raise ValueError("this TrainedModel has no user factors or biases")
         weights = Weights(model.item_factors, model.item_biases, model.user_factors, model.user_biases)
-        return cls(model.user_classes, model.item_classes, weights, model.config.y_range)
+        return cls(model.user_classes, model.item_classes, weights, model.config.y_range, model.split_spec)
 
 
 ProgressHook = Callable[[float], None]

@@ -37,8 +37,8 @@ from reportgen.train import distributed
 from reportgen.train.config import EngineSettings, TrainConfig
 from reportgen.train.results import NA_CLASS, EpochHook, Metrics, ProgressHook, Runtime, TrainedModel
 from reportgen.train.sparse_loop import train_sparse
+from reportgen.train.splits import check_rows, split_rows
 from reportgen.train.splits import split_indices as split_indices  # where the benchmarks and tests find it
-from reportgen.train.splits import split_rows
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -218,6 +218,8 @@ def fit_sparse(
     started = time.perf_counter()
     frame = ratings.frame
     train_rows, valid_rows = split_rows(frame, config, ratings.provenance.ratings_file)
+    if config.split != "random":
+        check_rows((train_rows, valid_rows), config, ratings.provenance.ratings_file)
     (user_codes, users), (item_codes, items) = (encode(frame[name], train_rows) for name in ("user", "title"))
     x = np.stack([user_codes, item_codes], axis=1)
     del user_codes, item_codes

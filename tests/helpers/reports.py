@@ -122,7 +122,7 @@ def hand_made_report(
             n_items=1682,
             n_titles=1664,
         ),
-        config=TrainConfig(),
+        config=TrainConfig(split="random"),  # as `fit` resolves "auto" for the tutorial on ML-100k
         top_n=1000,
         metrics=Metrics(
             valid_mse=0.8465,

@@ -64,6 +64,7 @@ def test_validation_error_at_default_settings(ml100k_report: dict) -> None:
     tutorial = dict(TUTORIAL_CONFIG)
     config = ml100k_report["doc"]["config"]
     assert {key: config[key] for key in tutorial} == tutorial
+    assert config["split"] == "random"  # `auto` keeps fastai's RandomSplitter for the tutorial on ML-100k
     # The tutorial's settings at seed 42 have given this since the first release.
     assert m["valid_mse"] == pytest.approx(0.8098, abs=5e-5)
     assert (m["n_train"], m["n_valid"]) == (80_000, 20_000)

@@ -182,6 +182,8 @@ def test_a_line_breaks_where_data_set_split_or_preset_changes_and_never_for_the_
         Stretch((7,), ("split",)),
     )
     assert stretches_of([]) == ()
+    # The stable split holds out a random share of every period as the random one does: one line.
+    assert stretches_of([row(1), row(2, split="stable"), row(3)]) == (Stretch((1, 2, 3)),)
 
 
 @pytest.fixture(scope="module")
@@ -199,13 +201,14 @@ def three_runs(tmp_path_factory: pytest.TempPathFactory, planted: Planted) -> Be
 def test_three_runs_show_their_seeds_and_a_line_only_within_one_split_and_preset(three_runs: BeautifulSoup) -> None:
     head = [th.get_text(strip=True) for th in three_runs.select("table.history thead th")]
     table = [dict(zip(head, r, strict=True)) for r in rows(three_runs)]
+    # GroupLens' layout reads as MovieLens 100k: `auto` is the tutorial's random split for its preset alone.
     assert [(r["Preset"], r["Seed"], r["Split"]) for r in table] == [
         ("tutorial", "42", "random"),
-        ("fast", "7", "random"),
+        ("fast", "7", "stable"),
         ("tutorial", "42", "time"),
         ("tutorial", "7", "time"),
     ]
-    assert table[2]["Against the previous run"].startswith("not comparable (random split before, time split now)")
+    assert table[2]["Against the previous run"].startswith("not comparable (stable split before, time split now)")
     # Each run apart from the one before it but the last, which differs only by its seed: three lines.
     for series in ("trend-rmse-model", "trend-rmse-bias", "trend-rmse-mean", "trend-fit-fit"):
         assert stretches(three_runs, series) == [1, 1, 2], series

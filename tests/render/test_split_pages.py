@@ -49,6 +49,27 @@ def test_a_random_split_page_has_no_split_section_and_names_its_split() -> None:
     assert "Validation share (random split)" in text(soup.select_one("section#run"))
 
 
+def stable_split_report() -> object:
+    report = hand_made_report()  # 80,000 training and 20,000 held-out ratings: make it a stable split's 19,937
+    metrics = dataclasses.replace(report.metrics, n_train=80_063, n_valid=19_937)
+    return dataclasses.replace(report, config=dataclasses.replace(report.config, split="stable"), metrics=metrics)
+
+
+def test_a_stable_split_page_says_how_it_draws_and_that_the_share_is_not_exact() -> None:
+    soup = page(stable_split_report())
+    assert soup.select_one("section#split") is None
+    row = next(tr for tr in soup.select("section#run tr") if "Validation share" in tr.th.get_text())
+    assert text(row.th) == (
+        "Validation share (stable split: a rating is held out by a hash of its user, item and seed, the same every "
+        "night, so the share is close to, not exactly, the one asked)"
+    )
+    assert text(row.td) == "0.2 asked, 19.94 % held out"
+    assert (
+        "- **Split:** stable: a rating is held out when a hash of its user, item and seed says so, the same every "
+        "night, so 19,937 of 100,000 were held out (19.94 %: close to, not exactly, the share of 0.2 asked)"
+    ) in render_markdown(stable_split_report()).splitlines()
+
+
 def test_report_md_says_which_split_scored_the_model() -> None:
     md = render_markdown(time_split_report())
     assert (

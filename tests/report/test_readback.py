@@ -43,7 +43,9 @@ def test_a_report_json_that_names_the_engine_lean_reads_back_as_learner() -> Non
     from reportgen.train.results import Runtime
 
     runtime = Runtime("lean", "tutorial", "cpu", 1, 6250, 2.5, engine="learner")
-    report = dataclasses.replace(hand_made_report(), runtime=runtime, config=TrainConfig(engine="learner"))
+    report = dataclasses.replace(
+        hand_made_report(), runtime=runtime, config=TrainConfig(engine="learner", split="random")
+    )
     doc = through_json(to_json(report))
     assert (doc["run"]["engine"], doc["runtime"]["engine"]) == ("learner", "learner")
     old = json.loads(json.dumps(doc).replace('"engine": "learner"', '"engine": "lean"'))

@@ -126,3 +126,54 @@ def test_the_kept_tables_read_back_as_numbers_equal_the_fits(trained: train.Trai
     for name in ("user_factors", "user_biases", "item_factors", "item_biases"):
         expected = getattr(tonight.weights, name).astype(np.float32).astype(np.float64)
         assert np.array_equal(getattr(found.weights, name), expected), name
+
+
+def test_model_json_records_how_the_run_split_and_an_older_one_without_it_still_loads(
+    trained: train.TrainedModel, planted: Planted, kept: Path
+) -> None:
+    """The split record is what lets a later run tell which of its ratings this model never trained on."""
+    from reportgen.train.kept import load_factors
+
+    described = json.loads((kept / "model.json").read_text(encoding="utf-8"))
+    assert described["split"] == {
+        "kind": "stable",  # own data: `auto` is the stable split
+        "seed": 42,
+        "valid_pct": 0.2,
+        "n_ratings": len(planted.frame),
+        "sha256": as_ratings(planted.frame).provenance.sha256,
+        "item_key": "title",
+        "cutoff": None,
+    }
+    assert load_factors(kept).split_spec == trained.split_spec is not None
+    del described["split"]  # as reportgen wrote model.json before it recorded the split
+    (kept / "model.json").write_text(json.dumps(described), encoding="utf-8")
+    assert load_factors(kept).split_spec is None
+    assert reportgen.load_model(kept).users == trained.user_classes
+
+
+@pytest.mark.parametrize(
+    ("change", "said"),
+    [
+        ({"kind": "auto"}, "split.kind is 'auto', expected one of random, stable, time"),
+        ({"seed": -1}, "split.seed is -1, expected a whole number at least 0 and at most 4294967295"),
+        ({"valid_pct": 1.5}, "split.valid_pct is 1.5, expected a number above 0 and below 1"),
+        ({"n_ratings": True}, "split.n_ratings is True, expected a whole number of at least 1"),
+        ({"sha256": None}, "split.sha256 is None, expected a string"),
+        ({"item_key": "isbn"}, "split.item_key is 'isbn', expected title or id"),
+        ({"kind": "time"}, "split.cutoff is null, expected the time split's cutoff (epoch seconds)"),
+        ({"cutoff": "1998"}, "split.cutoff is '1998', expected null or a whole number (epoch seconds)"),
+        ({"extra": 1}, "split has an unknown key 'extra'"),
+    ],
+    ids=lambda v: next(iter(v)) if isinstance(v, dict) else "",
+)
+def test_a_damaged_split_record_is_one_line_naming_its_key(kept: Path, change: dict, said: str) -> None:
+    described = json.loads((kept / "model.json").read_text(encoding="utf-8"))
+    described["split"].update(change)
+    (kept / "model.json").write_text(json.dumps(described), encoding="utf-8")
+    with pytest.raises(InputError) as caught:
+        reportgen.load_model(kept)
+    assert str(caught.value) == f"{kept / 'model.json'}: {said}"
+    described["split"] = ["not", "an", "object"]
+    (kept / "model.json").write_text(json.dumps(described), encoding="utf-8")
+    with pytest.raises(InputError, match=r"model.json: split is list, expected an object$"):
+        reportgen.load_model(kept)

@@ -17,6 +17,7 @@ from reportgen.errors import InputError
 from reportgen.train import fitting as train
 from reportgen.train import sparse as engine
 from reportgen.train.config import ENGINES
+from reportgen.train.splits import stable_held_out
 from tests.helpers.planted import as_ratings
 
 
@@ -81,7 +82,9 @@ def test_every_epoch_is_reported_with_the_exact_validation_mse(fitted, planted: 
     assert all(0 < f < 1 for f in fractions) and len(fractions) >= settings["epochs"]
     assert model.metrics.valid_mse == model.metrics.epochs[-1].valid_loss
     assert model.metrics.n_train + model.metrics.n_valid == len(planted.frame)
-    assert model.metrics.n_valid == int(0.2 * len(planted.frame))
+    # Own data: `auto` is the stable split, its held-out share a draw close to 0.2.
+    assert model.config.split == "stable"
+    assert model.metrics.n_valid == int(stable_held_out(planted.frame, 0.2, 42).sum()) == len(model.split[1])
 
 
 @pytest.mark.parametrize("loop", ["torch", "auto"])  # auto: the compiled kernel, where numba loads

@@ -104,7 +104,7 @@ def test_ties_that_leave_less_than_a_batch_before_the_cutoff_are_refused() -> No
 
 
 def test_the_config_refuses_an_unknown_split() -> None:
-    with pytest.raises(InputError, match="^split must be random or time, not 'sideways'$"):
+    with pytest.raises(InputError, match="^split must be auto, random, stable or time, not 'sideways'$"):
         TrainConfig(split="sideways")
 
 
