@@ -116,12 +116,15 @@ def resampled(
 def percentile_interval(draws: np.ndarray, confidence: float = CONFIDENCE) -> tuple[np.ndarray, np.ndarray]:
     """Per column of `draws` (resamples × measures): its (1 − confidence)/2 and (1 + confidence)/2 quantiles.
 
-    A resample whose measure is not a number (a ratio over an empty draw) is left out.
+    A resample whose measure is not a finite number (a ratio to 0) is left out; a column with none: NaN.
     """
     tail = (1.0 - confidence) / 2
-    with np.errstate(all="ignore"):
-        low, high = np.nanquantile(draws, [tail, 1.0 - tail], axis=0)
-    return low, high
+    bounds = np.full((2, draws.shape[1]), np.nan)
+    for j in range(draws.shape[1]):
+        finite = draws[:, j][np.isfinite(draws[:, j])]
+        if len(finite):
+            bounds[:, j] = np.quantile(finite, [tail, 1.0 - tail])
+    return bounds[0], bounds[1]
 
 
 def paired(
