@@ -85,8 +85,8 @@ def resampled(
     """(resamples, columns): each resample's column sums of `per_unit` (units × columns), the units drawn with
     replacement, as many as there are.
 
-    Every column is summed by the same matrix-vector product, so two equal columns give
-    equal sums in every resample: a model compared with itself differs by exactly 0.
+    Two equal columns give equal sums in every resample (`weighted_sums`): a model
+    compared with itself differs by exactly 0.
     """
     check_resamples(resamples)
     per_unit = np.asarray(per_unit, dtype=np.float64)
@@ -103,13 +103,26 @@ def resampled(
         for b in range(start, stop):
             drawn = np.random.default_rng([seed, stream, b]).integers(0, units, units)
             weights[b - start] = np.bincount(drawn, minlength=units)
-        for c in range(columns):
-            out[start:stop, c] = weights @ by_column[c]
+        out[start:stop] = weighted_sums(weights, by_column)
 
     workers = pool or serial()
     starts = list(range(0, resamples, chunk))
     for wave in range(0, len(starts), workers.threads):  # at most one chunk of weights per thread at once
         workers.all([lambda s=s: one(s) for s in starts[wave : wave + workers.threads]])
+    return out
+
+
+def weighted_sums(weights: np.ndarray, by_column: np.ndarray) -> np.ndarray:
+    """(rows of `weights`, columns): each row of weights times each column (`by_column`: columns × units).
+
+    Every column is copied into one buffer and multiplied by the same call, so equal
+    columns give bit-equal sums whatever the library's kernels do with alignment.
+    """
+    column = np.empty(by_column.shape[1])
+    out = np.empty((len(weights), len(by_column)))
+    for c in range(len(by_column)):
+        column[:] = by_column[c]
+        out[:, c] = weights @ column
     return out
 
 
@@ -147,8 +160,7 @@ def paired(
     if units == 0:
         return tuple(PairedDifference(n, lib, *([None] * 8)) for n, lib in zip(names, lower_is_better))
     per_unit = np.asarray(per_unit, dtype=np.float64)
-    # The whole data's sums by the same product as each resample's (every weight 1).
-    whole = np.array([[np.ones(units) @ np.ascontiguousarray(per_unit[:, c]) for c in range(per_unit.shape[1])]])
+    whole = weighted_sums(np.ones((1, units)), np.ascontiguousarray(per_unit.T))  # every weight 1
     with np.errstate(all="ignore"):
         tonight, baseline = measures(whole)
         draws = resampled(per_unit, resamples=resamples, seed=seed, stream=stream, pool=pool)

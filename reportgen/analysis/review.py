@@ -7,7 +7,7 @@ of the ratings neither model trained on (`compared`) and the two models as numbe
 fastai's `#na#`, exactly as that model would predict it (Categorify), and such ratings
 are counted apart for each model (`Unseen`).
 
-The ratings are read in chunks of `CHUNK`, on the workers, into per-user sums (ratings,
+The ratings are read in chunks (`chunk_for`), on the workers, into per-user sums (ratings,
 squared and absolute errors of each model, relevant items, tonight's training ratings):
 linear in the ratings, with memory bounded by the chunk and the number of users. RMSE
 and MAE of both models and their differences (tonight − baseline) come with 95 %
@@ -35,7 +35,7 @@ from reportgen.train.results import FactorModel
 
 T = TypeVar("T")
 MAX_USERS = 2000  # users whose top-k lists are compared at most: `quality.evaluate`'s sample
-CHUNK = 1 << 21  # ratings read at once per thread
+CHUNK = 1 << 21  # ratings read at once per thread, at least; 8 per user (`chunk_for`)
 
 
 @dataclass(frozen=True)
@@ -156,9 +156,10 @@ def paired_review(
     rows = Rows.of(user_names, item_names, tonight, baseline)
     workers = pool or serial()
     n_users = len(user_names)
+    chunk = chunk_for(n_users)
 
     def one(start: int) -> tuple[np.ndarray, np.ndarray, int]:
-        part = slice(start, start + CHUNK)
+        part = slice(start, start + chunk)
         mine = compared[part]
         u, i, r = users[part][mine], items[part][mine], ratings[part][mine]
         errors = [
@@ -187,7 +188,7 @@ def paired_review(
 
     # Per user: compared ratings, both models' squared and absolute errors, relevant items, training ratings.
     sums, unseen, both = np.zeros((7, n_users)), np.zeros((2, 3), dtype=np.int64), 0
-    for part in waves(workers, len(ratings), CHUNK, one):
+    for part in waves(workers, len(ratings), chunk, one):
         sums += part[0]  # in the chunks' order: the same sums on any number of threads
         unseen += part[1]
         both += part[2]
@@ -314,15 +315,18 @@ class Sampled:
         row[chosen] = np.arange(len(chosen))
         column = np.full(len(rows.tonight_items), -1, dtype=np.int64)
         column[candidates] = np.arange(len(candidates))
+        is_chosen = row >= 0
+        chunk = chunk_for(len(row))
 
         def keys(start: int) -> tuple[np.ndarray, np.ndarray]:
-            part = slice(start, start + CHUNK)
-            r, c = row[users[part]], column[items[part]]
-            mine, here = (r >= 0) & (c >= 0), compared[part]
+            part = slice(start, start + chunk)
+            at = np.flatnonzero(is_chosen[users[part]]) + start  # the sampled users' ratings: a few
+            r, c = row[users[at]], column[items[at]]
+            mine, here = c >= 0, compared[at]
             key = r * width + c
-            return key[mine & ~here], key[mine & here & (ratings[part] >= threshold)]
+            return key[mine & ~here], key[mine & here & (ratings[at] >= threshold)]
 
-        parts = list(waves(pool, len(ratings), CHUNK, keys))
+        parts = list(waves(pool, len(ratings), chunk, keys))
         seen = np.unique(np.concatenate([p[0] for p in parts] or [np.zeros(0, np.int64)]))
         relevant = np.unique(np.concatenate([p[1] for p in parts] or [np.zeros(0, np.int64)]))
         relevant = relevant[~contains(seen, relevant)]
@@ -353,6 +357,12 @@ class Sampled:
             tables.item_factors[candidate_rows],
             tables.item_biases[candidate_rows],
         )
+
+
+def chunk_for(n_users: int) -> int:
+    """Ratings per chunk: `CHUNK`, or 8 per user where that is more, so a chunk's per-user sums (a few
+    arrays as long as the users) cost at most an eighth of reading it."""
+    return max(CHUNK, 8 * n_users)
 
 
 def waves(pool: Workers, n: int, chunk: int, task: Callable[[int], T]) -> Iterator[T]:
