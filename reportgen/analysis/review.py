@@ -19,6 +19,7 @@ users both models know.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
@@ -40,11 +41,24 @@ CHUNK = 1 << 21  # ratings read at once per thread, at least; 8 per user (`chunk
 
 @dataclass(frozen=True)
 class Unseen:
-    """Compared ratings whose user, item, or either, one model never saw: scored from its `#na#` row."""
+    """Compared ratings whose user, item, or either, one model never saw: scored from its `#na#` row.
+
+    `tonight_rmse` and `baseline_rmse`: both models' RMSE on the `either` ratings (None if there are none),
+    so a reader sees what the ratings a model could not know weigh in its difference.
+    """
 
     users: int
     items: int
     either: int
+    tonight_rmse: float | None = None
+    baseline_rmse: float | None = None
+
+    @classmethod
+    def of(cls, counts: np.ndarray) -> Unseen:
+        """From (users, items, either, both models' summed squared errors on either)."""
+        users, items, either = (int(x) for x in counts[:3])
+        rmse = [math.sqrt(counts[j] / either) if either else None for j in (3, 4)]
+        return cls(users, items, either, *rmse)
 
 
 @dataclass(frozen=True)
@@ -178,6 +192,7 @@ def paired_review(
         unseen = np.array(
             [
                 [np.count_nonzero(a), np.count_nonzero(b), np.count_nonzero(a | b)]
+                + [float(np.dot(e[a | b], e[a | b])) for e in errors]
                 for a, b in (
                     (rows.tonight_users[u] == 0, rows.tonight_items[i] == 0),
                     (rows.baseline_users[u] == 0, rows.baseline_items[i] == 0),
@@ -187,7 +202,7 @@ def paired_review(
         return sums, unseen, int(np.count_nonzero(mine & trained[part]))
 
     # Per user: compared ratings, both models' squared and absolute errors, relevant items, training ratings.
-    sums, unseen, both = np.zeros((7, n_users)), np.zeros((2, 3), dtype=np.int64), 0
+    sums, unseen, both = np.zeros((7, n_users)), np.zeros((2, 5)), 0
     for part in waves(workers, len(ratings), chunk, one):
         sums += part[0]  # in the chunks' order: the same sums on any number of threads
         unseen += part[1]
@@ -243,8 +258,8 @@ def paired_review(
         seed=seed,
         resamples=resamples,
         confidence=CONFIDENCE,
-        unseen_by_tonight=Unseen(*(int(x) for x in unseen[0])),
-        unseen_by_baseline=Unseen(*(int(x) for x in unseen[1])),
+        unseen_by_tonight=Unseen.of(unseen[0]),
+        unseen_by_baseline=Unseen.of(unseen[1]),
         rmse=rmse,
         mae=mae,
         ranking=ranking,

@@ -171,16 +171,23 @@ def test_ratings_whose_user_or_item_a_model_never_saw_are_counted_and_scored_by_
     found = reviewed(w, w.truth, baseline)
     c = w.compared
     new_user, new_item = w.users[c] >= 290, w.items[c] >= 57
-    assert found.unseen_by_baseline == review.Unseen(
-        int(new_user.sum()), int(new_item.sum()), int((new_user | new_item).sum())
+    unseen = found.unseen_by_baseline
+    assert (unseen.users, unseen.items, unseen.either) == (
+        int(new_user.sum()),
+        int(new_item.sum()),
+        int((new_user | new_item).sum()),
     )
-    assert found.unseen_by_tonight == review.Unseen(0, 0, 0)
+    assert found.unseen_by_tonight == review.Unseen(0, 0, 0, None, None)
     # The baseline's RMSE is that of its own predictions, row 0 for what it never saw.
     u = np.where(new_user, 0, w.users[c] + 1)
     i = np.where(new_item, 0, w.items[c] + 1)
     tables = baseline.weights
     predicted = q.predict(u, i, tables.user_factors, tables.user_biases, tables.item_factors, tables.item_biases, None)
-    assert found.rmse.baseline == pytest.approx(np.sqrt(np.mean((w.ratings[c] - predicted) ** 2)), rel=1e-12)
+    error = w.ratings[c] - predicted
+    assert found.rmse.baseline == pytest.approx(np.sqrt(np.mean(error**2)), rel=1e-12)
+    cold = new_user | new_item
+    assert unseen.baseline_rmse == pytest.approx(np.sqrt(np.mean(error[cold] ** 2)), rel=1e-12)
+    assert unseen.baseline_rmse > unseen.tonight_rmse  # its fallback is worse than what tonight's model learned
     # Rankings: only items both know are candidates, only users both know are ranked.
     assert found.ranking.catalogue == 57
     assert found.ranking.left_out > 0
