@@ -11,7 +11,7 @@ Sizes (users, items, ratings; a fifth of them compared, 50 factors per model):
 
 The ratings are random codes (items Zipf-popular) and the two models random tables; the
 baseline never saw 1 % of the users and items (scored by its `#na#` row). Printed per
-run: seconds, the review's own peak allocation beyond its inputs (tracemalloc: numpy
+run: seconds (and CPU seconds, all threads: less sensitive to a busy machine), the review's own peak allocation beyond its inputs (tracemalloc: numpy
 reports its arrays to it), the process's peak RSS, and the inputs' size.
 """
 
@@ -80,14 +80,14 @@ def main() -> None:
         for threads in args.threads:
             load = os.getloadavg()[0]
             tracemalloc.start()
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             with workers(threads) as pool:
                 review = paired_review(**inputs, pool=pool)  # type: ignore[arg-type]
-            seconds = time.perf_counter() - started
+            seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
             _, peak = tracemalloc.get_traced_memory()
             tracemalloc.stop()
             print(
-                f"{name:5s} threads {threads}  {seconds:6.2f} s  review's peak {peak / 2**20:7.1f} MiB  "
+                f"{name:5s} threads {threads}  {seconds:6.2f} s (CPU {cpu:6.2f} s)  review's peak {peak / 2**20:7.1f} MiB  "
                 f"process peak RSS {peak_rss_mb():7.0f} MiB  inputs {size / 2**20:6.0f} MiB  load {load:.2f}  "
                 f"(compared {review.n:,} of {review.users:,} users; ranked {review.ranking.evaluated}; "
                 f"unseen by the baseline {review.unseen_by_baseline.either:,}; {review.verdict})"
