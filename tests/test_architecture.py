@@ -80,6 +80,7 @@ INNER = {
         "diagnostics",
         "ranking",
         "quality",
+        "pairing",
         "bootstrap",
         "churn",
         "review",

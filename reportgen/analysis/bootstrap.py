@@ -105,10 +105,8 @@ def resampled(
             weights[b - start] = np.bincount(drawn, minlength=units)
         out[start:stop] = weighted_sums(weights, by_column)
 
-    workers = pool or serial()
-    starts = list(range(0, resamples, chunk))
-    for wave in range(0, len(starts), workers.threads):  # at most one chunk of weights per thread at once
-        workers.all([lambda s=s: one(s) for s in starts[wave : wave + workers.threads]])
+    for _ in (pool or serial()).waves(range(0, resamples, chunk), one):  # one chunk of weights per thread
+        pass
     return out
 
 

@@ -232,11 +232,7 @@ def compare_lists(
             left,
         )
 
-    workers = pool or serial()
-    starts = list(range(0, users, batch))
-    parts: list[tuple[np.ndarray, ...]] = []
-    for wave in range(0, len(starts), workers.threads):  # at most one batch of scores per thread at once
-        parts += workers.all([lambda s=s: one(s) for s in starts[wave : wave + workers.threads]])
+    parts = list((pool or serial()).waves(range(0, users, batch), one))  # one batch of scores per thread
     if not parts:
         none, nothing = np.zeros(0), np.zeros(candidates, dtype=np.int64)
         return Lists(

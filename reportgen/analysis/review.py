@@ -2,12 +2,11 @@
 
 `paired_review` takes tonight's ratings (codes into their user and item names), a mask
 of the ratings neither model trained on (`compared`) and the two models as numbers
-(`train.FactorModel`). Each model's rows are found by name, once per distinct name
-(pandas' hash index), then gathered per rating: a name a model never saw gets its row 0,
-fastai's `#na#`, exactly as that model would predict it (Categorify), and such ratings
-are counted apart for each model (`Unseen`).
+(`train.FactorModel`). Each model's rows are found by name (`pairing.rows_of`): a name
+a model never saw gets its row 0, fastai's `#na#`, exactly as that model would predict
+it (Categorify), and such ratings are counted apart for each model (`Unseen`).
 
-The ratings are read in chunks (`chunk_for`), on the workers, into per-user sums (ratings,
+The ratings are read in chunks (`pairing.chunk_for`), on the workers, into per-user sums (ratings,
 squared and absolute errors of each model, relevant items, tonight's training ratings):
 linear in the ratings, with memory bounded by the chunk and the number of users. RMSE
 and MAE of both models and their differences (tonight − baseline) come with 95 %
@@ -20,23 +19,20 @@ users both models know.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TypeVar
 
 import numpy as np
 
 from reportgen.analysis import defaults
 from reportgen.analysis.bootstrap import CONFIDENCE, NO_VERDICT, RESAMPLES, PairedDifference, check_resamples, paired
 from reportgen.analysis.churn import RBO_P, Recommendations, compare_lists, recommendations
+from reportgen.analysis.pairing import Rows, Sampled, chunk_for
 from reportgen.analysis.quality import default_threshold, predict
-from reportgen.analysis.ranking import contains
 from reportgen.analysis.workers import Workers, serial
 from reportgen.train.results import FactorModel
 
-T = TypeVar("T")
 MAX_USERS = 2000  # users whose top-k lists are compared at most: `quality.evaluate`'s sample
-CHUNK = 1 << 21  # ratings read at once per thread, at least; 8 per user (`chunk_for`)
 
 
 @dataclass(frozen=True)
@@ -118,20 +114,6 @@ class PairedReview:
         return low is not None and 100 * low > pct
 
 
-def rows_of(names: Sequence[object], vocabulary: Sequence[str]) -> np.ndarray:
-    """Each name's row in a model's `vocabulary` (compared as text), 0 (`#na#`) for a name it never saw.
-
-    One hash lookup per distinct name; the names are the categories of tonight's ratings.
-    """
-    import pandas as pd
-
-    index = pd.Index(list(vocabulary), dtype=object)
-    if not index.is_unique:
-        raise ValueError("a model's vocabulary names a user or item twice")
-    rows = index.get_indexer(pd.Index(names).astype(str))
-    return np.where(rows >= 0, rows, 0).astype(np.int64)
-
-
 def paired_review(
     users: np.ndarray,
     items: np.ndarray,
@@ -203,7 +185,7 @@ def paired_review(
 
     # Per user: compared ratings, both models' squared and absolute errors, relevant items, training ratings.
     sums, unseen, both = np.zeros((7, n_users)), np.zeros((2, 5)), 0
-    for part in waves(workers, len(ratings), chunk, one):
+    for part in workers.waves(range(0, len(ratings), chunk), one):
         sums += part[0]  # in the chunks' order: the same sums on any number of threads
         unseen += part[1]
         both += part[2]
@@ -264,128 +246,6 @@ def paired_review(
         mae=mae,
         ranking=ranking,
     )
-
-
-@dataclass(frozen=True)
-class Rows:
-    """Each user and item name's row in each model (0: `#na#`), and which items both models know."""
-
-    tonight_users: np.ndarray
-    baseline_users: np.ndarray
-    tonight_items: np.ndarray
-    baseline_items: np.ndarray
-    candidate: np.ndarray  # bool per item name
-
-    @classmethod
-    def of(
-        cls, user_names: Sequence[object], item_names: Sequence[object], tonight: FactorModel, baseline: FactorModel
-    ) -> Rows:
-        t_items, b_items = rows_of(item_names, tonight.items), rows_of(item_names, baseline.items)
-        return cls(
-            rows_of(user_names, tonight.users),
-            rows_of(user_names, baseline.users),
-            t_items,
-            b_items,
-            (t_items > 0) & (b_items > 0),
-        )
-
-
-@dataclass(frozen=True)
-class Sampled:
-    """The users whose two top-k lists are compared, their candidates, and the keys user · C + candidate
-    (C candidates) of what they rated outside the compared ratings (`seen`) and of their relevant items."""
-
-    users: np.ndarray  # name codes of the evaluated users, sorted
-    candidates: np.ndarray  # item name codes both models know, sorted
-    seen: np.ndarray
-    relevant: np.ndarray
-    eligible: int
-    left_out: int
-    sampled: bool
-
-    @classmethod
-    def of(
-        cls,
-        data: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
-        rows: Rows,
-        wanted: np.ndarray,
-        *,
-        threshold: float,
-        seed: int,
-        max_users: int,
-        pool: Workers,
-    ) -> Sampled:
-        """`wanted`: users with a relevant compared rating of a candidate. Those both models know are eligible,
-        a seeded sample of `max_users` of them (as `ranking.rank` draws) evaluated; a user whose every
-        relevant item was also rated outside the compared ratings (one title under two ids) drops out."""
-        users, items, ratings, compared = data
-        known = (rows.tonight_users > 0) & (rows.baseline_users > 0)
-        eligible = np.flatnonzero(wanted & known)
-        sampled = len(eligible) > max_users
-        rng = np.random.default_rng(seed)
-        chosen = np.sort(rng.choice(eligible, max_users, replace=False)) if sampled else eligible
-        candidates = np.flatnonzero(rows.candidate)
-        width = max(len(candidates), 1)
-        row = np.full(len(rows.tonight_users), -1, dtype=np.int64)
-        row[chosen] = np.arange(len(chosen))
-        column = np.full(len(rows.tonight_items), -1, dtype=np.int64)
-        column[candidates] = np.arange(len(candidates))
-        is_chosen = row >= 0
-        chunk = chunk_for(len(row))
-
-        def keys(start: int) -> tuple[np.ndarray, np.ndarray]:
-            part = slice(start, start + chunk)
-            at = np.flatnonzero(is_chosen[users[part]]) + start  # the sampled users' ratings: a few
-            r, c = row[users[at]], column[items[at]]
-            mine, here = c >= 0, compared[at]
-            key = r * width + c
-            return key[mine & ~here], key[mine & here & (ratings[at] >= threshold)]
-
-        parts = list(waves(pool, len(ratings), chunk, keys))
-        seen = np.unique(np.concatenate([p[0] for p in parts] or [np.zeros(0, np.int64)]))
-        relevant = np.unique(np.concatenate([p[1] for p in parts] or [np.zeros(0, np.int64)]))
-        relevant = relevant[~contains(seen, relevant)]
-        keep = np.bincount(relevant // width, minlength=len(chosen)) > 0
-        if not keep.all():
-            renumber = np.full(len(chosen), -1, dtype=np.int64)
-            renumber[keep] = np.arange(int(keep.sum()))
-            seen = seen[keep[seen // width]]
-            seen = renumber[seen // width] * width + seen % width
-            relevant = renumber[relevant // width] * width + relevant % width
-            chosen = chosen[keep]
-        return cls(
-            users=chosen,
-            candidates=candidates,
-            seen=seen,
-            relevant=relevant,
-            eligible=len(eligible),
-            left_out=int(np.count_nonzero(wanted & ~known)),
-            sampled=sampled,
-        )
-
-    def model(self, model: FactorModel, user_rows: np.ndarray, item_rows: np.ndarray) -> tuple[np.ndarray, ...]:
-        """What `churn.compare_lists` ranks with: the sampled users' factors, the candidates' factors and biases."""
-        tables = model.weights
-        candidate_rows = item_rows[self.candidates]
-        return (
-            tables.user_factors[user_rows[self.users]],
-            tables.item_factors[candidate_rows],
-            tables.item_biases[candidate_rows],
-        )
-
-
-def chunk_for(n_users: int) -> int:
-    """Ratings per chunk: `CHUNK`, or 8 per user where that is more, so a chunk's per-user sums (a few
-    arrays as long as the users) cost at most an eighth of reading it."""
-    return max(CHUNK, 8 * n_users)
-
-
-def waves(pool: Workers, n: int, chunk: int, task: Callable[[int], T]) -> Iterator[T]:
-    """`task(start)` for each chunk of `n` rows, run on the pool a wave of `pool.threads` chunks at a time
-    (so at most that many chunks' results are held), yielded in the chunks' order."""
-    starts = list(range(0, n, chunk))
-    for wave in range(0, len(starts), pool.threads):
-        yield from pool.all([lambda s=s: task(s) for s in starts[wave : wave + pool.threads]])
 
 
 def _tables(model: FactorModel) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

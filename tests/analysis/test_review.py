@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reportgen.analysis import bootstrap, churn, review
+from reportgen.analysis import bootstrap, churn, pairing, review
 from reportgen.analysis import quality as q
 from reportgen.analysis.baselines import guess
 from reportgen.analysis.inputs import SplitRatings
@@ -196,9 +196,9 @@ def test_ratings_whose_user_or_item_a_model_never_saw_are_counted_and_scored_by_
 
 
 def test_rows_of_finds_names_as_text_and_gives_row_0_to_a_stranger() -> None:
-    assert review.rows_of([1, 2, 7, "#na#"], ("#na#", "2", "1")).tolist() == [2, 1, 0, 0]
+    assert pairing.rows_of([1, 2, 7, "#na#"], ("#na#", "2", "1")).tolist() == [2, 1, 0, 0]
     with pytest.raises(ValueError, match="twice"):
-        review.rows_of(["a"], ("#na#", "a", "a"))
+        pairing.rows_of(["a"], ("#na#", "a", "a"))
 
 
 # --------------------------------------------------------------------------- rank-biased overlap by hand
