@@ -400,3 +400,24 @@ def test_the_paired_ranking_of_a_fit_against_itself_is_what_quality_evaluate_mea
     assert found.ranking.ndcg.tonight == pytest.approx(measured.ranking["model"].ndcg, rel=1e-12)
     assert found.ranking.recall.tonight == pytest.approx(measured.ranking["model"].recall, rel=1e-12)
     assert found.rmse.tonight == pytest.approx(measured.rating["model"].rmse, rel=1e-12)
+
+
+def test_compare_lists_leaves_out_what_the_user_rated_and_scores_both_lists_on_the_same_relevant_item() -> None:
+    """One user, four candidates: tonight scores them 4 > 3 > 2 > 1, the baseline the other way round.
+
+    The user rated candidate 0 outside the compared ratings (never ranked) and likes candidate 1.
+    Top 2: tonight [1, 2] (a hit at rank 1), the baseline [3, 2] (no hit); they share candidate 2
+    at depth 2: Jaccard 1/3, RBO (1/9)(0 + ½·0.81) + ½·0.81 = 0.45.
+    """
+    user = np.ones((1, 1))
+    tonight = (user, np.array([[4.0], [3.0], [2.0], [1.0]]), np.zeros(4))
+    baseline = (user, np.array([[1.0], [2.0], [3.0], [4.0]]), np.zeros(4))
+    lists = churn.compare_lists(tonight, baseline, seen=np.array([0]), relevant=np.array([1]), k=2)
+    assert lists.ndcg.tolist() == [[1.0], [0.0]] and lists.recall.tolist() == [[1.0], [0.0]]
+    assert lists.length.tolist() == [2] and lists.changed.tolist() == [True]
+    assert lists.jaccard[0] == pytest.approx(1 / 3) and lists.rbo[0] == pytest.approx(0.45, abs=1e-12)
+    assert lists.entered.tolist() == [0, 1, 0, 0] and lists.left.tolist() == [0, 0, 0, 1]
+    # With k = 5 both lists hold the three candidates left, in their two orders.
+    longer = churn.compare_lists(tonight, baseline, seen=np.array([0]), relevant=np.array([1]), k=5)
+    assert longer.length.tolist() == [3] and longer.jaccard.tolist() == [1.0]
+    assert longer.recall.tolist() == [[1.0], [1.0]] and longer.ndcg[1, 0] == pytest.approx(1 / np.log2(4))
