@@ -11,6 +11,10 @@ before it, tests/test_architecture.py holds the order):
 - `diagnostics`: who the model fails (buckets) and calibration
 - `ranking`: top-k lists by the model and by popularity, and random lists' exact expectation; their metrics; coverage
 - `quality`: is it a good recommender: rating metrics, ranking, buckets, calibration, in one `Quality`
+- `pairing`: which row of each model is whose (by name), and the users whose two top-k lists are compared
+- `bootstrap`: two models' paired differences on the same users, with percentile bootstrap intervals
+- `churn`: both models' top-k lists for the same users: ranking quality, Jaccard, rank-biased overlap, churn
+- `review`: `paired_review`, tonight's model against a baseline on the same held-out ratings, with a verdict
 - `findings`: `analyse` and its one result, `Analysis`
 - `movement`: what moved in the factor space between a baseline model and tonight's (Procrustes, neighbourhoods)
 

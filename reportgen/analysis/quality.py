@@ -155,22 +155,26 @@ def predict(
     user_biases: np.ndarray,
     item_factors: np.ndarray,
     item_biases: np.ndarray,
-    y_range: tuple[float, float],
+    y_range: tuple[float, float] | None,
     pool: Workers | None = None,
     chunk: int = 1 << 15,
 ) -> np.ndarray:
-    """The dot-product model's rating: low + (high − low) · sigmoid(u·i + b_u + b_i), as fastai computes it.
+    """The dot-product model's rating: low + (high − low) · sigmoid(u·i + b_u + b_i), as fastai computes it
+    (without a `y_range`, fastai's raw u·i + b_u + b_i).
 
     In chunks small enough for a core's cache, on `pool`'s threads: each rating's
     number is the same whatever the chunk or the thread.
     """
-    low, high = y_range
     out = np.empty(len(users), dtype=np.float64)
 
     def one(start: int) -> None:
         u, i = users[start : start + chunk], items[start : start + chunk]
         dot = np.einsum("ij,ij->i", np.take(user_factors, u, axis=0), np.take(item_factors, i, axis=0))
         raw = dot + np.take(user_biases, u) + np.take(item_biases, i)
+        if y_range is None:
+            out[start : start + chunk] = raw
+            return
+        low, high = y_range
         out[start : start + chunk] = low + (high - low) / (1.0 + np.exp(-raw))
 
     (pool or serial()).all([lambda s=s: one(s) for s in range(0, len(users), chunk)])

@@ -118,7 +118,7 @@ def rank(
     seen = np.unique(train_row[mine] * n_items + np.asarray(inputs.train_items)[mine])
     valid_row = row[vu]
     relevant = np.unique(valid_row[good & (valid_row >= 0)] * n_items + vi[good & (valid_row >= 0)])
-    relevant = relevant[~_contains(seen, relevant)]
+    relevant = relevant[~contains(seen, relevant)]
     n_relevant = np.bincount(relevant // n_items, minlength=len(chosen))
     # Users whose every relevant item was also rated in training (one title under two ids) drop out.
     keep = n_relevant > 0
@@ -152,7 +152,7 @@ def rank(
             "popularity": popular_top_k(popular_order, rows, block, n_items, k),
         }
         for name, (top, valid) in lists.items():
-            hits = _contains(relevant, rows[:, None] * n_items + top) & valid
+            hits = contains(relevant, rows[:, None] * n_items + top) & valid
             sums[name] += ranking_sums(hits, n_relevant[rows], discount)
             if name == "model":
                 recommended += np.bincount(top[valid], minlength=n_items)
@@ -202,7 +202,7 @@ def popular_top_k(
     """
     n_seen = np.bincount(seen // n_items - rows[0], minlength=len(rows)) if len(seen) else np.zeros(len(rows), np.int64)
     head = order[: k + int(n_seen.max(initial=0))]
-    fresh = ~_contains(seen, rows[:, None] * n_items + head[None, :])
+    fresh = ~contains(seen, rows[:, None] * n_items + head[None, :])
     position = np.cumsum(fresh, axis=1)
     r, c = np.nonzero(fresh & (position <= k))
     top = np.zeros((len(rows), k), dtype=np.int64)
@@ -212,7 +212,7 @@ def popular_top_k(
     return top, valid
 
 
-def _contains(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
+def contains(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
     """Whether each of `keys` is in the sorted, unique array `sorted_keys`."""
     if len(sorted_keys) == 0:
         return np.zeros(np.shape(keys), dtype=bool)

@@ -42,6 +42,12 @@ class Workers:
             future.exception()  # wait for all before raising any
         return [future.result() for future in futures]
 
+    def waves(self, starts: Sequence[int], task: Callable[[int], T]) -> Iterator[T]:
+        """`task(start)` for each of `starts`, at most `threads` at once (so at most that many results or
+        working sets are held), yielded in the order of `starts`."""
+        for wave in range(0, len(starts), self.threads):
+            yield from self.all([lambda s=s: task(s) for s in starts[wave : wave + self.threads]])
+
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
