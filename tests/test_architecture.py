@@ -87,7 +87,7 @@ INNER = {
         "findings",
         "movement",
     ),
-    "reportgen.report": ("types", "schema", "writer", "reader", "compare"),
+    "reportgen.report": ("types", "schema", "writer", "document", "reader", "compare"),
     "reportgen.runs": ("files", "lock", "outputs", "history"),
     "reportgen.render": ("formatting", "labels", "figures", "history", "explorer", "html", "markdown"),
     "reportgen.render.figures": ("svg", "scatter", "report", "quality", "history"),

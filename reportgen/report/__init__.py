@@ -1,12 +1,13 @@
 """The report's schema: its types, report.json written from them, and read back.
 
 `types` holds `Report` and its parts; `writer.to_json` is the one place that names
-report.json's keys; `reader.ReportDoc` is the one checked reader of an earlier
+report.json's keys; `document.ReportDoc` is the one checked reader of an earlier
 run's file (used by `compare`, `outputs` and `history`), and `reader.from_json` the
 exact inverse of `to_json` (used by `reportgen render`). Keys: ARCHITECTURE.md.
 """
 
-from reportgen.report.reader import ReportDoc, check_version, from_json, read, read_text
+from reportgen.report.document import ReportDoc
+from reportgen.report.reader import check_version, from_json, read, read_text
 from reportgen.report.types import (
     SCHEMA_VERSION,
     BiasMove,

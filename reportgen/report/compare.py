@@ -7,7 +7,7 @@ documents are read through `report.ReportDoc`, which checks every value used.
 
 from __future__ import annotations
 
-from reportgen.report.reader import ReportDoc
+from reportgen.report.document import ReportDoc
 from reportgen.report.types import BiasMove, Comparison, ListChange
 from reportgen.train.config import comparable_splits
 
