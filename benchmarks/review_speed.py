@@ -1,4 +1,4 @@
-"""How long `reportgen.analysis.review.paired_review` takes, and the memory it adds, on synthetic ratings.
+"""How long `reportgen.analysis.paired.paired_review` takes, and the memory it adds, on synthetic ratings.
 
 A script, not a test: timings depend on the machine (the load average is printed).
 
@@ -25,7 +25,7 @@ import tracemalloc
 
 import numpy as np
 
-from reportgen.analysis.review import paired_review
+from reportgen.analysis.paired import paired_review
 from reportgen.analysis.workers import workers
 from reportgen.train.results import FactorModel, Weights
 

@@ -14,9 +14,10 @@ before it, tests/test_architecture.py holds the order):
 - `pairing`: which row of each model is whose (by name), and the users whose two top-k lists are compared
 - `bootstrap`: two models' paired differences on the same users, with percentile bootstrap intervals
 - `churn`: both models' top-k lists for the same users: ranking quality, Jaccard, rank-biased overlap, churn
-- `review`: `paired_review`, tonight's model against a baseline on the same held-out ratings, with a verdict
+- `paired`: `paired_review`, tonight's model against a baseline on the same held-out ratings, with a verdict
 - `findings`: `analyse` and its one result, `Analysis`
 - `movement`: what moved in the factor space between a baseline model and tonight's (Procrustes, neighbourhoods)
+- `review`: `review`, the whole of it for a report: which ratings neither model trained on, `paired` and `movement`
 
 Importing this package loads nothing heavy: `analyse` and `Analysis` are read from `findings` on first use.
 """

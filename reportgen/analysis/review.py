@@ -1,279 +1,131 @@
-"""Is tonight's model better than the baseline? Both scored on the same held-out ratings, with intervals.
+"""Tonight's model against a baseline model (yesterday's kept one, or another run's), as a report shows it.
 
-`paired_review` takes tonight's ratings (codes into their user and item names), a mask
-of the ratings neither model trained on (`compared`) and the two models as numbers
-(`train.FactorModel`). Each model's rows are found by name (`pairing.rows_of`): a name
-a model never saw gets its row 0, fastai's `#na#`, exactly as that model would predict
-it (Categorify), and such ratings are counted apart for each model (`Unseen`).
-
-The ratings are read in chunks (`pairing.chunk_for`), on the workers, into per-user sums (ratings,
-squared and absolute errors of each model, relevant items, tonight's training ratings):
-linear in the ratings, with memory bounded by the chunk and the number of users. RMSE
-and MAE of both models and their differences (tonight − baseline) come with 95 %
-percentile bootstrap intervals over users (`bootstrap`); the verdict is RMSE's: better
-where the interval lies below 0, worse above, else no detectable difference. The
-ranking and the churn of the top-k lists are `churn`'s, for a bounded, seeded sample of
-users both models know.
+`review` finds the ratings neither model trained on: tonight's held-out ratings that the
+baseline's run held out too, each side recomputed from its model's record of how it split
+its data (`train.held_out_by`: a stable split's hash on any data, a random split's
+permutation only on the identical data, a time split's cutoff). It scores both models on
+those ratings (`paired.paired_review`: the differences with bootstrap intervals over users,
+the verdict, whose top-k lists changed) and aligns their factor spaces (`movement.movement`,
+which needs no held-out ratings). Where no such rating can be established there is no
+verdict, and `reason` says why; the factor space is still compared.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from reportgen.analysis import defaults
-from reportgen.analysis.bootstrap import CONFIDENCE, NO_VERDICT, RESAMPLES, PairedDifference, check_resamples, paired
-from reportgen.analysis.churn import RBO_P, Recommendations, compare_lists, recommendations
-from reportgen.analysis.pairing import Rows, Sampled, chunk_for
-from reportgen.analysis.quality import default_threshold, predict
-from reportgen.analysis.workers import Workers, serial
-from reportgen.train.results import FactorModel
+from reportgen.analysis.bootstrap import NO_VERDICT
+from reportgen.analysis.movement import Movement, movement
+from reportgen.analysis.paired import PairedReview, paired_review
+from reportgen.train.splits import held_out_by
 
-MAX_USERS = 2000  # users whose top-k lists are compared at most: `quality.evaluate`'s sample
+if TYPE_CHECKING:
+    import pandas as pd
 
+    from reportgen.analysis.factors import FactorMap
+    from reportgen.analysis.workers import Workers
+    from reportgen.data.types import Ratings
+    from reportgen.train.results import FactorModel
 
-@dataclass(frozen=True)
-class Unseen:
-    """Compared ratings whose user, item, or either, one model never saw: scored from its `#na#` row.
-
-    `tonight_rmse` and `baseline_rmse`: both models' RMSE on the `either` ratings (None if there are none),
-    so a reader sees what the ratings a model could not know weigh in its difference.
-    """
-
-    users: int
-    items: int
-    either: int
-    tonight_rmse: float | None = None
-    baseline_rmse: float | None = None
-
-    @classmethod
-    def of(cls, counts: np.ndarray) -> Unseen:
-        """From (users, items, either, both models' summed squared errors on either)."""
-        users, items, either = (int(x) for x in counts[:3])
-        rmse = [math.sqrt(counts[j] / either) if either else None for j in (3, 4)]
-        return cls(users, items, either, *rmse)
+REVIEW_SEED = 42  # the bootstrap's and the sampled users' seed: the same interval for the same two models and data
 
 
 @dataclass(frozen=True)
-class PairedReview:
-    """Tonight's model against a baseline on the same `n` held-out ratings of `users` users.
+class Review:
+    """Tonight's model against a baseline, on the ratings neither trained on, and what moved between them."""
 
-    `rmse` and `mae` hold both models' values on those ratings, the difference
-    (tonight − baseline) and its interval; `ranking` the same for NDCG@k and recall@k on
-    a sample of users, and how their top-k lists changed.
-    """
-
-    n: int
-    users: int
-    threshold: float
-    seed: int
-    resamples: int
-    confidence: float
-    unseen_by_tonight: Unseen
-    unseen_by_baseline: Unseen
-    rmse: PairedDifference
-    mae: PairedDifference
-    ranking: Recommendations
+    baseline: str  # how the report names the baseline: a run's folder name, never a path
+    baseline_generated_at: str  # when the baseline's run wrote its report ("" where unknown)
+    splits: tuple[str, str]  # how each run split its data: (the baseline's, tonight's), e.g. ("stable", "stable")
+    held_out: int  # tonight's held-out ratings
+    compared: int  # of them, those the baseline's run held out too: what `paired` scores
+    reason: str  # why there is no verdict ("" where `paired` holds one)
+    paired: PairedReview | None
+    movement: Movement | None
 
     @property
     def verdict(self) -> str:
-        """RMSE's: `better`, `worse`, `no detectable difference`, or `no verdict` without a compared rating."""
-        return self.rmse.verdict
-
-    @property
-    def method(self) -> str:
-        """How the intervals were made, in one sentence the page can show."""
-        return (
-            f"Differences are tonight's model minus the baseline on the same {self.n:,} held-out ratings of "
-            f"{self.users:,} users, which neither model trained on; each {100 * self.confidence:g} % interval holds "
-            f"the middle {100 * self.confidence:g} % of {self.resamples:,} bootstrap resamples of those users, each "
-            f"drawn with all their ratings (seed {self.seed})."
-        )
+        """`better`, `worse`, `no detectable difference` (from RMSE's interval), or `no verdict`."""
+        return self.paired.verdict if self.paired is not None else NO_VERDICT
 
     @property
     def sentence(self) -> str:
-        """The verdict with both RMSEs and the interval: what a reviewer reads first."""
-        r = self.rmse
-        if self.verdict == NO_VERDICT or r.tonight is None or r.baseline is None or r.low is None:
-            return "No verdict: no held-out rating is unseen by both models, so they cannot be compared."
-        numbers = (
-            f"RMSE {r.tonight:.4f} against {r.baseline:.4f} on the same {self.n:,} held-out ratings, a difference of "
-            f"{r.difference:+.4f} ({100 * self.confidence:g} % interval {r.low:+.4f} to {r.high:+.4f})"
-        )
-        if self.verdict == "no detectable difference":
-            return f"No detectable difference: {numbers}, which includes 0."
-        return f"Tonight's model is {self.verdict}: {numbers}."
+        """What a reviewer reads first: the verdict with both RMSEs and the interval, or why there is none."""
+        return self.paired.sentence if self.paired is not None else f"No verdict: {self.reason}."
 
     def regressed(self, pct: float) -> bool:
-        """Whether RMSE is worse by more than `pct` % with 95 % confidence: the interval of the relative change
-        (tonight / baseline − 1) lies wholly above pct / 100 (`--fail-on-regression`)."""
-        low = self.rmse.relative_low
-        return low is not None and 100 * low > pct
+        """Worse by more than `pct` % with 95 % confidence (`--fail-on-regression`); never without a verdict."""
+        return self.paired is not None and self.paired.regressed(pct)
 
 
-def paired_review(
-    users: np.ndarray,
-    items: np.ndarray,
-    ratings: np.ndarray,
-    *,
-    user_names: Sequence[object],
-    item_names: Sequence[object],
-    compared: np.ndarray,
-    trained: np.ndarray,
+def review(
+    ratings: Ratings,
     tonight: FactorModel,
     baseline: FactorModel,
-    k: int = defaults.K,
-    threshold: float | None = None,
-    seed: int = 42,
-    resamples: int = RESAMPLES,
-    max_users: int = MAX_USERS,
+    *,
+    name: str,
+    generated_at: str = "",
+    top_items: tuple[str, ...] = (),
+    factor_map: FactorMap | None = None,
+    k: int,
+    threshold: float,
     pool: Workers | None = None,
-) -> PairedReview:
-    """Both models on the ratings `compared` marks, their differences with intervals, and whose lists changed.
+) -> Review:
+    """`tonight` (trained on `ratings`, or another run's model on them) against `baseline`, for the report.
 
-    `users` and `items`: every rating's code into `user_names` and `item_names`; `compared`:
-    the ratings neither model trained on; `trained`: tonight's training ratings (a user's
-    activity). A `threshold` of None is `quality.default_threshold` of the ratings' range.
-    The same inputs and seed give the same numbers on any number of threads.
+    `top_items` and `factor_map`: tonight's analysis (`Analysis.top_items`, `.factor_map`), the items
+    whose movement is measured; `k` and `threshold`: the ranking section's, so both models' lists are
+    scored as tonight's quality is. The same models and data give the same numbers on any threads.
     """
-    users, items = np.asarray(users), np.asarray(items)
-    ratings = np.asarray(ratings, dtype=np.float64)
-    compared, trained = np.asarray(compared, dtype=bool), np.asarray(trained, dtype=bool)
-    _check(users, items, ratings, compared, trained, len(user_names), len(item_names), k, max_users)
-    check_resamples(resamples)
-    if threshold is None:
-        scale = (float(ratings.min()), float(ratings.max())) if len(ratings) else (0.0, 0.0)
-        threshold = default_threshold(scale)
+    frame, sha256 = ratings.frame, ratings.provenance.sha256
+    moved = movement(tonight, baseline, top_items, factor_map) if len(top_items) else None
+    splits = (_kind(baseline), _kind(tonight))
+    mine = held_out_by(frame, tonight.split_spec, sha256, ratings.item_key)
+    theirs = held_out_by(frame, baseline.split_spec, sha256, ratings.item_key)
+    held_out = int(np.count_nonzero(mine)) if not isinstance(mine, str) else 0
+
+    def without(reason: str, compared: int = 0) -> Review:
+        return Review(name, generated_at, splits, held_out, compared, reason, None, moved)
+
+    if isinstance(mine, str):
+        return without(f"tonight's model: {mine}")
+    if isinstance(theirs, str):
+        return without(theirs)
+    compared = mine & theirs
+    if not compared.any():
+        return without("none of tonight's held-out ratings was held out by the baseline's run too")
+    (users, user_names), (items, item_names) = _codes(frame["user"]), _codes(frame["title"])
+    found = paired_review(
+        users,
+        items,
+        frame["rating"].to_numpy(),
+        user_names=user_names,
+        item_names=item_names,
+        compared=compared,
+        trained=~mine,
+        tonight=tonight,
+        baseline=baseline,
+        k=k,
+        threshold=threshold,
+        seed=REVIEW_SEED,
+        pool=pool,
+    )
+    return Review(name, generated_at, splits, held_out, found.n, "", found, moved)
+
+
+def _codes(column: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """A column's codes and the names they index: a categorical's own (the `Ratings` contract), else factorized."""
     import pandas as pd
 
-    rows = Rows.of(user_names, item_names, tonight, baseline)
-    workers = pool or serial()
-    n_users = len(user_names)
-    chunk = chunk_for(n_users)
-
-    def one(start: int) -> tuple[np.ndarray, np.ndarray, int]:
-        part = slice(start, start + chunk)
-        mine = compared[part]
-        u, i, r = users[part][mine], items[part][mine], ratings[part][mine]
-        errors = [
-            r - predict(user_rows[u], item_rows[i], *_tables(model), model.y_range)
-            for model, user_rows, item_rows in (
-                (tonight, rows.tonight_users, rows.tonight_items),
-                (baseline, rows.baseline_users, rows.baseline_items),
-            )
-        ]
-        sums = np.stack(
-            [np.bincount(u, w, minlength=n_users) for w in (None, errors[0] ** 2, errors[1] ** 2)]
-            + [np.bincount(u, np.abs(e), minlength=n_users) for e in errors]
-            + [np.bincount(u[(r >= threshold) & rows.candidate[i]], minlength=n_users)]
-            + [np.bincount(users[part][trained[part]], minlength=n_users)]
-        )
-        unseen = np.array(
-            [
-                [np.count_nonzero(a), np.count_nonzero(b), np.count_nonzero(a | b)]
-                + [float(np.dot(e[a | b], e[a | b])) for e in errors]
-                for a, b in (
-                    (rows.tonight_users[u] == 0, rows.tonight_items[i] == 0),
-                    (rows.baseline_users[u] == 0, rows.baseline_items[i] == 0),
-                )
-            ]
-        )
-        return sums, unseen, int(np.count_nonzero(mine & trained[part]))
-
-    # Per user: compared ratings, both models' squared and absolute errors, relevant items, training ratings.
-    sums, unseen, both = np.zeros((7, n_users)), np.zeros((2, 5)), 0
-    for part in workers.waves(range(0, len(ratings), chunk), one):
-        sums += part[0]  # in the chunks' order: the same sums on any number of threads
-        unseen += part[1]
-        both += part[2]
-    if both:
-        raise ValueError(f"{both} compared ratings are among tonight's training ratings: compare unseen ratings only")
-    rated = sums[0] > 0
-
-    def measures(s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        n = s[:, 0]
-        return (
-            np.column_stack([np.sqrt(s[:, 1] / n), s[:, 3] / n]),
-            np.column_stack([np.sqrt(s[:, 2] / n), s[:, 4] / n]),
-        )
-
-    rmse, mae = paired(
-        sums[:5, rated].T, measures, ("RMSE", "MAE"), (True, True), resamples=resamples, seed=seed, stream=0, pool=pool
-    )
-    labels = np.asarray(pd.Index(item_names).astype(str), dtype=object)
-    lists = Sampled.of(
-        (users, items, ratings, compared),
-        rows,
-        sums[5] > 0,
-        threshold=threshold,
-        seed=seed,
-        max_users=max_users,
-        pool=workers,
-    )
-    ranking = recommendations(
-        compare_lists(
-            lists.model(tonight, rows.tonight_users, rows.tonight_items),
-            lists.model(baseline, rows.baseline_users, rows.baseline_items),
-            seen=lists.seen,
-            relevant=lists.relevant,
-            k=k,
-            pool=workers,
-        ),
-        activity=sums[6][lists.users],
-        candidate_names=labels[lists.candidates],
-        k=k,
-        p=RBO_P,
-        eligible=lists.eligible,
-        left_out=lists.left_out,
-        sampled=lists.sampled,
-        seed=seed,
-        resamples=resamples,
-        pool=workers,
-    )
-    return PairedReview(
-        n=int(sums[0].sum()),
-        users=int(rated.sum()),
-        threshold=float(threshold),
-        seed=seed,
-        resamples=resamples,
-        confidence=CONFIDENCE,
-        unseen_by_tonight=Unseen.of(unseen[0]),
-        unseen_by_baseline=Unseen.of(unseen[1]),
-        rmse=rmse,
-        mae=mae,
-        ranking=ranking,
-    )
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return column.cat.codes.to_numpy(), column.cat.categories
+    codes, names = pd.factorize(column, sort=True)
+    return codes, names
 
 
-def _tables(model: FactorModel) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    w = model.weights
-    return w.user_factors, w.user_biases, w.item_factors, w.item_biases
-
-
-def _check(
-    users: np.ndarray,
-    items: np.ndarray,
-    ratings: np.ndarray,
-    compared: np.ndarray,
-    trained: np.ndarray,
-    n_users: int,
-    n_items: int,
-    k: int,
-    max_users: int,
-) -> None:
-    """Mis-wired inputs fail here, with their names, rather than as a numpy error deep in the passes."""
-    n = len(ratings)
-    arrays = (("users", users), ("items", items), ("compared", compared), ("trained", trained))
-    wrong = [f"{name} has {len(a)}, expected {n}" for name, a in arrays if len(a) != n]
-    for name, codes, limit in (("users", users, n_users), ("items", items, n_items)):
-        if len(codes) == n and n and (int(codes.min()) < 0 or int(codes.max()) >= limit):
-            wrong.append(f"{name} holds codes outside 0..{limit - 1}")
-    if k < 1:
-        wrong.append(f"k must be at least 1, not {k}")
-    if max_users < 1:
-        wrong.append(f"max_users must be at least 1, not {max_users}")
-    if wrong:
-        raise ValueError("paired_review: " + "; ".join(wrong))
+def _kind(model: FactorModel) -> str:
+    """How the model's run split its data, as its record says ("unknown" for a model kept before the record)."""
+    return model.split_spec.kind if model.split_spec is not None else "unknown"
