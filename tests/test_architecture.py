@@ -88,7 +88,7 @@ INNER = {
         "movement",
         "review",
     ),
-    "reportgen.report": ("types", "schema", "writer", "document", "reader", "compare"),
+    "reportgen.report": ("types", "summary", "schema", "writer", "document", "reader", "compare"),
     "reportgen.runs": ("files", "lock", "outputs", "history"),
     "reportgen.render": ("formatting", "labels", "figures", "history", "explorer", "html", "markdown"),
     "reportgen.render.figures": ("svg", "scatter", "report", "quality", "history"),

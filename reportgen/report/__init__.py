@@ -8,6 +8,7 @@ exact inverse of `to_json` (used by `reportgen render`). Keys: ARCHITECTURE.md.
 
 from reportgen.report.document import ReportDoc
 from reportgen.report.reader import check_version, from_json, read, read_text
+from reportgen.report.summary import data_file, summarise
 from reportgen.report.types import (
     SCHEMA_VERSION,
     BiasMove,
@@ -32,11 +33,13 @@ __all__ = [
     "ReportDoc",
     "Timings",
     "check_version",
+    "data_file",
     "dumps",
     "from_json",
     "quality_to_json",
     "read",
     "read_text",
+    "summarise",
     "to_json",
     "versions",
 ]

@@ -20,11 +20,13 @@ from reportgen.analysis.factors import Component, ComponentGenres, FactorMap, Ge
 from reportgen.analysis.findings import Analysis, BiasVsMean, Disagreement, ItemStat, ScatterPoint
 from reportgen.analysis.quality import Quality, RatingMetrics
 from reportgen.analysis.ranking import Coverage, RankingMetrics
+from reportgen.analysis.review import Review
 from reportgen.analysis.stats import Histogram
 from reportgen.data.documents import REPORT_BYTES, loads_json, read_json
 from reportgen.data.files import UnreadableFile
 from reportgen.data.types import DatabaseRead
 from reportgen.errors import InputError
+from reportgen.report.schema import decode
 from reportgen.report.types import (
     SCHEMA_VERSION,
     BiasMove,
@@ -123,6 +125,7 @@ def _report(doc: dict[str, Any]) -> Report:
         split=TimeSplit(**{k: v for k, v in _obj(doc["split"]).items() if k != "cutoff_utc"})
         if "split" in doc
         else None,
+        review=decode(Review, doc["review"], "review") if "review" in doc else None,
     )
 
 

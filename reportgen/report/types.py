@@ -14,6 +14,7 @@ from typing import Any
 
 from reportgen import __version__
 from reportgen.analysis.findings import Analysis
+from reportgen.analysis.review import Review
 from reportgen.data.sources import CITATION
 from reportgen.data.types import DatabaseRead
 from reportgen.errors import finite, shown
@@ -143,6 +144,7 @@ class Report:
     comparison: Comparison | None = None  # with the previous run, when there is one
     runtime: Runtime | None = None  # how the fit ran: loader, preset, device, threads, steps
     split: TimeSplit | None = None  # a time split's cutoff and periods; None: the tutorial's random split
+    review: Review | None = None  # tonight's model against a baseline model on ratings neither trained on
 
     @property
     def preset_note(self) -> str:

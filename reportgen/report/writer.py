@@ -13,6 +13,7 @@ from reportgen.analysis.diagnostics import Buckets
 from reportgen.analysis.factors import Scored
 from reportgen.analysis.findings import Analysis, Disagreement, ItemStat
 from reportgen.analysis.quality import Quality
+from reportgen.report.schema import encode
 from reportgen.report.types import SCHEMA_VERSION, Comparison, Report
 from reportgen.train.splits import TimeSplit
 
@@ -102,38 +103,43 @@ def to_json(report: Report) -> dict[str, Any]:
         doc["comparison"] = _comparison(report.comparison)
     if report.split is not None:  # absent: the tutorial's random split (every earlier report.json)
         doc["split"] = split_to_json(report.split)
+    if report.review is not None:  # absent without a baseline model (a first run, --no-model before it)
+        doc["review"] = encode(report.review)
     doc["versions"] = report.versions
     doc["citation"] = report.citation
     return doc
 
 
-MAP_ROWS = ("scores", "neighbours", "similarity")
-
-
 def dumps(report: Report) -> str:
     """report.json's exact text: indented, UTF-8, no NaN (an error rather than invalid JSON).
 
-    The explorer's `factor_map` comes last, each of its rows on one line: its 3,000 rows of
-    numbers would otherwise take 20,000 lines and, at a thousand long titles, break the 1 MB promise.
+    As `json.dumps(indent=2)` writes it, except that a list of rows (each a list of numbers, or null) has
+    each row on one line, and the explorer's `factor_map` comes last: its 3,000 rows of numbers (and the
+    review's 1,000 rows of positions) would otherwise take tens of thousands of lines and, at a thousand
+    long titles, break the 1 MB promise.
     """
     doc = to_json(report)
     found = doc.pop("factor_map", None)
-    text = json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False)
-    if found is None:
-        return text + "\n"
+    if found is not None:
+        doc["factor_map"] = found
+    return _pretty(doc) + "\n"
 
-    def rows(key: str) -> str:
-        return (
-            "[\n"
-            + ",\n".join(f"      {json.dumps(row, separators=(',', ':'), allow_nan=False)}" for row in found[key])
-            + "\n    ]"
-        )
 
-    block = ",\n".join(
-        [f'    "items": {found["items"]}', f'    "components": {found["components"]}']
-        + [f'    "{key}": {rows(key)}' for key in MAP_ROWS]
-    )
-    return f'{text.removesuffix("}").rstrip()},\n  "factor_map": {{\n{block}\n  }}\n}}\n'
+def _pretty(value: Any, level: int = 0) -> str:
+    pad, end = "  " * (level + 1), "  " * level
+    if isinstance(value, dict) and value:
+        items = [f"{pad}{json.dumps(k, ensure_ascii=False)}: {_pretty(v, level + 1)}" for k, v in value.items()]
+        return "{\n" + ",\n".join(items) + f"\n{end}}}"
+    if isinstance(value, list) and value:
+        if all(
+            row is None or (isinstance(row, list) and not any(isinstance(x, (list, dict)) for x in row))
+            for row in value
+        ):
+            items = [pad + json.dumps(row, separators=(",", ":"), ensure_ascii=False, allow_nan=False) for row in value]
+        else:
+            items = [pad + _pretty(v, level + 1) for v in value]
+        return "[\n" + ",\n".join(items) + f"\n{end}]"
+    return json.dumps(value, ensure_ascii=False, allow_nan=False)
 
 
 def _beyond_the_tutorial(a: Analysis) -> dict[str, Any]:
