@@ -69,6 +69,7 @@ class BuildOptions:
     wait: float = 0.0
     source_date: dt.datetime | None = None
     keep_model: bool = True  # model.safetensors + model.json in the run's folder (--no-model: False)
+    baseline: Path | None = None  # the model to review tonight's against (a run folder); None: the previous run's
 
 
 @dataclass(frozen=True)
@@ -92,13 +93,15 @@ def make_report(
     on_progress: train.ProgressHook | None = None,
     load_seconds: float = 0.0,
     on_model: Callable[[train.TrainedModel], None] | None = None,
+    baseline: analysis.Baseline | None = None,
 ) -> Report:
     """Train on `ratings`, analyse what the model learned and draw the figures: the report, in memory.
 
     `top_n` (None: `defaults.TOP_N`, quietly clamped), `k` and `relevant_from` are `analysis.analyse`'s;
     `source_date` replaces the clock and leaves durations out (reproducible bytes);
     `load_seconds` is how long the caller took to load `ratings`, for the timings;
-    `on_model(model)` receives the trained model (to keep it: `model.model_files`).
+    `on_model(model)` receives the trained model (to keep it: `model.model_files`);
+    `baseline`: a model to review tonight's against (`analysis.review`: on the ratings neither trained on).
     """
     check_inputs(ratings, config, top_n=top_n, k=k, relevant_from=relevant_from)
     started = time.perf_counter()
@@ -122,6 +125,7 @@ def make_report(
         log.warning("warning: %s", note)
 
     result = analysis.analyse(ratings, model, top_n=top_n, k=k, relevant_from=relevant_from)
+    reviewed = None if baseline is None else reviewed_against(ratings, model, result, baseline)
     analysed = time.perf_counter()
     b = result.baselines
     log.info(
@@ -131,6 +135,8 @@ def make_report(
         b.bias_only_rmse,
         b.global_mean_rmse,
     )
+    if reviewed is not None:
+        log.info("against %s: %s", reviewed.baseline, reviewed.sentence)
     for shortfall in result.shortfalls:
         log.warning("warning: %s", shortfall.sentence)
     for note in result.notes:
@@ -163,6 +169,24 @@ def make_report(
         runtime=model.runtime,
         citation=data.CITATION if ratings.is_movielens else "",
         split=train.describe_split(ratings.frame, model.config, model.split),
+        review=reviewed,
+    )
+
+
+def reviewed_against(
+    ratings: Ratings, model: train.TrainedModel, result: analysis.Analysis, baseline: analysis.Baseline
+) -> analysis.Review:
+    """Tonight's fit against `baseline` (`analysis.review`), its lists scored as tonight's quality is."""
+    return analysis.review_models(
+        ratings,
+        train.FactorModel.of_trained(model),
+        baseline.model,
+        name=baseline.name,
+        generated_at=baseline.generated_at,
+        top_items=result.top_items,
+        factor_map=result.factor_map,
+        k=result.quality.k,
+        threshold=result.quality.threshold,
     )
 
 
@@ -306,6 +330,7 @@ def build(
             log.warning("warning: %s", note)
         lock.take()
         outputs.remove_leftovers(options.output)
+        baseline = outputs.baseline_model(options.output, options.baseline)
 
         kept: list[train.TrainedModel] = []
         report = make_report(
@@ -320,6 +345,7 @@ def build(
             on_progress=on_progress,
             load_seconds=loaded - started,
             on_model=kept.append if options.keep_model else None,
+            baseline=baseline,
         )
         previous = outputs.previous_report(options.output, options.compare_with)
         if previous is not None:

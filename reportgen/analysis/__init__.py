@@ -17,20 +17,26 @@ before it, tests/test_architecture.py holds the order):
 - `paired`: `paired_review`, tonight's model against a baseline on the same held-out ratings, with a verdict
 - `findings`: `analyse` and its one result, `Analysis`
 - `movement`: what moved in the factor space between a baseline model and tonight's (Procrustes, neighbourhoods)
-- `review`: `review`, the whole of it for a report: which ratings neither model trained on, `paired` and `movement`
+- `review`: `review_models`, the whole of it for a report: which ratings neither model trained on, `paired` and `movement`
 
-Importing this package loads nothing heavy: `analyse` and `Analysis` are read from `findings` on first use.
+Importing this package loads nothing heavy: `analyse` and `Analysis` are read from `findings`, `review_models`,
+`Review` and `Baseline` from `review`, on first use.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["Analysis", "analyse"]
+__all__ = ["Analysis", "Baseline", "Review", "analyse", "review_models"]
+_FROM_REVIEW = ("Baseline", "Review", "review_models")
 
 
 def __getattr__(name: str) -> Any:
-    """`analyse` and `Analysis` on first use: the CLI reads `defaults` without loading numpy."""
+    """The face's names on first use: the CLI reads `defaults` without loading numpy."""
+    if name in _FROM_REVIEW:
+        from reportgen.analysis import review
+
+        return getattr(review, name)
     if name in __all__:
         from reportgen.analysis import findings
 

@@ -34,6 +34,15 @@ REVIEW_SEED = 42  # the bootstrap's and the sampled users' seed: the same interv
 
 
 @dataclass(frozen=True)
+class Baseline:
+    """The model tonight's is reviewed against, and how the report names it (never by a path)."""
+
+    name: str  # its run's folder name, e.g. 20261208T025022Z
+    generated_at: str  # when its run wrote its report ("" where unknown)
+    model: FactorModel
+
+
+@dataclass(frozen=True)
 class Review:
     """Tonight's model against a baseline, on the ratings neither trained on, and what moved between them."""
 
@@ -61,7 +70,7 @@ class Review:
         return self.paired is not None and self.paired.regressed(pct)
 
 
-def review(
+def review_models(
     ratings: Ratings,
     tonight: FactorModel,
     baseline: FactorModel,

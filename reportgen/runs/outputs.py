@@ -24,8 +24,10 @@ import os
 import re
 import secrets
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
+from reportgen.analysis.review import Baseline
 from reportgen.data.documents import REPORT_BYTES
 from reportgen.data.files import UnreadableFile, refusal
 from reportgen.errors import InputError, RunError
@@ -35,6 +37,7 @@ from reportgen.runs.lock import LOCK as LOCK  # the lock lives in `lock`; its na
 from reportgen.runs.lock import LockedError as LockedError
 from reportgen.runs.lock import RunLock as RunLock
 from reportgen.runs.lock import pid_alive
+from reportgen.train.kept import VOCABULARY_NAME, load_factors
 
 log = logging.getLogger(__name__)
 
@@ -283,6 +286,42 @@ def previous_report(folder: Path, explicit: Path | None = None) -> tuple[Path, R
         log.warning("warning: not comparing with %s: %s", path, _problem(exc))
         return None
     return path, doc
+
+
+def baseline_model(folder: Path, explicit: Path | None = None) -> Baseline | None:
+    """The model tonight's is reviewed against: `explicit` (a run folder, or its model.json or
+    model.safetensors; a missing or damaged one is an `InputError`), else the latest published run's.
+
+    The latest run's is read inside DIR without following a link (`files.read_in`); where that run
+    kept no model (--no-model) there is none, and a damaged one is a warning, as a damaged report.json
+    is: yesterday's bad file must not stop tonight's run.
+    """
+    if explicit is not None:
+        run = explicit if explicit.is_dir() else explicit.parent
+        return Baseline(run.name, _generated_at(lambda: ReportDoc.read(run / JSON_NAME)), load_factors(explicit))
+    run = latest_run(folder)
+    if run is None or not os.path.lexists(run / VOCABULARY_NAME):
+        return None
+    inside = Path(RUNS) / run.name
+
+    def read(path: Path, limit: int, what: str) -> bytes:
+        return files.read_in(folder, inside / path.name, limit, what)
+
+    try:
+        model = load_factors(run, read)
+    except (InputError, OSError) as exc:
+        log.warning("warning: not reviewing against the previous run's model: %s", _problem(exc))
+        return None
+    report = _generated_at(lambda: ReportDoc.read_text(read(run / JSON_NAME, REPORT_BYTES, "a report.json"), JSON_NAME))
+    return Baseline(run.name, report, model)
+
+
+def _generated_at(read: Callable[[], ReportDoc]) -> str:
+    """When the baseline's run wrote its report.json ("" where it has none, or one that cannot be read)."""
+    try:
+        return read().generated_at
+    except (UnreadableFile, OSError, ValueError):
+        return ""
 
 
 def _problem(exc: Exception) -> str:

@@ -20,7 +20,7 @@ from typing import Any
 
 from reportgen import __version__
 from reportgen.data.dataset import ITEM_KEYS
-from reportgen.data.documents import MODEL_JSON_BYTES, read_bytes, read_json
+from reportgen.data.documents import MODEL_JSON_BYTES, loads_json, read_bytes
 from reportgen.data.files import NO_SUCH_FILE, UnreadableFile
 from reportgen.errors import InputError, shown
 from reportgen.train.config import BOUNDS, SPLITS
@@ -109,21 +109,26 @@ def load_model(path: Path | str) -> KeptModel:
     return KeptModel(model=model, users=found.users, items=found.items, y_range=found.y_range)
 
 
-def load_factors(path: Path | str) -> FactorModel:
+def load_factors(path: Path | str, read: Callable[[Path, int, str], bytes] | None = None) -> FactorModel:
     """A kept model's tables and vocabularies as numbers (`FactorModel`, float64), without fastai.
 
-    Both files are read bounded (`data.documents`: regular files only, model.json at most
-    MODEL_JSON_BYTES, the weights no larger than model.json says they are), every value of
-    model.json is checked before it is used, and weights that are not finite float32 numbers
-    are refused: `InputError`, one line naming the file and what is wrong.
+    `path`: a run folder, its model.safetensors or its model.json. Both files are read bounded
+    (`read(file, limit, what)`, by default `data.documents.read_bytes`: regular files only;
+    `runs.outputs` passes its own, which never follows a link inside an output folder):
+    model.json at most MODEL_JSON_BYTES, the weights no larger than model.json says they are.
+    Every value of model.json is checked before it is used, and weights that are not finite
+    float32 numbers are refused: `InputError`, one line naming the file and what is wrong.
     """
     path = Path(path)
     folder = path if path.is_dir() else path.parent
     weights, vocabulary_file = folder / WEIGHTS_NAME, folder / VOCABULARY_NAME
-    vocabulary = _read(vocabulary_file, lambda: read_json(vocabulary_file, MODEL_JSON_BYTES, "a model.json"))
+    read = read or read_bytes
+    vocabulary = _read(
+        vocabulary_file, lambda: loads_json(read(vocabulary_file, MODEL_JSON_BYTES, "a model.json"), vocabulary_file)
+    )
     users, items, factors, y_range = _described(vocabulary, vocabulary_file)
     limit = size_bytes(len(users), len(items), factors) + HEADER_BYTES
-    raw = _read(weights, lambda: read_bytes(weights, limit, "the model.safetensors of its model.json"))
+    raw = _read(weights, lambda: read(weights, limit, "the model.safetensors of its model.json"))
     try:
         from safetensors.numpy import load
 

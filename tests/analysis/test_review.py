@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from reportgen import train
-from reportgen.analysis.review import review
+from reportgen.analysis.review import review_models as review
 from reportgen.data.types import Ratings
 from reportgen.train.results import FactorModel
 from tests.helpers.planted import Planted, as_ratings, planted_frame
