@@ -5,9 +5,12 @@ fixed leading folders), compared as text, never in the file system's listing ord
 so the rows, the split and the SHA-256 are the same wherever the folder is copied.
 Hive partitions (`day=2026-01-01/part-0.parquet`) are columns like the file's own:
 integers where every part's value is one, else text. Files and folders whose names
-start with `_` or `.` (`_SUCCESS`, `.part-0.crc`, `_temporary/`) are not parts. Every
-part is opened as `files` opens any input (a regular file; a symbolic link is refused,
-not followed), and all must have the same columns of the same types.
+start with `_` or `.` (`_SUCCESS`, `.part-0.crc`, `_temporary/`) are not parts. A folder
+and a glob are found by one walk (`os.scandir`, the glob's pieces matched by `fnmatch`):
+each folder listed once, a link never followed (one to a folder the walk would enter is
+refused, so a glob never leaves its folder nor loops), at most `MAX_ENTRIES` entries.
+Every part is opened as `files` opens any input (a regular file; a symbolic link is
+refused, not followed), and all must have the same columns of the same types.
 
 The SHA-256 is over each part in that order: its relative path (UTF-8), a NUL byte,
 its size in bytes as decimal digits, a NUL byte, then its bytes.
@@ -15,7 +18,7 @@ its size in bytes as decimal digits, a NUL byte, then its bytes.
 
 from __future__ import annotations
 
-import glob
+import fnmatch
 import hashlib
 import os
 import re
@@ -36,6 +39,7 @@ from reportgen.errors import InputError
 
 WILDCARDS = re.compile(r"[*?[]")
 BATCH = 1 << 20  # rows per batch, as one file is read
+MAX_ENTRIES = 1_000_000  # files and folders a folder or glob may hold below its fixed folders
 
 
 @dataclass(frozen=True)
@@ -82,7 +86,7 @@ def read_parquet_parts(spec: OwnData) -> Ratings:
 def find_parts(given: Path) -> tuple[Path, list[Part]]:
     """The folder the parts are named from, and the parts in the order of their relative paths."""
     if given.is_dir():
-        base, paths = given, _walk(given)
+        base, pattern = given, ["**", "*"]
     else:
         fixed = []
         for piece in given.parts:
@@ -90,14 +94,13 @@ def find_parts(given: Path) -> tuple[Path, list[Part]]:
                 break
             fixed.append(piece)
         base = Path(*fixed) if fixed else Path(".")
-        matched = glob.glob(str(given), recursive=True)
-        if not matched:
-            raise InputError(f"{given}: no file matches this pattern")
-        paths = [Path(p) for p in matched if p.lower().endswith(".parquet")]
+        pattern = list(given.parts[len(fixed) :])
+    matched = _walk(given, base, pattern) if base.is_dir() else []
+    if not matched and not given.is_dir():
+        raise InputError(f"{given}: no file matches this pattern")
     parts = []
-    for path in paths:
-        relative = path.relative_to(base).as_posix()
-        if any(piece.startswith(("_", ".")) for piece in relative.split("/")):
+    for relative, path in matched:
+        if not path.name.lower().endswith(".parquet"):
             continue
         mode = os.lstat(path).st_mode
         if stat.S_ISLNK(mode):
@@ -126,16 +129,78 @@ def parts_sha256(parts: list[Part]) -> str:
     return digest.hexdigest()
 
 
-def _walk(folder: Path) -> list[Path]:
-    """Every `*.parquet` below `folder`; a linked folder is refused, never followed."""
-    found = []
-    for root, folders, files in os.walk(folder, followlinks=False):
-        for name in folders:
-            if not name.startswith(("_", ".")) and os.path.islink(os.path.join(root, name)):
-                raise UnreadableFile(Path(root, name), "is a symbolic link, not followed")
-        folders[:] = [f for f in folders if not f.startswith(("_", "."))]
-        found += [Path(root, f) for f in files if f.lower().endswith(".parquet")]
-    return found
+def _walk(given: Path, base: Path, pattern: list[str]) -> list[tuple[str, Path]]:
+    """Every file below `base` whose path relative to it matches `pattern` (its pieces: `fnmatch` patterns,
+    `**` any number of folders), with that relative path; names starting with `_` or `.` are skipped.
+
+    Each folder is listed once and a link is never followed: one to a folder the pattern would
+    enter is refused (a linked folder could lead outside `base`, or back into it for ever). The
+    files come sorted by their relative paths, so any error names the same file on every copy.
+    At most `MAX_ENTRIES` entries are looked at, else one error.
+    """
+    last = len(pattern) - 1
+    seen = 0
+    found: list[tuple[str, Path]] = []
+    links: list[tuple[str, Path]] = []  # linked folders on the way: the first (by relative path) is named
+    stack = [(base, "", _onwards(pattern, {0}))]
+    while stack:
+        folder, relative, states = stack.pop()
+        for entry in _listing(folder):
+            seen += 1
+            if seen > MAX_ENTRIES:
+                raise InputError(
+                    f"{given}: more than {MAX_ENTRIES:,} files and folders to look through below {base}; "
+                    "name a narrower folder or pattern"
+                )
+            if entry.name.startswith(("_", ".")):
+                continue
+            inner, matches = set(), False
+            for at in states:
+                if pattern[at] == "**":
+                    inner.add(at)
+                    matches = matches or at == last
+                elif fnmatch.fnmatchcase(entry.name, pattern[at]):
+                    matches = matches or at == last
+                    if at < last:
+                        inner.add(at + 1)
+            path = Path(folder, entry.name)
+            if inner and _is_folder(entry):
+                if entry.is_symlink():
+                    links.append((relative + entry.name, path))
+                else:
+                    stack.append((path, f"{relative}{entry.name}/", _onwards(pattern, inner)))
+            elif matches:
+                found.append((relative + entry.name, path))
+    if links:
+        raise UnreadableFile(min(links)[1], "is a symbolic link, not followed")
+    return sorted(found)
+
+
+def _listing(folder: Path) -> Iterator[os.DirEntry[str]]:
+    """The entries of `folder`, one at a time; a folder that cannot be listed is one error."""
+    try:
+        with os.scandir(folder) as entries:
+            yield from entries
+    except OSError as exc:
+        raise UnreadableFile(folder, f"cannot be listed ({exc.strerror or exc})") from exc
+
+
+def _onwards(pattern: list[str], states: set[int]) -> frozenset[int]:
+    """`states` (the pattern's pieces a name may match next) with those after a `**`, which may match no folder."""
+    states = set(states)
+    for at in sorted(states):
+        while pattern[at] == "**" and at + 1 < len(pattern):
+            at += 1
+            states.add(at)
+    return frozenset(states)
+
+
+def _is_folder(entry: os.DirEntry[str]) -> bool:
+    """Whether `entry` is a folder, or a link to one (looked at, not followed); a broken or looping link is not."""
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
 
 
 def _partition_types(parts: list[Part]) -> tuple[list[str], dict[str, bool]]:

@@ -157,6 +157,35 @@ def _linked_part(tmp: Path, frame: pd.DataFrame):
     return folder, f"Error: {folder / 'b.parquet'}: is a symbolic link, not followed"
 
 
+def _linked_folder(tmp: Path, frame: pd.DataFrame):
+    folder = tmp / "exports"
+    (folder / "2026").mkdir(parents=True)
+    (tmp / "elsewhere").mkdir()
+    frame.to_parquet(folder / "2026" / "a.parquet", index=False)
+    frame.to_parquet(tmp / "elsewhere" / "b.parquet", index=False)
+    (folder / "2025").symlink_to(tmp / "elsewhere")
+    return folder, f"Error: {folder / '2025'}: is a symbolic link, not followed"
+
+
+def _glob_through_a_linked_folder(tmp: Path, frame: pd.DataFrame):
+    folder, line = _linked_folder(tmp, frame)  # `*` would enter 2025/, which leads outside the folder
+    return folder / "*" / "*.parquet", line
+
+
+def _deep_glob_through_a_linked_folder(tmp: Path, frame: pd.DataFrame):
+    folder, line = _linked_folder(tmp, frame)
+    return folder / "**" / "*.parquet", line
+
+
+def _deep_glob_over_self_links(tmp: Path, frame: pd.DataFrame):
+    folder = tmp / "exports"
+    (folder / "day=1").mkdir(parents=True)
+    frame.to_parquet(folder / "day=1" / "a.parquet", index=False)
+    (folder / "day=1" / "again").symlink_to("..")  # two links back up: glob.glob walked 2^40 paths here
+    (folder / "day=1" / "loop").symlink_to("..")
+    return folder / "**" / "*.parquet", f"Error: {folder / 'day=1' / 'again'}: is a symbolic link, not followed"
+
+
 def _fifo_part(tmp: Path, frame: pd.DataFrame):
     folder = tmp / "exports"
     folder.mkdir()
@@ -186,6 +215,10 @@ def _column_not_in_any_part(tmp: Path, frame: pd.DataFrame):
         _other_type,
         _missing_column,
         _linked_part,
+        _linked_folder,
+        _glob_through_a_linked_folder,
+        _deep_glob_through_a_linked_folder,
+        _deep_glob_over_self_links,
         _fifo_part,
         _glob_matches_nothing,
         _column_not_in_any_part,
@@ -200,3 +233,31 @@ def test_a_bad_folder_is_one_error_line_and_exit_2(tmp_path: Path, planted: Plan
     assert [text for text in result.stderr.splitlines() if text.startswith("Error:")] == [line]
     assert "Traceback" not in result.output and result.stdout == ""
     assert not (tmp_path / "out" / "report.json").exists()
+
+
+def test_a_glob_stays_inside_its_folder_and_counts_each_part_once(tmp_path: Path, planted: Planted) -> None:
+    """A linked folder the glob does not enter is left alone: only the parts the pattern names are read."""
+    pieces = write_parts(tmp_path / "ratings", planted.frame)
+    (tmp_path / "ratings" / "copy").symlink_to(".")  # a self-link: would count every part again, for ever
+    (tmp_path / "ratings" / "day=2026-01-04").symlink_to(tmp_path / "ratings" / "day=2026-01-01")
+    ratings = data.load(OwnData(ratings=tmp_path / "ratings" / "day=2026-01-0[123]" / "*.parquet"))
+    assert ratings.provenance.parts == 3
+    assert ratings.frame["rating"].tolist() == pd.concat(pieces)["rating"].astype(float).tolist()
+
+
+def test_a_folder_with_too_many_entries_to_look_through_is_one_error_line(
+    tmp_path: Path, planted: Planted, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from reportgen.data import parts
+
+    write_parts(tmp_path / "ratings", planted.frame)  # 3 folders, 3 parts and _SUCCESS: 7 entries
+    monkeypatch.setattr(parts, "MAX_ENTRIES", 6)
+    pattern = tmp_path / "ratings" / "**" / "*.parquet"
+    result = invoke("build", "--output", tmp_path / "out", *FAST, "--ratings", pattern)
+    assert result.exit_code == 2, result.output
+    assert [text for text in result.stderr.splitlines() if text.startswith("Error:")] == [
+        f"Error: {pattern}: more than 6 files and folders to look through below {tmp_path / 'ratings'}; "
+        "name a narrower folder or pattern"
+    ]
+    monkeypatch.setattr(parts, "MAX_ENTRIES", 7)
+    assert data.load(OwnData(ratings=pattern)).provenance.parts == 3
