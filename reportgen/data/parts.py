@@ -61,12 +61,12 @@ def read_parquet_parts(spec: OwnData) -> Ratings:
     base, parts = find_parts(Path(spec.ratings))
     layout = own_layout(spec, where)
     keys, types = _partition_types(parts)
-    schema = _common_schema(where, parts, keys)
+    schema, casts = _common_schema(where, parts, keys)
     found = list(schema) + keys
     wanted = [c for c in (layout.user, layout.item, layout.rating, layout.time) if c is not None]
     require_columns(where, wanted, found, settings=layout.settings())
     columns = [c for c in wanted + ([layout.title] if layout.title in found else []) if c in schema]
-    read = read_arrow(lambda: _batches(parts, columns, keys, types), layout)
+    read = read_arrow(lambda: _batches(parts, columns, keys, types, casts), layout)
     given = Path(spec.ratings)  # named without the folders above: `ratings/`, `exports/2026-*/*.parquet`
     label = (
         f"{base.name}/" if given.is_dir() else "/".join(filter(None, (base.name, given.relative_to(base).as_posix())))
@@ -216,9 +216,12 @@ def _partition_types(parts: list[Part]) -> tuple[list[str], dict[str, bool]]:
     return keys, numbers
 
 
-def _common_schema(where: str, parts: list[Part], keys: list[str]) -> dict[str, Any]:
-    """The parts' one schema (column -> Arrow type); a column missing or of another type in a part is refused."""
+def _common_schema(where: str, parts: list[Part], keys: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The parts' one schema (column -> Arrow type), and the type to read a column as where the parts'
+    types differ only as `same_kind` allows (text as large_string, bytes as large_binary); a column
+    missing or of another kind in a part is refused."""
     first: dict[str, Any] | None = None
+    casts: dict[str, Any] = {}
     for part in parts:
         schema = dict(zip(*_schema(part)))
         if first is None:
@@ -230,6 +233,8 @@ def _common_schema(where: str, parts: list[Part], keys: list[str]) -> dict[str, 
                     f"{where}: the parts differ: {has.relative} has column '{column}', {lacks.relative} has not"
                 )
             if schema[column] != first[column]:
+                casts[column] = _widest(same_kind(schema[column]))
+            if same_kind(schema[column]) != same_kind(first[column]):
                 raise InputError(
                     f"{where}: the parts differ: column '{column}' is {first[column]} in {first_part.relative} "
                     f"but {schema[column]} in {part.relative}"
@@ -238,7 +243,29 @@ def _common_schema(where: str, parts: list[Part], keys: list[str]) -> dict[str, 
         if clash:
             raise InputError(f"{part.relative}: column '{clash[0]}' is in the file and a partition folder too")
     assert first is not None
-    return first
+    return first, casts
+
+
+def same_kind(arrow_type: Any) -> Any:
+    """The type a part's column is compared by: a Parquet text (UTF8) column as `string` and a bytes column
+    as `binary`, whether a writer gave it as large_string (pandas 3), string (pandas 2), a view or a
+    dictionary (a categorical, its indices as wide as its categories need)."""
+    import pyarrow as pa
+
+    if pa.types.is_dictionary(arrow_type):
+        arrow_type = arrow_type.value_type
+    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type) or pa.types.is_string_view(arrow_type):
+        return pa.string()
+    if pa.types.is_binary(arrow_type) or pa.types.is_large_binary(arrow_type) or pa.types.is_binary_view(arrow_type):
+        return pa.binary()
+    return arrow_type
+
+
+def _widest(kind: Any) -> Any:
+    """The type every part's values of this kind are read as, where the parts differ: large, so nothing overflows."""
+    import pyarrow as pa
+
+    return {pa.string(): pa.large_string(), pa.binary(): pa.large_binary()}.get(kind, kind)
 
 
 def _schema(part: Part) -> tuple[list[str], list[Any]]:
@@ -258,8 +285,10 @@ def _opened(part: Part) -> Any:
     return os.fdopen(open_fd(part.path, follow=False), "rb")
 
 
-def _batches(parts: list[Part], columns: list[str], keys: list[str], numbers: dict[str, bool]) -> Iterator[Any]:
-    """Each part's batches in order, its partition values added as columns."""
+def _batches(
+    parts: list[Part], columns: list[str], keys: list[str], numbers: dict[str, bool], casts: dict[str, Any]
+) -> Iterator[Any]:
+    """Each part's batches in order, its partition values added as columns, `casts` applied (one type a column)."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -271,6 +300,9 @@ def _batches(parts: list[Part], columns: list[str], keys: list[str], numbers: di
                 for batch in pq.ParquetFile(handle).iter_batches(batch_size=BATCH, columns=columns):
                     n = batch.num_rows
                     arrays, names = list(batch.columns), list(batch.schema.names)
+                    arrays = [
+                        a.cast(casts[c]) if c in casts and a.type != casts[c] else a for a, c in zip(arrays, names)
+                    ]
                     for key in keys:
                         if numbers[key]:
                             arrays.append(pa.array(np.full(n, int(values[key]), dtype=np.int64)))

@@ -121,6 +121,41 @@ def test_hive_partitions_are_columns_the_time_split_can_use(tmp_path: Path, plan
     assert dict(ratings.provenance.columns)["time"] == "day"
 
 
+@pytest.mark.parametrize(
+    "kinds",
+    [("string", "large_string"), ("large_string", "dictionary"), ("binary", "large_binary")],
+    ids=["pandas 2 and pandas 3", "pandas 3 and a categorical", "bytes"],
+)
+def test_parts_whose_text_is_string_in_one_and_large_string_in_another_read_together(
+    tmp_path: Path, planted: Planted, kinds: tuple[str, str]
+) -> None:
+    """The same Parquet UTF8 (or bytes) column, as each writer gives it: an export job that upgrades pandas
+    (string -> large_string) or writes categoricals (their indices int8 or int16) keeps its folder readable."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    def as_kind(values: pd.Series, kind: str) -> pa.Array:
+        if kind == "dictionary":
+            return pa.array(values.astype(str)).dictionary_encode()
+        if "binary" in kind:
+            return pa.array([v.encode() for v in values.astype(str)], getattr(pa, kind)())
+        return pa.array(values.astype(str), getattr(pa, kind)())
+
+    frame = planted.frame
+    for folder, pair in (("mixed", kinds), ("same", (kinds[0], kinds[0]))):
+        (tmp_path / folder).mkdir()
+        for name, piece, kind in zip(("a", "b"), (frame.iloc[::2], frame.iloc[1::2]), pair):
+            columns = {c: as_kind(piece[c], kind) for c in ("user", "item", "title")}
+            columns["rating"] = pa.array(piece["rating"].astype(float))
+            pq.write_table(pa.table(columns), tmp_path / folder / f"{name}.parquet")
+    mixed = data.load(OwnData(ratings=tmp_path / "mixed", title_col="title"))
+    same = data.load(OwnData(ratings=tmp_path / "same", title_col="title"))  # the same rows, one type
+    pd.testing.assert_frame_equal(mixed.frame, same.frame)
+    assert len(mixed.frame) == len(frame)
+    doc = build(tmp_path / "out", "--ratings", tmp_path / "mixed", "--title-col", "title")
+    assert doc["dataset"]["n_ratings"] == len(frame)
+
+
 # --------------------------------------------------------------------------- bad folders: one line, exit 2
 
 
