@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
+from reportgen.data.blocks import checked_text
 from reportgen.data.cells import require_columns
 from reportgen.data.files import CHUNK, UnreadableFile, open_fd, open_regular, refusal
 from reportgen.data.readers import own_layout, own_ratings
@@ -297,7 +298,8 @@ def _batches(
         values = dict(part.partitions)
         try:
             with _opened(part) as handle:
-                for batch in pq.ParquetFile(handle).iter_batches(batch_size=BATCH, columns=columns):
+                read = pq.ParquetFile(handle).iter_batches(batch_size=BATCH, columns=columns)
+                for batch in checked_text(read, lambda row, path=part.path: f"{path}: row {row}"):
                     n = batch.num_rows
                     arrays, names = list(batch.columns), list(batch.schema.names)
                     arrays = [

@@ -25,7 +25,7 @@ from reportgen.data.types import OwnData
 from reportgen.errors import InputError
 from reportgen.train import fitting as train
 from tests.helpers.commands import PREVIOUS_HTML, PREVIOUS_JSON, assert_nothing_left, invoke, previous_report
-from tests.helpers.planted import AWFUL, GREAT, Planted
+from tests.helpers.planted import AWFUL, GREAT, Planted, not_utf8_parquet
 
 # What is read and refused is the subject here: the figures are placeholders (see `undrawn`).
 pytestmark = pytest.mark.usefixtures("undrawn")
@@ -304,6 +304,33 @@ def _fifo_as_data(tmp: Path):
     )
 
 
+def _title_not_utf8(tmp: Path):
+    path = not_utf8_parquet(tmp / "ratings.parquet", {"title": (40, b"Caf\xe9 (1999)")})  # Latin-1, row 41
+    return ["--ratings", path, "--title-col", "title"], (
+        f"Error: {path}: row 41: column 'title' holds text that is not valid UTF-8"
+    )
+
+
+def _id_cut_inside_a_character(tmp: Path):
+    path = not_utf8_parquet(tmp / "ratings.parquet", {"user": (77, b"u\xe2\x80")})  # a cut '…', row 78
+    return ["--ratings", path], f"Error: {path}: row 78: column 'user' holds text that is not valid UTF-8"
+
+
+def _items_parquet_not_utf8(tmp: Path):
+    ratings = csv_file(tmp, "user,item,rating\n" + ratings_text())
+    items = tmp / "items.parquet"
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    titles = [f"Film {i}".encode() for i in range(6)]
+    titles[4] = b"Film \xff"
+    column = pa.Array.from_buffers(pa.string(), 6, pa.array(titles, pa.binary()).buffers())
+    pq.write_table(pa.table({"item": [str(i) for i in range(6)], "title": column}), items)
+    return ["--ratings", ratings, "--items", items], (
+        f"Error: {items}: row 5: column 'title' holds text that is not valid UTF-8"
+    )
+
+
 BAD_INPUT = [
     ("missing file", _missing),
     ("empty file", _empty),
@@ -339,6 +366,9 @@ BAD_INPUT = [
     ("UTF-16 without --encoding", _utf16),
     ("unknown encoding", _unknown_encoding),
     ("separator that is not a valid pattern", _bad_separator_pattern),
+    ("Parquet title that is not UTF-8", _title_not_utf8),
+    ("Parquet id cut inside a character", _id_cut_inside_a_character),
+    ("Parquet items file that is not UTF-8", _items_parquet_not_utf8),
 ]
 
 

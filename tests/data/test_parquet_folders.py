@@ -18,7 +18,7 @@ import pytest
 from reportgen.data import dataset as data
 from reportgen.data.types import OwnData
 from tests.helpers.commands import invoke
-from tests.helpers.planted import Planted
+from tests.helpers.planted import Planted, not_utf8_parquet
 
 pytestmark = pytest.mark.usefixtures("undrawn")
 FAST = ["--epochs", "2", "--factors", "8", "--lr", "0.01", "--seed", "7"]
@@ -221,6 +221,14 @@ def _deep_glob_over_self_links(tmp: Path, frame: pd.DataFrame):
     return folder / "**" / "*.parquet", f"Error: {folder / 'day=1' / 'again'}: is a symbolic link, not followed"
 
 
+def _part_not_utf8(tmp: Path, frame: pd.DataFrame):
+    folder = tmp / "exports"
+    folder.mkdir()
+    not_utf8_parquet(folder / "a.parquet", {})
+    not_utf8_parquet(folder / "b.parquet", {"item": (44, b"i\xc3")})
+    return folder, f"Error: {folder / 'b.parquet'}: row 45: column 'item' holds text that is not valid UTF-8"
+
+
 def _fifo_part(tmp: Path, frame: pd.DataFrame):
     folder = tmp / "exports"
     folder.mkdir()
@@ -254,6 +262,7 @@ def _column_not_in_any_part(tmp: Path, frame: pd.DataFrame):
         _glob_through_a_linked_folder,
         _deep_glob_through_a_linked_folder,
         _deep_glob_over_self_links,
+        _part_not_utf8,
         _fifo_part,
         _glob_matches_nothing,
         _column_not_in_any_part,
