@@ -31,7 +31,7 @@ from urllib.parse import unquote
 
 from reportgen.data.blocks import checked_text
 from reportgen.data.cells import require_columns
-from reportgen.data.files import CHUNK, UnreadableFile, open_fd, open_regular, refusal
+from reportgen.data.files import CHUNK, UnreadableFile, open_fd, open_regular, refusal, utf8_named
 from reportgen.data.readers import own_layout, own_ratings
 from reportgen.data.sources import SOURCE_FILE
 from reportgen.data.tables import read_arrow
@@ -103,6 +103,7 @@ def find_parts(given: Path) -> tuple[Path, list[Part]]:
     for relative, path in matched:
         if not path.name.lower().endswith(".parquet"):
             continue
+        utf8_named(path, relative)  # the checksum hashes it in UTF-8
         mode = os.lstat(path).st_mode
         if stat.S_ISLNK(mode):
             raise UnreadableFile(path, "is a symbolic link, not followed")

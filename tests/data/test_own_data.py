@@ -331,6 +331,13 @@ def _items_parquet_not_utf8(tmp: Path):
     )
 
 
+def _name_not_utf8(tmp: Path):
+    path = Path(os.fsdecode(bytes(tmp) + b"/ratings-\xe9t\xe9.csv"))  # a Latin-1 name: it trained, then report.json
+    path.write_text("user,item,rating\n" + ratings_text(), encoding="utf-8")  # could not be written
+    shown = str(path).encode("utf-8", "backslashreplace").decode()  # as the terminal gets it: ratings-\udce9t\udce9.csv
+    return ["--ratings", path], f"Error: {shown}: is not named in valid UTF-8, in which the report names it; rename it"
+
+
 BAD_INPUT = [
     ("missing file", _missing),
     ("empty file", _empty),
@@ -369,6 +376,7 @@ BAD_INPUT = [
     ("Parquet title that is not UTF-8", _title_not_utf8),
     ("Parquet id cut inside a character", _id_cut_inside_a_character),
     ("Parquet items file that is not UTF-8", _items_parquet_not_utf8),
+    ("file name that is not UTF-8", _name_not_utf8),
 ]
 
 

@@ -229,6 +229,17 @@ def _part_not_utf8(tmp: Path, frame: pd.DataFrame):
     return folder, f"Error: {folder / 'b.parquet'}: row 45: column 'item' holds text that is not valid UTF-8"
 
 
+def _part_path_not_utf8(tmp: Path, frame: pd.DataFrame):
+    folder = tmp / "exports"
+    latin = Path(os.fsdecode(bytes(folder) + b"/city=Z\xfcrich"))  # the checksum hashes the path in UTF-8
+    latin.mkdir(parents=True)
+    (folder / "city=Bern").mkdir()
+    frame.to_parquet(folder / "city=Bern" / "a.parquet", index=False)
+    (latin / "a.parquet").write_bytes((folder / "city=Bern" / "a.parquet").read_bytes())
+    shown = str(latin / "a.parquet").encode("utf-8", "backslashreplace").decode()  # city=Z\udcfcrich
+    return folder, f"Error: {shown}: is not named in valid UTF-8, in which the report names it; rename it"
+
+
 def _fifo_part(tmp: Path, frame: pd.DataFrame):
     folder = tmp / "exports"
     folder.mkdir()
@@ -263,6 +274,7 @@ def _column_not_in_any_part(tmp: Path, frame: pd.DataFrame):
         _deep_glob_through_a_linked_folder,
         _deep_glob_over_self_links,
         _part_not_utf8,
+        _part_path_not_utf8,
         _fifo_part,
         _glob_matches_nothing,
         _column_not_in_any_part,
