@@ -58,8 +58,12 @@ def is_parts(path: Path) -> bool:
 
 def read_parquet_parts(spec: OwnData) -> Ratings:
     """The parts of a folder or glob, in their stable order, as one own ratings table."""
-    where = str(spec.ratings)
-    base, parts = find_parts(Path(spec.ratings))
+    where, given = str(spec.ratings), Path(spec.ratings)
+    base, parts = find_parts(given)
+    label = (  # named without the folders above: `ratings/`, `exports/2026-*/*.parquet`
+        f"{base.name}/" if given.is_dir() else "/".join(filter(None, (base.name, given.relative_to(base).as_posix())))
+    )
+    utf8_named(given, label)
     layout = own_layout(spec, where)
     keys, types = _partition_types(parts)
     schema, casts = _common_schema(where, parts, keys)
@@ -68,10 +72,6 @@ def read_parquet_parts(spec: OwnData) -> Ratings:
     require_columns(where, wanted, found, settings=layout.settings())
     columns = [c for c in wanted + ([layout.title] if layout.title in found else []) if c in schema]
     read = read_arrow(lambda: _batches(parts, columns, keys, types, casts), layout)
-    given = Path(spec.ratings)  # named without the folders above: `ratings/`, `exports/2026-*/*.parquet`
-    label = (
-        f"{base.name}/" if given.is_dir() else "/".join(filter(None, (base.name, given.relative_to(base).as_posix())))
-    )
     provenance = Provenance(
         name=label,
         source=SOURCE_FILE,

@@ -240,6 +240,15 @@ def _part_path_not_utf8(tmp: Path, frame: pd.DataFrame):
     return folder, f"Error: {shown}: is not named in valid UTF-8, in which the report names it; rename it"
 
 
+def _folder_name_not_utf8(tmp: Path, frame: pd.DataFrame):
+    folder = Path(os.fsdecode(bytes(tmp) + b"/export-\xe9t\xe9"))  # the report names the folder: ratings/
+    folder.mkdir()
+    frame.to_parquet(tmp / "a.parquet", index=False)
+    (folder / "a.parquet").write_bytes((tmp / "a.parquet").read_bytes())
+    shown = str(folder).encode("utf-8", "backslashreplace").decode()
+    return folder, f"Error: {shown}: is not named in valid UTF-8, in which the report names it; rename it"
+
+
 def _fifo_part(tmp: Path, frame: pd.DataFrame):
     folder = tmp / "exports"
     folder.mkdir()
@@ -275,6 +284,7 @@ def _column_not_in_any_part(tmp: Path, frame: pd.DataFrame):
         _deep_glob_over_self_links,
         _part_not_utf8,
         _part_path_not_utf8,
+        _folder_name_not_utf8,
         _fifo_part,
         _glob_matches_nothing,
         _column_not_in_any_part,
