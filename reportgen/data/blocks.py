@@ -65,10 +65,10 @@ class Columns:
                 if not pa.types.is_integer(values.type):
                     return False
                 taken[role] = values.to_numpy()
-            elif pa.types.is_integer(values.type):
+            elif pa.types.is_integer(values.type) and values.type != pa.uint64():
                 taken[role] = values.to_numpy()  # coded as the digits' strings at the end (`frame`)
-            else:
-                encoded = dictionary(values)
+            else:  # text; or uint64, whose ids (hashes, often) may pass int64's maximum: their digits as text
+                encoded = dictionary(values.cast(pa.string()) if values.type == pa.uint64() else values)
                 if encoded is None:
                     return False
                 taken[role] = encoded

@@ -606,6 +606,27 @@ def test_parquet_integer_ids_read_as_their_digits(tmp_path: Path) -> None:
     assert list(frame["user"]) == ["10", "9", "10"] and list(frame["title"]) == ["1", "2", "3"]
 
 
+@pytest.mark.parametrize("rating", ["double", "string"], ids=["fast read", "careful read"])
+def test_parquet_uint64_ids_past_int64_train_as_their_digits(tmp_path: Path, rating: str) -> None:
+    """Hashed ids are often unsigned 64-bit: past int64's maximum they stopped the run with
+    'unexpected OverflowError: Python int too large to convert to C long'."""
+    import numpy as np
+
+    n = 120
+    items = np.array([2**64 - 1 - n % 7 for n in range(n)], dtype=np.uint64)
+    frame = pd.DataFrame({"user": np.arange(n, dtype=np.uint64) % 17, "item": items})
+    frame["rating"] = (1.0 + np.arange(n) % 5).astype(str if rating == "string" else "float64")
+    frame.to_parquet(tmp_path / "hashed.parquet")
+    as_text = frame.astype({"user": str, "item": str})
+    as_text.to_csv(tmp_path / "hashed.csv", index=False)
+    parquet = data.read_ratings_file(OwnData(ratings=tmp_path / "hashed.parquet")).frame
+    csv = data.read_ratings_file(OwnData(ratings=tmp_path / "hashed.csv")).frame
+    assert parquet["item"].tolist() == csv["item"].tolist() == [str(i) for i in items]
+    assert list(parquet["item"].cat.categories) == list(csv["item"].cat.categories)
+    result = invoke("build", "--ratings", tmp_path / "hashed.parquet", "--output", tmp_path / "o", *FAST, "--bs", "8")
+    assert result.exit_code == 0, result.output
+
+
 def test_titles_from_an_items_file_and_ids_where_it_has_none(tmp_path: Path) -> None:
     ratings = csv_file(tmp_path, BASE.drop(columns="name").to_csv(index=False))
     items = csv_file(tmp_path, "sku,name\na,Alpha\nb,Beta\n", name="items.csv")
