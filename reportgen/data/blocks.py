@@ -13,7 +13,7 @@ sorted, stripped categories, ratings float64, the index the line (or row) number
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from reportgen.data.times import epoch_seconds
@@ -65,10 +65,10 @@ class Columns:
                 if not pa.types.is_integer(values.type):
                     return False
                 taken[role] = values.to_numpy()
-            elif pa.types.is_integer(values.type):
+            elif pa.types.is_integer(values.type) and values.type != pa.uint64():
                 taken[role] = values.to_numpy()  # coded as the digits' strings at the end (`frame`)
-            else:
-                encoded = dictionary(values)
+            else:  # text; or uint64, whose ids (hashes, often) may pass int64's maximum: their digits as text
+                encoded = dictionary(values.cast(pa.string()) if values.type == pa.uint64() else values)
                 if encoded is None:
                     return False
                 taken[role] = encoded
@@ -136,6 +136,47 @@ class Columns:
             columns["timestamp"] = _joined(self.parts.pop("time"), np.int64)
         rows = pd.RangeIndex(self.first_row, self.first_row + self.rows)
         return pd.DataFrame(columns, index=rows, copy=False), has_title  # the columns as they are: no second copy
+
+
+def checked_text(batches: Iterable[Any], where: Callable[[int], str]) -> Iterator[Any]:
+    """`batches` as they come, each through `check_text`; `where(row)` names a row counted from 1 across them."""
+    done = 0
+    for batch in batches:
+        check_text(batch, lambda i, first=done + 1: where(first + i))
+        done += batch.num_rows
+        yield batch
+
+
+def check_text(batch: Any, where: Callable[[int], str]) -> None:
+    """`InputError` naming the first row (`where(i)`, `i` the row within `batch`) and column whose text is
+    not valid UTF-8, which Arrow takes from a Parquet file unchecked and would fail on later, unworded."""
+    import pyarrow as pa
+
+    for name, values in zip(batch.schema.names, batch.columns):
+        kind = values.type.value_type if pa.types.is_dictionary(values.type) else values.type
+        if not (pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind)):
+            continue
+        if _valid(values):
+            continue
+        values = values.cast(kind) if pa.types.is_dictionary(values.type) else values
+        low, high = 0, len(values)  # the first bad row is in [low, high): halve it, each half checked once
+        while high - low > 1:
+            middle = (low + high) // 2
+            if _valid(values.slice(low, middle - low)):
+                low = middle
+            else:
+                high = middle
+        raise InputError(f"{where(low)}: column '{name}' holds text that is not valid UTF-8")
+
+
+def _valid(values: Any) -> bool:
+    import pyarrow as pa
+
+    try:
+        values.validate(full=True)
+    except pa.ArrowInvalid:
+        return False
+    return True
 
 
 def dictionary(values: Any) -> Any:

@@ -98,7 +98,17 @@ def regular_file(path: Path) -> Path:
     refused = refusal(path, mode)
     if refused is not None:
         raise refused
+    utf8_named(Path(path))
     return Path(path)
+
+
+def utf8_named(path: Path, name: str | None = None) -> None:
+    """`UnreadableFile` where `name` (the file's own name unless given), which the report shows, is not
+    valid UTF-8: Python holds such bytes as surrogates that report.json cannot write, after the whole run."""
+    try:
+        (path.name if name is None else name).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise UnreadableFile(path, "is not named in valid UTF-8, in which the report names it; rename it") from exc
 
 
 def open_fd(path: Path, *, follow: bool = True) -> int:

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from reportgen.data.blocks import checked_text
 from reportgen.data.cells import as_ids, blank, require_columns
 from reportgen.data.files import (
     COMPRESSED,
@@ -314,20 +315,20 @@ def _parquet_batches(path: Path, layout: Layout) -> Callable[[], Iterator[Any]]:
     except Exception as exc:  # pyarrow raises many types for a damaged file
         raise InputError(f"{name}: cannot read the Parquet file ({type(exc).__name__}: {exc})") from exc
 
-    def batches() -> Iterator[Any]:
+    def groups() -> Iterator[Any]:
         try:
-            groups: list[int] = []  # a few row groups at a time, decoded on every core
+            chosen: list[int] = []  # a few row groups at a time, decoded on every core
             rows, last = 0, parquet.num_row_groups - 1
             for group in range(parquet.num_row_groups):
-                groups.append(group)
+                chosen.append(group)
                 rows += parquet.metadata.row_group(group).num_rows
                 if rows >= PARQUET_ROWS or group == last:
-                    yield from parquet.read_row_groups(groups, columns=wanted).to_batches()
-                    groups, rows = [], 0
+                    yield from parquet.read_row_groups(chosen, columns=wanted).to_batches()
+                    chosen, rows = [], 0
         except Exception as exc:  # a damaged row group
             raise InputError(f"{name}: cannot read the Parquet file ({type(exc).__name__}: {exc})") from exc
 
-    return batches
+    return lambda: checked_text(groups(), lambda row: f"{name}: row {row}")  # text that is not UTF-8: its row
 
 
 def _items_table(spec: OwnData) -> tuple[pd.DataFrame, str]:
@@ -339,10 +340,15 @@ def _items_table(spec: OwnData) -> tuple[pd.DataFrame, str]:
     kind, sep = _format(path, spec.sep)
     columns = {spec.items_id_col or spec.item_col: "items_id_col", spec.title_col: "title_col"}
     if kind == ".parquet":  # an items table is small: pandas reads it whole
+        import pyarrow.parquet as pq
+
         try:
-            table = pd.read_parquet(path)
+            whole = pq.read_table(path)
         except Exception as exc:  # pyarrow raises many types for a damaged file
             raise InputError(f"{path}: cannot read the Parquet file ({type(exc).__name__}: {exc})") from exc
+        for _ in checked_text(whole.to_batches(), lambda row: f"{path}: row {row}"):
+            pass
+        table = whole.to_pandas()
         if table.empty:
             raise InputError(f"{path}: the file has no rows")
         require_columns(str(path), columns, table.columns, settings=columns)

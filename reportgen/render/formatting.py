@@ -58,5 +58,5 @@ def signed_percent(ratio: float | None, digits: int = 1) -> str:
 
 def utc(epoch_seconds: int) -> str:
     """A moment as a person reads it, in UTC: 1998-04-22 23:10 UTC (seconds shown only when not :00)."""
-    moment = dt.datetime.fromtimestamp(epoch_seconds, dt.UTC)
-    return moment.strftime("%Y-%m-%d %H:%M:%S UTC" if moment.second else "%Y-%m-%d %H:%M UTC")
+    moment = dt.datetime.fromtimestamp(epoch_seconds, dt.UTC)  # the year in four digits: 0001, as ISO 8601 has it
+    return f"{moment.year:04d}-" + moment.strftime("%m-%d %H:%M:%S UTC" if moment.second else "%m-%d %H:%M UTC")

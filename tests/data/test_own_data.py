@@ -25,7 +25,7 @@ from reportgen.data.types import OwnData
 from reportgen.errors import InputError
 from reportgen.train import fitting as train
 from tests.helpers.commands import PREVIOUS_HTML, PREVIOUS_JSON, assert_nothing_left, invoke, previous_report
-from tests.helpers.planted import AWFUL, GREAT, Planted
+from tests.helpers.planted import AWFUL, GREAT, Planted, not_utf8_parquet
 
 # What is read and refused is the subject here: the figures are placeholders (see `undrawn`).
 pytestmark = pytest.mark.usefixtures("undrawn")
@@ -304,6 +304,40 @@ def _fifo_as_data(tmp: Path):
     )
 
 
+def _title_not_utf8(tmp: Path):
+    path = not_utf8_parquet(tmp / "ratings.parquet", {"title": (40, b"Caf\xe9 (1999)")})  # Latin-1, row 41
+    return ["--ratings", path, "--title-col", "title"], (
+        f"Error: {path}: row 41: column 'title' holds text that is not valid UTF-8"
+    )
+
+
+def _id_cut_inside_a_character(tmp: Path):
+    path = not_utf8_parquet(tmp / "ratings.parquet", {"user": (77, b"u\xe2\x80")})  # a cut '…', row 78
+    return ["--ratings", path], f"Error: {path}: row 78: column 'user' holds text that is not valid UTF-8"
+
+
+def _items_parquet_not_utf8(tmp: Path):
+    ratings = csv_file(tmp, "user,item,rating\n" + ratings_text())
+    items = tmp / "items.parquet"
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    titles = [f"Film {i}".encode() for i in range(6)]
+    titles[4] = b"Film \xff"
+    column = pa.Array.from_buffers(pa.string(), 6, pa.array(titles, pa.binary()).buffers())
+    pq.write_table(pa.table({"item": [str(i) for i in range(6)], "title": column}), items)
+    return ["--ratings", ratings, "--items", items], (
+        f"Error: {items}: row 5: column 'title' holds text that is not valid UTF-8"
+    )
+
+
+def _name_not_utf8(tmp: Path):
+    path = Path(os.fsdecode(bytes(tmp) + b"/ratings-\xe9t\xe9.csv"))  # a Latin-1 name: it trained, then report.json
+    path.write_text("user,item,rating\n" + ratings_text(), encoding="utf-8")  # could not be written
+    shown = str(path).encode("utf-8", "backslashreplace").decode()  # as the terminal gets it: ratings-\udce9t\udce9.csv
+    return ["--ratings", path], f"Error: {shown}: is not named in valid UTF-8, in which the report names it; rename it"
+
+
 BAD_INPUT = [
     ("missing file", _missing),
     ("empty file", _empty),
@@ -339,6 +373,10 @@ BAD_INPUT = [
     ("UTF-16 without --encoding", _utf16),
     ("unknown encoding", _unknown_encoding),
     ("separator that is not a valid pattern", _bad_separator_pattern),
+    ("Parquet title that is not UTF-8", _title_not_utf8),
+    ("Parquet id cut inside a character", _id_cut_inside_a_character),
+    ("Parquet items file that is not UTF-8", _items_parquet_not_utf8),
+    ("file name that is not UTF-8", _name_not_utf8),
 ]
 
 
@@ -566,6 +604,27 @@ def test_parquet_integer_ids_read_as_their_digits(tmp_path: Path) -> None:
     pd.DataFrame({"user": [10, 9, 10], "item": [1, 2, 3], "rating": [1, 2, 3]}).to_parquet(path)
     frame = data.read_ratings_file(OwnData(ratings=path)).frame
     assert list(frame["user"]) == ["10", "9", "10"] and list(frame["title"]) == ["1", "2", "3"]
+
+
+@pytest.mark.parametrize("rating", ["double", "string"], ids=["fast read", "careful read"])
+def test_parquet_uint64_ids_past_int64_train_as_their_digits(tmp_path: Path, rating: str) -> None:
+    """Hashed ids are often unsigned 64-bit: past int64's maximum they stopped the run with
+    'unexpected OverflowError: Python int too large to convert to C long'."""
+    import numpy as np
+
+    n = 120
+    items = np.array([2**64 - 1 - n % 7 for n in range(n)], dtype=np.uint64)
+    frame = pd.DataFrame({"user": np.arange(n, dtype=np.uint64) % 17, "item": items})
+    frame["rating"] = (1.0 + np.arange(n) % 5).astype(str if rating == "string" else "float64")
+    frame.to_parquet(tmp_path / "hashed.parquet")
+    as_text = frame.astype({"user": str, "item": str})
+    as_text.to_csv(tmp_path / "hashed.csv", index=False)
+    parquet = data.read_ratings_file(OwnData(ratings=tmp_path / "hashed.parquet")).frame
+    csv = data.read_ratings_file(OwnData(ratings=tmp_path / "hashed.csv")).frame
+    assert parquet["item"].tolist() == csv["item"].tolist() == [str(i) for i in items]
+    assert list(parquet["item"].cat.categories) == list(csv["item"].cat.categories)
+    result = invoke("build", "--ratings", tmp_path / "hashed.parquet", "--output", tmp_path / "o", *FAST, "--bs", "8")
+    assert result.exit_code == 0, result.output
 
 
 def test_titles_from_an_items_file_and_ids_where_it_has_none(tmp_path: Path) -> None:

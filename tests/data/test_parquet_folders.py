@@ -18,7 +18,7 @@ import pytest
 from reportgen.data import dataset as data
 from reportgen.data.types import OwnData
 from tests.helpers.commands import invoke
-from tests.helpers.planted import Planted
+from tests.helpers.planted import Planted, not_utf8_parquet
 
 pytestmark = pytest.mark.usefixtures("undrawn")
 FAST = ["--epochs", "2", "--factors", "8", "--lr", "0.01", "--seed", "7"]
@@ -121,6 +121,41 @@ def test_hive_partitions_are_columns_the_time_split_can_use(tmp_path: Path, plan
     assert dict(ratings.provenance.columns)["time"] == "day"
 
 
+@pytest.mark.parametrize(
+    "kinds",
+    [("string", "large_string"), ("large_string", "dictionary"), ("binary", "large_binary")],
+    ids=["pandas 2 and pandas 3", "pandas 3 and a categorical", "bytes"],
+)
+def test_parts_whose_text_is_string_in_one_and_large_string_in_another_read_together(
+    tmp_path: Path, planted: Planted, kinds: tuple[str, str]
+) -> None:
+    """The same Parquet UTF8 (or bytes) column, as each writer gives it: an export job that upgrades pandas
+    (string -> large_string) or writes categoricals (their indices int8 or int16) keeps its folder readable."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    def as_kind(values: pd.Series, kind: str) -> pa.Array:
+        if kind == "dictionary":
+            return pa.array(values.astype(str)).dictionary_encode()
+        if "binary" in kind:
+            return pa.array([v.encode() for v in values.astype(str)], getattr(pa, kind)())
+        return pa.array(values.astype(str), getattr(pa, kind)())
+
+    frame = planted.frame
+    for folder, pair in (("mixed", kinds), ("same", (kinds[0], kinds[0]))):
+        (tmp_path / folder).mkdir()
+        for name, piece, kind in zip(("a", "b"), (frame.iloc[::2], frame.iloc[1::2]), pair):
+            columns = {c: as_kind(piece[c], kind) for c in ("user", "item", "title")}
+            columns["rating"] = pa.array(piece["rating"].astype(float))
+            pq.write_table(pa.table(columns), tmp_path / folder / f"{name}.parquet")
+    mixed = data.load(OwnData(ratings=tmp_path / "mixed", title_col="title"))
+    same = data.load(OwnData(ratings=tmp_path / "same", title_col="title"))  # the same rows, one type
+    pd.testing.assert_frame_equal(mixed.frame, same.frame)
+    assert len(mixed.frame) == len(frame)
+    doc = build(tmp_path / "out", "--ratings", tmp_path / "mixed", "--title-col", "title")
+    assert doc["dataset"]["n_ratings"] == len(frame)
+
+
 # --------------------------------------------------------------------------- bad folders: one line, exit 2
 
 
@@ -157,6 +192,63 @@ def _linked_part(tmp: Path, frame: pd.DataFrame):
     return folder, f"Error: {folder / 'b.parquet'}: is a symbolic link, not followed"
 
 
+def _linked_folder(tmp: Path, frame: pd.DataFrame):
+    folder = tmp / "exports"
+    (folder / "2026").mkdir(parents=True)
+    (tmp / "elsewhere").mkdir()
+    frame.to_parquet(folder / "2026" / "a.parquet", index=False)
+    frame.to_parquet(tmp / "elsewhere" / "b.parquet", index=False)
+    (folder / "2025").symlink_to(tmp / "elsewhere")
+    return folder, f"Error: {folder / '2025'}: is a symbolic link, not followed"
+
+
+def _glob_through_a_linked_folder(tmp: Path, frame: pd.DataFrame):
+    folder, line = _linked_folder(tmp, frame)  # `*` would enter 2025/, which leads outside the folder
+    return folder / "*" / "*.parquet", line
+
+
+def _deep_glob_through_a_linked_folder(tmp: Path, frame: pd.DataFrame):
+    folder, line = _linked_folder(tmp, frame)
+    return folder / "**" / "*.parquet", line
+
+
+def _deep_glob_over_self_links(tmp: Path, frame: pd.DataFrame):
+    folder = tmp / "exports"
+    (folder / "day=1").mkdir(parents=True)
+    frame.to_parquet(folder / "day=1" / "a.parquet", index=False)
+    (folder / "day=1" / "again").symlink_to("..")  # two links back up: glob.glob walked 2^40 paths here
+    (folder / "day=1" / "loop").symlink_to("..")
+    return folder / "**" / "*.parquet", f"Error: {folder / 'day=1' / 'again'}: is a symbolic link, not followed"
+
+
+def _part_not_utf8(tmp: Path, frame: pd.DataFrame):
+    folder = tmp / "exports"
+    folder.mkdir()
+    not_utf8_parquet(folder / "a.parquet", {})
+    not_utf8_parquet(folder / "b.parquet", {"item": (44, b"i\xc3")})
+    return folder, f"Error: {folder / 'b.parquet'}: row 45: column 'item' holds text that is not valid UTF-8"
+
+
+def _part_path_not_utf8(tmp: Path, frame: pd.DataFrame):
+    folder = tmp / "exports"
+    latin = Path(os.fsdecode(bytes(folder) + b"/city=Z\xfcrich"))  # the checksum hashes the path in UTF-8
+    latin.mkdir(parents=True)
+    (folder / "city=Bern").mkdir()
+    frame.to_parquet(folder / "city=Bern" / "a.parquet", index=False)
+    (latin / "a.parquet").write_bytes((folder / "city=Bern" / "a.parquet").read_bytes())
+    shown = str(latin / "a.parquet").encode("utf-8", "backslashreplace").decode()  # city=Z\udcfcrich
+    return folder, f"Error: {shown}: is not named in valid UTF-8, in which the report names it; rename it"
+
+
+def _folder_name_not_utf8(tmp: Path, frame: pd.DataFrame):
+    folder = Path(os.fsdecode(bytes(tmp) + b"/export-\xe9t\xe9"))  # the report names the folder: ratings/
+    folder.mkdir()
+    frame.to_parquet(tmp / "a.parquet", index=False)
+    (folder / "a.parquet").write_bytes((tmp / "a.parquet").read_bytes())
+    shown = str(folder).encode("utf-8", "backslashreplace").decode()
+    return folder, f"Error: {shown}: is not named in valid UTF-8, in which the report names it; rename it"
+
+
 def _fifo_part(tmp: Path, frame: pd.DataFrame):
     folder = tmp / "exports"
     folder.mkdir()
@@ -186,6 +278,13 @@ def _column_not_in_any_part(tmp: Path, frame: pd.DataFrame):
         _other_type,
         _missing_column,
         _linked_part,
+        _linked_folder,
+        _glob_through_a_linked_folder,
+        _deep_glob_through_a_linked_folder,
+        _deep_glob_over_self_links,
+        _part_not_utf8,
+        _part_path_not_utf8,
+        _folder_name_not_utf8,
         _fifo_part,
         _glob_matches_nothing,
         _column_not_in_any_part,
@@ -200,3 +299,31 @@ def test_a_bad_folder_is_one_error_line_and_exit_2(tmp_path: Path, planted: Plan
     assert [text for text in result.stderr.splitlines() if text.startswith("Error:")] == [line]
     assert "Traceback" not in result.output and result.stdout == ""
     assert not (tmp_path / "out" / "report.json").exists()
+
+
+def test_a_glob_stays_inside_its_folder_and_counts_each_part_once(tmp_path: Path, planted: Planted) -> None:
+    """A linked folder the glob does not enter is left alone: only the parts the pattern names are read."""
+    pieces = write_parts(tmp_path / "ratings", planted.frame)
+    (tmp_path / "ratings" / "copy").symlink_to(".")  # a self-link: would count every part again, for ever
+    (tmp_path / "ratings" / "day=2026-01-04").symlink_to(tmp_path / "ratings" / "day=2026-01-01")
+    ratings = data.load(OwnData(ratings=tmp_path / "ratings" / "day=2026-01-0[123]" / "*.parquet"))
+    assert ratings.provenance.parts == 3
+    assert ratings.frame["rating"].tolist() == pd.concat(pieces)["rating"].astype(float).tolist()
+
+
+def test_a_folder_with_too_many_entries_to_look_through_is_one_error_line(
+    tmp_path: Path, planted: Planted, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from reportgen.data import parts
+
+    write_parts(tmp_path / "ratings", planted.frame)  # 3 folders, 3 parts and _SUCCESS: 7 entries
+    monkeypatch.setattr(parts, "MAX_ENTRIES", 6)
+    pattern = tmp_path / "ratings" / "**" / "*.parquet"
+    result = invoke("build", "--output", tmp_path / "out", *FAST, "--ratings", pattern)
+    assert result.exit_code == 2, result.output
+    assert [text for text in result.stderr.splitlines() if text.startswith("Error:")] == [
+        f"Error: {pattern}: more than 6 files and folders to look through below {tmp_path / 'ratings'}; "
+        "name a narrower folder or pattern"
+    ]
+    monkeypatch.setattr(parts, "MAX_ENTRIES", 7)
+    assert data.load(OwnData(ratings=pattern)).provenance.parts == 3

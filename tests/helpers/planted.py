@@ -120,3 +120,25 @@ def planted_tastes(n_users: int = 300, seed: int = 3) -> PlantedTastes:
     frame = pd.DataFrame(rows, columns=["user", "item", "rating"])
     frame["title"] = frame["item"].map(titles)
     return PlantedTastes(frame=frame, titles=titles, genres=genres)
+
+
+def not_utf8_parquet(path: Path, bad: dict[str, tuple[int, bytes]], rows: int = 90) -> Path:
+    """A Parquet file of `rows` ratings (row groups of 30) whose text columns hold bytes that are not UTF-8:
+    `bad` maps a column to (the 0-based row, its bytes). Arrow writes such a `string` column unchecked."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    def text(column: str, values: list[str]) -> pa.Array:
+        raw = [v.encode() for v in values]
+        if column in bad:
+            raw[bad[column][0]] = bad[column][1]
+        return pa.Array.from_buffers(pa.string(), len(raw), pa.array(raw, pa.binary()).buffers())
+
+    table = {
+        "user": text("user", [f"u{r // 6}" for r in range(rows)]),
+        "item": text("item", [f"i{r % 6}" for r in range(rows)]),
+        "rating": pa.array([float(1 + r % 5) for r in range(rows)]),
+        "title": text("title", [f"Film {r % 6}" for r in range(rows)]),
+    }
+    pq.write_table(pa.table(table), path, row_group_size=30)
+    return path

@@ -10,6 +10,7 @@ import csv
 import json
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -238,6 +239,26 @@ def test_an_own_files_hostile_and_accented_titles_are_found_and_shown_as_text(br
     assert dom == {"scripts": 2, "images": 0, "handlers": 0}  # our script and the data island, nothing injected
     assert axe_in_explorer(seen) == []
     assert_clean(seen)  # in particular no alert() dialog
+    page.context.close()
+
+
+@pytest.mark.parametrize("fragment", ["#item=%", "#item=%E2%80", "#item=Caf%C3"], ids=["bare %", "cut …", "cut é"])
+def test_a_link_cut_inside_a_percent_escape_selects_nothing_and_raises_nothing(
+    browser: Any, own_page: Path, fragment: str
+) -> None:
+    """`decodeURIComponent` throws URIError on such a fragment: on opening the page and on every hash change
+    it must leave the explorer as it was (nothing selected, no page error), and a good link still works."""
+    selected = "() => (document.querySelector('#explorer-panel h3') || {}).textContent || null"
+    address = own_page.resolve().as_uri()
+    seen = tools.visit(browser, address + fragment)  # opened from the cut link
+    page = seen.page
+    assert page.locator("#explorer").is_visible() and page.evaluate(selected) is None
+    page.goto(address + "#item=" + quote(ACCENTED))  # a good link, followed on the page
+    assert page.evaluate(selected) == ACCENTED
+    page.goto(address + fragment)  # then the cut one: a hash change
+    page.goto(address + fragment.replace("item=", "item=%25"))  # and one whose escape is whole, an unknown title
+    assert page.evaluate(selected) == ACCENTED  # left as it was
+    assert_clean(seen)  # no URIError: no page error, no console error
     page.context.close()
 
 
