@@ -20,6 +20,7 @@ import numpy as np
 from reportgen.analysis.bootstrap import NO_VERDICT
 from reportgen.analysis.movement import Movement, movement
 from reportgen.analysis.paired import PairedReview, paired_review
+from reportgen.train.config import comparable_splits
 from reportgen.train.splits import held_out_by
 
 if TYPE_CHECKING:
@@ -65,9 +66,17 @@ class Review:
         """What a reviewer reads first: the verdict with both RMSEs and the interval, or why there is none."""
         return self.paired.sentence if self.paired is not None else f"No verdict: {self.reason}."
 
+    @property
+    def same_protocol(self) -> bool:
+        """Both runs held out the same kind of ratings (`train.config.comparable_splits`: a random or stable share,
+        or the latest). Scored on the same ratings the comparison is fair either way, but a model trained under a
+        time split learned from fewer recent ratings: part of the difference is then the split's."""
+        return comparable_splits(*self.splits)
+
     def regressed(self, pct: float) -> bool:
-        """Worse by more than `pct` % with 95 % confidence (`--fail-on-regression`); never without a verdict."""
-        return self.paired is not None and self.paired.regressed(pct)
+        """Worse by more than `pct` % with 95 % confidence (`--fail-on-regression`): never without a verdict, nor
+        between runs that split their data differently (a change of protocol is not a regression)."""
+        return self.paired is not None and self.same_protocol and self.paired.regressed(pct)
 
 
 def review_models(

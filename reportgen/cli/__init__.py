@@ -14,7 +14,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import cloup
@@ -34,6 +34,9 @@ from reportgen.cli.process import Stopped, TrainingProgress, configure_logging, 
 from reportgen.cli.sources import check_source_options
 from reportgen.errors import InputError, ReportgenError
 from reportgen.train import distributed
+
+if TYPE_CHECKING:
+    from reportgen.report import Report
 
 log = logging.getLogger("reportgen")
 
@@ -185,9 +188,28 @@ def build(**opts: Any) -> None:
     if not opts["quiet"]:
         click.echo(str(result.html))
     limit = opts["fail_on_regression"]
-    comparison = result.report.comparison
+    if limit is not None:
+        _check_regression(result.report, limit)
+
+
+def _check_regression(report: Report, limit: float) -> None:
+    """Exit 3 when the model regressed by more than `limit` %: with a review, worse with 95 % confidence by more
+    than that (the interval of the relative change in RMSE wholly above it); without one, each run's own valid
+    RMSE got more than `limit` % worse (two different measurements, as before the review existed)."""
+    review, comparison = report.review, report.comparison
+    if review is not None and review.paired is not None:
+        if review.regressed(limit):
+            r = review.paired.rmse
+            _fail(
+                f"valid RMSE regressed against run {review.baseline}: {r.tonight:.4f} against {r.baseline:.4f} on "
+                f"the same {review.paired.n} held-out ratings, worse by {100 * r.relative_low:.2f} % to "
+                f"{100 * r.relative_high:.2f} % (95 % interval), more than --fail-on-regression {limit:g}; the "
+                "report was written",
+                EXIT_REGRESSION,
+            )
+        return
     comparable = comparison is not None and not comparison.split_changed  # other splits: not one measurement
-    if limit is not None and comparable and comparison.rmse_change_pct > limit:
+    if comparable and comparison.rmse_change_pct > limit:
         _fail(
             f"valid RMSE regressed by {comparison.rmse_change_pct:.2f} % ({comparison.valid_rmse_before:.4f} -> "
             f"{comparison.valid_rmse_after:.4f}), more than --fail-on-regression {limit:g}; the report was written",

@@ -297,7 +297,16 @@ output_options = group(
         "--fail-on-regression",
         type=Finite(min=0),
         metavar="PCT",
-        help="Exit 3 (after writing the report) when valid RMSE is more than PCT percent worse than the previous run's.",
+        help="Exit 3 (after writing the report) when valid RMSE is worse than the baseline model's by more than PCT "
+        "percent with 95 % confidence, both scored on the same held-out ratings; without a kept baseline model, "
+        "when each run's own valid RMSE got more than PCT percent worse.",
+    ),
+    option(
+        "--baseline",
+        type=click.Path(exists=True, path_type=Path),
+        metavar="RUN",
+        help="The model to review tonight's against: a kept run's folder (or its model.json); the page's changes "
+        "section leads with the verdict.  [default: the previous run's kept model]",
     ),
     option(
         "--wait",
@@ -384,26 +393,22 @@ def build_options(opts: dict[str, Any], *, progress: bool, source_date: dt.datet
         wait=opts["wait"],
         source_date=source_date,
         keep_model=not opts["no_model"],
+        baseline=opts["baseline"],
     )
 
 
 def _given(opts: dict[str, Any], name: str) -> Any:
     """The option's value if the user set it (command line, environment or config file), else None: the library's default."""
-    return (
-        None
-        if click.get_current_context().get_parameter_source(name) == click.core.ParameterSource.DEFAULT
-        else opts[name]
-    )
+    set_by_user = click.get_current_context().get_parameter_source(name) != click.core.ParameterSource.DEFAULT
+    return opts[name] if set_by_user else None
 
 
 def _train_config(opts: dict[str, Any]) -> Any:
     """The preset's settings, overridden by every hyper-parameter the user gave (anywhere)."""
     from reportgen.train.config import TrainConfig
 
-    ctx = click.get_current_context()
-    defaulted = click.core.ParameterSource.DEFAULT
     hyper = [name for name in TrainConfig().as_dict() if name in opts]
-    given = {name: opts[name] for name in hyper if ctx.get_parameter_source(name) != defaulted}
+    given = {name: opts[name] for name in hyper if _given(opts, name) is not None}
     if given.get("y_range") is not None:
         given["y_range"] = (float(given["y_range"][0]), float(given["y_range"][1]))
     if opts["y_range"] is None:

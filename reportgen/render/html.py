@@ -80,7 +80,7 @@ def sections(report: Report) -> tuple[Section, ...]:
     """The sections this report has: changes only with a previous run, the split only for a time split,
     the citation only for MovieLens, the explorer only where the analysis mapped the items."""
     shown = {
-        "changes": report.comparison is not None,
+        "changes": report.comparison is not None or report.review is not None,
         "split": report.split is not None,
         "citation": bool(report.citation),
         "explorer": has_map(report.analysis),

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
+from reportgen.report.compare import NOISE_PCT as NOISE
+
 PREDICTORS = MappingProxyType(
     {
         "model": "This model (biases and latent factors)",
@@ -32,3 +34,21 @@ TIMES = MappingProxyType(
         "epoch": "Time (its share of the fit)",
     }
 )
+
+# A review's verdict (analysis.bootstrap's words) as the page's table and headline say it.
+VERDICTS = MappingProxyType(
+    {
+        "better": "better",
+        "worse": "worse",
+        "no detectable difference": "no detectable difference",
+        "no verdict": "–",
+    }
+)
+VERDICT_HEADLINES = MappingProxyType(
+    {
+        "better": "Better than the model of run",
+        "worse": "Worse than the model of run",
+        "no detectable difference": "No detectable difference from the model of run",
+    }
+)
+NOISE_PCT = NOISE  # the rule of thumb of a comparison without a review (report.compare.NOISE_PCT)

@@ -123,29 +123,81 @@ def _hex(text: str) -> str:
     return text if re.fullmatch(r"[0-9a-f]*", text) else "not a checksum"
 
 
+def _review(report: Report) -> list[str]:
+    """The review's verdict, its table (measure, baseline, tonight, difference, 95 % interval, verdict), churn and
+    the factor space's stability; none without a review."""
+    v = report.review
+    if v is None:
+        return []
+    p = v.paired
+    if p is None:
+        return [f"**No verdict against the model of run {md(v.baseline)}:** {md(v.reason)}.", ""]
+    r = p.rmse
+    lines = [
+        f"**{labels.VERDICT_HEADLINES[v.verdict]} {md(v.baseline)}:** valid RMSE {fixed(r.tonight, 4)} against "
+        f"{fixed(r.baseline, 4)} on the same {thousands(p.n, ',')} held-out ratings (neither model trained on them), "
+        f"a difference of {signed(r.difference)} (95 % interval {signed(r.low)} to {signed(r.high)})."
+        + (
+            ""
+            if v.same_protocol
+            else f" The runs held out different kinds of ratings ({md(v.splits[0])} then, {md(v.splits[1])} now): "
+            "part of the difference is the split's, and --fail-on-regression does not judge it."
+        ),
+        "",
+        "| Measure | Baseline | Tonight | Difference | 95 % interval | Verdict |",
+        "| --- | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for d, digits in ((p.rmse, 4), (p.mae, 4), (p.ranking.ndcg, 3), (p.ranking.recall, 3)):
+        interval = "–" if d.low is None else f"{signed(d.low, digits)} to {signed(d.high, digits)}"
+        change = "–" if d.difference is None else signed(d.difference, digits)
+        cells = [md(d.measure), fixed(d.baseline, digits), fixed(d.tonight, digits), change, interval]
+        lines.append("| " + " | ".join(cells + [labels.VERDICTS[d.verdict]]) + " |")
+    ch, m = p.ranking.churn, v.movement
+    stability = []
+    if ch.changed is not None:
+        stability.append(
+            f"top-{p.ranking.k} lists of {thousands(ch.users, ',')} users: {percent(ch.changed)} changed, "
+            f"{percent(ch.jaccard)} of their items shared (Jaccard), rank-biased overlap {fixed(ch.rbo, 3)}"
+        )
+    if m is not None:
+        stability.append(
+            f"factor space: {percent(m.agreement)} of tonight's spread reproduced after alignment, nearest "
+            f"neighbours {percent(m.mean_overlap)} the same"
+        )
+    return lines + ["", *([f"Stability: {'; '.join(stability)}.", ""] if stability else [])]
+
+
 def _changes(report: Report) -> list[str]:
     c = report.comparison
     if c is None:
         return [
             "### Since the previous run",
             "",
-            "No previous run to compare with: this is the first in this output folder.",
-            "",
+            *(_review(report) or ["No previous run to compare with: this is the first in this output folder.", ""]),
         ]
     change_pct = c.rmse_change_pct
-    lines = [
-        "### Since the previous run",
-        "",
-        f"**Verdict: {verdict(change_pct, c.dataset_changed, c.splits)}.** Valid RMSE {fixed(c.valid_rmse_before, 4)} → "
-        f"{fixed(c.valid_rmse_after, 4)} ({signed(c.valid_rmse_after - c.valid_rmse_before)}, "
-        f"{signed(change_pct, 2, ' %')}) against {md(c.previous)} of {md(c.previous_generated_at)}."
-        + (
-            ""  # across splits nothing is judged, so no noise threshold applies
-            if c.split_changed
-            else f" Within noise means a change of less than {NOISE_PCT:g} % of the previous RMSE, the spread "
-            "that changing only the seed gives on ML-100k."
-        ),
-    ]
+    review = _review(report)
+    if review:  # the verdict is the review's; each run's own valid RMSE is only what it was
+        judged = [
+            f"Each run's own valid RMSE, on its own held-out ratings: {fixed(c.valid_rmse_before, 4)} → "
+            f"{fixed(c.valid_rmse_after, 4)} ({signed(change_pct, 2, ' %')})."
+        ]
+    else:
+        judged = [
+            "Two different measurements: the previous run kept no model to score on tonight's held-out "
+            "ratings, so each valid RMSE is its own run's, on its own held-out ratings.",
+            "",
+            f"**Verdict: {verdict(change_pct, c.dataset_changed, c.splits)}.** Valid RMSE {fixed(c.valid_rmse_before, 4)} → "
+            f"{fixed(c.valid_rmse_after, 4)} ({signed(c.valid_rmse_after - c.valid_rmse_before)}, "
+            f"{signed(change_pct, 2, ' %')}) against {md(c.previous)} of {md(c.previous_generated_at)}."
+            + (
+                ""  # across splits nothing is judged, so no noise threshold applies
+                if c.split_changed
+                else f" Within noise means a change of less than {NOISE_PCT:g} % of the previous RMSE, the spread "
+                "that changing only the seed gives on ML-100k."
+            ),
+        ]
+    lines = ["### Since the previous run", "", *review, *judged]
     if c.split_changed:
         lines.append(
             f"The previous run was scored on a {md(c.splits[0])} split, this one on a {md(c.splits[1])} split: "
