@@ -11,7 +11,6 @@ then published by swapping the one link `latest` (`outputs.publish`).
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import datetime as dt
 import logging
@@ -24,19 +23,17 @@ from pathlib import Path
 from reportgen import __version__, analysis, data, train
 from reportgen.analysis import defaults
 from reportgen.data import DbData, Downloader, OwnData, Ratings, download_with_fastai
-from reportgen.data.documents import REPORT_BYTES
-from reportgen.data.files import UnreadableFile
 from reportgen.data.types import check_ratings
-from reportgen.errors import InputError, ReportgenError, RunError
+from reportgen.errors import RunError
 from reportgen.render.figures import draw as draw_figures
 from reportgen.render.formatting import seconds
 from reportgen.render.history import history_view
 from reportgen.render.html import check_templates, render_history, render_html
 from reportgen.render.labels import TIMES
 from reportgen.render.markdown import render_markdown
-from reportgen.report import Report, ReportDoc, Timings, dumps, read_text, summarise, versions
+from reportgen.report import Report, ReportDoc, Timings, dumps, summarise, versions
 from reportgen.report.compare import compare
-from reportgen.runs import files, history, outputs
+from reportgen.runs import history, outputs
 from reportgen.train import distributed
 from reportgen.train.kept import VOCABULARY_NAME, WEIGHTS_NAME, model_files
 
@@ -217,46 +214,6 @@ def payloads(
         outputs.MARKDOWN_NAME: render_markdown(report).encode("utf-8"),
     }
     return rendered | (model_files(model) if model is not None else {})
-
-
-def render_run(run: Path, output: Path | None = None, templates: Path | None = None) -> Path:
-    """`reportgen render`: rebuild a run's report.html and report.md from its report.json, without training.
-
-    Written into `output` (default: the run's own folder) with a copy of the report.json;
-    with the templates unchanged and the same reportgen, the bytes are the original's.
-    `output` must be the run's own folder or an empty or new one (never another kept run:
-    `outputs.render_target`); a run kept in an output folder is rendered under that
-    folder's lock. The three files are rendered first and replaced as a set, so a failed
-    render leaves all three as they were. The run's report.json is read without following
-    a link; what it holds that cannot be rendered is an `InputError` naming it.
-    """
-    run = Path(run)
-    target = Path(output) if output is not None else run
-    home = outputs.output_folder_of(run)
-    with outputs.RunLock(home) if home is not None else contextlib.nullcontext():
-        fresh = outputs.render_target(run, target)
-        source = run / outputs.JSON_NAME
-        try:
-            text = files.read_in(run, outputs.JSON_NAME, REPORT_BYTES, "a report.json")
-        except UnreadableFile as exc:
-            raise InputError(f"{source}: cannot read it as a report.json ({exc.problem})") from exc
-        except OSError as exc:  # a link on the way (`FollowError`), or the OS refused
-            raise InputError(f"{source}: cannot read it as a report.json ({exc.strerror or exc})") from exc
-        report = read_text(text, source)
-        try:
-            rendered = payloads(report, templates)
-        except ReportgenError:
-            raise
-        except Exception as exc:  # a value of the wrong kind that from_json let through, or a failing template
-            how = f"with the templates in {templates}" if templates is not None else f"by reportgen {__version__}"
-            raise InputError(f"{source}: cannot be rendered {how} ({type(exc).__name__}: {exc})") from exc
-        try:
-            outputs.write_run(target, rendered)
-        except BaseException:
-            if fresh:
-                shutil.rmtree(target, ignore_errors=True)  # made by this render, and nothing of it published
-            raise
-    return target / outputs.HTML_NAME
 
 
 def write_history(output: Path) -> Path:

@@ -6,13 +6,11 @@ Heavy imports (pandas, fastai, torch, matplotlib) happen inside the commands, so
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import logging
 import os
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +28,19 @@ from reportgen.cli.options import (
     training_options,
 )
 from reportgen.cli.params import flag, old_names, option
-from reportgen.cli.process import Stopped, TrainingProgress, configure_logging, stop_on_signals
+from reportgen.cli.process import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_REGRESSION,
+    Stopped,
+    TrainingProgress,
+    configure_logging,
+    fail,
+    stop_on_signals,
+    unexpected,
+)
+from reportgen.cli.runs import compare_command, history_command, render_command
 from reportgen.cli.sources import check_source_options
 from reportgen.errors import InputError, ReportgenError
 from reportgen.train import distributed
@@ -40,7 +50,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("reportgen")
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REGRESSION, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 AWAIT_LEADER = 60  # seconds another rank waits, after bad input, for the launcher to end the run
 LAST_SECOND = 253_402_300_799  # 9999-12-31T23:59:59Z, the last moment a date can print
 CONTEXT = {"help_option_names": ["-h", "--help"], "show_default": True, "max_content_width": 100}
@@ -59,24 +68,19 @@ class OneLineErrors(click.Group):
             click.echo(exc.ctx.get_help() if exc.ctx is not None else str(exc))
             sys.exit(EXIT_OK)
         except click.ClickException as exc:
-            _fail(exc.format_message(), exc.exit_code)
+            fail(exc.format_message(), exc.exit_code)
         except click.Abort:
-            _fail("interrupted", EXIT_INTERRUPTED)
+            fail("interrupted", EXIT_INTERRUPTED)
         except ReportgenError as exc:  # one raised before a command's own handling (the environment's world)
-            _fail(exc.render(flag), exc.exit_code)
+            fail(exc.render(flag), exc.exit_code)
         except Exception as exc:  # escaped a command's own handling too (an unreadable output folder)
             argv = kwargs["args"] if kwargs.get("args") is not None else (args[0] if args else sys.argv[1:])
             if "--debug" in argv:
                 raise
-            _fail(unexpected(exc), EXIT_FAILED)
+            fail(unexpected(exc), EXIT_FAILED)
         if standalone_mode:
             sys.exit(result if isinstance(result, int) else EXIT_OK)
         return result
-
-
-def _fail(message: str, code: int) -> None:
-    click.echo(f"Error: {' '.join(str(message).split())}", err=True)
-    sys.exit(code)
 
 
 @click.group(cls=OneLineErrors, context_settings=CONTEXT)
@@ -91,6 +95,10 @@ def cli() -> None:
       reportgen build --seed 7 -o /srv/reports/nightly
       reportgen datasets            # where ml-100k would be read from
     """
+
+
+for command in (render_command, compare_command, history_command):
+    cli.add_command(command)
 
 
 BUILD_EPILOG = """\b
@@ -156,7 +164,7 @@ def build(**opts: Any) -> None:
             with stop_on_signals():
                 code = _launch(opts["nproc"], quiet=opts["quiet"])
         except Stopped as exc:  # before any rank started; once they run, rank 0 says why the run stopped
-            _fail(exc.message + _what_was_kept(opts["output"], before), exc.code)
+            fail(exc.message + _what_was_kept(opts["output"], before), exc.code)
         sys.exit(code)
     for note in old_names(ctx):  # here, not in a --nproc launcher: its rank 0 reads the same and says it once
         log.warning("warning: %s", note)
@@ -174,15 +182,15 @@ def build(**opts: Any) -> None:
             # make the launcher stop rank 0 before it has said so: wait for the launcher instead.
             time.sleep(AWAIT_LEADER)
             sys.exit(exc.exit_code)
-        _fail(exc.render(flag) + _what_was_kept(opts["output"], before, quiet_if_unchanged=True), exc.exit_code)
+        fail(exc.render(flag) + _what_was_kept(opts["output"], before, quiet_if_unchanged=True), exc.exit_code)
     except Stopped as exc:
         if not leader:  # every rank is stopped together: rank 0 alone says so
             sys.exit(exc.code)
-        _fail(exc.message + _what_was_kept(opts["output"], before), exc.code)
+        fail(exc.message + _what_was_kept(opts["output"], before), exc.code)
     except Exception as exc:
         if opts["debug"]:
             raise
-        _fail(unexpected(exc) + _what_was_kept(opts["output"], before, quiet_if_unchanged=True), EXIT_FAILED)
+        fail(unexpected(exc) + _what_was_kept(opts["output"], before, quiet_if_unchanged=True), EXIT_FAILED)
     if result is None:  # another rank of a torchrun world: it trained, rank 0 writes
         return
     if not opts["quiet"]:
@@ -200,7 +208,7 @@ def _check_regression(report: Report, limit: float) -> None:
     if review is not None and review.paired is not None:
         if review.regressed(limit):
             r = review.paired.rmse
-            _fail(
+            fail(
                 f"valid RMSE regressed against run {review.baseline}: {r.tonight:.4f} against {r.baseline:.4f} on "
                 f"the same {review.paired.n} held-out ratings, worse by {100 * r.relative_low:.2f} % to "
                 f"{100 * r.relative_high:.2f} % (95 % interval), more than --fail-on-regression {limit:g}; the "
@@ -210,7 +218,7 @@ def _check_regression(report: Report, limit: float) -> None:
         return
     comparable = comparison is not None and not comparison.split_changed  # other splits: not one measurement
     if comparable and comparison.rmse_change_pct > limit:
-        _fail(
+        fail(
             f"valid RMSE regressed by {comparison.rmse_change_pct:.2f} % ({comparison.valid_rmse_before:.4f} -> "
             f"{comparison.valid_rmse_after:.4f}), more than --fail-on-regression {limit:g}; the report was written",
             EXIT_REGRESSION,
@@ -239,86 +247,6 @@ def datasets(data: Path | None) -> None:
         click.echo(f"reportgen build would read: {chosen.source} ({chosen.location})")
     elif problem:
         click.echo(f"reportgen build would refuse --data {data}: {problem}")
-
-
-@cli.command("render", short_help="Rebuild a run's report from its report.json, no training")
-@click.argument("run_folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@option(
-    "--output",
-    "-o",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Folder for the rebuilt report.html, report.md and report.json.  [default: RUN_FOLDER itself]",
-)
-@option(
-    "--templates",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Folder of Jinja templates that override the packaged ones, as for build.",
-)
-@click.option("--debug", is_flag=True, help="Show the traceback of an unexpected error.")
-def render_command(run_folder: Path, output: Path | None, templates: Path | None, debug: bool) -> None:
-    """Rebuild a run's report.html and report.md from its report.json, without training.
-
-    With the same reportgen and unchanged templates the page is byte-identical to the
-    original; with --templates only what the templates change. A report.json written by
-    another reportgen version, or one with a value of the wrong type, is refused (exit 2, as
-    is a user template that fails); any other failure exits 1. Prints the page's path.
-
-    -o must be RUN_FOLDER itself or an empty or new folder, never another kept run;
-    the three files are replaced together, so a failed render leaves them as they were.
-
-    \b
-    Examples:
-      reportgen render output/runs/20261127T191500Z
-      reportgen render output/runs/20261127T191500Z -o /tmp/r --templates my-templates
-    """
-    with _one_line(debug):
-        from reportgen import pipeline
-
-        page = pipeline.render_run(run_folder, output, templates)
-    click.echo(str(page))
-
-
-@cli.command("history", short_help="Rebuild OUTPUT/index.html, the table of every kept run")
-@option(
-    "--output",
-    "-o",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    default=Path("output"),
-    help="The output folder whose runs/ to list; index.html is written there.",
-)
-@click.option("--debug", is_flag=True, help="Show the traceback of an unexpected error.")
-def history_command(output: Path, debug: bool) -> None:
-    """Rebuild OUTPUT/index.html, the table and trend charts of every kept run (build does this after each run).
-
-    Exit codes: 0 written, 1 the page could not be written (or failed otherwise), 2 bad usage.
-    """
-    with _one_line(debug):
-        from reportgen import pipeline
-
-        page = pipeline.write_history(output)
-    click.echo(str(page))
-
-
-@contextlib.contextmanager
-def _one_line(debug: bool) -> Iterator[None]:
-    """A command's every error as one `Error:` line and its exit code: a `ReportgenError` its own
-    (2 for bad input, 1 for a failed run), anything else exit 1 as unexpected (--debug: the traceback)."""
-    try:
-        yield
-    except ReportgenError as exc:
-        _fail(exc.render(flag), exc.exit_code)
-    except Exception as exc:
-        if debug:
-            raise
-        _fail(unexpected(exc), EXIT_FAILED)
-
-
-def unexpected(exc: BaseException) -> str:
-    """The line for an error no stage foresaw: its type and (the start of) its message."""
-    text = " ".join(str(exc).split())
-    text = text if len(text) <= 300 else text[:299] + "…"
-    return f"unexpected {type(exc).__name__}: {text} (rerun with --debug for the traceback)"
 
 
 def _source_date() -> dt.datetime | None:

@@ -20,6 +20,7 @@ from reportgen.analysis import defaults
 from reportgen.cli.config import load_config
 from reportgen.cli.params import Finite, RatingsPath, Renamed, bounded, checked, group
 from reportgen.cli.params import build_option as option  # build's help states REPORTGEN_<NAME> once
+from reportgen.cli.sources import data_source
 from reportgen.data.dataset import DUPLICATE_POLICIES, ITEM_KEYS  # light modules: pandas and torch load lazily
 from reportgen.train.config import (
     BOUNDS,
@@ -360,24 +361,8 @@ performance_options = group(
 def build_options(opts: dict[str, Any], *, progress: bool, source_date: dt.datetime | None) -> Any:
     from reportgen import data, pipeline
 
-    source: Path | data.OwnData | data.DbData | None = opts["data"]
-    # The column mapping is the same for a file and a database.
-    columns = {name: opts[name] for name in ("user_col", "item_col", "rating_col", "title_col", "time_col")}
-    if opts["db"] is not None:
-        source = data.DbData(
-            url=opts["db"], query=opts["query"], table=opts["table"], items_query=opts["items_query"], **columns
-        )
-    elif opts["ratings"] is not None:
-        source = data.OwnData(
-            ratings=opts["ratings"],
-            items=opts["items"],
-            items_id_col=opts["items_id_col"],
-            sep=opts["sep"],
-            encoding=opts["encoding"],
-            **columns,
-        )
     return pipeline.BuildOptions(
-        source=source,
+        source=data_source(opts),
         output=opts["output"],
         item_key=opts["item_key"],
         duplicates=opts["duplicates"],

@@ -1,4 +1,5 @@
-"""The process a command runs in: its log lines, how training shows itself, and the signals that stop it.
+"""The process a command runs in: its exit codes and one-line errors, its log lines, how training shows
+itself, and the signals that stop it.
 
 Part of the CLI layer (only `reportgen.cli` knows click); `reportgen.cli` configures
 the logging once per command and wraps a run in `stop_on_signals`.
@@ -20,6 +21,20 @@ import click
 from reportgen.render.formatting import seconds
 
 log = logging.getLogger("reportgen")
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REGRESSION, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+
+def fail(message: str, code: int) -> None:
+    """End the command with one `Error: …` line on stderr (the message on one line) and `code`."""
+    click.echo(f"Error: {' '.join(str(message).split())}", err=True)
+    sys.exit(code)
+
+
+def unexpected(exc: BaseException) -> str:
+    """The line for an error no stage foresaw: its type and (the start of) its message."""
+    text = " ".join(str(exc).split())
+    text = text if len(text) <= 300 else text[:299] + "…"
+    return f"unexpected {type(exc).__name__}: {text} (rerun with --debug for the traceback)"
 
 
 class Stopped(BaseException):

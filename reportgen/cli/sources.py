@@ -1,4 +1,5 @@
-"""Which source `build` reads (--data, --ratings or --db) and the reading options that belong to each.
+"""Which source `build` (and `compare`) reads (--data, --ratings or --db), the reading options that belong to each,
+and `data_source`, what they name.
 
 Part of the CLI layer: only `reportgen.cli` knows click. The options themselves are in
 `options`; the stage's types (`data.OwnData`, `data.DbData`) say which options go with which source.
@@ -7,6 +8,7 @@ Part of the CLI layer: only `reportgen.cli` knows click. The options themselves 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -74,3 +76,26 @@ def check_source_options(ctx: click.Context, *, data: Path | None, ratings: Path
         given = given_flags(ctx, own_data_options())
         if given:
             raise click.UsageError(f"{', '.join(given)} only apply to your own data: add --ratings FILE")
+
+
+def data_source(opts: dict[str, Any]) -> Any:
+    """What the data and column options name: a `data.DbData`, a `data.OwnData`, a GroupLens path, or None
+    (MovieLens 100k); `build` and `compare` read it alike."""
+    from reportgen import data
+
+    # The column mapping is the same for a file and a database.
+    columns = {name: opts[name] for name in ("user_col", "item_col", "rating_col", "title_col", "time_col")}
+    if opts["db"] is not None:
+        return data.DbData(
+            url=opts["db"], query=opts["query"], table=opts["table"], items_query=opts["items_query"], **columns
+        )
+    if opts["ratings"] is not None:
+        return data.OwnData(
+            ratings=opts["ratings"],
+            items=opts["items"],
+            items_id_col=opts["items_id_col"],
+            sep=opts["sep"],
+            encoding=opts["encoding"],
+            **columns,
+        )
+    return opts["data"]

@@ -365,15 +365,19 @@ def output_folder_of(run: Path) -> Path | None:
     return home if inside and os.path.lexists(home / LOCK) else None
 
 
-def render_target(run: Path, target: Path) -> bool:
-    """Check that `reportgen render` may write into `target`: the run's own folder, or an empty or new one.
+def render_target(run: Path, target: Path, *, own: bool = True) -> bool:
+    """Check that `reportgen render` may write into `target`: the run's own folder (if `own`: `reportgen compare`
+    may not), or an empty or new one.
 
     Never another kept run (least of all the published one), never a new folder among
     an output folder's runs. Returns whether `target` is new (to be created); `InputError` if refused.
     """
     run, target = Path(run), Path(target)
-    rule = f"render writes only into the run's own folder ({run}) or into an empty or new one"
-    if target.exists() and run.exists() and os.path.samefile(run, target):
+    if own:
+        rule = f"render writes only into the run's own folder ({run}) or into an empty or new one"
+    else:
+        rule = "compare writes only into an empty or new folder"
+    if own and target.exists() and run.exists() and os.path.samefile(run, target):
         return False
     resolved = target.resolve()
     home = resolved.parent.parent if resolved.parent.name == RUNS else None

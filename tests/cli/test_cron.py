@@ -112,17 +112,19 @@ def test_compare_with_picks_another_runs_report(tmp_path: Path, planted_dir: Pat
 
 
 def test_fail_on_regression_exits_3_after_writing_the_report(tmp_path: Path, planted_dir: Path) -> None:
+    """Worse with 95 % confidence by more than PCT %: both models scored on the same held-out ratings."""
     out = tmp_path / "out"
     assert build(out, "--data", planted_dir, "--epochs", "4").exit_code == 0
-    good = report(out)["metrics"]["valid_rmse"]
+    first = outputs.latest_run(out).name
     result = build(out, "--data", planted_dir, "--epochs", "1", "--lr", "0.0001", "--fail-on-regression", "5")
     assert result.exit_code == 3
-    bad = report(out)["metrics"]["valid_rmse"]
-    assert bad > good * 1.05
-    pct = 100 * (bad - good) / good
+    r = report(out)["review"]["paired"]
+    rmse = r["rmse"]
+    assert rmse["relative_low"] > 0.05 and r["n"] == report(out)["metrics"]["n_valid"]  # the same held-out ratings
     assert result.stderr.splitlines()[-1] == (
-        f"Error: valid RMSE regressed by {pct:.2f} % ({good:.4f} -> {bad:.4f}), more than --fail-on-regression 5; "
-        "the report was written"
+        f"Error: valid RMSE regressed against run {first}: {rmse['tonight']:.4f} against {rmse['baseline']:.4f} "
+        f"on the same {r['n']} held-out ratings, worse by {100 * rmse['relative_low']:.2f} % to "
+        f"{100 * rmse['relative_high']:.2f} % (95 % interval), more than --fail-on-regression 5; the report was written"
     )
     assert len(outputs.runs(out)) == 2
     assert (
@@ -130,7 +132,19 @@ def test_fail_on_regression_exits_3_after_writing_the_report(tmp_path: Path, pla
     )
 
 
-# --------------------------------------------------------------------------- locking
+def test_without_a_kept_model_fail_on_regression_compares_each_runs_own_rmse(tmp_path: Path, planted_dir: Path) -> None:
+    """The previous run kept no model (--no-model): two different measurements, judged as before the review."""
+    out = tmp_path / "out"
+    assert build(out, "--data", planted_dir, "--epochs", "4", "--no-model").exit_code == 0
+    good = report(out)["metrics"]["valid_rmse"]
+    result = build(out, "--data", planted_dir, "--epochs", "1", "--lr", "0.0001", "--fail-on-regression", "5")
+    assert result.exit_code == 3 and "review" not in report(out)
+    bad = report(out)["metrics"]["valid_rmse"]
+    pct = 100 * (bad - good) / good
+    assert result.stderr.splitlines()[-1] == (
+        f"Error: valid RMSE regressed by {pct:.2f} % ({good:.4f} -> {bad:.4f}), more than --fail-on-regression 5; "
+        "the report was written"
+    )
 
 
 def test_a_second_run_is_refused_with_75_while_one_holds_the_folder(tmp_path: Path, planted_dir: Path) -> None:

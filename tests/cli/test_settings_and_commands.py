@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from reportgen import __version__, pipeline, train
+from reportgen import __version__, pipeline, revisit, train
 from reportgen.analysis import defaults
 from reportgen.cli import Stopped, stop_on_signals
 from reportgen.errors import InputError
@@ -369,7 +369,9 @@ def test_any_other_error_of_render_or_history_is_one_line_and_debug_shows_the_tr
     def fail(*args: object) -> None:
         raise failure
 
-    monkeypatch.setattr(pipeline, "render_run" if command == "render" else "write_history", fail)
+    monkeypatch.setattr(
+        revisit if command == "render" else pipeline, "render_run" if command == "render" else "write_history", fail
+    )
     where = kept_run if command == "render" else kept_run.parent.parent
     result = invoke(command, *(["-o"] if command == "history" else []), where)
     assert result.exit_code == 1
