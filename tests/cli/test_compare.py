@@ -68,3 +68,25 @@ def test_compare_never_writes_into_a_kept_run(two_runs: dict[str, Path]) -> None
     assert result.exit_code == 2
     assert "compare writes only into an empty or new folder" in result.stderr
     assert (two_runs["pr"] / "report.html").read_bytes() == before
+
+
+@pytest.mark.usefixtures("undrawn")
+def test_grown_data_counts_the_ratings_the_older_model_cannot_know_and_the_page_says_how_many(
+    tmp_path: Path,
+) -> None:
+    """Tonight's export has about 5 % more ratings, from new users and of new items: they are scored by the
+    older model's fallback, counted apart, and the page says how many."""
+    frame = planted_frame().frame
+    yesterday = frame[(frame["user"] <= 232) & (frame["item"] <= 58)]
+    assert 0.03 < len(frame) / len(yesterday) - 1 < 0.12
+    out = tmp_path / "out"
+    for name, rows in (("yesterday.csv", yesterday), ("tonight.csv", frame)):
+        rows.to_csv(tmp_path / name, index=False)
+        result = invoke("build", "--ratings", tmp_path / name, "-o", out, "--factors", "8", "-q")
+        assert result.exit_code == 0, result.output
+    doc = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    unseen = doc["review"]["paired"]["unseen_by_baseline"]
+    assert unseen["users"] > 0 and unseen["items"] > 0 and unseen["either"] >= max(unseen["users"], unseen["items"])
+    assert doc["review"]["paired"]["unseen_by_tonight"]["either"] < unseen["either"]
+    text = " ".join(BeautifulSoup((out / "report.html").read_text(encoding="utf-8"), "html.parser").get_text().split())
+    assert f"{unseen['either']} of them have a user or an item the baseline never saw" in text
