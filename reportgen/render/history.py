@@ -6,6 +6,9 @@ with a line and never two stretches, so a time-split 1.19 after a random-split 0
 not a slope. The seed is not compared: it changes a run by chance alone, which is what a trend
 shows; nor is random against stable, which both hold out a random share of every period
 (`train.config.HOLDS_OUT`, the rule the verdict follows).
+
+Where some run reviewed the previous run's model (`RunRow.review` with a verdict), two more
+trends show each such run's paired RMSE difference with its interval and its churn.
 """
 
 from __future__ import annotations
@@ -49,6 +52,11 @@ class History:
         return tuple(r for r in self.rows if r.problem is None)
 
     @property
+    def reviewed(self) -> tuple[RunRow, ...]:
+        """The readable runs that reviewed a baseline model (report.json's `review`), with a verdict or not."""
+        return tuple(r for r in self.runs if r.review is not None)
+
+    @property
     def breaks(self) -> tuple[Stretch, ...]:
         """Every stretch but the first: where a line breaks, and why."""
         return self.stretches[1:]
@@ -64,6 +72,14 @@ def stretches(runs: Sequence[RunRow]) -> tuple[Stretch, ...]:
         else:
             cut[-1] = Stretch((*cut[-1].runs, number), cut[-1].changed)
     return tuple(cut)
+
+
+def _interval(run: RunRow) -> trends.Interval | None:
+    """The run's paired RMSE difference and its interval, where its review measured one."""
+    found = run.review.rmse if run.review is not None else None
+    if found is None or found.difference is None or found.low is None or found.high is None:
+        return None
+    return found.difference, found.low, found.high
 
 
 def history_view(output_name: str, rows: tuple[RunRow, ...]) -> History:
@@ -83,4 +99,9 @@ def history_view(output_name: str, rows: tuple[RunRow, ...]) -> History:
             "trend_ratings": trends.count_svg([r.n_ratings for r in runs]),
             "trend_fit": trends.time_svg([r.fit_seconds for r in runs], lines),
         }
+    if any(r.review is not None and r.review.rmse is not None for r in runs):
+        figures["trend_review"] = trends.review_svg([_interval(r) for r in runs], "RMSE, tonight − baseline")
+        figures["trend_churn"] = trends.churn_svg(
+            [r.review.changed if r.review else None for r in runs], [r.review.rbo if r.review else None for r in runs]
+        )
     return History(output_name=output_name, rows=rows, figures=figures, stretches=cut)

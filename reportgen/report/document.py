@@ -78,6 +78,13 @@ class ReportDoc:
         """The finite number at `keys`; None where it is missing; `ValueError` where it is anything else."""
         return None if self._get(*keys) is None else self._number(*keys)
 
+    def section(self, *keys: str) -> dict[str, Any] | None:
+        """The object at `keys`; None where it is missing or null; `ValueError` where it is anything else."""
+        value = self._get(*keys)
+        if value is not None and not isinstance(value, dict):
+            raise ValueError(f"not a reportgen report.json: {'.'.join(keys)} is not an object")
+        return value
+
     def text(self, *keys: str) -> str | None:
         """The string at `keys`; None where it is missing; `ValueError` where it is anything else."""
         value = self._get(*keys)

@@ -5,20 +5,53 @@ symlink is listed and not followed, a file or folder that is not a finished run,
 run without a readable report.json or with values of the wrong kind is listed with
 what is wrong, and the page is still written. Links go only to a run's own
 `runs/<name>/report.html`, and only when that file is there.
+
+A run that reviewed a baseline model (report.json's `review`: tonight's model against the
+previous run's on the ratings neither trained on) carries what the page shows of it as a
+`RunReview`; its verdict is `analysis.bootstrap.PairedDifference`'s own rule, applied to the
+interval the file holds (report.json stores no verdict). A file written before reviews has none.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from reportgen.analysis.bootstrap import CONFIDENCE, NO_VERDICT, PairedDifference
 from reportgen.data.documents import REPORT_BYTES
 from reportgen.data.files import NO_SUCH_FILE, UnreadableFile
 from reportgen.report import ReportDoc, compare
 from reportgen.runs import files, outputs
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunReview:
+    """What a run's review (report.json's `review`) says against its baseline model, as the history shows it.
+
+    `rmse` and `ndcg` are the paired differences (tonight − baseline) with their intervals, None where the
+    review has no verdict (`reason` says why) or the measure was not taken; their `verdict` is the one rule
+    of `analysis.bootstrap.PairedDifference`, derived from the interval as the run itself derived it.
+    """
+
+    baseline: str  # the run whose kept model was the baseline: its folder name, as the review names it
+    compared: int  # the held-out ratings both runs held out: what the differences were measured on
+    reason: str  # why there is no verdict ("" where there is one)
+    confidence: float = CONFIDENCE  # the intervals' level (report.json's `review.paired.confidence`)
+    rmse: PairedDifference | None = None
+    ndcg: PairedDifference | None = None
+    changed: float | None = None  # the share of the compared users whose top-10 list changed
+    rbo: float | None = None  # the mean rank-biased overlap of their two lists (1: the same lists)
+    agreement: float | None = None  # how well the two factor spaces agree after the Procrustes rotation (1: fully)
+    mean_overlap: float | None = None  # the mean Jaccard overlap of each item's nearest neighbours (1: all kept)
+
+    @property
+    def verdict(self) -> str:
+        """RMSE's: better, worse, no detectable difference, or no verdict."""
+        return self.rmse.verdict if self.rmse is not None else NO_VERDICT
 
 
 @dataclass(frozen=True)
@@ -42,6 +75,7 @@ class RunRow:
     change_pct: float | None = None
     verdict: str | None = None
     split: str = "random"  # which split scored the run (`ReportDoc.split`: random, stable or time)
+    review: RunReview | None = None  # report.json's `review`, where the run reviewed a baseline model
 
 
 def _dataset(doc: ReportDoc) -> str | None:
@@ -56,6 +90,55 @@ def _whole(doc: ReportDoc, *keys: str) -> int | None:
     if value is not None and not value.is_integer():
         raise ValueError(f"not a reportgen report.json: {'.'.join(keys)} is not a whole number")
     return None if value is None else int(value)
+
+
+def _share(doc: ReportDoc, *keys: str, low: float = 0.0) -> float | None:
+    """The number at `keys`, which must lie between `low` and 1; None where it is missing."""
+    value = doc.number(*keys)
+    if value is not None and not low <= value <= 1:
+        raise ValueError(f"not a reportgen report.json: {'.'.join(keys)} is {value:g}, outside {low:g} to 1")
+    return value
+
+
+def _difference(doc: ReportDoc, *keys: str, lower_is_better: bool) -> PairedDifference | None:
+    """The paired difference at `keys` (tonight − baseline, its interval), each number checked; None where missing."""
+    if doc.section(*keys) is None:
+        return None
+    numbers = {
+        name: doc.number(*keys, name)
+        for name in ("tonight", "baseline", "difference", "low", "high", "relative", "relative_low", "relative_high")
+    }
+    low, high = numbers["low"], numbers["high"]
+    if (low is None) != (high is None) or (low is not None and high is not None and low > high):
+        raise ValueError(f"not a reportgen report.json: {'.'.join(keys)} has no interval from low to high")
+    return PairedDifference(doc.text(*keys, "measure") or keys[-1], lower_is_better, **numbers)
+
+
+def _review(doc: ReportDoc) -> RunReview | None:
+    """report.json's `review` (None in a file written before reviews, or without a baseline model), checked:
+    each object on the way to a number must be one, each number finite and in its range, each interval ordered."""
+    if doc.section("review") is None:
+        return None
+    baseline = doc.text("review", "baseline")
+    if baseline is None:
+        raise ValueError("not a reportgen report.json: review.baseline is missing")
+    moved, paired = ("review", "movement"), ("review", "paired")
+    ranking = (*paired, "ranking")
+    for keys in (moved, paired, ranking, (*ranking, "churn")):
+        doc.section(*keys)
+    confidence = _share(doc, *paired, "confidence")
+    return RunReview(
+        baseline,
+        _whole(doc, "review", "compared") or 0,
+        doc.text("review", "reason") or "",
+        confidence=CONFIDENCE if confidence is None else confidence,
+        rmse=_difference(doc, *paired, "rmse", lower_is_better=True),
+        ndcg=_difference(doc, *ranking, "ndcg", lower_is_better=False),
+        changed=_share(doc, *ranking, "churn", "changed"),
+        rbo=_share(doc, *ranking, "churn", "rbo"),
+        agreement=_share(doc, *moved, "agreement", low=-math.inf),
+        mean_overlap=_share(doc, *moved, "mean_overlap"),
+    )
 
 
 def _read_json(output: Path, name: str) -> ReportDoc:
@@ -96,6 +179,7 @@ def read_run(entry: Path) -> RunRow:
                 change_pct, previous != current, (doc.text("comparison", "previous_split") or "random", doc.split)
             ),
             split=doc.split,
+            review=_review(doc),
         )
     except FileNotFoundError:
         return RunRow(name, problem="no report.json")
@@ -114,8 +198,6 @@ def read_run(entry: Path) -> RunRow:
 
 
 def _with(row: RunRow, **changes: object) -> RunRow:
-    from dataclasses import replace
-
     return replace(row, **changes)
 
 

@@ -117,9 +117,9 @@ def test_every_kept_run_is_a_row_oldest_first_with_its_numbers(page: BeautifulSo
     assert [r[9:11] for r in table] == [["tutorial", "42"]] * 3  # preset and seed
     assert [r[11] for r in table] == [
         "first run",
-        "better (−2.11 %)",
-        "within noise (+0.01 %)",
-    ]  # signed, as every change
+        "better (−2.11 %), two different measurements",
+        "within noise (+0.01 %), two different measurements",
+    ]  # signed, as every change; without a review, each valid RMSE on its own run's held-out ratings
     assert table[2][2] == INJECTION  # a hostile data set name is text
     assert table[0][3] == "ab" * 6 and page.select("table.history code")[0]["title"] == "ab" * 32
     assert_self_contained(str(page))

@@ -7,6 +7,11 @@ preset is a gap in the line, never a slope. Each series' stretch is a group whos
 in the series' name and the stretch's number (`…-model-1`, `…-fit-2`), so a test or a
 reader's tool can count the points and see where a line breaks.
 
+The reviews' trends (`review_svg`, `churn_svg`) draw only the runs that reviewed the previous
+run's model: a point each, no line (each point compares its own two models), and a run without
+a review is a gap, never a zero. The RMSE difference's 95 % interval is an error bar, a group
+per run (`trend-review-interval-<run>`), beside a zero line (`trend-review-zero`).
+
 The page scales each figure to its box (`.figure-body svg { width: 100% }`): about 357 CSS
 px at a 1280 px window (three side by side) and 342 px at 390 px (one a row). The figure is
 drawn `WIDTH` inches (72 units each) wide with `FONT_SIZE`-unit text, so its text renders
@@ -29,11 +34,13 @@ from reportgen.render.figures.svg import (
     SERIES_A,
     SERIES_B,
     SVG_STYLE,
+    ZERO,
     compact_svg,
     prefix_ids,
     small_figure,
 )
 
+CAP = 0.2  # half the width of an interval's caps, in runs: two neighbours' caps never touch
 WIDTH, HEIGHT = 4.5, 3.2  # inches at 72 units each: 324 × 230 units
 FONT_SIZE = 11  # units: every text of the trends, ticks and legend included
 MAX_TICKS = 10  # run numbers on the x axis; at 11 units two digits need about 14 units each
@@ -116,3 +123,56 @@ def _one_series_svg(
         _axis(ax, len(values), label)
 
     return _trend_svg(draw, name)
+
+
+Interval = tuple[float, float, float]  # a paired difference, its interval's low and high end
+
+
+def review_svg(differences: Sequence[Interval | None], label: str) -> str:
+    """Each reviewed run's paired difference (tonight − its baseline) with its interval as an error bar, and 0.
+
+    A run without one (no review, or no verdict) has no point: a gap, never a zero. Each bar is a group
+    `trend-review-interval-<run>` (one path: the bar and its two caps), the points one group
+    `trend-review-difference` (a marker each), the zero line `trend-review-zero`. No line joins two points:
+    each compares its own two models.
+    """
+
+    def draw(fig: Any, ax: Any) -> None:
+        ax.axhline(0, color=ZERO, linewidth=1.2, zorder=2, gid="zero")
+        xs, ys = [], []
+        for number, found in enumerate(differences, start=1):
+            if found is None:
+                continue
+            difference, low, high = found
+            left, right = number - CAP, number + CAP
+            ax.plot(
+                [left, right, math.nan, number, number, math.nan, left, right],
+                [low, low, math.nan, low, high, math.nan, high, high],
+                color=SERIES_A,
+                linewidth=1.2,
+                zorder=3,
+                gid=f"interval-{number}",
+            )
+            xs, ys = [*xs, number], [*ys, difference]
+        ax.plot(xs, ys, linestyle="none", marker="o", color=SERIES_A, zorder=4, gid="difference")
+        _axis(ax, len(differences), label)
+
+    return _trend_svg(draw, "trend-review")
+
+
+def churn_svg(changed: Sequence[float | None], rbo: Sequence[float | None]) -> str:
+    """For each reviewed run, the share of users whose top-10 list changed and the lists' mean rank-biased
+    overlap, from 0 to 1; a run without a review has no point. Groups `trend-churn-changed`, `trend-churn-rbo`."""
+
+    def draw(fig: Any, ax: Any) -> None:
+        for values, marker, colour, name, gid in (
+            (changed, "o", SERIES_A, "top-10 changed", "changed"),
+            (rbo, "s", SERIES_B, "mean RBO", "rbo"),
+        ):
+            xs, ys = _points(values, range(1, len(values) + 1))
+            ax.plot(xs, ys, linestyle="none", marker=marker, color=colour, label=name, zorder=3, gid=gid)
+        ax.set_ylim(-0.05, 1.05)
+        _axis(ax, len(changed), "Share of users; overlap")
+        fig.legend(loc="outside lower center", ncols=2, frameon=False, labelcolor=INK, handlelength=1.5)
+
+    return _trend_svg(draw, "trend-churn")
