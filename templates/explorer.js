@@ -1,7 +1,8 @@
 // The factor-space explorer (section #explorer, hidden until this runs): the items of the JSON
 // island #explorer-data on two principal components, searchable, zoomable, each selectable with
-// its nearest neighbours. Titles are read as text from the page's list of analysed items (row i
-// of the island is the i-th title there) and only ever written back as text. Nothing is fetched.
+// its nearest neighbours; where the report reviews a previous run's model, each item's move since
+// it on request (#explorer-moves). Titles are read as text from the page's list of analysed items
+// (row i of the island is the i-th title there) and only ever written back as text. Nothing is fetched.
 (function () {
   "use strict";
   var section = document.getElementById("explorer"), island = document.getElementById("explorer-data");
@@ -28,16 +29,22 @@
     return node;
   }
 
-  var items = [];
+  function score(codes, i, c) { return (unpair(codes, 2 * (c * data.n + i)) - MIDDLE) * data.scale[c]; }
+  var items = [], hasMoves = typeof data.before === "string";
   for (var i = 0; i < data.n; i++) {
-    var title = names[i].textContent, scores = [], near = [], sims = [];
-    for (var c = 0; c < data.k; c++) scores.push((unpair(data.scores, 2 * (c * data.n + i)) - MIDDLE) * data.scale[c]);
+    var title = names[i].textContent, scores = [], near = [], sims = [], before = null;
+    for (var c = 0; c < data.k; c++) scores.push(score(data.scores, i, c));
+    if (hasMoves && unpair(data.before, 2 * i) !== 0) {  // 0: an item the previous run's model did not know
+      before = [];
+      for (c = 0; c < data.k; c++) before.push(score(data.before, i, c));
+    }
     for (var j = 0; j < data.per; j++) {
       near.push(unpair(data.neighbours, 2 * (i * data.per + j)));
       sims.push((unpair(data.similarity, 2 * (i * data.per + j)) - 100) / 100);
     }
     items.push({ index: i, title: title, key: fold(title), bias: value(data.bias, i) / 1e3,
-                 mean: value(data.mean, i) / 100, count: value(data.count, i), scores: scores, near: near, sims: sims });
+                 mean: value(data.mean, i) / 100, count: value(data.count, i), scores: scores, near: near, sims: sims,
+                 before: before, moved: before && value(data.moved, i) / 100 });
   }
 
   // Colour: the learned bias in five groups of (about) equal size; size: the number of ratings.
@@ -54,11 +61,13 @@
     legend.appendChild(document.createTextNode(fixed(low, 2) + " to " + fixed(high, 2) + (g < 4 ? "; " : ". ")));
   });
   legend.appendChild(document.createTextNode("Size: number of ratings (the largest dot: " + most + ")."));
+  var movesLegend = make("span", { id: "explorer-moves-legend" }, legend);
 
   var plot = document.getElementById("explorer-plot"), svg = plot.querySelector("svg");
   var xMenu = document.getElementById("explorer-x"), yMenu = document.getElementById("explorer-y");
   var search = document.getElementById("explorer-search"), results = document.getElementById("explorer-results");
-  var panel = document.getElementById("explorer-panel");
+  var panel = document.getElementById("explorer-panel"), movesBox = document.getElementById("explorer-moves");
+  var trails = make("g", { class: "moves" }, svg), trailLines = [], trailEnds = [];
   var links = make("g", { class: "links" }, svg), dots = make("g", {}, svg);
   var marks = make("g", { class: "marks" }, svg), labels = make("g", { class: "labels" }, svg);
   var circles = items.map(function (it) {
@@ -66,8 +75,10 @@
   });
   var view = {}, width = 640, height = 400, selected = null, widths = {};
 
-  function extent(c) {
+  function showingMoves() { return hasMoves && movesBox !== null && movesBox.checked; }
+  function extent(c) {  // the items tonight, and where they were when the moves are shown
     var values = items.map(function (it) { return it.scores[c]; });
+    if (showingMoves()) items.forEach(function (it) { if (it.before) values.push(it.before[c]); });
     var low = Math.min.apply(null, values), high = Math.max.apply(null, values), pad = (high - low) * 0.06 || 1;
     return [low - pad, high + pad];
   }
@@ -75,9 +86,10 @@
     var x = extent(Number(xMenu.value)), y = extent(Number(yMenu.value));
     view = { x0: x[0], x1: x[1], y0: y[0], y1: y[1] };
   }
-  function at(it) {
-    return [(it.scores[Number(xMenu.value)] - view.x0) / (view.x1 - view.x0) * width,
-            (view.y1 - it.scores[Number(yMenu.value)]) / (view.y1 - view.y0) * height];
+  function at(it, where) {  // where: the item's scores (tonight's unless given)
+    var s = where || it.scores;
+    return [(s[Number(xMenu.value)] - view.x0) / (view.x1 - view.x0) * width,
+            (view.y1 - s[Number(yMenu.value)]) / (view.y1 - view.y0) * height];
   }
   function inView(p) { return p[0] >= 0 && p[0] <= width && p[1] >= 0 && p[1] <= height; }
   function zoom(factor, px, py) {  // about the point (px, py) of the plot, else the selected item if in view, else the middle
@@ -126,6 +138,42 @@
     }
   }
 
+  // Each item's move since the previous run: a thin line from where that run's model put it (aligned
+  // to tonight's space) to its dot, a small dot at the old end; made once, moved with the map.
+  function drawMoves(points) {
+    var shown = showingMoves();
+    trails.setAttribute("display", shown ? "inline" : "none");
+    if (!shown) return;
+    if (!trailLines.length) {
+      items.forEach(function (it) {
+        if (!it.before) return;
+        trailLines.push(make("line", { class: "move", "data-item": it.index }, trails));
+        trailEnds.push(make("circle", { class: "was", r: "1.6", "data-item": it.index }, trails));
+      });
+    }
+    trailLines.forEach(function (line, n) {
+      var it = items[Number(line.getAttribute("data-item"))], was = at(it, it.before), now = points[it.index];
+      line.setAttribute("x1", was[0].toFixed(1));
+      line.setAttribute("y1", was[1].toFixed(1));
+      line.setAttribute("x2", now[0].toFixed(1));
+      line.setAttribute("y2", now[1].toFixed(1));
+      trailEnds[n].setAttribute("cx", was[0].toFixed(1));
+      trailEnds[n].setAttribute("cy", was[1].toFixed(1));
+    });
+  }
+  function describeMoves() {  // the figure's description, for the components chosen
+    movesLegend.textContent = "";
+    if (!showingMoves()) return;
+    var known = items.filter(function (it) { return it.before; }).length, agree = [];
+    [Number(xMenu.value), Number(yMenu.value)].filter(function (c, n, both) { return both.indexOf(c) === n; }).forEach(function (c) {
+      if (data.agree[c] !== null) agree.push(fixed(data.agree[c] / 100, 2) + " along component " + c);
+    });
+    movesLegend.textContent = " Lines: each item's move since the previous run, from a small dot where that run's model " +
+      "put it (turned to tonight's orientation) to its dot tonight" +
+      (known < items.length ? ", for the " + known + " items that model knew (the other " + (items.length - known) + " were new to it)." : ".") +
+      (agree.length ? " The two runs agree " + agree.join(" and ") + " (1: the same places; 0: no better than every item at the centre)." : "");
+  }
+
   var pending = false;
   function draw() {
     width = Math.max(200, Math.round(plot.clientWidth));
@@ -133,11 +181,12 @@
     svg.setAttribute("viewBox", "0 0 " + width + " " + height);
     svg.setAttribute("width", width);
     svg.setAttribute("height", height);
-    var points = items.map(at);
+    var points = items.map(function (it) { return at(it); });
     circles.forEach(function (circle, n) {
       circle.setAttribute("cx", points[n][0].toFixed(1));
       circle.setAttribute("cy", points[n][1].toFixed(1));
     });
+    drawMoves(points);
     while (links.firstChild) links.removeChild(links.firstChild);
     while (marks.firstChild) marks.removeChild(marks.firstChild);
     if (selected !== null) {
@@ -147,6 +196,11 @@
         make("circle", { class: "near", cx: points[n][0].toFixed(1), cy: points[n][1].toFixed(1), r: (radius(items[n]) + 3).toFixed(1) }, marks);
       });
       make("circle", { class: "chosen", cx: from[0].toFixed(1), cy: from[1].toFixed(1), r: (radius(items[selected]) + 4).toFixed(1) }, marks);
+      if (showingMoves() && items[selected].before) {
+        var was = at(items[selected], items[selected].before);
+        make("line", { class: "move", x1: was[0].toFixed(1), y1: was[1].toFixed(1), x2: from[0].toFixed(1), y2: from[1].toFixed(1) }, marks);
+        make("circle", { class: "was", cx: was[0].toFixed(1), cy: was[1].toFixed(1), r: "3" }, marks);
+      }
     }
     placeLabels(points);
     plot.setAttribute("data-view", [view.x0, view.x1, view.y0, view.y1].map(function (v) { return v.toFixed(4); }).join(" "));
@@ -166,20 +220,25 @@
     while (panel.firstChild) panel.removeChild(panel.firstChild);
     make("h3", { id: "explorer-selected" }, panel, it.title);
     var facts = make("dl", { class: "explorer-facts" }, panel);
-    [["Learned bias", fixed(it.bias, 3)], ["Mean rating", fixed(it.mean, 2)], ["Ratings", String(it.count)]].forEach(function (f) {
+    var rows = [["Learned bias", fixed(it.bias, 3)], ["Mean rating", fixed(it.mean, 2)], ["Ratings", String(it.count)]];
+    if (showingMoves()) rows.push(["Move since the previous run", it.before ? fixed(it.moved, 2) : "new to it"]);
+    rows.forEach(function (f) {
       var row = make("div", {}, facts);
       make("dt", {}, row, f[0]);
       make("dd", { class: "num" }, row, f[1]);
     });
     var table = make("table", { class: "data compact explorer-scores" }, panel);
-    make("caption", {}, table, "Its score on each component");
+    var then = showingMoves() && it.before;
+    make("caption", {}, table, then ? "Its score on each component, tonight and in the previous run (aligned)" : "Its score on each component");
     var head = make("tr", {}, make("thead", {}, table)), body = make("tbody", {}, table);
     make("th", { scope: "col" }, head, "Component");
     make("th", { scope: "col", class: "num" }, head, "Score");
+    if (then) make("th", { scope: "col", class: "num" }, head, "Previous run");
     it.scores.forEach(function (s, c) {
       var row = make("tr", {}, body);
       make("td", {}, row, String(c));
       make("td", { class: "num" }, row, fixed(s, 2));
+      if (then) make("td", { class: "num" }, row, fixed(it.before[c], 2));
     });
     make("h4", {}, panel, "Nearest neighbours (cosine similarity)");
     var list = make("ol", { class: "explorer-neighbours" }, panel);
@@ -227,7 +286,14 @@
     if (first) select(first.index);
   });
 
-  [xMenu, yMenu].forEach(function (menu) { menu.addEventListener("change", function () { reset(); draw(); }); });
+  [xMenu, yMenu].forEach(function (menu) { menu.addEventListener("change", function () { reset(); describeMoves(); draw(); }); });
+  if (hasMoves && movesBox) {
+    movesBox.addEventListener("change", function () {  // the view kept: Reset fits the old ends in too
+      describeMoves();
+      if (selected !== null) showPanel(items[selected]);
+      draw();
+    });
+  }
   document.getElementById("explorer-zoom-in").addEventListener("click", function () { zoom(1.5); });
   document.getElementById("explorer-zoom-out").addEventListener("click", function () { zoom(1 / 1.5); });
   document.getElementById("explorer-reset").addEventListener("click", function () { reset(); draw(); });
@@ -278,6 +344,7 @@
   section.hidden = false;
   Array.prototype.forEach.call(document.querySelectorAll(".toc .scripted"), function (li) { li.hidden = false; });
   reset();
+  describeMoves();  // a box the browser kept checked from before a reload
   draw();
   fromAddress();
 })();

@@ -16,11 +16,15 @@ import json
 from dataclasses import dataclass
 
 from reportgen.analysis.findings import Analysis
+from reportgen.analysis.movement import MapMoves
+from reportgen.errors import InputError
 
 ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"  # URL-safe base64, 6 bits
 LEVELS = len(ALPHABET) ** 2  # two characters per value: 4,096 steps, 0 to 4,095
 MIDDLE = LEVELS // 2  # a score of 0; a component's largest |score| is MIDDLE - 1 steps from it
+UNKNOWN = 0  # no score is MIDDLE steps below 0: in `before`, an item the baseline does not know
 BIAS_DIGITS, MEAN_DIGITS = 3, 2  # the panel's decimals
+MOVE_DIGITS = 2  # a displacement's and a component's agreement, as the panel and the legend print them
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,7 @@ class Explorer:
     x: int  # the component across at first (the tutorial's 0)
     y: int  # and up (the tutorial's 2)
     island: str  # the JSON text, safe inside <script type="application/json"> (no `<`, `>` or `&`)
+    moved: int = 0  # items whose move since the baseline the island holds (the baseline knows them); 0: no moves
 
 
 def pair(value: int) -> str:
@@ -75,21 +80,31 @@ def has_map(analysis: Analysis) -> bool:
     return found is not None and len(found.scores) >= 2 and found.n_components >= 2
 
 
-def explorer(analysis: Analysis) -> Explorer | None:
-    """The explorer of a report whose analysis has a map (`has_map`); None for one without."""
+def explorer(analysis: Analysis, moves: MapMoves | None = None) -> Explorer | None:
+    """The explorer of a report whose analysis has a map (`has_map`); None for one without.
+
+    `moves` (the review's `Movement.map_moves`, row for row with the map) adds each item's move since
+    the baseline where the baseline knows one item or more; an InputError where they do not fit the map
+    (a damaged report.json).
+    """
     found = analysis.factor_map
     if found is None or not has_map(analysis):
         return None
     n, k = len(found.scores), found.n_components
-    tops = [max(abs(row[c]) for row in found.scores) or 1.0 for c in range(k)]
+    before = _fitting(moves, n, k)
+    known = [row for row in before if row is not None] if before is not None else []
+    tops = [max(abs(row[c]) for row in (*found.scores, *known)) or 1.0 for c in range(k)]
     scale = [float(f"{top / (MIDDLE - 1):.6g}") for top in tops]  # the script multiplies a step by this
-    codes = [pair(min(LEVELS - 1, max(0, MIDDLE + round(row[c] / scale[c])))) for c in range(k) for row in found.scores]
+
+    def code(value: float, c: int) -> str:
+        return pair(min(LEVELS - 1, max(UNKNOWN + 1, MIDDLE + round(value / scale[c]))))
+
     stats = analysis.item_stats[:n]
-    doc = {
+    doc: dict[str, object] = {
         "n": n,
         "k": k,
         "scale": scale,
-        "scores": "".join(codes),  # component by component, each one item after another
+        "scores": "".join(code(row[c], c) for c in range(k) for row in found.scores),  # component by component
         "bias": column([steps(s.bias, BIAS_DIGITS) for s in stats]),
         "mean": column([steps(s.mean_rating, MEAN_DIGITS) for s in stats]),
         "count": column([s.count for s in stats]),
@@ -97,9 +112,28 @@ def explorer(analysis: Analysis) -> Explorer | None:
         "neighbours": "".join(pair(j) for row in found.neighbours for j in row),
         "similarity": "".join(pair(100 + steps(v, 2)) for row in found.similarity for v in row),  # 0 is -1.00
     }
+    if moves is not None and known:
+        doc["before"] = "".join(
+            pair(UNKNOWN) if row is None else code(row[c], c) for c in range(k) for row in before
+        )  # as `scores`
+        doc["moved"] = column([0 if d is None else steps(d, MOVE_DIGITS) for d in moves.displacement])
+        doc["agree"] = [None if a is None else steps(a, MOVE_DIGITS) for a in moves.component_agreement]
     text = json.dumps(doc, separators=(",", ":"), allow_nan=False)
     text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     ratios = analysis.explained_variance_ratio
     axes = tuple(Axis(c, ratios[c] if c < len(ratios) else 0.0) for c in range(k))
     x, y = (min(a, k - 1) for a in analysis.scatter_axes)
-    return Explorer(n, doc["per"], axes, x, y if y != x else (x + 1) % k, text)
+    return Explorer(n, doc["per"], axes, x, y if y != x else (x + 1) % k, text, len(known) if "before" in doc else 0)
+
+
+def _fitting(moves: MapMoves | None, n: int, k: int) -> tuple[tuple[float, ...] | None, ...] | None:
+    """`moves.before`, checked to be one row for each of the map's `n` items on its `k` components."""
+    if moves is None:
+        return None
+    if len(moves.before) != n or len(moves.displacement) != n or len(moves.component_agreement) != k:
+        raise InputError(f"review.movement.map_moves is not one row for each of the factor map's {n} items")
+    if any((row is None) != (d is None) for row, d in zip(moves.before, moves.displacement)):
+        raise InputError("review.movement.map_moves has a displacement where it has no position, or none where it has")
+    if any(row is not None and len(row) != k for row in moves.before):
+        raise InputError(f"review.movement.map_moves.before has a row that is not on the factor map's {k} components")
+    return moves.before

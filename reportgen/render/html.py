@@ -177,7 +177,8 @@ def render_html(report: Report, templates: Path | None = None) -> str:
         if "</script" in script.lower():
             raise InputError(f"{SCRIPT_TEMPLATE}: an inline script cannot contain '</script'")
         page = env.get_template(PAGE_TEMPLATE)
-        view = explorer(report.analysis)
+        movement = report.review.movement if report.review is not None else None
+        view = explorer(report.analysis, movement.map_moves if movement is not None else None)
         context = {
             "report": report,
             "explorer": view,

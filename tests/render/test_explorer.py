@@ -17,17 +17,18 @@ from bs4 import BeautifulSoup
 
 from reportgen import pipeline
 from reportgen.analysis.factors import FactorMap
+from reportgen.analysis.movement import MapMoves, Movement
+from reportgen.analysis.review import Review
 from reportgen.errors import InputError
 from reportgen.render import explorer as view
 from reportgen.render import html as render
 from reportgen.render.figures import svg
 from reportgen.report import from_json, to_json
 from reportgen.train.config import TrainConfig
+from tests.helpers.explorer import ISLAND, island_in, previous_positions
 from tests.helpers.pages import PAGE_BYTES, PLACEHOLDER_SVG, own_bytes
 from tests.helpers.planted import as_ratings, planted_frame
 from tests.helpers.reports import HOSTILE, INJECTION, TEMPLATE_LIKE, hand_made_report
-
-ISLAND = re.compile(r'<script type="application/json" id="explorer-data">(.*?)</script>', re.S)
 
 
 @pytest.fixture(scope="module")
@@ -41,12 +42,6 @@ def planted_report() -> Any:
             TrainConfig(epochs=2, factors=12, bs=128),
             source_date=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
         )
-
-
-def island_of(page: str) -> dict[str, Any]:
-    found = ISLAND.findall(page)
-    assert len(found) == 1
-    return json.loads(found[0])
 
 
 def column(value: list[int] | dict[str, Any], i: int) -> int:
@@ -83,7 +78,7 @@ def test_the_island_maps_every_analysed_item_on_ten_components_with_the_neighbou
     a = planted_report.analysis
     page_text = render.render_html(planted_report)
     page = BeautifulSoup(page_text, "html.parser")
-    island = island_of(page_text)
+    island = island_in(page_text)
     items = decoded(island)
     assert (island["n"], island["k"], island["per"]) == (50, 10, 5)
     assert listed_titles(page) == list(a.top_items)  # row i of the island is the i-th listed title: all 50
@@ -117,7 +112,110 @@ def test_the_map_is_the_same_in_report_json_read_back_and_in_the_page(planted_re
     again = from_json(json.loads(json.dumps(doc)))
     assert again.analysis.factor_map == planted_report.analysis.factor_map
     assert to_json(again) == doc
-    assert island_of(render.render_html(again)) == island_of(render.render_html(planted_report))
+    assert island_in(render.render_html(again)) == island_in(render.render_html(planted_report))
+
+
+def reviewed(report: Any, moves: MapMoves) -> Any:
+    """`report` with a review against a baseline whose aligned positions on the map are `moves` (no verdict)."""
+    moved = Movement(
+        common=sum(row is not None for row in moves.before),
+        only_tonight=sum(row is None for row in moves.before),
+        only_baseline=0,
+        n_factors=(12, 12),
+        agreement=0.5,
+        spread_ratio=1.0,
+        movers=(),
+        mean_overlap=0.5,
+        n_neighbours=5,
+        neighbours_changed=(),
+        map_moves=moves,
+    )
+    review = Review("20260101T000000Z", "", ("stable", "stable"), 0, 0, "no rating was held out by both", None, moved)
+    return dataclasses.replace(report, review=review)
+
+
+def planted_moves(report: Any) -> MapMoves:
+    """Yesterday's aligned positions for the planted map: every seventh item unknown to the baseline, the others
+    moved, some beyond tonight's largest score (so the scale must cover both), rounded as the analysis rounds them."""
+    scores = report.analysis.factor_map.scores
+    before = tuple(
+        None if i % 7 == 3 else tuple(round(1.6 * s - 0.05 * c + 0.01 * i, 3) + 0.0 for c, s in enumerate(row))
+        for i, row in enumerate(scores)
+    )
+    return MapMoves(
+        before=before,
+        displacement=tuple(None if row is None else round(0.137 * (i % 11), 3) for i, row in enumerate(before)),
+        component_agreement=(0.9554, 0.851, -0.204, None, 0.5, 0.4, 0.3, 0.2, 0.1, 0.0),
+    )
+
+
+def test_the_island_carries_each_items_previous_place_on_the_same_scale_and_the_page_offers_the_view(
+    planted_report: Any,
+) -> None:
+    moves = planted_moves(planted_report)
+    report = reviewed(planted_report, moves)
+    text = render.render_html(report)
+    island, plain = island_in(text), island_in(render.render_html(planted_report))
+    assert set(island) - set(plain) == {"before", "moved", "agree"}  # numbers only, as the rest: no titles
+    assert set(island["before"]) <= set(view.ALPHABET) and len(island["before"]) == 2 * 50 * 10
+    scores = planted_report.analysis.factor_map.scores
+    for c, scale in enumerate(island["scale"]):  # one scale a component, over tonight's and yesterday's places
+        top = max(abs(v[c]) for v in (*scores, *(row for row in moves.before if row is not None)))
+        assert scale == pytest.approx(top / (view.MIDDLE - 1), rel=1e-5)
+    assert any(new > old for new, old in zip(island["scale"], plain["scale"]))  # yesterday's reach further
+    found = previous_positions(island)
+    for row, was in zip(moves.before, found):  # within half a step of map_moves.before, or unknown as it is
+        assert (was is None) == (row is None)
+        if row is not None:
+            assert all(abs(f - b) <= scale / 2 + 1e-12 for f, b, scale in zip(was, row, island["scale"]))
+    for row, item in zip(scores, decoded(island)):  # tonight's numbers are still those the panel shows
+        assert all(abs(s - t) <= scale / 2 + 1e-12 for s, t, scale in zip(item["scores"], row, island["scale"]))
+        assert all(scale / 2 < 0.005 for scale in island["scale"])  # to its 2 decimals, within one in the last
+    moved = [column(island["moved"], i) / 100 for i in range(50)]
+    assert [m for m, row in zip(moved, found) if row is not None] == [
+        round(d, 2) for d in moves.displacement if d is not None
+    ]
+    assert island["agree"] == [96, 85, -20, None, 50, 40, 30, 20, 10, 0]  # hundredths, for the legend
+    page = BeautifulSoup(text, "html.parser")
+    box = page.find("input", id="explorer-moves")
+    assert box["type"] == "checkbox" and not box.has_attr("checked")
+    assert box.find_parent("label").get_text(strip=True) == "Show moves since the previous run"
+    assert "for each of the 43 items that the previous run's model (20260101T000000Z) also knew" in " ".join(
+        page.find(id="explorer").get_text().split()
+    )
+    # report.json keeps it: read back, the page's island is the same
+    assert island_in(render.render_html(from_json(json.loads(json.dumps(to_json(report)))))) == island
+
+
+def test_without_a_review_or_with_a_baseline_that_knows_no_mapped_item_there_is_no_view(planted_report: Any) -> None:
+    moves = planted_moves(planted_report)
+    unknown = MapMoves((None,) * 50, (None,) * 50, moves.component_agreement)
+    for report in (planted_report, reviewed(planted_report, unknown)):
+        text = render.render_html(report)
+        assert not {"before", "moved", "agree"} & set(island_in(text))
+        assert BeautifulSoup(text, "html.parser").find(id="explorer-moves") is None
+        assert "Show moves" not in text
+    assert island_in(render.render_html(reviewed(planted_report, unknown))) == island_in(
+        render.render_html(planted_report)
+    )  # the same bytes as a report without a review
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        (
+            lambda m: dataclasses.replace(m, before=m.before[:-1]),
+            "map_moves is not one row for each of the factor map's 50",
+        ),
+        (lambda m: dataclasses.replace(m, component_agreement=(0.5,)), "map_moves is not one row for each"),
+        (lambda m: dataclasses.replace(m, before=((1.0, 2.0), *m.before[1:])), "is not on the factor map's 10 comp"),
+        (lambda m: dataclasses.replace(m, displacement=(None, *m.displacement[1:])), "a displacement where it has no"),
+    ],
+)
+def test_moves_that_do_not_fit_the_map_are_refused_by_name(planted_report: Any, change: Any, problem: str) -> None:
+    with pytest.raises(InputError) as caught:
+        render.render_html(reviewed(planted_report, change(planted_moves(planted_report))))
+    assert problem in str(caught.value)
 
 
 def test_hostile_titles_never_reach_the_island_and_stay_text_in_the_list_it_reads() -> None:
@@ -177,6 +275,14 @@ def test_what_the_explorer_adds_to_the_page_is_bounded_whatever_the_titles() -> 
     text, without = page(mapped), page(None)
     island = ISLAND.findall(text)[0]
     assert len(text.encode()) - len(without.encode()) <= 80_000  # the explorer's data, markup, code and style
+    moves = MapMoves(  # every item moved, and known to the baseline: the moves since the previous run add at most
+        before=tuple(tuple(1.25 * s for s in row) for row in mapped.scores),  # two characters a score again,
+        displacement=tuple(i / 400 for i in range(1000)),  # two for its displacement
+        component_agreement=(0.9,) * 10,
+    )
+    analysis = dataclasses.replace(small.analysis, top_items=titles, item_stats=stats, factor_map=mapped)
+    with_moves = render.render_html(reviewed(dataclasses.replace(small, analysis=analysis), moves))
+    assert len(with_moves.encode()) - len(text.encode()) <= 2 * 1000 * 11 + 1_000  # and the checkbox and its text
     assert "Ünïcode" not in island and len(island.encode()) <= 50_000
     assert decoded(json.loads(island))[1]["neighbours"] == [2, 3, 4, 5, 6]
     assert own_bytes(text, titles) <= PAGE_BYTES  # the page's own bytes; its titles come whole on top

@@ -1,5 +1,6 @@
 """The factor-space explorer as a person uses it: headless Chromium on a file:// page, on
-ML-100k (`--preset fast`, built once for this module) and on an own CSV with hostile titles.
+ML-100k (`--preset fast`, built once for this module; the session's nights for the moves since
+the previous run) and on an own CSV with hostile titles.
 
 `make test` installs the tools (tests/helpers/browser.py); without them these tests skip.
 """
@@ -13,12 +14,13 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from bs4 import BeautifulSoup
 
 from reportgen.render.formatting import fixed
 from tests.helpers import browser as tools
 from tests.helpers.browser import assert_clean
 from tests.helpers.commands import invoke
-from tests.helpers.explorer import IN_VIEW, find, shows_the_map, state
+from tests.helpers.explorer import IN_VIEW, MOVES, find, island_in, pixel, previous_positions, shows_the_map, state
 from tests.helpers.planted import planted_tastes
 from tests.helpers.reports import HOSTILE, INJECTION, TEMPLATE_LIKE
 
@@ -79,6 +81,7 @@ def test_a_reader_finds_star_wars_changes_components_zooms_and_opens_a_link_to_f
     page = seen.page
     assert page.locator("#explorer").is_visible() and page.locator('nav a[href="#explorer"]').is_visible()
     assert len(state(seen)["dots"]) == len(doc["top_items"]) == 1000
+    assert page.locator("#explorer-moves").count() == 0 and page.evaluate(MOVES)["control"] is None  # no review
 
     typed = find(seen, "star wars")  # case does not matter
     assert typed["results"][0] == "Star Wars (1977)"
@@ -183,6 +186,91 @@ def test_the_explorer_is_axe_clean_in_both_themes_and_screenshots_are_kept(
     seen.page.locator("#explorer").screenshot(path=str(shot))
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     record_property(f"explorer_screenshot_{scheme}", str(shot))
+    assert_clean(seen)
+    seen.page.context.close()
+
+
+def assert_moves_follow(drawn: dict[str, Any], dots: list[list[float]], before: list[Any], x: int, y: int) -> None:
+    """One line for each item the previous run's model knew, from its decoded place on components x and y
+    (a small dot there) to its dot tonight, to a tenth of a pixel (the script writes tenths, the view 4 decimals)."""
+    known = [i for i, row in enumerate(before) if row is not None]
+    assert drawn["shown"] and [line[0] for line in drawn["lines"]] == known
+    assert [end[0] for end in drawn["ends"]] == known
+    for (i, x1, y1, x2, y2), (_, cx, cy) in zip(drawn["lines"], drawn["ends"]):
+        assert [x2, y2] == dots[i]
+        assert (x1, y1) == pytest.approx(pixel(drawn, before[i][x], before[i][y]), abs=0.1)
+        assert (cx, cy) == (x1, y1)
+
+
+@pytest.mark.ml100k
+def test_since_the_previous_run_each_item_moves_from_its_aligned_place_on_the_components_chosen(
+    browser: Any, ml100k_nights: list[dict]
+) -> None:
+    """The second night (`--preset fast --seed 7`) reviews the first night's kept model: a checkbox draws each
+    item's move, the lines follow the menus, the map still pans, zooms and selects, the panel shows the move."""
+    night, first = ml100k_nights[1], ml100k_nights[0]
+    assert BeautifulSoup(first["html"], "html.parser").find(id="explorer-moves") is None  # no previous run
+    moves = night["doc"]["review"]["movement"]["map_moves"]
+    island = island_in(night["html"])
+    before = previous_positions(island)
+    assert [row is None for row in before] == [row is None for row in moves["before"]]
+    for row, was in zip(moves["before"], before):  # the island's places are report.json's, to half a step
+        assert row is None or all(abs(a - b) <= s / 2 + 1e-9 for a, b, s in zip(was, row, island["scale"]))
+    seen = tools.visit(browser, night["page"])
+    page = seen.page
+    drawn = page.evaluate(MOVES)
+    assert drawn["control"] == {"checked": False, "label": "Show moves since the previous run"}
+    assert not drawn["shown"] and drawn["lines"] == [] and "Lines:" not in drawn["legend"]  # off until asked
+
+    page.get_by_label("Show moves since the previous run").check()
+    drawn = page.evaluate(MOVES)
+    assert len(drawn["lines"]) == sum(row is not None for row in moves["before"]) > 900
+    assert_moves_follow(drawn, state(seen)["dots"], before, 0, 2)
+    agree = [f"{a / 100:.2f}" for a in island["agree"]]
+    assert f"The two runs agree {agree[0]} along component 0 and {agree[2]} along component 2" in drawn["legend"]
+
+    find(seen, "star wars")  # selecting still works, and the panel shows the move
+    row = night["doc"]["top_items"].index("Star Wars (1977)")
+    shown = state(seen)
+    assert shown["selected"] == "Star Wars (1977)"
+    assert shown["facts"][-1] == fixed(moves["displacement"][row], 2)
+    assert [float(s.replace("−", "-")) for s in shown["previous"]] == pytest.approx(moves["before"][row], abs=0.006)
+    assert [float(s.replace("−", "-")) for s in shown["scores"]] == pytest.approx(
+        night["doc"]["factor_map"]["scores"][row], abs=0.006
+    )
+    chosen = page.locator("#explorer-plot .marks line.move")  # its own move drawn over the rest
+    assert chosen.count() == 1
+
+    page.select_option("#explorer-x", "1")
+    page.select_option("#explorer-y", "3")
+    drawn = page.evaluate(MOVES)
+    assert_moves_follow(drawn, state(seen)["dots"], before, 1, 3)
+    assert f"The two runs agree {agree[1]} along component 1 and {agree[3]} along component 3" in drawn["legend"]
+    width, height = drawn["size"]  # after a change of components the view fits both ends of every line
+    assert all(0 <= v <= w for line in drawn["lines"] for v, w in zip(line[1:], (width, height, width, height)))
+
+    page.get_by_role("button", name="Zoom in").click()
+    page.locator("#explorer-plot").press("ArrowLeft")
+    assert_moves_follow(page.evaluate(MOVES), state(seen)["dots"], before, 1, 3)
+    assert state(seen)["selected"] == "Star Wars (1977)"
+
+    page.get_by_label("Show moves since the previous run").uncheck()
+    drawn = page.evaluate(MOVES)
+    assert not drawn["shown"] and "Lines:" not in drawn["legend"] and state(seen)["previous"] == []
+    assert_clean(seen)
+    page.context.close()
+
+
+@pytest.mark.ml100k
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_the_moves_since_the_previous_run_are_axe_clean_in_both_themes(
+    browser: Any, ml100k_nights: list[dict], scheme: str, screenshots: Path
+) -> None:
+    seen = tools.visit(browser, ml100k_nights[1]["page"], color_scheme=scheme)
+    seen.page.get_by_label("Show moves since the previous run").check()
+    find(seen, "Fargo")
+    assert axe_in_explorer(seen) == []
+    seen.page.locator("#explorer").screenshot(path=str(screenshots / f"explorer-moves-{scheme}.png"))
     assert_clean(seen)
     seen.page.context.close()
 
