@@ -174,6 +174,10 @@ def reviewed_against(
     ratings: Ratings, model: train.TrainedModel, result: analysis.Analysis, baseline: analysis.Baseline
 ) -> analysis.Review:
     """Tonight's fit against `baseline` (`analysis.review`), its lists scored as tonight's quality is."""
+    import numpy as np
+
+    held_out = np.zeros(len(ratings.frame), dtype=bool)
+    held_out[model.split[1]] = True  # the fit's own validation rows: no need to hash every rating again
     return analysis.review_models(
         ratings,
         train.FactorModel.of_trained(model),
@@ -184,6 +188,7 @@ def reviewed_against(
         factor_map=result.factor_map,
         k=result.quality.k,
         threshold=result.quality.threshold,
+        held_out=held_out,
     )
 
 

@@ -90,18 +90,21 @@ def review_models(
     factor_map: FactorMap | None = None,
     k: int,
     threshold: float,
+    held_out: np.ndarray | None = None,
     pool: Workers | None = None,
 ) -> Review:
     """`tonight` (trained on `ratings`, or another run's model on them) against `baseline`, for the report.
 
     `top_items` and `factor_map`: tonight's analysis (`Analysis.top_items`, `.factor_map`), the items
     whose movement is measured; `k` and `threshold`: the ranking section's, so both models' lists are
-    scored as tonight's quality is. The same models and data give the same numbers on any threads.
+    scored as tonight's quality is; `held_out`: tonight's held-out ratings where the caller has them (a
+    fit's validation rows), else recomputed from tonight's split record. The same models and data give the
+    same numbers on any threads.
     """
     frame, sha256 = ratings.frame, ratings.provenance.sha256
     moved = movement(tonight, baseline, top_items, factor_map) if len(top_items) else None
     splits = (_kind(baseline), _kind(tonight))
-    mine = held_out_by(frame, tonight.split_spec, sha256, ratings.item_key)
+    mine = held_out if held_out is not None else held_out_by(frame, tonight.split_spec, sha256, ratings.item_key)
     theirs = held_out_by(frame, baseline.split_spec, sha256, ratings.item_key)
     held_out = int(np.count_nonzero(mine)) if not isinstance(mine, str) else 0
 
