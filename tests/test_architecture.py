@@ -51,6 +51,7 @@ INNER = {
         "readers",
         "parts",
         "sqlrows",
+        "dburl",
         "database",
         "dataset",
     ),

@@ -72,7 +72,10 @@ class OneLineErrors(click.Group):
 
 
 def _fail(message: str, code: int) -> None:
-    click.echo(f"Error: {' '.join(str(message).split())}", err=True)
+    """The one `Error:` line, every URL in it redacted (the library shows none whole; a library below it might)."""
+    from reportgen.data.dburl import redact_in
+
+    click.echo(f"Error: {redact_in(' '.join(str(message).split()))}", err=True)
     sys.exit(code)
 
 

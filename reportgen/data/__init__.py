@@ -13,6 +13,7 @@ before it, tests/test_architecture.py holds the order):
 - `cells`: single cells checked (blank, ids, the line a value stands on)
 - `tables`: typed, checked columns in bounded memory (pyarrow's fast read, the careful read that names a bad line)
 - `readers`: the three layouts (GroupLens, recbole, own exports) into `Ratings`
+- `dburl`: a database URL as text: the one redactor of every line that shows one
 - `database`: ratings from an SQL database (SQLite, PostgreSQL) through SQLAlchemy, streamed, hashed by row
 - `dataset`: the dataset policy (item key, duplicates, enough to learn from) and `load`
 

@@ -9,10 +9,10 @@ go through `tables.read_arrow`, the same typed, checked read as a Parquet file's
 name "row N", counted from 1 in that order), and the own files' title rules
 (`readers.label_items`).
 
-The URL may carry a password: it is parsed here and shown only redacted
-(`render_as_string(hide_password=True)`); a driver's message is never passed through
-whole (it may carry the DSN): connection failures are told in words of our own, and a
-query's error by the server's primary message with the password scrubbed out. The
+The URL may carry secrets: it is parsed here (the userinfo up to its last `@`) and shown
+only through `dburl.redact`; a driver's message is never passed through whole (it may
+carry the DSN): connection failures are told in words of our own, and a query's error by
+the server's primary message with every secret of the URL scrubbed out. The
 report names the database by kind and name alone (for SQLite the file's name).
 """
 
@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from reportgen.data.cells import as_ids, blank, require_columns
+from reportgen.data.dburl import redact, secrets_in, userinfo_quoted
 from reportgen.data.files import regular_file
 from reportgen.data.readers import check_distinct_columns, label_items
 from reportgen.data.sqlrows import collect, cursor_chunks
@@ -109,7 +110,7 @@ def parse_url(text: str) -> sa.URL:
     import sqlalchemy as sa
 
     try:
-        url = sa.make_url(text.strip())
+        url = sa.make_url(userinfo_quoted(text.strip()))
     except (sa.exc.ArgumentError, ValueError):
         raise InputError(
             f"{setting('db')} is not a database URL: give sqlite:///path/to/file.db or "
@@ -125,8 +126,8 @@ def parse_url(text: str) -> sa.URL:
 
 
 def redacted(url: sa.URL) -> str:
-    """The URL as an error may show it: the password as ***."""
-    return url.render_as_string(hide_password=True)
+    """The URL as an error may show it: every secret libpq could read from it as *** (`dburl.redact`)."""
+    return redact(url.render_as_string(hide_password=False))
 
 
 def ordered_query(dialect: Any, source: str, columns: list[str], time_col: str | None) -> str:
@@ -234,9 +235,9 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _scrub(text: str, url: sa.URL) -> str:
-    """A server's message with the password (and its URL-quoted spelling) taken out, cut to 300 characters."""
-    for secret in {url.password, urllib.parse.quote(url.password or "", safe="")} - {None, ""}:
-        text = text.replace(str(secret), "***")
+    """A server's message with every secret of the URL (as written and URL-quoted) taken out, cut to 300 characters."""
+    for secret in sorted(secrets_in(url.render_as_string(hide_password=False)), key=len, reverse=True):
+        text = text.replace(secret, "***")
     text = " ".join(text.split())
     return text if len(text) <= 300 else text[:299] + "…"
 
