@@ -52,6 +52,7 @@ INNER = {
         "parts",
         "sqlrows",
         "dburl",
+        "dbsession",
         "database",
         "dataset",
     ),
