@@ -99,7 +99,7 @@ def _arrays(rows: list[Any], columns: list[str], label: str, before: int) -> lis
             break
     try:
         kinds = [pa.array([firsts[i]]).type if i in firsts else pa.null() for i in range(len(columns))]
-        if not any(pa.types.is_binary(k) or pa.types.is_large_binary(k) for k in kinds):
+        if all(_plain(k) for k in kinds):
             return pa.array(rows, type=pa.struct([(str(i), k) for i, k in enumerate(kinds)])).flatten()
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError, ValueError):
         pass
@@ -113,13 +113,31 @@ def _array(values: tuple, column: str, label: str, before: int) -> Any:
     try:
         array = pa.array(values)
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):  # SQLite lets one column mix numbers and text
+        array = None
+    if array is None or not (_plain(array.type) or _bytes(array.type)):  # or a UUID, an address, a JSON value
         array = pa.array([None if v is None else str(v) for v in values], type=pa.string())
-    if pa.types.is_binary(array.type) or pa.types.is_large_binary(array.type):
+    if _bytes(array.type):
         first = next(i for i, v in enumerate(values) if v is not None)
         raise InputError(
             f"{label}: row {before + first + 1}: column '{column}' holds bytes (a BLOB), not text or numbers"
         )
     return array
+
+
+def _plain(kind: Any) -> bool:
+    """An Arrow type the typed read takes as it is: a number, text, a time, or nothing; not bytes, not an
+    extension type (pyarrow reads a PostgreSQL `uuid` as its `arrow.uuid`), not a nested one (a JSON object)."""
+    import pyarrow as pa
+
+    t = pa.types
+    checks = (t.is_integer, t.is_floating, t.is_decimal, t.is_string, t.is_large_string, t.is_boolean, t.is_temporal)
+    return t.is_null(kind) or any(check(kind) for check in checks)
+
+
+def _bytes(kind: Any) -> bool:
+    import pyarrow as pa
+
+    return pa.types.is_binary(kind) or pa.types.is_large_binary(kind)
 
 
 def _joined(arrays: list[Any]) -> Any:

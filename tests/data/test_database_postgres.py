@@ -3,19 +3,22 @@
 The same rows in SQLite and in PostgreSQL (integer, double precision and text columns) give one
 frame and one SHA-256, whatever the titles hold (tabs, newlines, backslashes, a literal backslash-N),
 however the rows fall into the cursor's chunks, and whatever the server's float settings;
-`numeric` ratings and `timestamp` times read as the same numbers. Every failure is one worded
-line, exit 2: a query that fails midway, the server ending the session mid-read (not the rollback
-that fails after it), and a password file libpq would skip (one line of reportgen's, not libpq's
-warning and then contrary advice).
+`numeric` ratings and `timestamp` times read as the same numbers, `uuid` ids as their text (as a
+CSV of the same rows gives them). Every failure is one worded line, exit 2: a query that fails
+midway, the server ending the session mid-read (not the rollback that fails after it), a rating
+that is infinite or NaN (worded as a CSV's: `'inf'`, `'nan'`), and a password file libpq would
+skip (one line of reportgen's, not libpq's warning and then contrary advice).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import sqlite3
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pandas as pd
@@ -196,6 +199,52 @@ def test_the_server_ending_the_session_mid_read_is_told_in_words_not_by_the_roll
         "Error: postgresql database shop: the server ended the session during the query: "
         "terminating connection due to administrator command",
     )
+
+
+def test_uuid_ids_train_as_their_text_does_from_a_csv(
+    tmp_path: Path,
+    pg_server: PgServer,  # noqa: F811
+) -> None:
+    users = [uuid.UUID(int=u * 7919 + 1) for u in range(60)]
+    items = [uuid.UUID(int=i * 104729 + 3) for i in range(20)]
+    rows = [(u, i, float(1 + (a + b) % 5)) for a, u in enumerate(users) for b, i in enumerate(items) if (a + b) % 3]
+    rows.sort(key=lambda r: (str(r[0]), str(r[1])))  # the order --db reads them in
+    pg_server.load("uuids", '"user" uuid, item uuid, rating double precision', rows)
+    csv = tmp_path / "ratings.csv"
+    csv.write_text("user,item,rating\n" + "".join(f"{u},{i},{r:g}\n" for u, i, r in rows))
+    reports = {}
+    for name, args in {"csv": ["--ratings", csv], "db": ["--db", pg_server.url(), "--table", "uuids"]}.items():
+        result = invoke("build", "--output", tmp_path / name, "--quiet", *FAST, *args)
+        assert result.exit_code == 0, result.output
+        reports[name] = json.loads((tmp_path / name / "report.json").read_text())
+    numbers = {
+        name: (r["dataset"]["n_ratings"], r["metrics"]["valid_mse"], [i["title"] for i in r["items"]])
+        for name, r in reports.items()
+    }
+    assert numbers["db"] == numbers["csv"]
+    assert str(items[1]) in numbers["db"][2]  # the id is the label: the uuid as PostgreSQL writes it
+
+
+@pytest.mark.parametrize(("value", "shown"), [("infinity", "'inf'"), ("-infinity", "'-inf'"), ("NaN", "'nan'")])
+def test_a_rating_that_is_no_finite_number_is_worded_as_a_csv_words_it(
+    value: str,
+    shown: str,
+    tmp_path: Path,
+    pg_server: PgServer,  # noqa: F811
+) -> None:
+    rows = rows_with_titles([f"Film {i}" for i in range(12)])
+    pg_server.load("odd", COLUMNS_SQL, rows)
+    out = previous_report(tmp_path / "out")
+    query = f"""SELECT "user", item, CASE WHEN item = 4 THEN '{value}'::float8 ELSE rating END AS rating FROM odd"""
+    result = invoke("build", "--output", out, *FAST, "--db", pg_server.url(), "--query", query)
+    row = 1 + sorted(rows).index(next(r for r in sorted(rows) if r[1] == 4))
+    _one_error_line(
+        result, out, f"Error: postgresql database shop: row {row}: rating (column 'rating') {shown} is not a number"
+    )
+    csv = tmp_path / "odd.csv"
+    csv.write_text("user,item,rating\n1,2,4\n1,3," + shown.strip("'") + "\n")
+    said = invoke("build", "--output", out, *FAST, "--ratings", csv)
+    assert said.stderr.splitlines()[-1].endswith(f"rating (column 'rating') {shown} is not a number")
 
 
 def test_a_password_file_others_can_read_is_one_line_of_reportgens_not_libpqs_warning_and_advice(
