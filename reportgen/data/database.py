@@ -33,6 +33,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from reportgen import machine
 from reportgen.data.cells import as_ids, blank, require_columns
 from reportgen.data.dbsession import (
     CONNECT_TIMEOUT,
@@ -281,8 +282,10 @@ def _read_rows(session: Session, query: str, columns: list[str]) -> tuple[Any, s
     PostgreSQL's is a server-side (named) cursor, so the server sends a chunk of rows per
     round trip and the client never holds more than one chunk of Python values.
     """
+    available = machine.memory_available()
     with _statement(session, "reportgen_ratings", query, session.label) as cursor:
-        table, digest, rows = collect(cursor_chunks(cursor, columns, session.label), columns)
+        chunks = cursor_chunks(cursor, columns, session.label)
+        table, digest, rows = collect(chunks, columns, label=session.label, available=available)
     if rows == 0:
         raise InputError(f"{session.label}: the query returned no rows")
     return table, digest, rows

@@ -116,6 +116,8 @@ def test_rows_read_in_many_small_chunks_are_the_same_read(
     whole = read(pg_server.url(), table="chunks")
     monkeypatch.setattr(sqlrows, "ROWS_PER_FETCH", 2)
     assert_same_read(read(pg_server.url(), table="chunks"), whole)
+    monkeypatch.setattr(sqlrows, "WINDOW_BYTES", 100)  # and joined a few chunks at a time: NULL-only ones among them
+    assert_same_read(read(pg_server.url(), table="chunks"), whole)
     assert_same_read(whole, read(sqlite_twin(tmp_path / "r.db", rows), table="ratings"))
 
 
