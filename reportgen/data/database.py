@@ -210,7 +210,8 @@ def _engine(session: Session) -> sa.Engine:
         raise InputError(
             f"{setting('db')}: reading PostgreSQL needs the psycopg driver, which is not installed: {INSTALL_POSTGRES}"
         ) from None
-    driver = url.set(drivername="postgresql+psycopg") if url.drivername == "postgresql" else url
+    # psycopg 3 whatever driver the URL names: its named cursor's DECLARE is what takes one statement only
+    driver = url.set(drivername="postgresql+psycopg")
     connect_args: dict[str, Any] = {"connect_timeout": CONNECT_TIMEOUT}
     session.ignored_passfile = ignored_passfile(url)
     if session.ignored_passfile is not None:  # libpq would print a warning of its own: reportgen says it, once

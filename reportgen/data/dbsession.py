@@ -121,15 +121,20 @@ def problem(exc: Exception, session: Session, label: str, doing: str) -> InputEr
     if doing == "connect to":
         return InputError(f"{setting('db')} {redacted(session.url)}: {_connect_problem(state, text.lower(), session)}")
     if state.startswith("57P") or state == "25P03":  # shut down, terminated, or an idle session's timeout
-        return InputError(f"{label}: the server ended the session during {doing}: {scrub(text, session.url)}")
+        return InputError(f"{label}: the server ended the session {_when(doing)}: {scrub(text, session.url)}")
     if state.startswith("08") or lost(session):
-        return InputError(f"{label}: the connection to the server was lost during {doing}")
+        return InputError(f"{label}: the connection to the server was lost {_when(doing)}")
     if session.file is not None and "unable to open" in text and wal_path(session.file).exists():
         return InputError(
             f"{label}: cannot open it read-only: it is in WAL mode and its -wal file beside it holds writes that "
             "need the folder writable; checkpoint it (PRAGMA wal_checkpoint(TRUNCATE)) where it is written"
         )
     return InputError(f"{label}: {doing} failed: {scrub(text, session.url)}")
+
+
+def _when(doing: str) -> str:
+    """`the query` -> `during the query`, `looking up the table` -> `while looking up the table`."""
+    return f"during {doing}" if doing.startswith("the ") else f"while {doing}"
 
 
 def lost(session: Session) -> bool:
