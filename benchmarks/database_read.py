@@ -101,7 +101,11 @@ print(json.dumps({"seconds": seconds, "rows": rows, "cpu": usage.ru_utime + usag
 
 def read_once(*args: str, extra_path: Path | None = None, root: Path = ROOT) -> dict[str, float]:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(str(p) for p in (root, extra_path) if p is not None)}
-    done = subprocess.run([sys.executable, "-c", READ, *args], capture_output=True, text=True, env=env, check=True)
+    # cwd=root: `python -c` puts the current folder first on sys.path, so a --baseline read from the
+    # repository's root would otherwise import this checkout, not the baseline's
+    done = subprocess.run(
+        [sys.executable, "-c", READ, *args], capture_output=True, text=True, env=env, check=True, cwd=root
+    )
     result = json.loads(done.stdout.strip().splitlines()[-1])
     result["load"] = os.getloadavg()[0]
     return result

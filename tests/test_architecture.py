@@ -52,6 +52,8 @@ INNER = {
         "readers",
         "parts",
         "sqlrows",
+        "dburl",
+        "dbsession",
         "database",
         "dataset",
     ),

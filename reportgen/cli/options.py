@@ -18,7 +18,7 @@ import click
 
 from reportgen.analysis import defaults
 from reportgen.cli.config import load_config
-from reportgen.cli.params import Finite, RatingsPath, Renamed, bounded, checked, group
+from reportgen.cli.params import Finite, RatingsPath, Renamed, SecretUrl, bounded, checked, group
 from reportgen.cli.params import build_option as option  # build's help states REPORTGEN_<NAME> once
 from reportgen.cli.sources import data_source
 from reportgen.data.dataset import DUPLICATE_POLICIES, ITEM_KEYS  # light modules: pandas and torch load lazily
@@ -61,6 +61,7 @@ data_options = group(
     ),
     option(
         "--db",
+        cls=SecretUrl,
         metavar="URL",
         help="Read the ratings from a database instead: sqlite:///file.db or postgresql://user@host:port/name "
         "(the postgres extra; the password from PGPASSWORD, ~/.pgpass or REPORTGEN_DB, never the command "

@@ -38,9 +38,22 @@ class QuietEnvvar(click.Option):
         return extra
 
 
+class SecretUrl(QuietEnvvar):
+    """A database URL option (--db): the default a `--config` file gives it shown in --help only redacted
+    (`dburl.redact`: the userinfo's password and every secret query parameter as ***)."""
+
+    def get_help_extra(self, ctx: click.Context) -> Any:
+        from reportgen.data.dburl import redact
+
+        extra = super().get_help_extra(ctx)
+        if "default" in extra:
+            extra["default"] = redact(str(extra["default"]))
+        return extra
+
+
 def build_option(*decls: str, **kwargs: Any) -> Any:
     """An option of `build`: `option`, its variable left out of its --help line (`QuietEnvvar`)."""
-    return option(*decls, cls=QuietEnvvar, **kwargs)
+    return option(*decls, **{"cls": QuietEnvvar, **kwargs})
 
 
 def group(title: str, *options: Any, help: str | None = None) -> Any:

@@ -25,8 +25,11 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REGRESSION, EXIT_INTERRUPTED = 0, 1, 2, 3
 
 
 def fail(message: str, code: int) -> None:
-    """End the command with one `Error: …` line on stderr (the message on one line) and `code`."""
-    click.echo(f"Error: {' '.join(str(message).split())}", err=True)
+    """End the command with one `Error: …` line on stderr (the message on one line) and `code`, every URL in it
+    redacted (the library shows none whole; a library below it might)."""
+    from reportgen.data.dburl import redact_in
+
+    click.echo(f"Error: {redact_in(' '.join(str(message).split()))}", err=True)
     sys.exit(code)
 
 
@@ -78,9 +81,22 @@ def stop_on_signals() -> Iterator[None]:
                 signal.signal(sig, handler)
 
 
+class Redacted(logging.Filter):
+    """Every URL in a log line redacted (`dburl.redact_in`): no line of the log shows a password."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from reportgen.data.dburl import redact_in
+
+        message = record.getMessage()
+        if "://" in message:
+            record.msg, record.args = redact_in(message), ()
+        return True
+
+
 def configure_logging(quiet: bool, interactive: bool) -> None:
-    """Plain lines on a terminal; timestamped lines elsewhere (cron, CI, files)."""
+    """Plain lines on a terminal; timestamped lines elsewhere (cron, CI, files); every URL redacted."""
     handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(Redacted())
     fmt = "%(message)s" if interactive else "%(asctime)s %(message)s"
     handler.setFormatter(logging.Formatter(fmt, datefmt="%Y-%m-%dT%H:%M:%S%z"))
     log.handlers[:] = [handler]

@@ -13,7 +13,9 @@ before it, tests/test_architecture.py holds the order):
 - `cells`: single cells checked (blank, ids, the line a value stands on)
 - `tables`: typed, checked columns in bounded memory (pyarrow's fast read, the careful read that names a bad line)
 - `readers`: the three layouts (GroupLens, recbole, own exports) into `Ratings`
-- `database`: ratings from an SQL database (SQLite, PostgreSQL) through SQLAlchemy, streamed, hashed by row
+- `dburl`: a database URL as text: the one redactor of every line that shows one
+- `dbsession`: a database read's session, and every driver failure as one line without a secret
+- `database`: ratings from an SQL database (SQLite, PostgreSQL) through SQLAlchemy, read-only, streamed, hashed by row
 - `dataset`: the dataset policy (item key, duplicates, enough to learn from) and `load`
 
 Importing this package loads neither pandas nor pyarrow: `reportgen datasets` answers fast.

@@ -9,21 +9,44 @@ go through `tables.read_arrow`, the same typed, checked read as a Parquet file's
 name "row N", counted from 1 in that order), and the own files' title rules
 (`readers.label_items`).
 
-The URL may carry a password: it is parsed here and shown only redacted
-(`render_as_string(hide_password=True)`); a driver's message is never passed through
-whole (it may carry the DSN): connection failures are told in words of our own, and a
-query's error by the server's primary message with the password scrubbed out. The
-report names the database by kind and name alone (for SQLite the file's name).
+Nothing is written. SQLite is opened read-only (`mode=ro`), and a WAL-mode file whose
+`-wal` is not there also `immutable`, so no `-wal` or `-shm` is made beside it (a
+read-only folder reads too); a write during the read is refused afterwards. A PostgreSQL
+session is a `READ ONLY` transaction (psycopg's `read_only`: every transaction begins
+`BEGIN READ ONLY`), and every statement holding the user's SQL (the column probe, the
+read, the items query) goes as one `DECLARE … CURSOR FOR` in the extended protocol,
+which takes one statement only: a query that closes its bracket cannot run a second.
+
+The URL may carry secrets: it is shown only through `dburl.redact`, and a driver's
+message is never passed through whole (it may carry the DSN): connection failures are
+told in words of our own, and a query's error by the server's primary message with
+every secret of the URL scrubbed out. The report names the database by kind and name
+alone (for SQLite the file's name).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import urllib.parse
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from reportgen import machine
 from reportgen.data.cells import as_ids, blank, require_columns
+from reportgen.data.dbsession import (
+    CONNECT_TIMEOUT,
+    Session,
+    errors,
+    ignored_passfile,
+    lost,
+    redacted,
+    stat_key,
+    wal_mode,
+    wal_path,
+)
+from reportgen.data.dburl import userinfo_quoted
 from reportgen.data.files import regular_file
 from reportgen.data.readers import check_distinct_columns, label_items
 from reportgen.data.sqlrows import collect, cursor_chunks
@@ -38,8 +61,8 @@ if TYPE_CHECKING:  # sqlalchemy, pandas and pyarrow are imported lazily: `report
 
 SOURCE_DATABASE = "database"  # Provenance.source of ratings read from a database
 KINDS = ("sqlite", "postgresql")
-CONNECT_TIMEOUT = 10  # seconds to wait for a PostgreSQL server before giving up
 INSTALL_POSTGRES = "pip install 'reportgen[postgres]'"
+NO_PASSFILE = "/dev/null/none"  # a password file that cannot exist: libpq skips it without a word
 
 
 def read_database(spec: DbData) -> Ratings:
@@ -54,29 +77,21 @@ def read_database(spec: DbData) -> Ratings:
     )
     if (spec.query is None) == (spec.table is None):
         raise InputError(f"{setting('db')} needs one of {setting('query')} SQL or {setting('table')} NAME")
-    engine = _engine(url, kind)
-    try:
-        with _errors(url, label, "connect to"):
-            connection = engine.connect()
-        # The SQL goes to the driver as written: no parameters, so a `%` or `:name` in it is never a placeholder.
-        connection.execution_options(no_parameters=True)
-        with connection:
-            source = _source(connection, spec, label, url)
-            found = _columns(connection, source, url, label)
-            roles = [("user", spec.user_col), ("item", spec.item_col), ("rating", spec.rating_col)]
-            if spec.time_col is not None:
-                roles.append(("time", spec.time_col))
-            require_columns(label, [column for _, column in roles], found, settings=layout.settings())
-            has_title = spec.title_col in found and spec.title_col not in dict(roles).values()
-            selected = [column for role, column in roles if role != "time"] + ([spec.title_col] if has_title else [])
-            selected += [spec.time_col] if spec.time_col is not None else []
-            query = ordered_query(connection.dialect, source, selected, spec.time_col)
-            table, digest, rows = _read_rows(connection, query, selected, url, label)
-            titles = None
-            if not has_title and spec.items_query is not None:
-                titles = _items(connection, spec, url, label)
-    finally:
-        engine.dispose()
+    with _session(url, kind, label) as session:
+        source = _source(session, spec)
+        found = _columns(session, source, label)
+        roles = [("user", spec.user_col), ("item", spec.item_col), ("rating", spec.rating_col)]
+        if spec.time_col is not None:
+            roles.append(("time", spec.time_col))
+        require_columns(label, [column for _, column in roles], found, settings=layout.settings())
+        has_title = spec.title_col in found and spec.title_col not in dict(roles).values()
+        selected = [column for role, column in roles if role != "time"] + ([spec.title_col] if has_title else [])
+        selected += [spec.time_col] if spec.time_col is not None else []
+        query = ordered_query(session.connection.dialect, source, selected, spec.time_col)
+        table, digest, rows = _read_rows(session, query, selected)
+        titles = None
+        if not has_title and spec.items_query is not None:
+            titles = _items(session, spec)
     # read_arrow starts the batches again for its careful read; they go with the partial once it is done
     frame = read_arrow(functools.partial(iter, table.to_batches()), layout).frame
     del table
@@ -105,11 +120,14 @@ def read_database(spec: DbData) -> Ratings:
 
 
 def parse_url(text: str) -> sa.URL:
-    """The database URL, refused in one line (never echoed: it may hold a password) unless SQLite or PostgreSQL."""
+    """The database URL, refused in one line (never echoed: it may hold a password) unless SQLite or PostgreSQL.
+
+    The userinfo ends at its last `@`, as `dburl.redact` reads it: an unencoded `@` is part of the password.
+    """
     import sqlalchemy as sa
 
     try:
-        url = sa.make_url(text.strip())
+        url = sa.make_url(userinfo_quoted(text.strip()))
     except (sa.exc.ArgumentError, ValueError):
         raise InputError(
             f"{setting('db')} is not a database URL: give sqlite:///path/to/file.db or "
@@ -122,11 +140,6 @@ def parse_url(text: str) -> sa.URL:
     if backend not in KINDS:
         raise InputError(f"{setting('db')}: {backend!r} databases are not supported; use sqlite or postgresql")
     return url
-
-
-def redacted(url: sa.URL) -> str:
-    """The URL as an error may show it: the password as ***."""
-    return url.render_as_string(hide_password=True)
 
 
 def ordered_query(dialect: Any, source: str, columns: list[str], time_col: str | None) -> str:
@@ -148,16 +161,48 @@ def _database_name(url: sa.URL, kind: str) -> str:
     return Path(url.database).name if kind == "sqlite" else url.database
 
 
-def _engine(url: sa.URL, kind: str) -> sa.Engine:
-    """An engine without a pool: SQLite opened read-only (a missing file is never created), PostgreSQL through psycopg 3."""
+@contextlib.contextmanager
+def _session(url: sa.URL, kind: str, label: str) -> Iterator[Session]:
+    """A connection that cannot write, closed at the end whatever happened.
+
+    Closing it never replaces the error that ended the read: a session the server ended
+    cannot roll back, and a read-only one has nothing to keep.
+    """
+    session = Session(url, kind, label)
+    engine = _engine(session)
+    try:
+        with errors(session, "connect to"):
+            session.connection = engine.connect()
+        try:
+            yield session
+        finally:
+            with contextlib.suppress(Exception):
+                if lost(session):  # dropped, not closed: closing would try a rollback and log its failure
+                    session.connection.invalidate()
+                else:
+                    session.connection.close()
+    finally:
+        with contextlib.suppress(Exception):
+            engine.dispose()
+    session.check_unchanged()
+
+
+def _engine(session: Session) -> sa.Engine:
+    """An engine without a pool: SQLite read-only (a missing file is never created), PostgreSQL through psycopg 3
+    in READ ONLY transactions."""
     import sqlalchemy as sa
     from sqlalchemy.pool import NullPool
 
-    if kind == "sqlite":
+    url = session.url
+    if session.kind == "sqlite":
         import sqlite3
 
         path = regular_file(Path(url.database).expanduser()).resolve()  # refused in one line naming the file
+        session.file = path
         uri = f"file:{urllib.parse.quote(str(path))}?mode=ro"
+        if wal_mode(path) and not wal_path(path).exists():  # every row is in the file: nothing beside it to read
+            uri += "&immutable=1"
+            session.immutable = (path, stat_key(path))
         return sa.create_engine("sqlite://", creator=lambda: sqlite3.connect(uri, uri=True), poolclass=NullPool)
     try:
         import psycopg  # noqa: F401  (the driver: an optional extra)
@@ -165,9 +210,14 @@ def _engine(url: sa.URL, kind: str) -> sa.Engine:
         raise InputError(
             f"{setting('db')}: reading PostgreSQL needs the psycopg driver, which is not installed: {INSTALL_POSTGRES}"
         ) from None
-    driver = url.set(drivername="postgresql+psycopg") if url.drivername == "postgresql" else url
+    # psycopg 3 whatever driver the URL names: its named cursor's DECLARE is what takes one statement only
+    driver = url.set(drivername="postgresql+psycopg")
+    connect_args: dict[str, Any] = {"connect_timeout": CONNECT_TIMEOUT}
+    session.ignored_passfile = ignored_passfile(url)
+    if session.ignored_passfile is not None:  # libpq would print a warning of its own: reportgen says it, once
+        connect_args["passfile"] = NO_PASSFILE
     try:
-        return sa.create_engine(driver, poolclass=NullPool, connect_args={"connect_timeout": CONNECT_TIMEOUT})
+        engine = sa.create_engine(driver, poolclass=NullPool, connect_args=connect_args)
     except ImportError:
         raise InputError(
             f"{setting('db')}: the driver {url.drivername!r} is not installed; {INSTALL_POSTGRES} installs psycopg"
@@ -176,85 +226,29 @@ def _engine(url: sa.URL, kind: str) -> sa.Engine:
         raise InputError(
             f"{setting('db')}: {redacted(url)}: the URL cannot be used (unknown driver or option)"
         ) from None
+    sa.event.listen(engine, "connect", _read_only)
+    return engine
 
 
-class _errors:
-    """Turn what the database or its driver raises into one `InputError` line that carries no DSN."""
-
-    def __init__(self, url: sa.URL, label: str, doing: str) -> None:
-        self.url, self.label, self.doing = url, label, doing
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> bool:
-        if exc is None or isinstance(exc, (InputError, KeyboardInterrupt, SystemExit, MemoryError)):
-            return False
-        if not isinstance(exc, Exception):
-            return False
-        raise _problem(exc, self.url, self.label, self.doing) from None
-
-
-def _problem(exc: Exception, url: sa.URL, label: str, doing: str) -> InputError:
-    """One line for a failure: connection failures by SQLSTATE or kind, query errors by the server's primary message."""
-    orig = getattr(exc, "orig", None) or exc
-    state = getattr(orig, "sqlstate", None)
-    diag = getattr(orig, "diag", None)
-    text = getattr(diag, "message_primary", None) or _first_line(orig)
-    if doing == "connect to":
-        return InputError(f"{setting('db')} {redacted(url)}: {_connect_problem(state, text.lower(), url)}")
-    return InputError(f"{label}: {doing} failed: {_scrub(text, url)}")
-
-
-def _connect_problem(state: str | None, text: str, url: sa.URL) -> str:
-    """Why a connection failed, in words of our own: libpq's message names the host, port and user."""
-    if state in ("28P01", "28000") or "password authentication failed" in text:
-        return (
-            "the server refused the login (a wrong password or user); "
-            "give the password in REPORTGEN_DB, PGPASSWORD or a ~/.pgpass file"
-        )
-    if "no password supplied" in text:
-        return "the server wants a password and none was given: set PGPASSWORD or write a ~/.pgpass file"
-    if state == "3D000" or ("database" in text and "does not exist" in text):
-        return f"the server has no database {url.database!r}"
-    if "refused" in text:
-        return "cannot connect: the connection was refused (is the server running, and the port right?)"
-    if "timeout" in text or "timed out" in text:
-        return f"cannot connect: no answer within {CONNECT_TIMEOUT} s"
-    if "translate host name" in text or "name or service" in text or "resolve" in text:
-        return "cannot connect: the host name is unknown"
-    if "unable to open" in text or "not a database" in text:
-        return "cannot open it as an SQLite database"
-    return "cannot connect (the driver's message is not shown: it may carry the password)"
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
-
-
-def _scrub(text: str, url: sa.URL) -> str:
-    """A server's message with the password (and its URL-quoted spelling) taken out, cut to 300 characters."""
-    for secret in {url.password, urllib.parse.quote(url.password or "", safe="")} - {None, ""}:
-        text = text.replace(str(secret), "***")
-    text = " ".join(text.split())
-    return text if len(text) <= 300 else text[:299] + "…"
+def _read_only(driver_connection: Any, record: Any) -> None:
+    """Every transaction of this psycopg connection begins `BEGIN READ ONLY` (the client's doing: no SQL undoes it)."""
+    driver_connection.read_only = True
 
 
 # --------------------------------------------------------------------------- reading
 
 
-def _source(connection: sa.Connection, spec: DbData, label: str, url: sa.URL) -> str:
+def _source(session: Session, spec: DbData) -> str:
     """What the SELECT reads FROM: the quoted table, or the user's query as a subquery."""
     import sqlalchemy as sa
 
     if spec.table is not None:
         *schema, table = spec.table.split(".", 1) if "." in spec.table else [spec.table]
-        with _errors(url, label, "looking up the table"):
-            exists = sa.inspect(connection).has_table(table, schema=schema[0] if schema else None)
+        with errors(session, "looking up the table"):
+            exists = sa.inspect(session.connection).has_table(table, schema=schema[0] if schema else None)
         if not exists:
-            raise InputError(f"{label}: no table or view {spec.table!r} ({setting('table')})")
-        quote = connection.dialect.identifier_preparer.quote_identifier
+            raise InputError(f"{session.label}: no table or view {spec.table!r} ({setting('table')})")
+        quote = session.connection.dialect.identifier_preparer.quote_identifier
         return ".".join(quote(part) for part in [*schema, table])
     assert spec.query is not None
     query = spec.query.strip().rstrip(";").strip()
@@ -263,52 +257,57 @@ def _source(connection: sa.Connection, spec: DbData, label: str, url: sa.URL) ->
     return f"(\n{query}\n) AS ratings"  # on lines of their own: a trailing -- comment ends before the bracket
 
 
-def _columns(connection: sa.Connection, source: str, url: sa.URL, label: str) -> list[str]:
+@contextlib.contextmanager
+def _statement(session: Session, name: str, sql: str, label: str) -> Iterator[Any]:
+    """`sql` executed as one statement on a cursor of its own, closed at the end (a failing close says nothing:
+    the error that ended the read is the one told)."""
+    with errors(session, "the query", label):
+        cursor = session.cursor(name)
+        try:
+            cursor.execute(sql)
+            yield cursor
+        finally:
+            with contextlib.suppress(Exception):
+                cursor.close()
+
+
+def _columns(session: Session, source: str, label: str) -> list[str]:
     """The columns the source has, from a query that returns no rows."""
-    with _errors(url, label, "the query"):
-        result = connection.exec_driver_sql(f"SELECT * FROM {source} LIMIT 0")
-        names = [str(k) for k in result.keys()]
-        result.close()
-    return names
+    with _statement(session, "reportgen_columns", f"SELECT * FROM {source} LIMIT 0", label) as cursor:
+        return [str(column[0]) for column in cursor.description]
 
 
-def _read_rows(
-    connection: sa.Connection, query: str, columns: list[str], url: sa.URL, label: str
-) -> tuple[Any, str, int]:
+def _read_rows(session: Session, query: str, columns: list[str]) -> tuple[Any, str, int]:
     """The result as one Arrow table, the rows' SHA-256 and their count, through the driver's own cursor.
 
-    PostgreSQL's is a server-side (named) cursor, so the server sends `ROWS_PER_FETCH` rows per
+    PostgreSQL's is a server-side (named) cursor, so the server sends a chunk of rows per
     round trip and the client never holds more than one chunk of Python values.
     """
-    raw = connection.connection.driver_connection
-    assert raw is not None
-    with _errors(url, label, "the query"):
-        cursor = raw.cursor("reportgen_ratings") if url.get_backend_name() == "postgresql" else raw.cursor()
-        try:
-            cursor.execute(query)
-            table, digest, rows = collect(cursor_chunks(cursor, columns, label), columns)
-        finally:
-            cursor.close()
+    available = machine.memory_available()
+    with _statement(session, "reportgen_ratings", query, session.label) as cursor:
+        chunks = cursor_chunks(cursor, columns, session.label)
+        table, digest, rows = collect(chunks, columns, label=session.label, available=available)
     if rows == 0:
-        raise InputError(f"{label}: the query returned no rows")
+        raise InputError(f"{session.label}: the query returned no rows")
     return table, digest, rows
 
 
-def _items(connection: sa.Connection, spec: DbData, url: sa.URL, label: str) -> dict[Any, str]:
+def _items(session: Session, spec: DbData) -> dict[Any, str]:
     """item id -> title from `items_query` (a small table: read whole); errors name its row."""
     import pandas as pd
 
     assert spec.items_query is not None
+    label = "the items query"
     query = spec.items_query.strip().rstrip(";").strip()
     source = f"(\n{query}\n) AS items"
-    found = _columns(connection, source, url, "the items query")
+    found = _columns(session, source, label)
     item_and_title = {spec.item_col: "item_col", spec.title_col: "title_col"}
-    require_columns("the items query", item_and_title, found, settings=item_and_title)
-    quote = connection.dialect.identifier_preparer.quote_identifier
+    require_columns(label, item_and_title, found, settings=item_and_title)
+    quote = session.connection.dialect.identifier_preparer.quote_identifier
     item, title = quote(spec.item_col), quote(spec.title_col)
     select = f"SELECT {item}, {title} FROM {source} ORDER BY {item}, {title}"  # an item titled twice: always the same
-    with _errors(url, "the items query", "the query"):
-        rows = [tuple(row) for row in connection.exec_driver_sql(select)]
+    with _statement(session, "reportgen_items", select, label) as cursor:
+        rows = [tuple(str(v) if _is_object(v) else v for v in row) for row in cursor.fetchall()]
     if not rows:
         raise InputError("the items query returned no rows")
     items: pd.DataFrame = pd.DataFrame(rows, columns=[spec.item_col, spec.title_col], dtype=object)
@@ -316,8 +315,13 @@ def _items(connection: sa.Connection, spec: DbData, url: sa.URL, label: str) -> 
     items = items[~blank(items[spec.title_col])]
     ids = as_ids(
         items[spec.item_col],
-        lambda row, column: f"the items query: row {row}",
+        lambda row, column: f"{label}: row {row}",
         f"column '{spec.item_col}'",
         integer=False,
     )
     return dict(zip(ids, items[spec.title_col].astype(str).str.strip()))
+
+
+def _is_object(value: Any) -> bool:
+    """A driver's value that is neither a number nor text (a UUID, an address): read as its text."""
+    return value is not None and not isinstance(value, (int, float, str))

@@ -15,7 +15,11 @@ from typing import Any
 
 from reportgen.errors import InputError
 
-ROWS_PER_FETCH = 50_000  # rows per fetchmany: one round trip of the server-side cursor, one Arrow chunk
+ROWS_PER_FETCH = 50_000  # the most rows per fetchmany: one round trip of the server-side cursor, one Arrow chunk
+BYTES_PER_FETCH = 8 << 20  # about this many bytes of values per chunk: wide rows come fewer at a time
+FIRST_FETCH = 8  # the first fetch's rows, before their width is known (a row may hold megabytes)
+WINDOW_BYTES = 64 << 20  # chunks joined, and their text dictionary-encoded together, this many bytes at a time
+READ_SHARE = 3  # the rows held may take a third of the memory free: the typed read and its frame need the rest
 NULL_TEXT = "\\N"  # a NULL in the rows' hashed text (PostgreSQL COPY's own spelling)
 ESCAPES = (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r"))
 
@@ -49,38 +53,95 @@ def rows_digest_update(digest: Any, arrays: list[Any]) -> None:
     digest.update(memoryview(lines.buffers()[2])[start:end])
 
 
-def collect(chunks: Iterable[list[Any]], columns: list[str]) -> tuple[Any, str, int]:
-    """The chunks as one Arrow table (text dictionary-encoded), the rows' SHA-256, and how many rows there were."""
+def collect(
+    chunks: Iterable[list[Any]], columns: list[str], *, label: str = "the query", available: int | None = None
+) -> tuple[Any, str, int]:
+    """The chunks as one Arrow table (text dictionary-encoded), the rows' SHA-256, and how many rows there were.
+
+    The chunks are joined a window of about `WINDOW_BYTES` at a time, its text dictionary-encoded
+    together: a title repeated over the rows is kept once per window, not once per chunk.
+    `available`: the bytes of memory free when the read began (`machine.memory_available`); the rows
+    held may take a `READ_SHARE` of it, past which the read stops in one line, before the kernel kills it.
+    """
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     digest = hashlib.sha256()
     parts: list[list[Any]] = [[] for _ in columns]
-    rows = 0
+    window: list[list[Any]] = [[] for _ in columns]
+    rows = held = pending = 0
     for arrays in chunks:
         if not len(arrays[0]):
             continue
         rows += len(arrays[0])
         rows_digest_update(digest, arrays)
-        for part, array in zip(parts, arrays):
-            part.append(pc.dictionary_encode(array) if pa.types.is_string(array.type) else array)
+        for waiting, array in zip(window, arrays):
+            waiting.append(array)
+            pending += array.nbytes
         del arrays
+        if pending >= WINDOW_BYTES:
+            held += _joined_window(parts, window)
+            pending = 0
+        if available is not None and (held + pending) * READ_SHARE > available:
+            raise InputError(
+                f"{label}: the {rows:,} rows read so far take {_size(held + pending)} of memory, and making ratings "
+                f"of them about {READ_SHARE} times that, more than the {_size(available)} free: select fewer rows "
+                "or shorter columns"
+            )
+    _joined_window(parts, window)
     table = pa.table({column: _joined(part) for column, part in zip(columns, parts)}) if rows else None
     return table, digest.hexdigest(), rows
 
 
-def cursor_chunks(cursor: Any, columns: list[str], label: str) -> Iterator[list[Any]]:
-    """An executed DB-API cursor's rows, `ROWS_PER_FETCH` at a time, one Arrow array per column.
+def _joined_window(parts: list[list[Any]], window: list[list[Any]]) -> int:
+    """Each column's chunks in the window as one array (text as one dictionary array), appended to its parts;
+    returns their bytes. A column whose chunks differ in type (SQLite mixes them) keeps its chunks: `_joined`
+    makes text of them at the end."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
 
-    The driver's own tuples, never SQLAlchemy's `Row`s: at 10M rows those cost as much as the fetch.
+    joined = 0
+    for part, waiting in zip(parts, window):
+        before = len(part)
+        types = {array.type for array in waiting if not pa.types.is_null(array.type)}
+        if len(types) == 1:
+            kind = types.pop()
+            arrays = [pa.nulls(len(a), kind) if pa.types.is_null(a.type) else a for a in waiting]
+            if pa.types.is_string(kind):
+                part.append(pc.dictionary_encode(pa.chunked_array(arrays, kind)).combine_chunks())
+            else:
+                part.append(pa.concat_arrays(arrays))
+        elif waiting:
+            part.extend(waiting)
+        joined += sum(array.nbytes for array in part[before:])
+        waiting.clear()
+    return joined
+
+
+def cursor_chunks(cursor: Any, columns: list[str], label: str) -> Iterator[list[Any]]:
+    """An executed DB-API cursor's rows a chunk at a time, one Arrow array per column.
+
+    A chunk is `ROWS_PER_FETCH` rows, or fewer where the rows are wide: about `BYTES_PER_FETCH`
+    bytes of values (the width measured on the chunk before), so the driver's rows, their
+    arrays and their hashed text stay small whatever a row holds. The driver's own tuples,
+    never SQLAlchemy's `Row`s: at 10M rows those cost as much as the fetch.
     """
-    before = 0
+    before, size = 0, min(FIRST_FETCH, ROWS_PER_FETCH)
     while True:
-        rows = cursor.fetchmany(ROWS_PER_FETCH)
+        rows = cursor.fetchmany(size)
         if not rows:
             return
-        yield _arrays(rows, columns, label, before)
-        before += len(rows)
+        n = len(rows)
+        arrays = _arrays(rows, columns, label, before)
+        del rows  # before the next fetch: one chunk of Python values at a time
+        width = max(1, sum(array.nbytes for array in arrays) // n)
+        size = max(1, min(ROWS_PER_FETCH, BYTES_PER_FETCH // width))
+        yield arrays
+        del arrays
+        before += n
+
+
+def _size(n: int) -> str:
+    return f"{n / (1 << 30):.1f} GiB" if n >= 1 << 30 else f"{n / (1 << 20):.0f} MiB"
 
 
 def _arrays(rows: list[Any], columns: list[str], label: str, before: int) -> list[Any]:
@@ -99,7 +160,7 @@ def _arrays(rows: list[Any], columns: list[str], label: str, before: int) -> lis
             break
     try:
         kinds = [pa.array([firsts[i]]).type if i in firsts else pa.null() for i in range(len(columns))]
-        if not any(pa.types.is_binary(k) or pa.types.is_large_binary(k) for k in kinds):
+        if all(_plain(k) for k in kinds):
             return pa.array(rows, type=pa.struct([(str(i), k) for i, k in enumerate(kinds)])).flatten()
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError, ValueError):
         pass
@@ -113,13 +174,31 @@ def _array(values: tuple, column: str, label: str, before: int) -> Any:
     try:
         array = pa.array(values)
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):  # SQLite lets one column mix numbers and text
+        array = None
+    if array is None or not (_plain(array.type) or _bytes(array.type)):  # or a UUID, an address, a JSON value
         array = pa.array([None if v is None else str(v) for v in values], type=pa.string())
-    if pa.types.is_binary(array.type) or pa.types.is_large_binary(array.type):
+    if _bytes(array.type):
         first = next(i for i, v in enumerate(values) if v is not None)
         raise InputError(
             f"{label}: row {before + first + 1}: column '{column}' holds bytes (a BLOB), not text or numbers"
         )
     return array
+
+
+def _plain(kind: Any) -> bool:
+    """An Arrow type the typed read takes as it is: a number, text, a time, or nothing; not bytes, not an
+    extension type (pyarrow reads a PostgreSQL `uuid` as its `arrow.uuid`), not a nested one (a JSON object)."""
+    import pyarrow as pa
+
+    t = pa.types
+    checks = (t.is_integer, t.is_floating, t.is_decimal, t.is_string, t.is_large_string, t.is_boolean, t.is_temporal)
+    return t.is_null(kind) or any(check(kind) for check in checks)
+
+
+def _bytes(kind: Any) -> bool:
+    import pyarrow as pa
+
+    return pa.types.is_binary(kind) or pa.types.is_large_binary(kind)
 
 
 def _joined(arrays: list[Any]) -> Any:

@@ -113,11 +113,23 @@ def read_arrow(batches: Callable[[], Iterator[Any]], layout: Layout) -> Read:
         start = 1
         for batch in batches():
             chunk = batch.to_pandas()
+            rating = str(layout.rating)
+            if rating in chunk.columns and _non_finite(batch.column(rating)):  # told as a text file tells them
+                chunk[rating] = batch.column(rating).cast("string").to_pandas()
             chunk.index = pd.RangeIndex(start, start + len(chunk))
             start += len(chunk)
             yield chunk
 
     return Read(*_assemble(chunks(), layout, row_word="row"))
+
+
+def _non_finite(column: Any) -> bool:
+    """Whether a float column holds NaN or an infinity (not a NULL): its text ('nan', 'inf') is what the error shows,
+    as a CSV's would, where pandas would show NaN as empty and an infinity as np.float64(inf)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    return pa.types.is_floating(column.type) and not pc.all(pc.is_finite(column)).as_py()
 
 
 def read_strings(

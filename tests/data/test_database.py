@@ -459,3 +459,70 @@ def test_the_url_from_a_config_file_finds_its_sqlite_file_beside_it(tmp_path: Pa
     result = invoke("build", "--config", config, "--output", tmp_path / "out", "--quiet", *FAST)
     assert result.exit_code == 0, result.output
     assert json.loads((tmp_path / "out" / "report.json").read_text())["dataset"]["database"]["name"] == "r.db"
+
+
+# --------------------------------------------------------------------------- memory: chunks by bytes, a ceiling
+
+
+def test_wide_rows_come_in_chunks_of_about_the_same_bytes_as_narrow_ones(tmp_path: Path) -> None:
+    """A chunk is `ROWS_PER_FETCH` narrow rows, or as many wide rows as make about `BYTES_PER_FETCH` bytes."""
+    from reportgen.data import sqlrows
+
+    db = tmp_path / "wide.db"
+    wide = [(u, u % 7, 4.0, f"{u:05d} " + "x" * 100_000) for u in range(400)]  # 100 kB titles: 40 MB in all
+    narrow = [(u, u % 7, 4.0, "short") for u in range(120_000)]
+    with sqlite3.connect(db) as conn:
+        for table, rows in (("wide", wide), ("narrow", narrow)):
+            conn.execute(f'CREATE TABLE {table} ("user" INTEGER, item INTEGER, rating REAL, title TEXT)')
+            conn.executemany(f"INSERT INTO {table} VALUES (?, ?, ?, ?)", rows)
+    columns = ["user", "item", "rating", "title"]
+    sizes = {}
+    with sqlite3.connect(db) as conn:
+        for table in ("wide", "narrow"):
+            cursor = conn.execute(f"SELECT * FROM {table}")
+            chunks = list(sqlrows.cursor_chunks(cursor, columns, table))
+            sizes[table] = [(len(c[0]), sum(a.nbytes for a in c)) for c in chunks]
+    assert sum(n for n, _ in sizes["wide"]) == 400 and sum(n for n, _ in sizes["narrow"]) == 120_000
+    assert sizes["wide"][0][0] == sqlrows.FIRST_FETCH
+    assert {n for n, _ in sizes["wide"][1:-1]} == {sqlrows.BYTES_PER_FETCH // (100_006 + 8 + 8 + 8 + 4)}  # 83 rows
+    assert max(b for _, b in sizes["wide"]) <= sqlrows.BYTES_PER_FETCH
+    assert [n for n, _ in sizes["narrow"][1:]] == [50_000, 50_000, 120_000 - 50_000 * 2 - sqlrows.FIRST_FETCH]
+
+
+def test_rows_that_would_not_fit_in_memory_stop_the_read_in_one_line(
+    tmp_path: Path, out: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where the rows held pass a third of the memory free when the read began: one line, before the kernel's
+    OOM killer (the machine's free memory is the one thing faked: 12 MiB; the rows take 1 MB each)."""
+    from reportgen import machine
+
+    rows = [(u, u % 7, 4.0, f"{u:05d} " + "x" * 1_000_000) for u in range(60)]
+    db = write_sqlite(tmp_path / "huge.db", rows)
+    monkeypatch.setattr(machine, "memory_available", lambda: 12 << 20)
+    result = invoke("build", "--output", out, *FAST, "--db", f"sqlite:///{db}", "--table", "ratings")
+    _assert_one_line(
+        result,
+        out,
+        "Error: sqlite database huge.db: the 8 rows read so far take 8 MiB of memory, and making ratings of them "
+        "about 3 times that, more than the 12 MiB free: select fewer rows or shorter columns",
+    )
+
+
+def test_a_sqlite_column_mixing_numbers_and_text_reads_as_text_however_the_rows_are_chunked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite lets a column hold 7 in one row and 'u7' in another: the ids are read as text, in one chunk or many."""
+    from reportgen.data import sqlrows
+
+    rows = [
+        (u if u % 3 else f"u{u}", i, float(1 + (u + i) % 5), None if u == 4 else f"Film {i}")
+        for u, i, *_ in ratings_rows(30, 8)
+    ]
+    db = write_sqlite(tmp_path / "mixed.db", rows)
+    whole = data.load(DbData(url=f"sqlite:///{db}", table="ratings"), download=None)
+    assert {"7", "u3"} <= set(whole.frame["user"].astype(str))
+    monkeypatch.setattr(sqlrows, "ROWS_PER_FETCH", 3)
+    monkeypatch.setattr(sqlrows, "WINDOW_BYTES", 64)
+    chunked = data.load(DbData(url=f"sqlite:///{db}", table="ratings"), download=None)
+    pd.testing.assert_frame_equal(chunked.frame, whole.frame)
+    assert chunked.provenance.sha256 == whole.provenance.sha256
