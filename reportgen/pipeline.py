@@ -122,6 +122,7 @@ def make_report(
         log.warning("warning: %s", note)
 
     result = analysis.analyse(ratings, model, top_n=top_n, k=k, relevant_from=relevant_from)
+    reviewing = time.perf_counter()
     reviewed = None if baseline is None else reviewed_against(ratings, model, result, baseline)
     analysed = time.perf_counter()
     b = result.baselines
@@ -133,7 +134,9 @@ def make_report(
         b.global_mean_rmse,
     )
     if reviewed is not None:
-        log.info("against %s: %s", reviewed.baseline, reviewed.sentence)
+        log.info(
+            "reviewed against run %s in %s: %s", reviewed.baseline, seconds(analysed - reviewing), reviewed.sentence
+        )
     for shortfall in result.shortfalls:
         log.warning("warning: %s", shortfall.sentence)
     for note in result.notes:
