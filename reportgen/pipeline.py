@@ -375,6 +375,8 @@ def build(
             shutil.rmtree(staging, ignore_errors=True)
             raise
         try:
+            if distributed.launcher_gone():  # where no kernel signal killed rank 0 with its launcher
+                raise RunError("the launcher of this data-parallel run stopped; the run is not published")
             outputs.publish(run, options.output)
         except BaseException:
             if outputs.latest_run(options.output) != run:  # never published: not a run to keep or compare with

@@ -435,20 +435,6 @@ def test_an_error_after_the_stop_signal_unwinds_as_the_stop() -> None:
         raise ValueError("not a stop")
 
 
-def rank_pids(launcher: int) -> dict[int, int]:
-    """The ranks torch's launcher started: RANK -> pid (read from each child's environment)."""
-    found = {}
-    for child in Path(f"/proc/{launcher}/task/{launcher}/children").read_text().split():
-        try:
-            environ = Path(f"/proc/{child}/environ").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        rank = next((e.split(b"=", 1)[1] for e in environ if e.startswith(b"RANK=")), None)
-        if rank is not None:
-            found[int(rank)] = int(child)
-    return found
-
-
 def holds_open(pid: int, path: Path) -> bool:
     try:
         return any(os.readlink(fd) == str(path) for fd in Path(f"/proc/{pid}/fd").iterdir())
@@ -477,7 +463,7 @@ def test_nproc_stopped_by_a_signal_exits_128_plus_it_with_one_error_line(
             "build", "--ratings", data, "--nproc", "2", "-o", out, "--wait", "300", "--quiet", logs=tmp_path / "logs"
         )
         deadline = time.monotonic() + 120
-        while not holds_open(rank_pids(running.pid).get(0, -1), out / ".reportgen.lock"):
+        while not holds_open(forked.rank_pids(running.pid).get(0, -1), out / ".reportgen.lock"):
             assert running.process.is_alive(), running.err()
             assert time.monotonic() < deadline, f"rank 0 never reached the lock: {running.err()}"
             time.sleep(0.05)

@@ -101,3 +101,26 @@ def start(*args: object, logs: Path) -> Running:
     )
     process.start()
     return Running(process, stdout, stderr)
+
+
+def rank_pids(launcher: int) -> dict[int, int]:
+    """The ranks a `--nproc` launcher (torch's) started: RANK -> pid, read from each child's environment."""
+    found = {}
+    for child in Path(f"/proc/{launcher}/task/{launcher}/children").read_text().split():
+        try:
+            environ = Path(f"/proc/{child}/environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        rank = next((e.split(b"=", 1)[1] for e in environ if e.startswith(b"RANK=")), None)
+        if rank is not None:
+            found[int(rank)] = int(child)
+    return found
+
+
+def is_running(pid: int) -> bool:
+    """Whether process `pid` still runs: neither gone nor a zombie (dead, its status not yet collected)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[0] not in ("Z", "X")
