@@ -239,7 +239,7 @@ def render_run(run: Path, output: Path | None = None, templates: Path | None = N
     with the templates unchanged and the same reportgen, the bytes are the original's.
     `output` must be the run's own folder or an empty or new one (never another kept run:
     `outputs.render_target`); a run kept in an output folder is rendered under that
-    folder's lock. The three files are rendered first and replaced as a set, so a failed
+    folder's lock, which also removes what killed runs and renders left there. The three files are rendered first and replaced as a set, so a failed
     render leaves all three as they were. The run's report.json is read without following
     a link; what it holds that cannot be rendered is an `InputError` naming it.
     """
@@ -248,6 +248,10 @@ def render_run(run: Path, output: Path | None = None, templates: Path | None = N
     home = outputs.output_folder_of(run)
     with outputs.RunLock(home) if home is not None else contextlib.nullcontext():
         fresh = outputs.render_target(run, target)
+        if home is not None:  # what killed runs and renders left there: all of it, under the lock
+            outputs.remove_leftovers(home)
+        elif not fresh:  # no lock: what renders whose pid is gone left there
+            outputs.remove_dead_temporaries(target)
         source = run / outputs.JSON_NAME
         try:
             text = files.read_in(run, outputs.JSON_NAME, REPORT_BYTES, "a report.json")
@@ -273,8 +277,18 @@ def render_run(run: Path, output: Path | None = None, templates: Path | None = N
 
 
 def write_history(output: Path) -> Path:
-    """`reportgen history`: rebuild OUTPUT/index.html from what runs/ holds now (atomically); returns its path."""
+    """`reportgen history`: rebuild OUTPUT/index.html from what runs/ holds now (atomically); returns its path.
+
+    Under the output folder's lock where it has one (as every writer in it is, so that a build
+    may remove every leftover it finds), so while a build holds it this is `LockedError`.
+    """
     output = Path(output)
+    with outputs.RunLock(output, lazy=True):
+        return _history_page(output)
+
+
+def _history_page(output: Path) -> Path:
+    """OUTPUT/index.html rebuilt, by a caller that holds the lock."""
     page = render_history(history_view(output.resolve().name, history.collect(output)))
     target = output / outputs.HISTORY_NAME
     try:
@@ -287,7 +301,7 @@ def write_history(output: Path) -> Path:
 def _write_history(output: Path) -> bool:
     """Rebuild OUTPUT/index.html (True when it was); the run has succeeded already, so a failure here is a warning."""
     try:
-        write_history(output)
+        _history_page(output)
     except Exception as exc:  # tonight's report is published; the page can be rebuilt later
         log.warning("warning: the history page %s was not rebuilt: %s", output / outputs.HISTORY_NAME, exc)
         return False
