@@ -88,6 +88,10 @@ def cli() -> None:
       reportgen build --seed 7 -o /srv/reports/nightly
       reportgen datasets            # where ml-100k would be read from
     """
+    if os.environ.get("SOURCE_DATE_EPOCH") == "":
+        # Set but empty reads as unset (as `${SOURCE_DATE_EPOCH:-…}` reads it), for every library too: numpy's
+        # f2py, imported through scipy, fails on it. A --nproc run's ranks inherit the environment without it.
+        del os.environ["SOURCE_DATE_EPOCH"]
 
 
 BUILD_EPILOG = """\b
@@ -301,7 +305,7 @@ def unexpected(exc: BaseException) -> str:
 
 
 def _source_date() -> dt.datetime | None:
-    """SOURCE_DATE_EPOCH (reproducible-builds.org): the time to print instead of now."""
+    """SOURCE_DATE_EPOCH (reproducible-builds.org): the time to print instead of now; unset or empty, none."""
     raw = os.environ.get("SOURCE_DATE_EPOCH")
     if raw is None or raw == "":
         return None

@@ -342,6 +342,19 @@ def test_bad_source_date_epoch_is_a_usage_error(tmp_path: Path, planted_dir: Pat
     assert result.stderr == "Error: SOURCE_DATE_EPOCH must be a whole number of seconds since 1970, not 'yesterday'\n"
 
 
+@pytest.mark.slow
+def test_an_empty_source_date_epoch_is_unset_and_builds(tmp_path: Path, planted_dir: Path) -> None:
+    """`SOURCE_DATE_EPOCH=` (set, empty) reads as unset, as `${SOURCE_DATE_EPOCH:-…}` does, and reaches no library:
+    numpy's f2py, imported through scipy in a fresh process, failed on it with `invalid literal for int()`."""
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "reportgen", "build", "--data", str(planted_dir), "-o", str(out), *QUICK]
+    result = subprocess.run(command, env={**os.environ, "SOURCE_DATE_EPOCH": ""}, capture_output=True, text=True)
+    assert (result.returncode, result.stdout) == (0, f"{out / 'report.html'}\n"), result.stderr
+    assert "Error" not in result.stderr
+    doc = report(out)
+    assert "timings" in doc and not doc["generated_at"].startswith("1970")  # the clock's date, durations kept
+
+
 # --------------------------------------------------------------------------- configuration
 
 
