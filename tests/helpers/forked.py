@@ -118,12 +118,23 @@ def rank_pids(launcher: int) -> dict[int, int]:
 
 
 def is_running(pid: int) -> bool:
-    """Whether process `pid` still runs: neither gone nor a zombie (dead, its status not yet collected)."""
+    """Whether process `pid` still runs: any of its threads neither gone nor a zombie.
+
+    Not its first thread's state alone: killed, that one can be a zombie while another thread is
+    still exiting, and the process's files (a lock among them) are let go only once the last one has.
+    """
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
+        threads = os.listdir(f"/proc/{pid}/task")
     except OSError:
         return False
-    return stat.rpartition(")")[2].split()[0] not in ("Z", "X")
+    for thread in threads:
+        try:
+            stat = Path(f"/proc/{pid}/task/{thread}/stat").read_text()
+        except OSError:
+            continue
+        if stat.rpartition(")")[2].split()[0] not in ("Z", "X"):
+            return True
+    return False
 
 
 def catches(pid: int, sig: int) -> bool:
