@@ -225,8 +225,18 @@ def payloads(
 
 
 def write_history(output: Path) -> Path:
-    """`reportgen history`: rebuild OUTPUT/index.html from what runs/ holds now (atomically); returns its path."""
+    """`reportgen history`: rebuild OUTPUT/index.html from what runs/ holds now (atomically); returns its path.
+
+    Under the output folder's lock where it has one (as every writer in it is, so that a build
+    may remove every leftover it finds), so while a build holds it this is `LockedError`.
+    """
     output = Path(output)
+    with outputs.RunLock(output, lazy=True):
+        return _history_page(output)
+
+
+def _history_page(output: Path) -> Path:
+    """OUTPUT/index.html rebuilt, by a caller that holds the lock."""
     page = render_history(history_view(output.resolve().name, history.collect(output)))
     target = output / outputs.HISTORY_NAME
     try:
@@ -239,7 +249,7 @@ def write_history(output: Path) -> Path:
 def _write_history(output: Path) -> bool:
     """Rebuild OUTPUT/index.html (True when it was); the run has succeeded already, so a failure here is a warning."""
     try:
-        write_history(output)
+        _history_page(output)
     except Exception as exc:  # tonight's report is published; the page can be rebuilt later
         log.warning("warning: the history page %s was not rebuilt: %s", output / outputs.HISTORY_NAME, exc)
         return False
@@ -329,6 +339,8 @@ def build(
             shutil.rmtree(staging, ignore_errors=True)
             raise
         try:
+            if distributed.launcher_gone():  # where no kernel signal killed rank 0 with its launcher
+                raise RunError("the launcher of this data-parallel run stopped; the run is not published")
             outputs.publish(run, options.output)
         except BaseException:
             if outputs.latest_run(options.output) != run:  # never published: not a run to keep or compare with

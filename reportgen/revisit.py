@@ -32,7 +32,8 @@ def render_run(run: Path, output: Path | None = None, templates: Path | None = N
     with the templates unchanged and the same reportgen, the bytes are the original's.
     `output` must be the run's own folder or an empty or new one (never another kept run:
     `outputs.render_target`); a run kept in an output folder is rendered under that
-    folder's lock. The three files are rendered first and replaced as a set, so a failed
+    folder's lock, which also removes what killed runs and renders left there. The three
+    files are rendered first and replaced as a set, so a failed
     render leaves all three as they were. The run's report.json is read without following
     a link; what it holds that cannot be rendered is an `InputError` naming it.
     """
@@ -41,6 +42,10 @@ def render_run(run: Path, output: Path | None = None, templates: Path | None = N
     home = outputs.output_folder_of(run)
     with outputs.RunLock(home) if home is not None else contextlib.nullcontext():
         fresh = outputs.render_target(run, target)
+        if home is not None:  # what killed runs and renders left there: all of it, under the lock
+            outputs.remove_leftovers(home)
+        elif not fresh:  # no lock: what renders whose pid is gone left there
+            outputs.remove_dead_temporaries(target)
         source = run / outputs.JSON_NAME
         try:
             text = files.read_in(run, outputs.JSON_NAME, REPORT_BYTES, "a report.json")

@@ -20,7 +20,9 @@ from tests.helpers.planted import Planted, planted_frame, write_grouplens
 TESTS = Path(__file__).resolve().parent
 # `make test` hands whole files to two pytest-xdist workers in collection order: the longest
 # go first (the rest keep theirs), so that the workers finish at about the same time. Each is
-# named by its path below tests/.
+# named by its path below tests/. pytest-randomly shuffles the files, and the tests inside each,
+# before this hook runs (its hook wraps every other): this stable sort then moves only these
+# files to the front, so every other file, and every test within a file, runs in the seed's order.
 LONGEST_FIRST = (
     "render/test_browser.py",
     "train/test_distributed.py",

@@ -95,6 +95,10 @@ def cli() -> None:
       reportgen build --seed 7 -o /srv/reports/nightly
       reportgen datasets            # where ml-100k would be read from
     """
+    if os.environ.get("SOURCE_DATE_EPOCH") == "":
+        # Set but empty reads as unset (as `${SOURCE_DATE_EPOCH:-…}` reads it), for every library too: numpy's
+        # f2py, imported through scipy, fails on it. A --nproc run's ranks inherit the environment without it.
+        del os.environ["SOURCE_DATE_EPOCH"]
 
 
 for command in (render_command, compare_command, history_command):
@@ -250,7 +254,7 @@ def datasets(data: Path | None) -> None:
 
 
 def _source_date() -> dt.datetime | None:
-    """SOURCE_DATE_EPOCH (reproducible-builds.org): the time to print instead of now."""
+    """SOURCE_DATE_EPOCH (reproducible-builds.org): the time to print instead of now; unset or empty, none."""
     raw = os.environ.get("SOURCE_DATE_EPOCH")
     if raw is None or raw == "":
         return None

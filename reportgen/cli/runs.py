@@ -138,7 +138,8 @@ def compare_command(
 def history_command(output: Path, debug: bool) -> None:
     """Rebuild OUTPUT/index.html, the table and trend charts of every kept run (build does this after each run).
 
-    Exit codes: 0 written, 1 the page could not be written (or failed otherwise), 2 bad usage.
+    Exit codes: 0 written, 1 the page could not be written (or failed otherwise), 2 bad usage,
+    75 a build holds the output folder (it rebuilds the page itself when it ends).
     """
     with one_line(debug):
         from reportgen import pipeline

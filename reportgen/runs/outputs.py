@@ -53,15 +53,30 @@ LEFTOVER = re.compile(r"^\.(?:staging-|report\.(?:html|json|md)\.|index\.html\.|
 
 
 def remove_leftovers(folder: Path) -> list[Path]:
-    """Delete staging folders and temporary files left by runs that died (their pid is gone).
+    """Under DIR's lock: delete every staging folder and temporary file a run or a render left behind.
 
-    Only in DIR and in a DIR/runs that is a real folder: a link there is never entered
-    (`staging_folder` sets it aside later), and a leftover that is a link is removed itself,
-    not what it points to. One that cannot be removed is a warning; the run goes on.
+    Whatever pid its name carries: every reportgen that writes in DIR (a build, a render of one
+    of its runs, `reportgen history`) holds this lock, so none of them is being written now,
+    and a pid that is alive again belongs to some other process. Looked for in DIR, in DIR/runs
+    and in each kept run (a render's temporaries), only where that is a real folder: a link
+    is never entered (`staging_folder` sets a linked DIR/runs aside later), and a leftover that
+    is a link is removed itself, not what it points to. One that cannot be removed is a
+    warning; the run goes on.
     """
+    return _sweep(folder, [Path("."), Path(RUNS), *(Path(RUNS) / run.name for run in runs(folder))])
+
+
+def remove_dead_temporaries(run: Path) -> list[Path]:
+    """The temporary files of renders that died, in a run folder outside any output folder (so no lock says
+    whether another render writes there now): those whose pid is no longer running."""
+    return _sweep(run, [Path(".")], keep=pid_alive)
+
+
+def _sweep(folder: Path, parents: list[Path], keep: Callable[[int], bool] = lambda pid: False) -> list[Path]:
+    """Remove the entries named like `LEFTOVER` in each of `parents` (relative to `folder`) unless `keep(pid)`."""
     removed = []
-    for parent in (".", RUNS):
-        if parent != "." and not files.is_real_dir(folder / parent):
+    for parent in parents:
+        if parent != Path(".") and not files.is_real_dir(folder / parent):
             continue
         try:
             names = files.entries(folder, parent)
@@ -70,11 +85,11 @@ def remove_leftovers(folder: Path) -> list[Path]:
             continue
         for name in names:
             match = LEFTOVER.match(name)
-            if not match or pid_alive(int(match.group(1))):
+            if not match or keep(int(match.group(1))):
                 continue
-            entry = folder / parent / name if parent != "." else folder / name
+            entry = folder / parent / name
             try:
-                files.remove_in(folder, Path(parent) / name)
+                files.remove_in(folder, parent / name)
             except OSError as exc:
                 log.warning(
                     "warning: cannot remove %s, left by a run that did not finish: %s", entry, exc.strerror or exc

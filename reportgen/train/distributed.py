@@ -7,6 +7,11 @@ LOCAL_RANK in its environment. Every rank loads the same data and trains the sam
 model on its own share of every global batch; the rows' gradients are gathered so
 that each rank applies the whole batch's update and all end with identical weights.
 Rank 0 alone owns the output folder. gloo on the CPU, NCCL on CUDA.
+
+Every rank dies with its launcher (`die_with_launcher`, called by `python -m reportgen`
+as it starts): torch's launcher puts each rank in a session of its own, so a launcher
+killed with SIGKILL would otherwise leave its ranks training, rank 0 holding the output
+folder's lock and later publishing a run that was killed.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ import contextlib
 import datetime as dt
 import os
 import re
+import signal
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +29,8 @@ from typing import Any
 from reportgen.errors import InputError, RunError
 
 TIMEOUT = dt.timedelta(minutes=5)  # a collective waits this long for a rank that stopped answering
+LAUNCHER = "REPORTGEN_LAUNCHER_PID"  # set by `launch` for its ranks: the pid of the process they die with
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 @dataclass(frozen=True)
@@ -77,6 +86,40 @@ def _whole(name: str) -> int | None:
             "and LOCAL_RANK (unset them to run alone)"
         )
     return int(raw.strip())
+
+
+def die_with_launcher() -> None:
+    """In a rank: end when the process that started it ends, however it ends (SIGKILL included).
+
+    On Linux the kernel sends this rank SIGKILL the moment its parent dies
+    (`prctl(PR_SET_PDEATHSIG)`); a launcher that died before this call is seen here, as a
+    parent other than the launcher `launch` named (`LAUNCHER`), or than the parent this rank
+    had when it started, and the rank ends at once. Killed, a rank leaves what a killed
+    `reportgen build` leaves: the lock released by its death, at most a staging folder that
+    the next run removes. Elsewhere the kernel offers no such signal: `launcher_gone` stops
+    rank 0 before it publishes.
+    """
+    expected = _launcher_pid() or os.getppid()
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):  # a libc without prctl: launcher_gone still guards publishing
+            pass
+    if os.getppid() != expected:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def launcher_gone() -> bool:
+    """True in a rank of `launch` whose launcher is no longer its parent: the run was stopped, never publish it."""
+    pid = _launcher_pid()
+    return pid is not None and environment() is not None and os.getppid() != pid
+
+
+def _launcher_pid() -> int | None:
+    raw = os.environ.get(LAUNCHER, "")
+    return int(raw) if raw.isdigit() else None
 
 
 def is_leader() -> bool:
@@ -161,6 +204,8 @@ def launch(nproc: int, command: list[str], *, quiet: bool) -> int:
     if quiet:  # torch's elastic modules each set their own logger's level: quiet them one by one
         for name in [n for n in logging.root.manager.loggerDict if n.startswith("torch.distributed")]:
             logging.getLogger(name).setLevel(logging.CRITICAL)
+    before = os.environ.get(LAUNCHER)
+    os.environ[LAUNCHER] = str(os.getpid())  # the ranks inherit the environment: they die with this process
     try:
         run(parse_args(["--standalone", "--nproc-per-node", str(nproc), "--max-restarts", "0", *command]))
     except SignalException as stopped:  # raised by torch's handler once the ranks have been stopped
@@ -169,4 +214,9 @@ def launch(nproc: int, command: list[str], *, quiet: bool) -> int:
         first = failed.failures.get(0) or next(iter(failed.failures.values()))
         code = first.exitcode
         return code if code > 0 else 128 - code
+    finally:
+        if before is None:
+            os.environ.pop(LAUNCHER, None)
+        else:
+            os.environ[LAUNCHER] = before
     return 0

@@ -156,6 +156,19 @@ def test_a_second_run_is_refused_with_75_while_one_holds_the_folder(tmp_path: Pa
     assert not (out / "report.html").exists()
 
 
+def test_history_writes_nothing_while_a_run_holds_the_folder(published: Path) -> None:
+    """Every writer in the output folder holds its lock, so a build may remove every leftover it finds there."""
+    before = snapshot(published)
+    with outputs.RunLock(published):
+        held = CliRunner().invoke(cli, ["history", "-o", str(published)])
+    assert held.exit_code == 75
+    assert held.stderr == f"Error: another reportgen run holds {published / '.reportgen.lock'} (pid {os.getpid()})\n"
+    assert snapshot(published) == before
+    free = CliRunner().invoke(cli, ["history", "-o", str(published)])
+    assert free.exit_code == 0, free.output
+    assert free.stdout == f"{published / 'index.html'}\n"
+
+
 @pytest.mark.parametrize(
     ("rows", "problem"),
     [
@@ -268,6 +281,56 @@ def test_sigterm_and_sigint_stop_cleanly(
     assert snapshot(published) == before  # lock released (empty again), no staging left
 
 
+def test_a_killed_runs_leftovers_go_with_the_next_run_though_their_pid_is_alive_again(
+    published: Path, planted_dir: Path
+) -> None:
+    """The pids in the names are this test's, alive, as a recycled pid is: under the lock that no longer keeps them."""
+    staging = published / "runs" / f".staging-{os.getpid()}-0badc0de"
+    staging.mkdir()
+    (staging / "model.safetensors").write_bytes(b"\0" * 4096)  # a killed run's weights, night after night
+    run = outputs.latest_run(published)
+    assert run is not None
+    rendering = run / f".report.json.{os.getpid()}.0123abcd.tmp"  # a killed render's, in the run it rendered
+    rendering.write_bytes(b"{")
+    result = build(published, "--data", planted_dir)
+    assert result.exit_code == 0, result.output
+    assert not staging.exists() and not rendering.exists()
+    assert [line.partition(" ")[2] for line in result.stderr.splitlines() if "did not finish" in line] == [
+        f"warning: removed {staging}, left by a run that did not finish",
+        f"warning: removed {rendering}, left by a run that did not finish",
+    ]
+
+
+@pytest.mark.slow
+def test_a_render_killed_before_it_replaced_anything_leaves_nothing_after_the_next_render(published: Path) -> None:
+    """SIGKILL with every temporary written and nothing replaced yet: the run as it was, then the next render sweeps."""
+    run = outputs.latest_run(published)
+    assert run is not None
+    before = snapshot(published)
+    before.pop(".reportgen.lock")  # the killed render's pid will stand there
+    killed = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import os, signal, sys\n"
+            "os.replace = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)  # the first replace: killed there\n"
+            "sys.argv = ['reportgen', 'render', sys.argv[1]]\n"
+            "from reportgen.cli import main\n"
+            "main()\n",
+            str(run),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    left = sorted(p.name for p in run.iterdir() if p.name.endswith(".tmp"))
+    assert [name.split(".")[1:3] for name in left] == [["report", "html"], ["report", "json"], ["report", "md"]]
+    assert {k: v for k, v in snapshot(published).items() if not k.endswith((".tmp", ".lock"))} == before
+    result = CliRunner().invoke(cli, ["render", str(run)])
+    assert result.exit_code == 0, result.output
+    assert not [p for p in run.iterdir() if p.name.endswith(".tmp")]
+
+
 # --------------------------------------------------------------------------- reproducible bytes
 
 
@@ -291,6 +354,19 @@ def test_bad_source_date_epoch_is_a_usage_error(tmp_path: Path, planted_dir: Pat
     result = build(tmp_path / "out", "--data", planted_dir, env={"SOURCE_DATE_EPOCH": "yesterday"})
     assert result.exit_code == 2
     assert result.stderr == "Error: SOURCE_DATE_EPOCH must be a whole number of seconds since 1970, not 'yesterday'\n"
+
+
+@pytest.mark.slow
+def test_an_empty_source_date_epoch_is_unset_and_builds(tmp_path: Path, planted_dir: Path) -> None:
+    """`SOURCE_DATE_EPOCH=` (set, empty) reads as unset, as `${SOURCE_DATE_EPOCH:-…}` does, and reaches no library:
+    numpy's f2py, imported through scipy in a fresh process, failed on it with `invalid literal for int()`."""
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "reportgen", "build", "--data", str(planted_dir), "-o", str(out), *QUICK]
+    result = subprocess.run(command, env={**os.environ, "SOURCE_DATE_EPOCH": ""}, capture_output=True, text=True)
+    assert (result.returncode, result.stdout) == (0, f"{out / 'report.html'}\n"), result.stderr
+    assert "Error" not in result.stderr
+    doc = report(out)
+    assert "timings" in doc and not doc["generated_at"].startswith("1970")  # the clock's date, durations kept
 
 
 # --------------------------------------------------------------------------- configuration

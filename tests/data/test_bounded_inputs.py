@@ -33,6 +33,7 @@ from reportgen.data.types import OwnData
 from reportgen.errors import InputError
 from reportgen.runs import history, outputs
 from tests.helpers.commands import invoke
+from tests.helpers.planted import unblock_readers
 
 QUICK = ["--epochs", "1", "--factors", "4", "--lr", "0.01", "--top-n", "40", "--no-model"]
 RUN = "20261201T010000Z"
@@ -66,6 +67,7 @@ def plant(where: Path, kind: str, content: bytes = b"") -> str:
     where.parent.mkdir(parents=True, exist_ok=True)
     if kind == "fifo":
         os.mkfifo(where)
+        unblock_readers(where)  # a FIFO opened by mistake ends in another message, never in a hang
         return "is a FIFO, not a regular file"
     if kind == "/dev/zero":
         where.symlink_to("/dev/zero")
@@ -90,9 +92,7 @@ def test_render_refuses_a_damaged_or_special_report_json_in_one_line(tmp_path: P
     problem = plant(run / "report.json", kind, DAMAGED_JSON.get(kind, (b"",))[0])
     if kind == "/dev/zero":
         problem = "a symbolic link to /dev/zero, not followed"  # a run's own files are never followed out of it
-    started = time.monotonic()
-    result = invoke("render", run)
-    assert time.monotonic() - started < 10  # a FIFO is never waited on, /dev/zero never read
+    result = invoke("render", run)  # a FIFO never waited on, /dev/zero never read: the message says which it saw
     assert (result.exit_code, result.stdout) == (2, "")
     assert result.stderr == f"Error: {run / 'report.json'}: cannot read it as a report.json ({problem})\n"
 
@@ -193,9 +193,7 @@ def test_a_special_or_damaged_config_file_is_one_usage_error(tmp_path: Path, kin
         problem = f"is {config.stat().st_size:,} bytes, more than 1 MiB, the most read from a config file"
     else:
         problem = plant(config, kind)
-    started = time.monotonic()
     result = invoke("build", "--config", config, "--output", tmp_path / "out")
-    assert time.monotonic() - started < 10
     assert result.exit_code == 2
     assert result.stderr == f"Error: Invalid value for '--config': {config}: {problem}\n"
 
@@ -447,9 +445,9 @@ def test_a_compressed_bomb_is_refused_in_one_line_within_seconds(tmp_path: Path,
     path = tmp_path / name
     path.write_bytes(make())
     assert path.stat().st_size < 2_200_000  # small on disk
-    started = time.monotonic()
+    started = time.process_time()  # CPU seconds: this process's own work, however busy the machine is
     result = invoke("build", "--ratings", path, "--output", tmp_path / "out", *QUICK)
-    assert time.monotonic() - started < 30  # seconds, not minutes (the machine running the tests is shared)
+    assert time.process_time() - started < 30  # seconds, not the minutes the whole bomb would take
     assert (result.exit_code, result.stdout) == (2, "")
     assert result.stderr.splitlines()[-1] == f"Error: {path}: {REFUSED.get(name, BOMB)}"
     assert not (tmp_path / "out" / "report.json").exists()

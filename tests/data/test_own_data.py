@@ -11,8 +11,6 @@ import gzip
 import json
 import os
 import resource
-import threading
-import time
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -25,7 +23,7 @@ from reportgen.data.types import OwnData
 from reportgen.errors import InputError
 from reportgen.train import fitting as train
 from tests.helpers.commands import PREVIOUS_HTML, PREVIOUS_JSON, assert_nothing_left, invoke, previous_report
-from tests.helpers.planted import AWFUL, GREAT, Planted, not_utf8_parquet
+from tests.helpers.planted import AWFUL, GREAT, Planted, not_utf8_parquet, unblock_readers
 
 # What is read and refused is the subject here: the figures are placeholders (see `undrawn`).
 pytestmark = pytest.mark.usefixtures("undrawn")
@@ -214,7 +212,7 @@ def _items_without_ratings(tmp: Path):
 def _fifo(tmp: Path):
     path = tmp / "ratings.csv"
     os.mkfifo(path)
-    _unblock_readers(path)
+    unblock_readers(path)
     return ["--ratings", path], f"Error: {path}: is a FIFO, not a regular file"
 
 
@@ -222,21 +220,8 @@ def _fifo_items(tmp: Path):
     path = csv_file(tmp, "user,item,rating\n" + ratings_text())
     items = tmp / "items.csv"
     os.mkfifo(items)
-    _unblock_readers(items)
+    unblock_readers(items)
     return ["--ratings", path, "--items", items], f"Error: {items}: is a FIFO, not a regular file"
-
-
-def _unblock_readers(fifo: Path) -> None:
-    """Should a regression open the FIFO, a writer appears and closes it, so the test fails instead of hanging."""
-
-    def writer() -> None:
-        for _ in range(300):
-            try:
-                os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
-            except OSError:
-                time.sleep(0.1)  # no reader (the fix): nothing to unblock
-
-    threading.Thread(target=writer, daemon=True).start()
 
 
 def _device(tmp: Path):
@@ -298,7 +283,7 @@ def _bad_separator_pattern(tmp: Path):
 def _fifo_as_data(tmp: Path):
     path = tmp / "ml-100k"
     os.mkfifo(path)
-    _unblock_readers(path)
+    unblock_readers(path)
     return ["--data", path], (
         f"Error: {path}: not a regular file or folder (expected a GroupLens ml-100k folder or zip)"
     )

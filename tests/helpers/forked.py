@@ -101,3 +101,55 @@ def start(*args: object, logs: Path) -> Running:
     )
     process.start()
     return Running(process, stdout, stderr)
+
+
+def rank_pids(launcher: int) -> dict[int, int]:
+    """The ranks a `--nproc` launcher (torch's) started: RANK -> pid, read from each child's environment."""
+    found = {}
+    for child in Path(f"/proc/{launcher}/task/{launcher}/children").read_text().split():
+        try:
+            environ = Path(f"/proc/{child}/environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        rank = next((e.split(b"=", 1)[1] for e in environ if e.startswith(b"RANK=")), None)
+        if rank is not None:
+            found[int(rank)] = int(child)
+    return found
+
+
+def is_running(pid: int) -> bool:
+    """Whether process `pid` still runs: any of its threads neither gone nor a zombie.
+
+    Not its first thread's state alone: killed, that one can be a zombie while another thread is
+    still exiting, and the process's files (a lock among them) are let go only once the last one has.
+    """
+    try:
+        threads = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return False
+    for thread in threads:
+        try:
+            stat = Path(f"/proc/{pid}/task/{thread}/stat").read_text()
+        except OSError:
+            continue
+        if stat.rpartition(")")[2].split()[0] not in ("Z", "X"):
+            return True
+    return False
+
+
+def catches(pid: int, sig: int) -> bool:
+    """Whether process `pid` has a handler of its own for `sig` (the SigCgt mask in /proc/PID/status)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    mask = next(line.split()[1] for line in status.splitlines() if line.startswith("SigCgt:"))
+    return bool(int(mask, 16) >> (sig - 1) & 1)
+
+
+def has_mapped(pid: int, fragment: str) -> bool:
+    """Whether process `pid` has mapped a file whose path contains `fragment` (a library being imported)."""
+    try:
+        return fragment in Path(f"/proc/{pid}/maps").read_text()
+    except OSError:
+        return False

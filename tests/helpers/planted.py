@@ -4,6 +4,9 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -142,3 +145,17 @@ def not_utf8_parquet(path: Path, bad: dict[str, tuple[int, bytes]], rows: int = 
     }
     pq.write_table(pa.table(table), path, row_group_size=30)
     return path
+
+
+def unblock_readers(fifo: Path) -> None:
+    """Should a regression open the FIFO, a writer appears and closes it, so the test fails (the reader sees an
+    empty file, not the refusal it expects) instead of hanging; a wall-clock bound would only fail a busy machine."""
+
+    def writer() -> None:
+        for _ in range(300):
+            try:
+                os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+            except OSError:
+                time.sleep(0.1)  # no reader (the fix): nothing to unblock
+
+    threading.Thread(target=writer, daemon=True).start()

@@ -182,21 +182,37 @@ def test_prune_keeps_the_newest_runs(tmp_path: Path) -> None:
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["20261126T010000Z-1", "20261127T010000Z", "notes"]
 
 
-def test_leftovers_of_dead_runs_are_removed_and_live_ones_kept(tmp_path: Path) -> None:
+def test_under_the_lock_every_leftover_goes_whatever_its_pid_is_doing_now(tmp_path: Path) -> None:
+    """Every writer in the folder holds its lock, so a leftover's pid alive again (pid reuse) is some other process."""
     dead, alive = dead_pid(), os.getpid()
-    (tmp_path / "runs").mkdir()
+    run = make_run(tmp_path, "20261127T191500Z")
     leftovers = [
         tmp_path / f".report.html.{dead}.abcd1234.tmp",
         tmp_path / f".report.json.{dead}.abcd1234.tmp",
         tmp_path / f".report.md.{dead}.abcd1234.tmp",
         tmp_path / f".index.html.{dead}.abcd1234.tmp",
         tmp_path / "runs" / f".staging-{dead}-abcd1234",
+        tmp_path / f".report.html.{alive}.ffff0000.tmp",
+        tmp_path / "runs" / f".staging-{alive}-ffff0000",
+        tmp_path / "runs" / ".staging-1-ffff0000",  # init's pid: always alive
+        run / f".report.json.{alive}.0123abcd.tmp",  # a killed render's, in the run it rendered
     ]
-    in_use = [tmp_path / f".report.html.{alive}.ffff0000.tmp", tmp_path / "runs" / f".staging-{alive}-ffff0000"]
-    for path in leftovers + in_use:
+    for path in leftovers:
         path.mkdir() if "staging" in path.name else path.write_text("half")
+    (run / "notes.tmp").write_text("the user's")
     assert sorted(outputs.remove_leftovers(tmp_path)) == sorted(leftovers)
-    assert all(not p.exists() for p in leftovers) and all(p.exists() for p in in_use)
+    assert not any(p.exists() for p in leftovers)
+    assert sorted(p.name for p in run.iterdir()) == sorted([*outputs.PUBLISHED, "notes.tmp"])
+
+
+def test_without_a_lock_a_render_removes_only_what_dead_renders_left(tmp_path: Path) -> None:
+    dead, alive = dead_pid(), os.getpid()
+    run = make_run(tmp_path, "20261127T191500Z")
+    gone, live = run / f".report.json.{dead}.abcd1234.tmp", run / f".report.json.{alive}.ffff0000.tmp"
+    for path in (gone, live):
+        path.write_text("half")
+    assert outputs.remove_dead_temporaries(run) == [gone]
+    assert live.exists() and not gone.exists()
 
 
 def test_previous_report_is_the_published_one_and_a_damaged_one_is_skipped(tmp_path: Path) -> None:
