@@ -35,7 +35,7 @@ from reportgen.cli.process import (
     EXIT_REGRESSION,
     Stopped,
     TrainingProgress,
-    configure_logging,
+    command_logging,
     fail,
     stop_on_signals,
     unexpected,
@@ -157,7 +157,7 @@ def build(**opts: Any) -> None:
     ctx = click.get_current_context()
     interactive = sys.stderr.isatty() and sys.stdout.isatty()
     leader = distributed.is_leader()  # rank 0 of a torchrun world, or a process alone
-    configure_logging(quiet=opts["quiet"] or not leader, interactive=interactive)
+    ctx.with_resource(command_logging(quiet=opts["quiet"] or not leader, interactive=interactive))
     check_source_options(ctx, data=opts["data"], ratings=opts["ratings"], db=opts["db"])
     source_date = _source_date()
     from reportgen.runs.outputs import latest_run

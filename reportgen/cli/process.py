@@ -107,6 +107,23 @@ def configure_logging(quiet: bool, interactive: bool) -> None:
         warnings.simplefilter("ignore")
 
 
+@contextlib.contextmanager
+def command_logging(quiet: bool, interactive: bool) -> Iterator[None]:
+    """The command's log lines (`configure_logging`) while it runs, and afterwards the process's logging and
+    warning filters as they were: a command run in a process that goes on (click's CliRunner in the tests, a
+    notebook) leaves nothing global behind, such as a quiet run's silenced warnings or logger."""
+    libraries = logging.getLogger("matplotlib")
+    saved = (list(log.handlers), log.level, log.propagate, libraries.level)
+    with warnings.catch_warnings():
+        configure_logging(quiet, interactive)
+        try:
+            yield
+        finally:
+            log.handlers[:], log.propagate = saved[0], saved[2]
+            log.setLevel(saved[1])
+            libraries.setLevel(saved[3])
+
+
 class TrainingProgress:
     """How training shows itself. In a log (cron): a line per epoch, and for an epoch longer
     than a minute a line every tenth of it with the time left. On a terminal: fastai's own

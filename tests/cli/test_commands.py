@@ -310,3 +310,23 @@ def test_the_quick_exit_leaves_the_ordinary_exit_where_it_must(monkeypatch: pyte
     finally:
         release.set()
         worker.join()
+
+
+@pytest.mark.usefixtures("undrawn")
+def test_a_command_run_in_process_leaves_logging_and_warnings_as_it_found_them(
+    planted_dir: Path, tmp_path: Path
+) -> None:
+    """A quiet build silences the log and the libraries' warnings for its own run only: in a process that goes
+    on (a notebook, the tests) the next code still sees its warnings and its log records."""
+    import logging
+    import warnings
+
+    logger = logging.getLogger("reportgen")
+    before = (list(logger.handlers), logger.level, logger.propagate, list(warnings.filters))
+    result = invoke("build", "--data", planted_dir, "-o", tmp_path / "out", "--epochs", "1", "--quiet")
+    assert result.exit_code == 0, result.output
+    assert (list(logger.handlers), logger.level, logger.propagate, list(warnings.filters)) == before
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warnings.warn("still heard", UserWarning, stacklevel=1)
+    assert [str(w.message) for w in caught] == ["still heard"]
