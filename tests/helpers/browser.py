@@ -190,3 +190,29 @@ def assert_clean(seen: Visit) -> None:
     """No console error, no CSP violation, no network request, no dialog."""
     problems = {kind: found for kind, found in seen.problems().items() if found}
     assert problems == {}, problems
+
+
+PHONE = 390  # CSS px: a common phone held upright
+# What reaches past the window's right edge outside a table's own scrolling region (a figure's or the
+# explorer's drawing aside: they are sized to fit), and each such region as a reader meets it.
+SIDEWAYS = """() => {
+  const past = [...document.body.querySelectorAll("*")].filter(e => !e.closest("svg, .wide") &&
+    e.getClientRects().length && e.getBoundingClientRect().right > window.innerWidth + 0.5);
+  const hides = region => [...region.querySelectorAll("caption, th, td")].some(cell => {
+    const text = document.createRange();
+    text.selectNodeContents(cell);
+    return text.getBoundingClientRect().right > region.getBoundingClientRect().right + 0.5;
+  });
+  return {
+    width: document.documentElement.scrollWidth,
+    past: past.map(e => e.tagName + (e.id ? "#" + e.id : "") + " " + e.className),
+    regions: [...document.querySelectorAll(".wide")].map(region => ({
+      role: region.getAttribute("role"),
+      tabindex: region.getAttribute("tabindex"),
+      named: document.getElementById(region.getAttribute("aria-labelledby")) === region.querySelector(":scope > table > caption"),
+      caption: region.querySelector("caption").textContent,
+      hides: hides(region),
+    })),
+    contents: [...document.querySelectorAll("nav.toc li")].filter(li => !li.hidden).map(li => li.getBoundingClientRect().left),
+  };
+}"""

@@ -10,7 +10,7 @@ from bs4 import BeautifulSoup
 from markdown_it import MarkdownIt
 
 from tests.helpers import browser as tools
-from tests.helpers.browser import assert_clean
+from tests.helpers.browser import PHONE, SIDEWAYS, assert_clean
 from tests.helpers.explorer import IN_VIEW, find, shows_the_map, state
 from tests.helpers.pages import ML100K_PAGE_BYTES
 
@@ -88,3 +88,22 @@ def test_on_every_night_the_explorer_finds_whole_titles_and_a_link_lands_on_farg
         assert shows_the_map(linked.page.evaluate(IN_VIEW))
         assert_clean(linked)
         linked.page.context.close()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_the_reviewed_night_reads_on_a_phone_in_both_themes(
+    browser: Any, ml100k_nights: list[dict], scheme: str
+) -> None:
+    """The second night leads with its review: at 390 px nothing scrolls the page sideways (its tables scroll
+    in their own regions), axe finds nothing, and the verdict is the first thing in the changes section."""
+    seen = tools.visit(browser, ml100k_nights[1]["page"], color_scheme=scheme, width=PHONE)
+    page = seen.page
+    found = page.evaluate(SIDEWAYS)
+    assert found["width"] <= PHONE and found["past"] == []
+    captions = [r["caption"] for r in found["regions"]]
+    assert "Tonight's model against the baseline on the same held-out ratings" in captions
+    first = page.locator("#changes > *:not(h2)").first
+    assert first.get_attribute("class") == "review" and page.locator("#review-verdict").is_visible()
+    assert tools.run_axe(seen) == []
+    assert_clean(seen)
+    page.context.close()

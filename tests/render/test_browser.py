@@ -20,7 +20,7 @@ import pytest
 from reportgen import pipeline
 from reportgen.render.figures import scatter
 from tests.helpers import browser as tools
-from tests.helpers.browser import A4_PRINTABLE_PX, PAGE_NOTES, assert_clean
+from tests.helpers.browser import A4_PRINTABLE_PX, PAGE_NOTES, PHONE, SIDEWAYS, assert_clean
 from tests.helpers.pages import ML100K_PAGE_BYTES, PAGE_SECTIONS
 from tests.helpers.reports import HOSTILE, INJECTION, TEMPLATE_LIKE, hand_made_report
 
@@ -244,31 +244,6 @@ def test_scatter_points_carry_their_titles_and_labels_do_not_overlap(
 
 
 # --------------------------------------------------------------------------- on a phone
-
-PHONE = 390  # CSS px: a common phone held upright
-# What reaches past the window's right edge outside a table's own scrolling region (a figure's or the
-# explorer's drawing aside: they are sized to fit), and each such region as a reader meets it.
-SIDEWAYS = """() => {
-  const past = [...document.body.querySelectorAll("*")].filter(e => !e.closest("svg, .wide") &&
-    e.getClientRects().length && e.getBoundingClientRect().right > window.innerWidth + 0.5);
-  const hides = region => [...region.querySelectorAll("caption, th, td")].some(cell => {
-    const text = document.createRange();
-    text.selectNodeContents(cell);
-    return text.getBoundingClientRect().right > region.getBoundingClientRect().right + 0.5;
-  });
-  return {
-    width: document.documentElement.scrollWidth,
-    past: past.map(e => e.tagName + (e.id ? "#" + e.id : "") + " " + e.className),
-    regions: [...document.querySelectorAll(".wide")].map(region => ({
-      role: region.getAttribute("role"),
-      tabindex: region.getAttribute("tabindex"),
-      named: document.getElementById(region.getAttribute("aria-labelledby")) === region.querySelector(":scope > table > caption"),
-      caption: region.querySelector("caption").textContent,
-      hides: hides(region),
-    })),
-    contents: [...document.querySelectorAll("nav.toc li")].filter(li => !li.hidden).map(li => li.getBoundingClientRect().left),
-  };
-}"""
 
 
 def edge_shading(page: Any, region: Any) -> tuple[bool, bool]:
